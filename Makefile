@@ -1,0 +1,37 @@
+# agentbay — every command a developer or CI runs. `make help` lists them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help install generate lint types freshness test check demo serve bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the package with its dev extras
+
+generate: $(STAMP) ## regenerate the low-level client and the ergonomic layer
+	$(BIN)/python -m generator
+
+lint: $(STAMP) ## ruff on hand-written code
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(STAMP) ## mypy (strict) on hand-written code
+	$(BIN)/mypy
+
+freshness: $(STAMP) ## fail if checked-in generated code differs from a fresh generation
+	$(BIN)/python -m generator --check
+
+test: $(STAMP) ## the whole test suite (contract, unit, end to end)
+	$(BIN)/python -m pytest
+
+check: lint types freshness test ## everything CI checks

@@ -1,0 +1,1 @@
+"""The AgentBay local runtime: an AgentBay-compatible server with isolated Linux sessions."""

@@ -1,0 +1,1 @@
+"""`make generate`: turns openapi/agentbay.yaml and templates/ into checked-in package code."""
