@@ -1,0 +1,113 @@
+"""The ``agentbay`` command: ``agentbay local serve`` runs the local runtime in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+KEYS_ENV = "AGENTBAY_LOCAL_API_KEYS"
+
+UNISOLATED_WARNING = """\
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!! WARNING: the local runtime runs UNISOLATED (--unisolated).                !!
+!! Session commands run directly on this machine, as this user, with its     !!
+!! files, processes and network. Use it only for code you would run yourself.!!
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    from agentbay.local import default_data_dir
+
+    parser = argparse.ArgumentParser(prog="agentbay", description="AgentBay SDK tools.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    local = commands.add_parser("local", help="the local AgentBay runtime")
+    local_commands = local.add_subparsers(dest="local_command", required=True)
+    serve = local_commands.add_parser(
+        "serve",
+        help="serve the AgentBay API with isolated local sessions (foreground; Ctrl-C stops)",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8790, help="port to listen on")
+    serve.add_argument(
+        "--data-dir", type=Path, default=default_data_dir(), help="where state is kept"
+    )
+    serve.add_argument(
+        "--api-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help=f"an accepted API key (repeatable; also {KEYS_ENV}, comma-separated); "
+        "one is generated and printed when none is given",
+    )
+    serve.add_argument("--pool-size", type=int, default=2, help="sandboxes kept ready")
+    serve.add_argument("--max-sessions", type=int, default=100, help="running sessions allowed")
+    serve.add_argument(
+        "--unisolated",
+        action="store_true",
+        help="run sessions without namespaces where they cannot be created (unsafe)",
+    )
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    return parser
+
+
+def _serve(options: argparse.Namespace) -> int:
+    from agentbay.local.keys import generate_key
+    from agentbay.local.runtime import RuntimeOptions
+    from agentbay.local.sandbox import SandboxManager
+    from agentbay.local.server import serve_foreground
+
+    problem = SandboxManager.isolation_problem()
+    if problem and not options.unisolated:
+        print(
+            f"agentbay local serve: cannot isolate sessions on this machine: {problem}\n"
+            "Sessions need PID/mount/UTS/IPC namespaces and overlayfs (run as root, or in a "
+            "container with those privileges).\nTo run anyway WITHOUT isolation, pass "
+            "--unisolated.",
+            file=sys.stderr,
+        )
+        return 2
+    if options.unisolated:
+        print(UNISOLATED_WARNING, file=sys.stderr)
+    keys = list(options.api_key)
+    keys += [key.strip() for key in os.environ.get(KEYS_ENV, "").split(",") if key.strip()]
+    if not keys:
+        keys = [generate_key()]
+        # Printed once, on purpose: the user has no other way to learn a generated key.
+        print(f"Generated API key: {keys[0]}", file=sys.stderr)
+    runtime_options = RuntimeOptions(
+        data_dir=options.data_dir,
+        api_keys=keys,
+        host=options.host,
+        port=options.port,
+        isolated=not options.unisolated,
+        pool_size=options.pool_size,
+        max_sessions=options.max_sessions,
+    )
+    logging.basicConfig(level=options.log_level.upper(), format="%(levelname)s %(message)s")
+    print(
+        f"AgentBay local runtime on http://{options.host}:{options.port} "
+        f"(data in {options.data_dir}); point clients at it with "
+        f"AGENTBAY_ENDPOINT=http://{options.host}:{options.port}",
+        file=sys.stderr,
+    )
+    # uvicorn shuts down gracefully (every session released), then re-raises the signal.
+    with contextlib.suppress(KeyboardInterrupt):
+        serve_foreground(runtime_options, log_level=options.log_level)
+    print("AgentBay local runtime stopped; every session was released.", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``agentbay`` console script."""
+    options = _parser().parse_args(argv)
+    if options.command == "local" and options.local_command == "serve":
+        return _serve(options)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,280 @@
+"""Context contents on disk: versioned trees swapped atomically, files written atomically.
+
+Layout of one context ``<root>/<context id>/``::
+
+    current -> v-<hex>      symlink to the live version (replaced atomically with os.replace)
+    v-<hex>/...             a version: the context's files under their context paths
+    tmp/                    partial writes (temporary file + rename into a version)
+
+A crash at any moment leaves ``current`` pointing at a complete version; ``recover`` removes the
+leftovers. All functions here are blocking: the control plane calls them in worker threads.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import stat
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+
+class ContextPathError(ValueError):
+    """A context file path that would leave the context (``..``) or is not a file path."""
+
+
+def clean_key(path: str) -> PurePosixPath:
+    """The normalised relative form of a context file path; refuses traversal tricks."""
+    if "\x00" in path:
+        raise ContextPathError("the path contains a NUL byte")
+    parts = [part for part in PurePosixPath("/" + path).parts[1:] if part not in ("", ".")]
+    if any(part == ".." for part in parts):
+        raise ContextPathError(f"the path {path!r} contains '..'")
+    return PurePosixPath(*parts) if parts else PurePosixPath(".")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One entry of a context folder listing."""
+
+    key: str  # absolute context path, e.g. /tmp/a.txt
+    name: str
+    is_dir: bool
+    size: int
+    mtime: float
+
+
+class ContextTree:
+    """The on-disk store of one context."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def current(self) -> Path:
+        """The live version directory (created empty on first use)."""
+        link = self.root / "current"
+        if not link.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._publish(self._new_version())
+        return self.root / os.readlink(link)
+
+    def _new_version(self) -> Path:
+        version = self.root / f"v-{secrets.token_hex(8)}"
+        version.mkdir(parents=True)
+        return version
+
+    def _publish(self, version: Path) -> None:
+        tmp_link = self.root / f"current.{secrets.token_hex(4)}"
+        os.symlink(version.name, tmp_link)
+        os.replace(tmp_link, self.root / "current")
+        _fsync_dir(self.root)
+
+    def recover(self) -> None:
+        """Delete versions and partial files a crash left behind."""
+        if not self.root.exists():
+            return
+        live = os.readlink(self.root / "current") if (self.root / "current").is_symlink() else None
+        for child in self.root.iterdir():
+            if child.name == "current" or child.name == live:
+                continue
+            if child.is_symlink() or child.is_file():
+                child.unlink()
+            else:
+                shutil.rmtree(child, ignore_errors=True)
+
+    def delete(self) -> None:
+        """Remove the whole context from disk."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # ---- whole-tree sync ----
+    def replace_from(
+        self, source: Path, keys_under: PurePosixPath, excludes: Iterable[str] = ()
+    ) -> None:
+        """Publish a new version whose ``keys_under`` subtree mirrors ``source``.
+
+        Everything outside ``keys_under`` is carried over from the live version, so syncing one
+        path never disturbs another.
+        """
+        old = self.current
+        new = self._new_version()
+        try:
+            target = new / keys_under
+            for entry in old.iterdir():
+                if keys_under != PurePosixPath(".") and entry.name != keys_under.parts[0]:
+                    _copy_entry(entry, new / entry.name, link=True)
+            if keys_under != PurePosixPath(".") and len(keys_under.parts) > 1:
+                _copy_tree_except(old / keys_under.parts[0], new / keys_under.parts[0], keys_under)
+            if source.is_dir():
+                _copy_tree(source, target, excludes)
+            elif source.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _copy_entry(source, target)
+            self._publish(new)
+        except BaseException:
+            shutil.rmtree(new, ignore_errors=True)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+
+    def copy_into(
+        self, key: PurePosixPath, session_path: str, resolve: Callable[[str], Path]
+    ) -> None:
+        """Copy the ``key`` subtree of the live version to ``session_path`` of a session.
+
+        Every target is resolved with ``resolve`` (the session's own view of its paths), so a
+        link the session made cannot redirect the copy outside the session. Existing files
+        are replaced; others are kept.
+        """
+        source = self.current / key
+        if not source.exists() and not source.is_symlink():
+            resolve(session_path).mkdir(parents=True, exist_ok=True)
+            return
+        if not source.is_dir() or source.is_symlink():
+            target = resolve(session_path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _place(source, target)
+            return
+        base = PurePosixPath(session_path)
+        for folder, dirs, files in os.walk(source):
+            rel = PurePosixPath(os.path.relpath(folder, source))
+            target_dir = resolve(str(base / rel))
+            target_dir.mkdir(parents=True, exist_ok=True)
+            for name in files + [d for d in dirs if (Path(folder) / d).is_symlink()]:
+                _place(Path(folder) / name, resolve(str(base / rel / name)))
+            shutil.copystat(folder, target_dir)
+
+    # ---- single files ----
+    def open_writer(self, key: PurePosixPath) -> AtomicWriter:
+        """A writer that makes one file appear complete or not at all."""
+        if key == PurePosixPath("."):
+            raise ContextPathError("a file path is required")
+        tmp_dir = self.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        return AtomicWriter(self, key, tmp_dir / secrets.token_hex(8))
+
+    def file_path(self, key: PurePosixPath) -> Path | None:
+        """The on-disk path of a stored file, or None."""
+        path = self.current / key
+        return path if path.is_file() else None
+
+    def delete_file(self, key: PurePosixPath) -> bool:
+        """Remove one file or folder; answer whether it existed."""
+        path = self.current / key
+        if key == PurePosixPath("."):
+            return False
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+            return True
+        if path.exists() or path.is_symlink():
+            path.unlink()
+            return True
+        return False
+
+    def list_folder(self, key: PurePosixPath) -> list[FileEntry]:
+        """The entries directly inside one folder, sorted by name."""
+        folder = self.current / key
+        if not folder.is_dir():
+            return []
+        entries = []
+        for child in sorted(folder.iterdir(), key=lambda p: p.name):
+            info = child.lstat()
+            entries.append(
+                FileEntry(
+                    key="/" + str(key / child.name).removeprefix("./"),
+                    name=child.name,
+                    is_dir=stat.S_ISDIR(info.st_mode),
+                    size=0 if stat.S_ISDIR(info.st_mode) else info.st_size,
+                    mtime=info.st_mtime,
+                )
+            )
+        return entries
+
+
+class AtomicWriter:
+    """Streams into a temporary file; ``commit`` renames it into the live version."""
+
+    def __init__(self, tree: ContextTree, key: PurePosixPath, tmp: Path) -> None:
+        self.tree, self.key, self.tmp = tree, key, tmp
+        self.handle = tmp.open("wb")
+        self.written = 0
+
+    def write(self, chunk: bytes) -> None:
+        """Append a chunk."""
+        self.handle.write(chunk)
+        self.written += len(chunk)
+
+    def commit(self) -> int:
+        """Make the file durable and visible; answer its size."""
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        target = self.tree.current / self.key
+        if target.is_dir():
+            self.abort()
+            raise ContextPathError(f"/{self.key} is a folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.tmp, target)
+        return self.written
+
+    def abort(self) -> None:
+        """Drop the partial file."""
+        self.handle.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _place(source: Path, target: Path) -> None:
+    """Put one file or symlink at ``target``, replacing what is there (never following it)."""
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    if source.is_symlink():
+        os.symlink(os.readlink(source), target)
+    else:
+        shutil.copy2(source, target, follow_symlinks=False)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _copy_entry(source: Path, target: Path, *, link: bool = False) -> None:
+    """Copy one entry; ``link`` hard-links files (safe for stored files: never edited in place)."""
+    copy = os.link if link else shutil.copy2
+    if source.is_symlink():
+        os.symlink(os.readlink(source), target)
+    elif source.is_dir():
+        shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True, copy_function=copy)
+    else:
+        copy(source, target)
+
+
+def _copy_tree(source: Path, target: Path, excludes: Iterable[str]) -> None:
+    """Copy a tree keeping modes, empty folders and symlinks (without following them)."""
+    skip = {PurePosixPath(clean_key(e)) for e in excludes}
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        rel = PurePosixPath(os.path.relpath(folder, source))
+        return {name for name in names if (rel / name) in skip or PurePosixPath(name) in skip}
+
+    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True, ignore=ignore)
+    shutil.copystat(source, target)
+
+
+def _copy_tree_except(source: Path, target: Path, excluded: PurePosixPath) -> None:
+    """Copy ``source`` to ``target`` leaving out the subtree ``excluded`` (a context key)."""
+    if not source.is_dir():
+        return
+    anchor = source.parent
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        rel = PurePosixPath(os.path.relpath(folder, anchor))
+        return {name for name in names if rel / name == excluded}
+
+    shutil.copytree(
+        source, target, symlinks=True, dirs_exist_ok=True, ignore=ignore, copy_function=os.link
+    )

@@ -1,0 +1,356 @@
+"""Context actions: the named stores, their files, and syncing them into and out of sessions.
+
+A session syncs a context at a mount path M (``PersistenceDataList``). Context file paths of
+such a mapping are relative to M: ``/a.txt`` in the context is ``M/a.txt`` in the session.
+A ``SyncContext`` whose ``Path`` lies outside every mapping of that context (the official
+client's file transfer) uses the path as both the context file path and the session path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from agentbay.local.context_files import ContextPathError, ContextTree, clean_key
+from agentbay.local.envelope import ApiError, invalid
+from agentbay.local.sessions import decode_page_token, encode_page_token
+from agentbay.local.store import ContextRow
+
+if TYPE_CHECKING:
+    from agentbay.local.runtime import Runtime
+    from agentbay.local.sandbox import Sandbox
+
+
+def iso(timestamp: float) -> str:
+    """Seconds since the epoch as the cloud's ISO-8601 UTC text."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class SyncSpec:
+    """One ``PersistenceDataList`` entry: a context synced at a session path."""
+
+    context_id: str
+    path: str
+    policy_text: str = ""
+    policy: dict[str, Any] = field(default_factory=dict)
+
+    def wants(self, section: str, flag: str, default: bool) -> bool:
+        """A boolean of the SyncPolicy (e.g. uploadPolicy.autoUpload), or its default."""
+        part = self.policy.get(section)
+        value = part.get(flag, default) if isinstance(part, dict) else default
+        return bool(value)
+
+    def excludes(self) -> list[str]:
+        """excludePaths of the policy's white lists (paths relative to the mount path)."""
+        lists = self.policy.get("bwList", {}).get("whiteLists", []) if self.policy else []
+        out: list[str] = []
+        for entry in lists if isinstance(lists, list) else []:
+            if isinstance(entry, dict):
+                out.extend(str(p) for p in entry.get("excludePaths", []) if p)
+        return out
+
+
+def _context_data(row: ContextRow) -> dict[str, str]:
+    return {
+        "Id": row.id,
+        "Name": row.name,
+        "State": row.state,
+        "CreateTime": iso(row.created_at),
+        "LastUsedTime": iso(row.last_used_at),
+        "OsType": "linux",
+    }
+
+
+def _session_path(sandbox: Sandbox, path: str) -> Path:
+    """A session path on the host, resolved the way the session resolves it (links included).
+
+    Joining the root with the path instead would follow a session-made link such as
+    ``/root/data -> /etc`` out to the host's ``/etc``.
+    """
+    return sandbox.host_path("/" + str(clean_key(path)))
+
+
+class ContextActions:
+    """Context actions of one runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    # ---- helpers ----
+    def tree(self, context_id: str) -> ContextTree:
+        """The on-disk store of a context."""
+        return ContextTree(self.runtime.data_dir / "contexts" / context_id)
+
+    def lock(self, context_id: str) -> asyncio.Lock:
+        """Serialises writers of one context, so syncs never interleave partial trees."""
+        return self._locks.setdefault(context_id, asyncio.Lock())
+
+    def existing(self, context_id: str, field_name: str = "ContextId") -> ContextRow:
+        """A context by id, or the not-found error."""
+        row = self.runtime.store.context(context_id)
+        if row is None:
+            raise ApiError(
+                400, "InvalidContext.NotFound", f"The context {context_id} does not exist."
+            )
+        return row
+
+    def recover(self) -> None:
+        """Clean partial writes every context may have from a crash."""
+        root = self.runtime.data_dir / "contexts"
+        if root.exists():
+            for child in root.iterdir():
+                ContextTree(child).recover()
+
+    # ---- PersistenceDataList and session start/release ----
+    def parse_persistence(self, value: Any) -> list[SyncSpec]:
+        """Validate a decoded ``PersistenceDataList``."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise invalid("PersistenceDataList", "expected a JSON array")
+        specs = []
+        for item in value:
+            if not isinstance(item, dict) or not isinstance(item.get("ContextId"), str):
+                raise invalid("PersistenceDataList", "every item needs a ContextId string")
+            path = item.get("Path")
+            if not isinstance(path, str) or not path.startswith("/"):
+                raise invalid("PersistenceDataList", "every item needs an absolute Path")
+            self.existing(item["ContextId"], "PersistenceDataList")
+            text = item.get("Policy") or ""
+            try:
+                policy = json.loads(text) if text else {}
+            except ValueError:
+                raise invalid("PersistenceDataList", "a Policy is not valid JSON") from None
+            if not isinstance(policy, dict):
+                raise invalid("PersistenceDataList", "a Policy must be a JSON object")
+            specs.append(SyncSpec(item["ContextId"], path, text, policy))
+        return specs
+
+    async def _run_task(
+        self, session_id: str, context_id: str, path: str, task_type: str, work: Any
+    ) -> None:
+        store = self.runtime.store
+        seq = store.add_task(session_id, context_id, path, task_type)
+        async with self.lock(context_id):
+            store.update_task(seq, "Running")
+            try:
+                await asyncio.to_thread(work)
+            except (OSError, ContextPathError) as exc:
+                store.update_task(seq, "Failed", f"{type(exc).__name__}: {exc}")
+                return
+            store.touch_context(context_id)
+            store.update_task(seq, "Success")
+
+    async def download_at_start(
+        self, session_id: str, sandbox: Sandbox, syncs: list[SyncSpec]
+    ) -> None:
+        """Copy each auto-download context into the new session before it is handed out."""
+        for spec in syncs:
+            if not spec.wants("downloadPolicy", "autoDownload", True):
+                continue
+            tree = self.tree(spec.context_id)
+
+            def work(tree: ContextTree = tree, mount: str = spec.path) -> None:
+                tree.copy_into(PurePosixPath("."), mount, lambda p: _session_path(sandbox, p))
+
+            await self._run_task(session_id, spec.context_id, spec.path, "download", work)
+
+    async def upload_at_release(self, session_id: str, sandbox: Sandbox) -> None:
+        """Upload the mappings whose policy asks for it before the session goes away."""
+        for context_id, path, policy_text in self.runtime.store.session_contexts(session_id):
+            if not policy_text or self.runtime.store.context(context_id) is None:
+                continue  # no policy (e.g. file transfer): nothing is uploaded automatically
+            spec = SyncSpec(context_id, path, policy_text, json.loads(policy_text))
+            if spec.wants("uploadPolicy", "autoUpload", True):
+                await self._sync_one(session_id, sandbox, spec, None, "upload")
+
+    async def _sync_one(
+        self, session_id: str, sandbox: Sandbox, spec: SyncSpec, path: str | None, mode: str
+    ) -> None:
+        tree = self.tree(spec.context_id)
+        mount = PurePosixPath(spec.path)
+        if path is None or PurePosixPath(path) == mount:
+            key, session_path = PurePosixPath("."), spec.path
+        elif PurePosixPath(path).is_relative_to(mount):
+            key, session_path = clean_key(str(PurePosixPath(path).relative_to(mount))), path
+        else:  # file transfer: the path is both the context file path and the session path
+            key, session_path = clean_key(path), path
+        excludes = spec.excludes()
+
+        def upload() -> None:
+            tree.replace_from(_session_path(sandbox, session_path), key, excludes)
+
+        def download() -> None:
+            tree.copy_into(key, session_path, lambda p: _session_path(sandbox, p))
+
+        work = upload if mode == "upload" else download
+        await self._run_task(session_id, spec.context_id, path or spec.path, mode, work)
+
+    # ---- actions ----
+    def get(self, fields: dict[str, Any]) -> dict[str, str]:
+        """GetContext (AllowCreate creates a missing one)."""
+        name = fields["Name"]
+        if not name.strip():
+            raise invalid("Name", "must not be empty")
+        row = self.runtime.store.context_by_name(name)
+        if row is None:
+            if not fields.get("AllowCreate"):
+                raise ApiError(
+                    400, "InvalidContext.NotFound", f"The context {name!r} does not exist."
+                )
+            row = self.runtime.store.add_context("ctx-" + secrets.token_hex(8), name)
+        return _context_data(row)
+
+    def list_page(self, fields: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any]]:
+        """ListContexts (paging by NextToken)."""
+        limit = min(int(fields.get("MaxResults") or 10), 100)
+        offset = decode_page_token(fields.get("NextToken"))
+        rows, total = self.runtime.store.contexts(offset, limit)
+        more = offset + limit < total
+        extra = {
+            "NextToken": encode_page_token(offset + limit) if more else "",
+            "MaxResults": limit,
+            "TotalCount": total,
+        }
+        return [_context_data(row) for row in rows], extra
+
+    def modify(self, fields: dict[str, Any]) -> None:
+        """ModifyContext (rename)."""
+        row = self.existing(fields["Id"], "Id")
+        name = fields["Name"]
+        if not name.strip():
+            raise invalid("Name", "must not be empty")
+        other = self.runtime.store.context_by_name(name)
+        if other is not None and other.id != row.id:
+            raise ApiError(
+                400, "InvalidContext.NameExists", f"A context named {name!r} exists already."
+            )
+        self.runtime.store.rename_context(row.id, name)
+
+    async def delete(self, fields: dict[str, Any]) -> None:
+        """DeleteContext: the context and all its files."""
+        row = self.existing(fields["Id"], "Id")
+        async with self.lock(row.id):
+            self.runtime.store.delete_context(row.id)
+            await asyncio.to_thread(self.tree(row.id).delete)
+
+    def info(self, fields: dict[str, Any]) -> dict[str, str]:
+        """GetContextInfo: the session's sync task records, doubly JSON-encoded."""
+        session_id = fields["SessionId"]
+        if self.runtime.store.session(session_id) is None:
+            raise ApiError(
+                400, "InvalidMcpSession.NotFound", f"The session {session_id} does not exist."
+            )
+        tasks = self.runtime.store.tasks(
+            session_id,
+            context_id=fields.get("ContextId"),
+            path=fields.get("Path"),
+            task_type=fields.get("TaskType"),
+        )
+        if not tasks:
+            return {"ContextStatus": ""}
+        records = [
+            {
+                "contextId": task.context_id,
+                "path": task.path,
+                "errorMessage": task.error,
+                "status": task.status,
+                "startTime": task.start_time,
+                "finishTime": task.finish_time,
+                "taskType": task.task_type,
+            }
+            for task in tasks
+        ]
+        return {"ContextStatus": json.dumps([{"type": "data", "data": json.dumps(records)}])}
+
+    def sync(self, fields: dict[str, Any]) -> None:
+        """SyncContext: start the matching uploads or downloads in the background."""
+        sessions = self.runtime.sessions
+        row = sessions.running(fields["SessionId"])
+        sandbox = self.runtime.sandboxes.get(row.id)
+        if sandbox is None:
+            raise ApiError(400, "InvalidMcpSession.NotFound", f"The session {row.id} is released.")
+        mode = fields.get("Mode") or "upload"
+        context_id, path = fields.get("ContextId"), fields.get("Path")
+        if context_id:
+            self.existing(context_id)
+        specs = [
+            SyncSpec(cid, mount, text, json.loads(text) if text else {})
+            for cid, mount, text in self.runtime.store.session_contexts(row.id)
+            if not context_id or cid == context_id
+        ]
+        if context_id and not specs:
+            specs = [SyncSpec(context_id, path or "/")]
+        if path and not path.startswith("/"):
+            raise invalid("Path", "must be an absolute path")
+        if path and context_id:
+            mounted = [s for s in specs if PurePosixPath(path).is_relative_to(s.path)]
+            specs = mounted[:1] or specs[:1]
+        for spec in specs:
+            task = asyncio.create_task(
+                self._sync_one(row.id, sandbox, spec, path if context_id else None, mode)
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    def list_files(self, fields: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """DescribeContextFiles: one page of one folder."""
+        row = self.existing(fields["ContextId"])
+        folder = self._key(fields["ParentFolderPath"], "ParentFolderPath")
+        number = int(fields.get("PageNumber") or 1)
+        size = min(int(fields.get("PageSize") or 50), 1000)
+        entries = self.tree(row.id).list_folder(folder)
+        page = entries[(number - 1) * size : number * size]
+        data = [
+            {
+                "FileId": entry.key,
+                "FileName": entry.name,
+                "FilePath": entry.key,
+                "FileType": "folder" if entry.is_dir else "file",
+                "GmtCreate": iso(entry.mtime),
+                "GmtModified": iso(entry.mtime),
+                "Size": entry.size,
+                "Status": "available",
+            }
+            for entry in page
+        ]
+        return data, {"Count": len(entries)}
+
+    async def delete_file(self, fields: dict[str, Any]) -> None:
+        """DeleteContextFile."""
+        row = self.existing(fields["ContextId"])
+        key = self._key(fields["FilePath"], "FilePath")
+        async with self.lock(row.id):
+            found = await asyncio.to_thread(self.tree(row.id).delete_file, key)
+        if not found:
+            raise ApiError(
+                400, "InvalidContextFile.NotFound", f"{fields['FilePath']} is not in the context."
+            )
+
+    def file_url(self, fields: dict[str, Any], method: str) -> dict[str, Any]:
+        """GetContextFileUploadUrl / GetContextFileDownloadUrl: a pre-signed, expiring URL."""
+        row = self.existing(fields["ContextId"])
+        key = self._key(fields["FilePath"], "FilePath")
+        if method == "GET" and self.tree(row.id).file_path(key) is None:
+            raise ApiError(
+                400, "InvalidContextFile.NotFound", f"{fields['FilePath']} is not in the context."
+            )
+        expires = int(time.time()) + self.runtime.url_lifetime_s
+        url = self.runtime.signer.url(self.runtime.base_url, method, row.id, str(key), expires)
+        return {"Url": url, "ExpireTime": expires}
+
+    @staticmethod
+    def _key(path: str, field_name: str) -> PurePosixPath:
+        try:
+            return clean_key(path)
+        except ContextPathError as exc:
+            raise invalid(field_name, str(exc)) from None

@@ -1,0 +1,160 @@
+"""The API description as the runtime reads it: actions, their form fields, the tool catalogue.
+
+The runtime routes, validates and lists tools from ``openapi/agentbay.yaml`` itself, so a new
+field or tool is added in one place. In a wheel the file ships as
+``agentbay/_description/agentbay.yaml``; in a source checkout it is read from ``openapi/``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_PACKAGE_COPY = Path(__file__).resolve().parent.parent / "_description" / "agentbay.yaml"
+_SOURCE_COPY = Path(__file__).resolve().parents[2] / "openapi" / "agentbay.yaml"
+
+
+def description_path() -> Path:
+    """Where the description is read from (installed copy first, then the source tree)."""
+    for candidate in (_PACKAGE_COPY, _SOURCE_COPY):
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(
+        f"the API description is missing: looked for {_PACKAGE_COPY} and {_SOURCE_COPY}"
+    )
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One field of an action's form body (or query string, for SyncContext's key)."""
+
+    name: str
+    kind: str  # "string", "boolean" or "integer"
+    required: bool
+    json_text: bool  # a JSON document sent as text (contentMediaType application/json)
+    enum: tuple[str, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class Action:
+    """One control-plane action and the fields its form body may carry."""
+
+    name: str
+    fields: dict[str, FormField]
+    key_in_query: bool  # the API key travels in the query string (SyncContext)
+    response_schema: str  # components/schemas name of the 200 answer
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One in-session MCP tool of the catalogue."""
+
+    name: str
+    server: str
+    description: str
+    input_schema: dict[str, Any]
+
+    def listing(self) -> dict[str, Any]:
+        """The entry ListMcpTools answers for this tool."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "inputSchema": self.input_schema,
+            "server": self.server,
+            "tool": self.name,
+        }
+
+
+@dataclass(frozen=True)
+class Description:
+    """The parts of the description the runtime acts on."""
+
+    document: dict[str, Any]
+    actions: dict[str, Action]
+    tools: dict[str, Tool]
+    image_servers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def image_tools(self, image_id: str) -> list[Tool]:
+        """The tools an image runs, in catalogue order (empty for an unknown image)."""
+        servers = self.image_servers.get(image_id, ())
+        return [tool for tool in self.tools.values() if tool.server in servers]
+
+
+def _resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        parts = node["$ref"].removeprefix("#/").split("/")
+        target: Any = document
+        for part in parts:
+            target = target[part]
+        node = target
+    return node
+
+
+def _form_field(
+    document: dict[str, Any], name: str, schema: dict[str, Any], required: bool
+) -> FormField:
+    schema = _resolve(document, schema)
+    enum = schema.get("enum")
+    return FormField(
+        name=name,
+        kind=schema.get("type", "string"),
+        required=required,
+        json_text=schema.get("contentMediaType") == "application/json",
+        enum=tuple(enum) if enum else None,
+        minimum=schema.get("minimum"),
+        maximum=schema.get("maximum"),
+        default=schema.get("default"),
+    )
+
+
+def _action(document: dict[str, Any], name: str, operation: dict[str, Any]) -> Action:
+    body = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    body = _resolve(document, body)
+    required = set(body.get("required", ()))
+    fields = {
+        key: _form_field(document, key, schema, key in required)
+        for key, schema in body.get("properties", {}).items()
+    }
+    key_in_query = any(
+        param.get("name") == "Authorization" and param.get("in") == "query"
+        for param in operation.get("parameters", ())
+    )
+    answer = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    return Action(name, fields, key_in_query, answer.rsplit("/", 1)[1])
+
+
+def parse(document: dict[str, Any]) -> Description:
+    """Build the runtime's view of a parsed description document."""
+    actions = {}
+    for path, item in document["paths"].items():
+        if path.startswith("/#"):
+            actions[path[2:]] = _action(document, path[2:], item["post"])
+    tools = {
+        entry["name"]: Tool(
+            name=entry["name"],
+            server=entry["server"],
+            description=entry.get("description", ""),
+            input_schema=entry.get("inputSchema", {"type": "object"}),
+        )
+        for entry in document.get("x-mcp-tools", [])
+    }
+    images = {
+        image: tuple(spec.get("servers", ()))
+        for image, spec in document.get("x-mcp-images", {}).items()
+    }
+    return Description(document=document, actions=actions, tools=tools, image_servers=images)
+
+
+@functools.cache
+def load() -> Description:
+    """The description, parsed once per process."""
+    import yaml
+
+    with description_path().open(encoding="utf-8") as handle:
+        document = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return parse(document)

@@ -1,0 +1,100 @@
+"""The runtime's state and services, tied together: one instance per server."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from agentbay.local import description as api_description
+from agentbay.local.contexts import ContextActions
+from agentbay.local.keys import ApiKeys
+from agentbay.local.sandbox import SandboxManager
+from agentbay.local.sessions import SessionActions
+from agentbay.local.signing import UrlSigner
+from agentbay.local.store import Store
+
+log = logging.getLogger("agentbay.local")
+
+
+@dataclass
+class RuntimeOptions:
+    """Settings of one runtime (the ``agentbay local serve`` flags)."""
+
+    data_dir: Path
+    api_keys: list[str]
+    host: str = "127.0.0.1"
+    port: int = 8790
+    isolated: bool = True
+    pool_size: int = 2
+    max_sessions: int = 100
+    max_body_bytes: int = 16 * 1024 * 1024
+    url_lifetime_s: int = 3600
+
+
+class Runtime:
+    """Everything one server needs to answer the API."""
+
+    def __init__(self, options: RuntimeOptions) -> None:
+        self.options = options
+        self.data_dir = options.data_dir
+        self._lock = _lock_data_dir(options.data_dir)
+        self.description = api_description.load()
+        self.keys = ApiKeys(options.api_keys)
+        self.store = Store(options.data_dir / "state.sqlite3")
+        self.sandboxes = SandboxManager(
+            options.data_dir, isolated=options.isolated, pool_size=options.pool_size
+        )
+        self.sessions = SessionActions(self)
+        self.contexts = ContextActions(self)
+        self.signer = UrlSigner()
+        self.max_sessions = options.max_sessions
+        self.url_lifetime_s = options.url_lifetime_s
+        self.public_host = "127.0.0.1" if options.host in ("0.0.0.0", "::", "") else options.host
+        self.public_port = options.port
+
+    @property
+    def base_url(self) -> str:
+        """Where clients reach this runtime."""
+        host = f"[{self.public_host}]" if ":" in self.public_host else self.public_host
+        return f"http://{host}:{self.public_port}"
+
+    def resource_url(self, session_id: str) -> str:
+        """The page describing one session (ResourceUrl, and GetLink without a port)."""
+        return f"{self.base_url}/sessions/{session_id}"
+
+    async def start(self) -> None:
+        """Recover from an earlier process, then get sandboxes ready."""
+        stale = self.store.release_all_running()
+        if stale:
+            log.info("%d session(s) of an earlier run are now reported released", stale)
+        self.contexts.recover()
+        await self.sandboxes.start()
+
+    async def close(self) -> None:
+        """Release every session (uploading what policies ask for) and stop."""
+        for row in self.store.running_sessions({}):
+            try:
+                await self.sessions.release({"SessionId": row.id})
+            except Exception:  # keep releasing the others; a failure here is only logged
+                log.exception("releasing %s at shutdown failed", row.id)
+        await self.sandboxes.close()
+        self.store.close()
+        self._lock.close()
+
+
+def _lock_data_dir(data_dir: Path) -> IO[bytes]:
+    """Hold an exclusive lock: a second runtime on the same data dir would kill our sessions."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = (data_dir / "runtime.lock").open("ab")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise RuntimeError(
+            f"the data dir {data_dir} is in use by another local runtime; "
+            "stop it or choose another --data-dir"
+        ) from None
+    return handle

@@ -1,0 +1,25 @@
+"""Session sandboxes of the local runtime: one isolated Linux sandbox per AgentBay session.
+
+What a session gets (isolated mode):
+
+- its own copy-on-write view of the host's root filesystem (overlayfs, ``lowerdir=/``),
+  mounted in the host at ``<data_dir>/sessions/<id>/root`` so the runtime can move files in
+  and out directly; writes never reach the host or other sessions, and the runtime's data
+  dir is covered by an empty tmpfs inside the session;
+- its own PID, mount, UTS (hostname) and IPC namespaces, a fresh ``/proc`` (``/proc/sys``
+  read-only), a minimal ``/dev``, a read-only ``/sys``;
+- root inside, with Docker's default capabilities minus NET_RAW, no_new_privs;
+- cgroup limits (``pids.max``, memory) where a controller is usable;
+- the host's network: the network namespace is NOT separated, so sessions can reach
+  package registries and the host's loopback services (which must authenticate).
+
+All processes of a session end with it. Modules whose names are listed in
+``launch.IN_SANDBOX_MODULES`` run inside the sandbox and use the standard library only.
+"""
+
+from __future__ import annotations
+
+from agentbay.local.sandbox.handle import Sandbox
+from agentbay.local.sandbox.manager import SandboxManager
+
+__all__ = ["Sandbox", "SandboxManager"]

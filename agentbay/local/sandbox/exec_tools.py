@@ -1,0 +1,123 @@
+"""The ``shell`` and ``run_code`` tools (stdlib only; runs inside the sandbox).
+
+Text formats follow the AgentBay wire contract (c.2, c.3): success returns the program's
+output; failure and timeout are tool errors whose text starts with
+``Execution failed. Error code:<n> Error message: ...`` (``-1`` and ``[timeout]`` on
+timeout), which is what the official SDK surfaces to users.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+
+if __package__:
+    from . import procs
+    from . import tool_args as ta
+else:
+    import procs  # type: ignore[import-not-found, no-redef]
+    import tool_args as ta  # type: ignore[import-not-found, no-redef]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any, Protocol
+
+    class Context(Protocol):
+        """What the exec tools need from the tool server."""
+
+        @property
+        def reaper(self) -> procs.Reaper: ...
+
+        @property
+        def env(self) -> Mapping[str, str]: ...
+
+
+_counter = itertools.count()
+
+
+def _which(name: str, env: Mapping[str, str]) -> str | None:
+    for directory in env.get("PATH", "").split(":"):
+        candidate = os.path.join(directory or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _failure(result: procs.RunResult, timeout_note: str) -> ta.ToolError:
+    if result.timed_out:
+        return ta.ToolError(
+            f"Execution failed. Error code:-1 Error message: [timeout]{timeout_note}"
+        )
+    message = result.err()
+    output = result.out()
+    if output:
+        message = f"{message}\nOutput: {output}" if message else output
+    return ta.ToolError(f"Execution failed. Error code:{result.exit_code} Error message: {message}")
+
+
+def _success_text(result: procs.RunResult) -> str:
+    output = result.out()
+    # Programs that report only on stderr (e.g. `python --version` on old versions).
+    return output if output or not result.stderr else result.err()
+
+
+def shell(args: dict[str, Any], ctx: Context) -> str:
+    """Run ``command`` with bash (or sh) in the session's home directory."""
+    command = ta.text(args, "command")
+    timeout_ms = ta.number(args, "timeout_ms", 1000.0)
+    if timeout_ms <= 0:
+        raise ta.ToolError("Invalid arguments: 'timeout_ms' must be positive")
+    shell_path = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
+    result = _run(ctx, [shell_path, "-c", command], timeout_ms / 1000)
+    if result.timed_out or result.exit_code != 0:
+        raise _failure(result, "")
+    return _success_text(result)
+
+
+def run_code(args: dict[str, Any], ctx: Context) -> str:
+    """Run a Python or JavaScript program from a temporary file; output is its stdout."""
+    code = ta.text(args, "code")
+    language = ta.text(args, "language", "python").lower()
+    timeout_s = ta.number(args, "timeout_s", 60.0)
+    if timeout_s <= 0:
+        raise ta.ToolError("Invalid arguments: 'timeout_s' must be positive")
+    if language == "python":
+        interpreter = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else None
+        interpreter = interpreter or _which("python3", ctx.env)
+        suffix = ".py"
+    elif language in ("javascript", "js", "node"):
+        interpreter = _which("node", ctx.env) or _which("nodejs", ctx.env)
+        suffix = ".js"
+    else:
+        raise ta.ToolError(
+            f"Unsupported language: {language}. Supported languages are 'python' and 'javascript'"
+        )
+    if interpreter is None:
+        raise ta.ToolError(f"Execution failed: no {language} interpreter in this session")
+    # A file, not `-c`: one argv string is limited to 128 KiB by the kernel.
+    directory = "/tmp" if os.path.isdir("/tmp") else os.getcwd()
+    script = os.path.join(directory, f".agentbay-run-{os.getpid()}-{next(_counter)}{suffix}")
+    try:
+        fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(fd, "w", encoding="utf-8", errors="surrogatepass") as handle:
+            handle.write(code)
+    except OSError as exc:
+        raise ta.os_error(exc, "open", script) from None
+    try:
+        result = _run(ctx, [interpreter, script], timeout_s)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(script)
+    if result.timed_out or result.exit_code != 0:
+        raise _failure(result, f" the code ran longer than {timeout_s:g} s")
+    return _success_text(result)
+
+
+def _run(ctx: Context, argv: list[str], timeout_s: float) -> procs.RunResult:
+    try:
+        return procs.run(ctx.reaper, argv, ctx.env, timeout_s)
+    except OSError as exc:
+        # EAGAIN here is almost always the session's pids limit.
+        raise ta.ToolError(f"Execution failed. Error code:-1 Error message: {exc}") from None

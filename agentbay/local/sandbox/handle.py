@@ -1,0 +1,370 @@
+"""``Sandbox``: the runtime's handle on one running sandbox (tool calls, processes, teardown)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import itertools
+import json
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from agentbay.local.sandbox import layout, syscalls
+from agentbay.local.sandbox.cgroups import SessionCgroup
+
+log = logging.getLogger("agentbay.local.sandbox")
+
+#: Longest line the runtime accepts from a tool server (its answers are capped below this).
+MAX_LINE_BYTES = 128 * 1024 * 1024
+NOT_RUNNING = "session sandbox is not running"
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def tool_error(text: str) -> dict[str, Any]:
+    """An MCP tool answer reporting a failure."""
+    return {"content": [{"type": "text", "text": text}], "isError": True}
+
+
+class Sandbox:
+    """One sandbox and its tool server, as the runtime sees it.
+
+    Attributes:
+        session_id: the session it serves ("" while it waits in the pool).
+        image_id: the image the session asked for (every image is the host's root today).
+        isolated: whether it runs in namespaces on an overlay root.
+    """
+
+    def __init__(
+        self,
+        *,
+        session_dir: Path,
+        isolated: bool,
+        process: subprocess.Popen[bytes],
+        channel: Any,
+        cgroup: SessionCgroup | None,
+    ) -> None:
+        self.session_id = ""
+        self.image_id = ""
+        self.isolated = isolated
+        self.session_dir = session_dir
+        self._process = process
+        self._socket = channel
+        self._cgroup = cgroup
+        self._pid: int | None = None  # host PID of the tool server, from its ready message
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._read_task: asyncio.Task[None] | None = None
+        self._write_lock = asyncio.Lock()
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+        self._running = False
+        self._destroy_lock = threading.Lock()
+        self._destroyed = False
+
+    # ---- properties ----
+    @property
+    def root_path(self) -> Path:
+        """Host path of the session's filesystem: the merged overlay root (isolated) or
+        the session's home directory (unisolated)."""
+        return self.session_dir / ("root" if self.isolated else "home")
+
+    @property
+    def pid(self) -> int | None:
+        """Host PID of the tool server (PID 1 of the sandbox), once it is ready."""
+        return self._pid
+
+    @property
+    def running(self) -> bool:
+        """True while the tool server answers."""
+        return self._running and self._process.poll() is None
+
+    # ---- start ----
+    async def connect(self, timeout_s: float) -> None:
+        """Wait for the tool server's ready message and start reading its answers."""
+        self._reader, self._writer = await asyncio.open_unix_connection(
+            sock=self._socket, limit=MAX_LINE_BYTES
+        )
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        joining: asyncio.Future[None] | None = None
+        try:
+            async with asyncio.timeout_at(deadline):
+                first = await self._reader.readline()
+                if first.strip().isdigit():
+                    self._pid = int(first)
+                    if self._cgroup is not None:
+                        # In a thread, overlapping the tool server's start-up: the move is
+                        # slow, and nothing may fork in the sandbox before it is done.
+                        joining = asyncio.ensure_future(
+                            asyncio.to_thread(self._cgroup.add, self._pid)
+                        )
+                    hello = _decode(await self._reader.readline())
+                else:
+                    hello = _decode(first)
+                if joining is not None:
+                    await joining
+        except TimeoutError:
+            raise RuntimeError(f"the sandbox did not start within {timeout_s:g} s") from None
+        finally:
+            if joining is not None and not joining.done():
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await asyncio.shield(joining)
+        if not hello.get("ready") or self._pid is None:
+            reason = hello.get("error") or self._log_tail() or "it exited during start-up"
+            raise RuntimeError(f"the sandbox failed to start: {reason}")
+        self._running = True
+        self._read_task = asyncio.get_running_loop().create_task(self._read_answers())
+
+    def _log_tail(self) -> str:
+        with contextlib.suppress(OSError):
+            text = (self.session_dir / "toolserver.log").read_text(errors="replace")
+            return text.strip()[-2000:]
+        return ""
+
+    async def _read_answers(self) -> None:
+        assert self._reader is not None
+        try:
+            while True:
+                line = await self._reader.readline()
+                if not line:
+                    break
+                answer = _decode(line)
+                future = self._pending.pop(answer.get("id"), None)  # type: ignore[arg-type]
+                if future is not None and not future.done():
+                    future.set_result(answer)
+        except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+            log.warning("sandbox %s: channel failed: %s", self.session_id or "(pool)", exc)
+        finally:
+            self._running = False
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_result(tool_error(NOT_RUNNING))
+            self._pending.clear()
+
+    # ---- use ----
+    async def call_tool(
+        self, name: str, args: dict[str, Any], *, timeout_s: float
+    ) -> dict[str, Any]:
+        """Run one tool in the sandbox: ``{"content": [...], "isError": bool}``.
+
+        Never hangs and never raises for tool problems: a dead tool server answers
+        ``isError`` "session sandbox is not running", and after ``timeout_s`` the answer is
+        an ``isError`` timeout (the tool itself enforces the tool-level timeouts in
+        ``args``; this is the outer guard).
+        """
+        if not self.running or self._writer is None:
+            return tool_error(NOT_RUNNING)
+        request_id = next(self._ids)
+        try:
+            line = json.dumps({"id": request_id, "tool": name, "args": args}) + "\n"
+        except (TypeError, ValueError) as exc:
+            return tool_error(f"Invalid arguments: {exc}")
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        try:
+            async with asyncio.timeout(timeout_s):
+                async with self._write_lock:
+                    self._writer.write(line.encode("ascii"))
+                    await self._writer.drain()
+                answer = await future
+        except TimeoutError:
+            return tool_error(
+                f"Execution failed. Error code:-1 Error message: [timeout] "
+                f"the tool {name} did not answer within {timeout_s:g} s"
+            )
+        except (ConnectionError, RuntimeError):
+            return tool_error(NOT_RUNNING)
+        finally:
+            self._pending.pop(request_id, None)
+        content = answer.get("content")
+        if not isinstance(content, list):
+            return tool_error("the session sandbox sent a malformed answer")
+        return {"content": content, "isError": bool(answer.get("isError"))}
+
+    def set_hostname(self, hostname: str) -> None:
+        """Set the sandbox's hostname from the host (it lives in the sandbox's UTS namespace).
+
+        Done by a short-lived host thread that joins that namespace, so the sandbox itself
+        never needs CAP_SYS_ADMIN. Threads own their namespaces, so nothing else moves.
+        """
+        if not self.isolated or self._pid is None:
+            return
+        name = hostname.encode()[:64].decode(errors="ignore") or "localhost"
+        failure: list[OSError] = []
+
+        def enter_and_set() -> None:
+            try:
+                fd = os.open(f"/proc/{self._pid}/ns/uts", os.O_RDONLY)
+                try:
+                    syscalls.setns(fd, syscalls.CLONE_NEWUTS)
+                finally:
+                    os.close(fd)
+                syscalls.sethostname(name)
+            except OSError as exc:
+                failure.append(exc)
+
+        worker = threading.Thread(target=enter_and_set, name="agentbay-sethostname")
+        worker.start()
+        worker.join()
+        if failure:
+            raise failure[0]
+
+    def host_path(self, path: str) -> Path:
+        """The host path of a path as the session sees it, for direct file transfer.
+
+        Symlinks are resolved the way the session would resolve them, inside its root
+        (chroot-style): a session link ``/root/data -> /etc`` maps to the session's
+        ``/etc``, never to the host's. Joining ``root_path`` with a session path instead
+        would follow such links out of the session. Unisolated sessions see the host's
+        filesystem, so their paths are host paths (relative ones start in the home dir).
+
+        A session process may still swap a path component for a link after this
+        resolution; writers that need a hard guarantee must resolve again at each open
+        (or open with openat2's RESOLVE_IN_ROOT).
+        """
+        if not self.isolated:
+            return self.root_path / path  # an absolute path replaces the base
+        return _resolve_in_root(self.root_path, path)
+
+    # ---- inspection ----
+    def pids(self) -> list[int]:
+        """Host PIDs of every process of the session (helper and tool server included)."""
+        found: set[int] = set()
+        if self._cgroup is not None:
+            found |= self._cgroup.pids()
+        if self._process.poll() is None:
+            found |= _descendants(self._process.pid) | {self._process.pid}
+        return sorted(found)
+
+    def rss_bytes(self) -> int:
+        """Resident memory of all the session's processes (shared pages counted per process)."""
+        total = 0
+        for pid in self.pids():
+            with (
+                contextlib.suppress(OSError, IndexError, ValueError),
+                open(f"/proc/{pid}/statm") as handle,
+            ):
+                total += int(handle.read().split()[1]) * _PAGE_SIZE
+        return total
+
+    # ---- teardown ----
+    async def close(self) -> None:
+        """End every process of the sandbox and delete its files (idempotent)."""
+        self._running = False
+        if self._writer is not None:
+            self._writer.close()
+        if self._read_task is not None:
+            self._read_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._read_task
+        await asyncio.to_thread(self.destroy_sync)
+
+    def destroy_sync(self) -> None:
+        """Blocking teardown, safe from any thread (used by ``close`` and at exit)."""
+        with self._destroy_lock:
+            if self._destroyed:
+                return
+            self._destroyed = True
+        self._running = False
+        self._kill_processes()
+        leftovers = self.pids()
+        if leftovers:
+            log.error("sandbox %s: processes survived release: %s", self.session_id, leftovers)
+        layout.remove_session_dir(self.session_dir)
+        if self._cgroup is not None:
+            self._cgroup.remove()
+        if self._writer is None:
+            with contextlib.suppress(OSError):
+                self._socket.close()
+
+    def _kill_processes(self) -> None:
+        process = self._process
+        if not self.isolated and process.poll() is None:
+            # Kill the descendants while the tool server (their subreaper) still holds
+            # them: killed first, it would let orphans escape to the host's init.
+            for _ in range(20):
+                victims = _descendants(process.pid)
+                if not victims:
+                    break
+                for pid in victims:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                time.sleep(0.002)
+        if process.poll() is None:
+            # Isolated: the helper's --kill-child takes PID 1 down, and with PID 1 the
+            # kernel kills every process of the namespace. PID 1 is killed directly too.
+            if self.isolated and self._pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self._pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            log.error("sandbox %s: process %d did not exit", self.session_id, process.pid)
+        if self._cgroup is not None and not self._cgroup.kill():
+            log.error("sandbox %s: cgroup %s does not empty", self.session_id, self._cgroup.name)
+
+
+def _decode(line: bytes) -> dict[str, Any]:
+    if not line:
+        return {}
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _resolve_in_root(root: Path, path: str) -> Path:
+    """Resolve ``path`` under ``root`` as if ``root`` were ``/`` (at most 40 links)."""
+    pending = [part for part in path.split("/") if part not in ("", ".")]
+    pending.reverse()  # a stack: next component last
+    resolved: list[str] = []
+    links = 0
+    while pending:
+        part = pending.pop()
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = root.joinpath(*resolved, part)
+        if not candidate.is_symlink():
+            resolved.append(part)
+            continue
+        links += 1
+        if links > 40:
+            raise OSError(errno.ELOOP, "Too many levels of symbolic links", path)
+        target = os.readlink(candidate)
+        if target.startswith("/"):
+            resolved = []
+        pending.extend(reversed([p for p in target.split("/") if p not in ("", ".")]))
+    return root.joinpath(*resolved)
+
+
+def _descendants(root: int) -> set[int]:
+    """PIDs whose parent chain reaches ``root`` (read from /proc now)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                parent = int(handle.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found: set[int] = set()
+    stack = [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found

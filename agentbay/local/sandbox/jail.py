@@ -1,0 +1,189 @@
+"""Turn the freshly unshared tool server into a sandbox (stdlib only; runs inside).
+
+The tool server starts as PID 1 of new PID/mount/UTS/IPC namespaces (``unshare --fork``),
+still seeing the host's mounts. ``enter`` then builds the session's filesystem view on the
+overlay root the runtime mounted, pivots into it and drops privileges. It must run before
+the tool server starts any thread: capabilities and no_new_privs are per thread and are
+inherited only by threads and children created afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+if __package__:
+    from . import syscalls as sc
+else:  # inside the sandbox the modules are loaded as top-level modules
+    import syscalls as sc  # type: ignore[import-not-found, no-redef]
+
+# Docker's default capability set, minus NET_RAW: sessions share the host network
+# namespace, where NET_RAW would let a session sniff every loopback connection (other
+# sessions' API traffic included) through packet sockets.
+KEEP_CAPABILITIES = frozenset(
+    {
+        0,  # CHOWN
+        1,  # DAC_OVERRIDE
+        3,  # FOWNER
+        4,  # FSETID
+        5,  # KILL
+        6,  # SETGID
+        7,  # SETUID
+        8,  # SETPCAP
+        10,  # NET_BIND_SERVICE
+        18,  # SYS_CHROOT
+        29,  # AUDIT_WRITE
+        31,  # SETFCAP
+    }
+)
+
+# Device nodes a session gets (bind-mounted from the host's /dev).
+_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+# /proc entries that reveal or change host kernel state; mounted read-only or masked.
+_PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
+_PROC_MASKED_FILES = ("kcore", "keys", "timer_list", "sched_debug", "latency_stats", "kallsyms")
+_PROC_MASKED_DIRS = ("acpi", "scsi")
+
+_SAFE = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
+
+
+def host_pid() -> int:
+    """This process's PID as the host sees it (the inherited /proc is the host's)."""
+    return int(os.readlink("/proc/self"))
+
+
+def enter(root: str, hide: list[str], hostname: str) -> None:
+    """Build the sandbox's mounts under ``root``, pivot into it and drop privileges.
+
+    ``root`` is the session's overlay (mounted by the runtime in the host namespace),
+    ``hide`` host paths to cover with an empty read-only tmpfs (the runtime's data dir,
+    whose other sessions' upper dirs are otherwise readable through the lower layer).
+    """
+    # unshare already made the copy private; repeat it so nothing we mount can ever
+    # propagate back to the host, whatever the unshare defaults are.
+    sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+    _mount_proc(root)
+    _mount_dev(root)
+    _mount_sys(root)
+    _copy_dangling_config(root)
+    for path in hide:
+        target = root + path
+        if os.path.isdir(target):
+            sc.mount("tmpfs", target, "tmpfs", sc.MS_RDONLY | _SAFE, "size=4k,mode=755")
+    # pivot_root(".", ".") stacks the old root under the new one; detaching it leaves the
+    # overlay as the only view of a filesystem this namespace has.
+    os.chdir(root)
+    sc.pivot_root(".", ".")
+    sc.umount2(".", sc.MNT_DETACH)
+    os.chdir("/")
+    sc.sethostname(hostname)
+    drop_privileges()
+
+
+def _copy_dangling_config(root: str) -> None:
+    """Give the session a real copy of host config files that link into tmpfs mounts.
+
+    With systemd-resolved, /etc/resolv.conf links to /run/..., a tmpfs the overlay does
+    not show: the session would have no DNS. The copy lands in the session's own layer.
+    """
+    for path in ("/etc/resolv.conf", "/etc/hosts"):
+        inside = root + path
+        if not os.path.islink(inside):
+            continue
+        target = os.readlink(inside)
+        base = root if target.startswith("/") else os.path.dirname(inside)
+        if os.path.exists(os.path.normpath(os.path.join(base, target.lstrip("/")))):
+            continue
+        try:
+            with open(path, "rb") as handle:  # the host's view, through its tmpfs mounts
+                content = handle.read()
+        except OSError:
+            continue
+        os.unlink(inside)
+        with open(inside, "wb") as handle:
+            handle.write(content)
+
+
+def _mount_proc(root: str) -> None:
+    proc = root + "/proc"
+    os.makedirs(proc, exist_ok=True)
+    sc.mount("proc", proc, "proc", _SAFE)
+    for name in _PROC_READ_ONLY:
+        path = f"{proc}/{name}"
+        if os.path.exists(path):
+            sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
+            sc.mount(None, path, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | _SAFE)
+    for name in _PROC_MASKED_FILES:
+        path = f"{proc}/{name}"
+        if os.path.exists(path):
+            sc.mount("/dev/null", path, None, sc.MS_BIND)
+    for name in _PROC_MASKED_DIRS:
+        path = f"{proc}/{name}"
+        if os.path.isdir(path):
+            sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY | _SAFE, "size=4k")
+
+
+def _mount_dev(root: str) -> None:
+    dev = root + "/dev"
+    os.makedirs(dev, exist_ok=True)
+    sc.mount("tmpfs", dev, "tmpfs", sc.MS_NOSUID | sc.MS_NOEXEC, "size=64k,mode=755")
+    for name in _DEVICES:
+        if os.path.exists(f"/dev/{name}"):
+            # A bind mount needs an existing file to cover.
+            os.close(os.open(f"{dev}/{name}", os.O_CREAT | os.O_WRONLY, 0o666))
+            sc.mount(f"/dev/{name}", f"{dev}/{name}", None, sc.MS_BIND)
+    os.mkdir(f"{dev}/pts", 0o755)
+    sc.mount(
+        "devpts",
+        f"{dev}/pts",
+        "devpts",
+        sc.MS_NOSUID | sc.MS_NOEXEC,
+        "newinstance,ptmxmode=0666,mode=620,gid=5",
+    )
+    os.symlink("pts/ptmx", f"{dev}/ptmx")
+    os.mkdir(f"{dev}/shm", 0o1777)
+    sc.mount("shm", f"{dev}/shm", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=1777,size=64m")
+    os.mkdir(f"{dev}/mqueue", 0o755)
+    try:
+        sc.mount("mqueue", f"{dev}/mqueue", "mqueue", _SAFE)
+    except OSError:
+        os.rmdir(f"{dev}/mqueue")  # kernels without POSIX message queues
+    for link, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ):
+        os.symlink(target, f"{dev}/{link}")
+
+
+def _mount_sys(root: str) -> None:
+    sys_dir = root + "/sys"
+    if not os.path.isdir(sys_dir):
+        return
+    try:
+        # A fresh sysfs, read-only: no cgroupfs or other host submounts come with it.
+        sc.mount("sysfs", sys_dir, "sysfs", sc.MS_RDONLY | _SAFE)
+    except OSError:
+        sc.mount("tmpfs", sys_dir, "tmpfs", sc.MS_RDONLY | _SAFE, "size=4k")
+
+
+def drop_privileges() -> None:
+    """Keep only ``KEEP_CAPABILITIES`` for this thread and everything it starts later."""
+    with open("/proc/sys/kernel/cap_last_cap") as handle:
+        last_cap = int(handle.read())
+    for cap in range(last_cap + 1):
+        if cap not in KEEP_CAPABILITIES:
+            sc.prctl(sc.PR_CAPBSET_DROP, cap)
+    with contextlib.suppress(OSError):  # kernels before 4.3 have no ambient set
+        sc.prctl(sc.PR_CAP_AMBIENT, sc.PR_CAP_AMBIENT_CLEAR_ALL)
+    keep = 0
+    for cap in KEEP_CAPABILITIES:
+        keep |= 1 << cap
+    # Inheritable stays empty: root's capabilities after execve are then exactly the
+    # bounding set, i.e. KEEP_CAPABILITIES.
+    sc.capset(keep, keep, 0)
+    sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+    # Not dumpable: processes of the session cannot ptrace the tool server or open its
+    # /proc/1/fd (its channel to the runtime) without CAP_SYS_PTRACE, which they lack.
+    sc.prctl(sc.PR_SET_DUMPABLE, 0)

@@ -1,0 +1,199 @@
+"""Starting a session's tool server process, isolated or not.
+
+Isolated, the process tree is::
+
+    unshare --pid --fork --mount --uts --ipc ...   (host PID namespace, ~1 MB, waits)
+      └─ python toolserver  = PID 1 of the new namespaces: builds the sandbox, then serves
+
+``--kill-child`` ties PID 1 to the helper, and PID 1 exits when the runtime's end of the
+channel closes, so a crashed runtime leaves no session processes behind. The network
+namespace is deliberately shared with the host (sessions must reach package registries;
+``GetLink`` URLs are host ports). The tool server runs with the host's interpreter
+(``sys.executable``, visible through the overlay's lower layer) and imports only the
+stdlib-only modules of this directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import py_compile
+import shutil
+import socket
+import subprocess
+import sys
+from functools import cache
+from importlib.util import cache_from_source
+from pathlib import Path
+
+#: The directory of the in-sandbox modules (put on the tool server's ``sys.path``).
+CODE_DIR = Path(__file__).resolve().parent
+IN_SANDBOX_MODULES = (
+    "toolserver",
+    "procs",
+    "exec_tools",
+    "fs_tools",
+    "tool_args",
+    "jail",
+    "syscalls",
+    "watchdog",
+)
+#: -E: no PYTHON* variables; -s, -S: no site-packages (faster start, nothing of the host
+#: environment leaks in); sys.path gets CODE_DIR appended, after the stdlib.
+#: The first line the process writes is its host PID, before the ~30 ms of imports, so the
+#: runtime can put it into its cgroup meanwhile (a cgroup move costs 10-30 ms on cgroup v1).
+BOOT = (
+    "import sys, os; fd = int(sys.argv[2]); "
+    "os.write(fd, os.readlink('/proc/self').encode() + b'\\n'); "
+    "sys.path.append(sys.argv[1]); import toolserver; toolserver.main(fd)"
+)
+#: PATH inside isolated sessions (the image's standard locations, nothing of the host's).
+SANDBOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#: Where the session's commands run in isolated mode.
+SANDBOX_HOME = "/root"
+#: Placeholder hostname until a pooled sandbox is handed out.
+POOL_HOSTNAME = "agentbay-pool"
+
+
+@cache
+def unshare_binary() -> str | None:
+    """The util-linux ``unshare`` program, if installed."""
+    return shutil.which("unshare") or next(
+        (p for p in ("/usr/bin/unshare", "/bin/unshare") if os.access(p, os.X_OK)), None
+    )
+
+
+@cache
+def precompile() -> None:
+    """Make sure the in-sandbox modules have up-to-date bytecode (faster sandbox start).
+
+    The tool server reads ``__pycache__`` through the overlay; compiling here, once per
+    process, spares every session the compile. Failure (read-only install) only costs time.
+    """
+    for name in IN_SANDBOX_MODULES:
+        source = CODE_DIR / f"{name}.py"
+        cached = Path(cache_from_source(str(source)))
+        try:
+            if not cached.exists() or cached.stat().st_mtime < source.stat().st_mtime:
+                py_compile.compile(str(source), cfile=str(cached), doraise=True)
+        except (OSError, py_compile.PyCompileError):
+            pass
+
+
+def session_env(home: str, isolated: bool) -> dict[str, str]:
+    """The environment of commands run in a session (never the runtime's own)."""
+    path = SANDBOX_PATH if isolated else os.environ.get("PATH", SANDBOX_PATH)
+    return {
+        "PATH": path,
+        "HOME": home,
+        "USER": "root" if isolated else os.environ.get("USER", "root"),
+        "LOGNAME": "root" if isolated else os.environ.get("LOGNAME", "root"),
+        "SHELL": "/bin/bash",
+        "LANG": "C.UTF-8",
+        "TERM": "xterm",
+    }
+
+
+def start(
+    session_dir: Path, *, isolated: bool, hide: list[str]
+) -> tuple[subprocess.Popen[bytes], socket.socket]:
+    """Start the tool server of one sandbox; returns the process and the runtime's socket.
+
+    Isolated, ``session_dir/root`` must already be the session's overlay. The caller reads
+    the tool server's ready message from the socket.
+    """
+    precompile()
+    host_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    fd = server_end.fileno()
+    python = [sys.executable, "-E", "-s", "-S", "-c", BOOT, str(CODE_DIR), str(fd)]
+    if isolated:
+        unshare = unshare_binary()
+        if unshare is None:
+            raise RuntimeError("the util-linux 'unshare' program is not installed")
+        argv = [
+            unshare,
+            "--pid",
+            "--fork",
+            "--mount",
+            "--uts",
+            "--ipc",
+            "--propagation",
+            "private",
+            "--kill-child=SIGKILL",
+            "--",
+            *python,
+        ]
+        home = SANDBOX_HOME
+        config = {
+            "isolated": True,
+            "root": str(session_dir / "root"),
+            "hide": hide,
+            "hostname": POOL_HOSTNAME,
+            "home": home,
+        }
+    else:
+        argv = python
+        home = str(session_dir / "home")
+        config = {"isolated": False, "home": home}
+    config["env"] = session_env(home, isolated)
+    try:
+        with open(session_dir / "toolserver.log", "ab") as log_file:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log_file,
+                pass_fds=(fd,),
+                cwd="/",
+                env={"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"},
+                # Its own session: a Ctrl-C meant for the runtime must not kill sandboxes
+                # before the runtime releases them (and uploads their contexts).
+                start_new_session=True,
+            )
+    except BaseException:
+        host_end.close()
+        raise
+    finally:
+        server_end.close()
+    # If it died already, the caller sees end of file instead of a ready message.
+    with contextlib.suppress(OSError):
+        host_end.sendall(json.dumps(config).encode() + b"\n")
+    return process, host_end
+
+
+def start_watchdog(
+    sessions_dir: Path, cgroup_prefix: str, cgroup_parents: list[Path]
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start the manager's watchdog (see ``watchdog.py``); returns it and the pipe's write end.
+
+    Write ``b"q"`` to the returned descriptor before closing it on an orderly shutdown.
+    """
+    read_end, write_end = os.pipe()  # both close-on-exec: no sandbox ever inherits them
+    try:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-E",
+                "-s",
+                "-S",
+                str(CODE_DIR / "watchdog.py"),
+                str(read_end),
+                str(sessions_dir),
+                cgroup_prefix,
+                *map(str, cgroup_parents),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(read_end,),
+            cwd="/",
+            env={"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"},
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(write_end)
+        raise
+    finally:
+        os.close(read_end)
+    return process, write_end

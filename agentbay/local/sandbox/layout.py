@@ -1,0 +1,90 @@
+"""Session directories and overlay mounts on the host.
+
+``<data_dir>/sessions/<id>/`` holds ``upper/`` and ``work/`` (the overlay's writable
+layer), ``root/`` (the merged view, mounted in the HOST mount namespace so the runtime can
+read and write session files directly), ``home/`` (the working directory of unisolated
+sessions) and ``toolserver.log`` (the tool server's stderr).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from agentbay.local.sandbox import syscalls
+
+log = logging.getLogger("agentbay.local.sandbox")
+
+
+def check_data_dir(data_dir: Path) -> None:
+    """Refuse data dirs that overlay options or the sandbox's hiding cannot handle."""
+    text = str(data_dir)
+    if any(char in text for char in ",:\\\n"):
+        raise ValueError(f"the data dir path must not contain ',', ':' or '\\\\': {text!r}")
+    needed_paths = [
+        Path(__file__).resolve().parent,  # the tool server's code
+        Path(os.path.realpath(sys.executable)).parent,  # its interpreter
+        Path(os.path.realpath(sys.base_prefix)),  # and the interpreter's stdlib
+    ]
+    for needed in needed_paths:
+        if needed == data_dir or data_dir in needed.parents:
+            # The data dir is hidden inside sessions; the tool server would vanish with it.
+            raise ValueError(f"the data dir {text} must not contain {needed}")
+
+
+def mount_overlay(session_dir: Path) -> Path:
+    """Mount the session's copy-on-write view of ``/`` at ``session_dir/root``."""
+    upper, work, root = session_dir / "upper", session_dir / "work", session_dir / "root"
+    for directory in (upper, work, root):
+        directory.mkdir(parents=True, exist_ok=True)
+    options = f"lowerdir=/,upperdir={upper},workdir={work}"
+    flags = syscalls.MS_NOSUID | syscalls.MS_NODEV
+    try:
+        # volatile: no syncs to disk, since the layer is deleted with the session anyway.
+        syscalls.mount("overlay", root, "overlay", flags, options + ",volatile")
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        syscalls.mount("overlay", root, "overlay", flags, options)  # kernel < 5.10
+    return root
+
+
+def unmount_tree(directory: Path) -> None:
+    """Detach every mount at or below ``directory`` (deepest first)."""
+    prefix = str(directory).rstrip("/") + "/"
+    targets = [
+        target
+        for target in mounted_paths()
+        if target == str(directory) or target.startswith(prefix)
+    ]
+    for target in sorted(targets, key=len, reverse=True):
+        with contextlib.suppress(OSError):
+            syscalls.umount2(target, syscalls.MNT_DETACH)
+
+
+def mounted_paths() -> list[str]:
+    """Mount points of this mount namespace (octal escapes decoded)."""
+    paths = []
+    with open("/proc/self/mountinfo") as handle:
+        for line in handle:
+            raw = line.split()[4]
+            paths.append(raw.encode().decode("unicode_escape") if "\\" in raw else raw)
+    return paths
+
+
+def remove_session_dir(session_dir: Path) -> None:
+    """Unmount what is still mounted below the session dir, then delete it."""
+    unmount_tree(session_dir)
+
+    def report(
+        _function: object, path: str, exc_info: tuple[object, BaseException, object]
+    ) -> None:
+        log.warning("cannot delete %s: %s", path, exc_info[1])
+
+    if session_dir.exists():
+        shutil.rmtree(session_dir, onerror=report)

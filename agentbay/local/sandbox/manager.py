@@ -1,0 +1,283 @@
+"""``SandboxManager``: creates, pools, hands out and releases session sandboxes."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import hashlib
+import logging
+import os
+import secrets
+import subprocess
+from pathlib import Path
+
+from agentbay.local.sandbox import launch, layout, probe
+from agentbay.local.sandbox.cgroups import CgroupLayout, SessionCgroup, stale_cgroups
+from agentbay.local.sandbox.handle import Sandbox
+
+log = logging.getLogger("agentbay.local.sandbox")
+
+#: How long a new sandbox may take to report ready.
+START_TIMEOUT_S = 30.0
+_POOL_PREFIX = "pool-"
+
+
+class SandboxManager:
+    """All sandboxes of one runtime, under ``<data_dir>/sessions/``.
+
+    Isolated (the default), each session gets its own PID, mount, UTS and IPC namespaces,
+    a copy-on-write overlay of the host's ``/`` as its root, a reduced capability set and
+    cgroup limits; the host network is shared. ``isolated=False`` runs each session's tool
+    server as a plain host process in ``<data_dir>/sessions/<id>/home`` (no isolation at
+    all; the caller must warn the user).
+
+    ``pool_size`` sandboxes are kept started and waiting, so that ``create`` only has to
+    hand one out (rename its directory, set its hostname).
+
+    Use from one asyncio event loop. ``close()`` releases everything; ``close_sync()`` does
+    the same without an event loop and is registered with ``atexit`` (by ``start()`` or the
+    first ``create()``), so a forgotten ``close()`` does not leave mounts or processes
+    behind. If the process dies without either (SIGKILL), the sessions' processes end by
+    themselves, and a small watchdog process removes the mounts, cgroups and directories;
+    ``start()`` on the same data dir cleans up whatever is still left.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        isolated: bool = True,
+        pool_size: int = 2,
+        pids_max: int = 512,
+        memory_max_bytes: int = 2 * 1024**3,
+    ) -> None:
+        self.data_dir = Path(os.path.realpath(data_dir))
+        self.isolated = isolated
+        self.pool_size = max(0, pool_size)
+        self.pids_max = pids_max
+        self.memory_max_bytes = memory_max_bytes
+        self.sessions_dir = self.data_dir / "sessions"
+        layout.check_data_dir(self.data_dir)
+        # Cgroup names carry a tag of the data dir: stale-cgroup cleanup must never touch
+        # the sessions of another runtime sharing the same parent cgroup.
+        tag = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:8]
+        self._cgroup_prefix = f"agentbay-{tag}-"
+        self._cgroups: CgroupLayout | None = None
+        self._ready = False
+        self._closed = False
+        self._active: dict[str, Sandbox] = {}
+        self._pool: list[Sandbox] = []
+        self._filling: set[asyncio.Task[None]] = set()
+        self._closing: set[asyncio.Task[None]] = set()  # strong refs to background closes
+        self._watchdog: tuple[subprocess.Popen[bytes], int] | None = None
+
+    @staticmethod
+    def isolation_problem() -> str | None:
+        """None when isolated sandboxes work on this machine, else why not (for humans).
+
+        Really starts and releases one sandbox the first time (about 0.1 s), then caches.
+        """
+        return probe.isolation_problem()
+
+    # ---- lifecycle ----
+    async def start(self) -> None:
+        """Clean up after a crashed earlier run on this data dir, then fill the pool."""
+        self._prepare()
+        await asyncio.to_thread(self._clean_stale)
+        if self.pool_size:
+            await asyncio.gather(*(self._fill_one() for _ in range(self.pool_size)))
+
+    def _prepare(self) -> None:
+        if self._ready:
+            return
+        self.sessions_dir.mkdir(parents=True, exist_ok=True)
+        self._cgroups = CgroupLayout.detect()
+        parents = list(dict.fromkeys(self._cgroups.parents.values())) if self._cgroups else []
+        try:
+            self._watchdog = launch.start_watchdog(self.sessions_dir, self._cgroup_prefix, parents)
+        except OSError as exc:
+            log.warning("no watchdog (a killed runtime would leave mounts behind): %s", exc)
+        atexit.register(self.close_sync)
+        self._ready = True
+
+    def _stop_watchdog(self) -> None:
+        """Tell the watchdog this is an orderly shutdown (nothing for it to clean)."""
+        if self._watchdog is None:
+            return
+        process, pipe = self._watchdog
+        self._watchdog = None
+        with contextlib.suppress(OSError):
+            os.write(pipe, b"q")
+        os.close(pipe)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+    def _clean_stale(self) -> None:
+        layout.unmount_tree(self.sessions_dir)
+        if self._cgroups is not None:
+            for cgroup in stale_cgroups(self._cgroups, self._cgroup_prefix):
+                log.info("removing the stale cgroup %s", cgroup.name)
+                cgroup.kill()
+                cgroup.remove()
+        if self.sessions_dir.is_dir():
+            for child in self.sessions_dir.iterdir():
+                log.info("removing the stale session directory %s", child)
+                layout.remove_session_dir(child)
+
+    async def close(self) -> None:
+        """Release every sandbox, pooled ones included (idempotent)."""
+        self._closed = True
+        for task in list(self._filling):
+            task.cancel()
+        await asyncio.gather(*self._filling, *self._closing, return_exceptions=True)
+        sandboxes = self._pool + list(self._active.values())
+        self._pool.clear()
+        self._active.clear()
+        await asyncio.gather(*(s.close() for s in sandboxes), return_exceptions=True)
+        await asyncio.to_thread(self._stop_watchdog)
+        atexit.unregister(self.close_sync)
+
+    def close_sync(self) -> None:
+        """``close`` for places without a running event loop (atexit, signal handlers)."""
+        self._closed = True
+        sandboxes = self._pool + list(self._active.values())
+        self._pool.clear()
+        self._active.clear()
+        for sandbox in sandboxes:
+            try:
+                sandbox.destroy_sync()
+            except Exception:  # keep releasing the others
+                log.exception("releasing sandbox %s failed", sandbox.session_id)
+        self._stop_watchdog()
+
+    # ---- sessions ----
+    async def create(self, session_id: str, *, hostname: str, image_id: str) -> Sandbox:
+        """A running sandbox for a new session (from the pool when one is ready).
+
+        Raises:
+            ValueError: the session id is in use or not a plain name.
+            RuntimeError: the manager is closed or the sandbox could not start.
+        """
+        if self._closed:
+            raise RuntimeError("the sandbox manager is closed")
+        if session_id in self._active:
+            raise ValueError(f"the session {session_id} already has a sandbox")
+        if not session_id or "/" in session_id or session_id.startswith((".", _POOL_PREFIX)):
+            raise ValueError(f"invalid session id {session_id!r}")
+        self._prepare()
+        sandbox = None
+        while self._pool and sandbox is None:
+            candidate = self._pool.pop(0)
+            if candidate.running:
+                sandbox = candidate
+            else:
+                self._close_later(candidate)
+        self._refill()
+        if sandbox is None:
+            sandbox = await self._spawn(session_id)
+            if self._closed:  # close() ran while this sandbox was starting
+                await sandbox.close()
+                raise RuntimeError("the sandbox manager is closed")
+        try:
+            self._assign(sandbox, session_id, hostname, image_id)
+        except Exception as exc:
+            await sandbox.close()
+            raise RuntimeError(f"could not set up the sandbox of {session_id}: {exc}") from exc
+        return sandbox
+
+    def get(self, session_id: str) -> Sandbox | None:
+        """The sandbox of a session, if it has one."""
+        return self._active.get(session_id)
+
+    async def release(self, session_id: str) -> None:
+        """End every process of the session and delete its files (idempotent)."""
+        sandbox = self._active.pop(session_id, None)
+        if sandbox is not None:
+            await sandbox.close()
+
+    # ---- internals ----
+    def _assign(self, sandbox: Sandbox, session_id: str, hostname: str, image_id: str) -> None:
+        if sandbox.session_dir.name != session_id:
+            target = self.sessions_dir / session_id
+            if target.exists():
+                layout.remove_session_dir(target)
+            # The overlay mount moves with its directory; the sandbox holds it by reference.
+            os.rename(sandbox.session_dir, target)
+            sandbox.session_dir = target
+            if sandbox._cgroup is not None:
+                sandbox._cgroup.rename(self._cgroup_prefix + session_id)
+        sandbox.set_hostname(hostname)
+        sandbox.session_id = session_id
+        sandbox.image_id = image_id
+        self._active[session_id] = sandbox
+
+    async def _spawn(self, name: str) -> Sandbox:
+        """Start a sandbox in ``sessions/<name>`` and wait until it is ready."""
+        session_dir = self.sessions_dir / name
+        session_dir.mkdir(parents=True)
+        cgroup = None
+        sandbox = None
+        try:
+            if self.isolated:
+                layout.mount_overlay(session_dir)
+            else:
+                (session_dir / "home").mkdir()
+            if self._cgroups is not None:
+                cgroup = SessionCgroup(self._cgroups, self._cgroup_prefix + name)
+                cgroup.create(self.pids_max, self.memory_max_bytes)
+            process, channel = launch.start(
+                session_dir, isolated=self.isolated, hide=[str(self.data_dir)]
+            )
+            sandbox = Sandbox(
+                session_dir=session_dir,
+                isolated=self.isolated,
+                process=process,
+                channel=channel,
+                cgroup=cgroup,
+            )
+            # Also moves the tool server into the cgroup before any tool call: every
+            # process the session ever runs descends from it and inherits the cgroup.
+            await sandbox.connect(START_TIMEOUT_S)
+            return sandbox
+        except BaseException:
+            if sandbox is not None:
+                await asyncio.shield(sandbox.close())
+            else:
+                await asyncio.to_thread(_cleanup_partial, session_dir, cgroup)
+            raise
+
+    def _close_later(self, sandbox: Sandbox) -> None:
+        task = asyncio.get_running_loop().create_task(sandbox.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def _refill(self) -> None:
+        missing = self.pool_size - len(self._pool) - len(self._filling)
+        for _ in range(max(0, missing)):
+            task = asyncio.get_running_loop().create_task(self._fill_one())
+            self._filling.add(task)
+            task.add_done_callback(self._filling.discard)
+
+    async def _fill_one(self) -> None:
+        try:
+            sandbox = await self._spawn(_POOL_PREFIX + secrets.token_hex(6))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("could not start a pooled sandbox: %s", exc)
+            return
+        if self._closed:
+            await sandbox.close()
+        else:
+            self._pool.append(sandbox)
+
+
+def _cleanup_partial(session_dir: Path, cgroup: SessionCgroup | None) -> None:
+    layout.remove_session_dir(session_dir)
+    if cgroup is not None:
+        with contextlib.suppress(OSError):
+            cgroup.kill()
+        cgroup.remove()

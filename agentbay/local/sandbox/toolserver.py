@@ -1,0 +1,238 @@
+"""The in-session tool server: one process per session, PID 1 of its sandbox (stdlib only).
+
+It is started by the runtime (see ``launch.py``) as::
+
+    python -E -s -S -c BOOT <directory of this file> <fd>
+
+and never imports the ``agentbay`` package: only this directory's stdlib-only modules are
+put on ``sys.path``, so it runs with whatever Python the session's image provides.
+
+Protocol, JSON lines over the socket ``fd``:
+
+1. the boot code writes the process's host PID as a bare line, first of all;
+2. the runtime sends one configuration object (see ``_prepare``);
+3. the server answers ``{"ready": true, "pid": <host pid>}`` once the sandbox is built (or
+   ``{"ready": false, "error": "..."}`` and exits);
+4. then requests ``{"id": int, "tool": str, "args": {...}}`` are answered with
+   ``{"id": int, "content": [{"type": "text", "text": str}], "isError": bool}``, each in
+   its own thread, so answers can come back out of order.
+
+End of file on the socket (the runtime released the session or died) ends the server, and
+with PID 1 the kernel ends every other process of the session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+
+if __package__:
+    from . import exec_tools, fs_tools, procs
+    from . import tool_args as ta
+else:
+    import exec_tools  # type: ignore[import-not-found, no-redef]
+    import fs_tools  # type: ignore[import-not-found, no-redef]
+    import procs  # type: ignore[import-not-found, no-redef]
+    import tool_args as ta  # type: ignore[import-not-found, no-redef]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    Tool = Callable[[dict[str, Any], "ToolServer"], str]
+
+#: Answers larger than this (encoded) are replaced by an error: the runtime would refuse them.
+MAX_ANSWER_BYTES = 96 * 1024 * 1024
+
+
+class Channel:
+    """JSON lines over one socket descriptor; ``send`` may be called from any thread."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._reader = open(fd, "rb", buffering=1 << 16, closefd=False)  # noqa: SIM115
+        self._lock = threading.Lock()
+
+    def receive(self) -> Any:
+        """The next message, or None at end of file. Malformed lines are skipped."""
+        while True:
+            line = self._reader.readline()
+            if not line:
+                return None
+            try:
+                return json.loads(line)
+            except ValueError:
+                print(f"toolserver: ignoring a malformed line ({len(line)} bytes)", file=sys.stderr)
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Write one message (ASCII JSON: no encoding problem can ever reach the runtime)."""
+        data = memoryview((json.dumps(message) + "\n").encode("ascii"))
+        with self._lock:
+            while data:
+                data = data[os.write(self._fd, data) :]
+
+
+class ToolServer:
+    """Dispatches requests to the tools; holds the state tools share."""
+
+    def __init__(self, channel: Channel, env: dict[str, str]) -> None:
+        self.channel = channel
+        self.env = env
+        self.reaper = procs.Reaper()
+        self.watcher = fs_tools.ChangeWatcher()
+        self.tools: dict[str, Tool] = {
+            "shell": exec_tools.shell,
+            "run_code": exec_tools.run_code,
+            "create_directory": fs_tools.create_directory,
+            "edit_file": fs_tools.edit_file,
+            "get_file_info": fs_tools.get_file_info,
+            "list_directory": fs_tools.list_directory,
+            "move_file": fs_tools.move_file,
+            "read_file": fs_tools.read_file,
+            "read_multiple_files": fs_tools.read_multiple_files,
+            "search_files": fs_tools.search_files,
+            "write_file": fs_tools.write_file,
+            "get_file_change": self.watcher.changes,
+        }
+
+    def serve(self) -> None:
+        """Answer requests until the runtime closes the channel."""
+        while True:
+            message = self.channel.receive()
+            if message is None:
+                return
+            if not isinstance(message, dict):
+                continue
+            try:
+                threading.Thread(target=self.handle, args=(message,), daemon=True).start()
+            except RuntimeError:
+                # Usually the session's pids limit: threads count as tasks too.
+                self._answer(message.get("id"), "the session cannot start more threads", True)
+
+    def handle(self, message: dict[str, Any]) -> None:
+        """Run one request and send its answer; never raises."""
+        request_id = message.get("id")
+        name = message.get("tool")
+        args = message.get("args")
+        if args is None:
+            args = {}
+        tool = self.tools.get(name) if isinstance(name, str) else None
+        if tool is None:
+            self._answer(request_id, f"tool not found: {name}", True)
+            return
+        if not isinstance(args, dict):
+            self._answer(request_id, "Invalid arguments: 'args' must be an object", True)
+            return
+        try:
+            text, is_error = tool(args, self), False
+        except ta.ToolError as exc:
+            text, is_error = str(exc), True
+        except Exception as exc:  # a tool bug must not take the session down
+            text, is_error = f"Error: {type(exc).__name__}: {exc}", True
+        self._answer(request_id, text, is_error)
+
+    def _answer(self, request_id: Any, text: str, is_error: bool) -> None:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates (e.g. undecodable bytes in a diff)
+            text = text.encode("utf-8", "replace").decode("utf-8")
+        answer = {
+            "id": request_id,
+            "content": [{"type": "text", "text": text}],
+            "isError": is_error,
+        }
+        if len(text) > MAX_ANSWER_BYTES // 6:  # worst case of JSON escaping
+            encoded = len(json.dumps(answer))
+            if encoded > MAX_ANSWER_BYTES:
+                message = f"Error: the result is too large ({encoded} bytes encoded)"
+                answer = {"id": request_id, "content": [{"type": "text", "text": message}]}
+                answer["isError"] = True
+        # If the runtime is gone, the main thread sees end of file and exits.
+        with contextlib.suppress(OSError):
+            self.channel.send(answer)
+
+
+def _prepare(config: dict[str, Any]) -> int:
+    """Build the sandbox (or the plain working directory) and return the host PID."""
+    os.umask(0o022)
+    home = config["home"]
+    if config.get("isolated"):
+        if __package__:
+            from . import jail
+        else:
+            import jail  # type: ignore[import-not-found, no-redef]
+        pid = jail.host_pid()  # read before /proc is replaced by the sandbox's own
+        jail.enter(config["root"], list(config.get("hide", [])), config["hostname"])
+    else:
+        if __package__:
+            from . import syscalls
+        else:
+            import syscalls  # type: ignore[import-not-found, no-redef]
+        pid = os.getpid()
+        # Orphans of the session then stay our descendants, so they are reaped by us and
+        # found (and killed) at release.
+        syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
+    os.makedirs(home, exist_ok=True)
+    os.chdir(home)
+    return pid
+
+
+def _kill_descendants() -> None:
+    """SIGKILL every descendant of this process (unisolated mode has no PID namespace)."""
+    me = os.getpid()
+    for _ in range(5):
+        parents: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat", "rb") as handle:
+                        fields = handle.read().rsplit(b")", 1)[1].split()
+                    parents[int(entry)] = int(fields[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+        victims = [pid for pid in parents if _descends(pid, me, parents)]
+        if not victims:
+            return
+        for pid in victims:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _descends(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
+    seen = 0
+    while pid in parents and seen < 4096:
+        pid = parents[pid]
+        if pid == ancestor:
+            return True
+        seen += 1
+    return False
+
+
+def main(fd: int) -> None:
+    """Entry point inside the sandbox: configure, report ready, serve, exit."""
+    os.set_inheritable(fd, False)
+    # PID 1 ignores default-action signals from inside its namespace; make SIGINT one.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    channel = Channel(fd)
+    config = channel.receive()
+    if not isinstance(config, dict):
+        os._exit(2)
+    try:
+        pid = _prepare(config)
+    except Exception as exc:
+        channel.send({"ready": False, "error": f"{type(exc).__name__}: {exc}"})
+        os._exit(1)
+    # Threads start only now: they inherit the reduced privileges set by _prepare.
+    server = ToolServer(channel, dict(config.get("env") or {}))
+    channel.send({"ready": True, "pid": pid})
+    try:
+        server.serve()
+    finally:
+        if not config.get("isolated"):
+            _kill_descendants()
+        os._exit(0)

@@ -1,0 +1,107 @@
+"""Clean up after a runtime that died without releasing its sandboxes (stdlib only).
+
+One watchdog process per ``SandboxManager``, started as::
+
+    python -E -s -S watchdog.py <fd> <sessions dir> <cgroup prefix> [<cgroup parent>...]
+
+It blocks reading the pipe ``fd``, whose write end only the runtime holds. An orderly
+``close()`` writes ``q`` first and the watchdog just exits. End of file without ``q`` means
+the runtime died (SIGKILL, crash): the tool servers die by themselves (their channels hit
+end of file too), but the overlay mounts in the host namespace, the cgroups and the
+session directories would stay until the next start on the same data dir, which for a
+scratch data dir never comes. The watchdog removes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import time
+
+if __package__:
+    from . import syscalls
+else:
+    import syscalls  # type: ignore[import-not-found, no-redef]
+
+
+def _wait_for_runtime_exit(fd: int) -> bool:
+    """Block until the runtime closes the pipe; True if it died without saying goodbye."""
+    while True:
+        try:
+            chunk = os.read(fd, 64)
+        except InterruptedError:
+            continue
+        if not chunk:
+            return True
+        if b"q" in chunk:
+            return False
+
+
+def _kill_cgroups(prefix: str, parents: list[str]) -> list[str]:
+    directories = []
+    for parent in parents:
+        try:
+            names = [name for name in os.listdir(parent) if name.startswith(prefix)]
+        except OSError:
+            continue
+        directories += [os.path.join(parent, name) for name in names]
+    deadline = time.monotonic() + 5
+    for directory in directories:
+        while time.monotonic() < deadline:
+            try:
+                with open(os.path.join(directory, "cgroup.procs")) as handle:
+                    pids = [int(pid) for pid in handle.read().split()]
+            except OSError:
+                break
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.01)
+    return directories
+
+
+def _unmount_below(directory: str) -> None:
+    prefix = directory.rstrip("/") + "/"
+    with open("/proc/self/mountinfo") as handle:
+        targets = [line.split()[4] for line in handle]
+    for target in sorted((t for t in targets if t.startswith(prefix)), key=len, reverse=True):
+        with contextlib.suppress(OSError):
+            syscalls.umount2(target, syscalls.MNT_DETACH)
+
+
+def clean(sessions_dir: str, prefix: str, parents: list[str]) -> None:
+    """Kill what is left in the session cgroups, unmount, delete the session dirs."""
+    cgroups = _kill_cgroups(prefix, parents)
+    _unmount_below(sessions_dir)
+    try:
+        children = os.listdir(sessions_dir)
+    except OSError:
+        children = []
+    for child in children:
+        shutil.rmtree(os.path.join(sessions_dir, child), ignore_errors=True)
+    for directory in cgroups:
+        for _ in range(100):
+            try:
+                os.rmdir(directory)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.01)
+
+
+def main(argv: list[str]) -> None:
+    """Entry point: wait for the runtime to go, clean up if it went badly."""
+    fd, sessions_dir, prefix, parents = int(argv[1]), argv[2], argv[3], argv[4:]
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the runtime's to handle
+    if _wait_for_runtime_exit(fd):
+        clean(sessions_dir, prefix, parents)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,250 @@
+"""Session-level actions: create, release, get, list, labels, resource, link, tools."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import string
+import time
+from typing import TYPE_CHECKING, Any
+
+from agentbay.local.envelope import ApiError, invalid
+from agentbay.local.store import RUNNING, SessionRow
+
+if TYPE_CHECKING:
+    from agentbay.local.runtime import Runtime
+
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+#: Images the local runtime can run: their servers are all implemented by the tool server.
+LOCAL_SERVERS = frozenset({"wuying_shell", "wuying_code", "wuying_filesystem"})
+DEFAULT_IMAGE = "linux_latest"
+#: Outer bound on one tool call when its own arguments carry no timeout.
+DEFAULT_TOOL_TIMEOUT_S = 60.0
+#: Slack given to a tool on top of its own timeout before the control plane gives up on it.
+TOOL_TIMEOUT_SLACK_S = 5.0
+
+
+def new_session_id() -> str:
+    """A session id in the cloud's format (``session-`` + 17 lower-case alphanumerics)."""
+    return "session-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(17))
+
+
+def encode_page_token(offset: int) -> str:
+    """An opaque NextToken for a list offset."""
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+
+
+def decode_page_token(token: str | None) -> int:
+    """The offset a NextToken stands for; a token this runtime did not issue is refused."""
+    if not token:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        prefix, _, number = text.partition(":")
+        offset = int(number)
+    except (ValueError, UnicodeDecodeError):
+        raise invalid("NextToken", "not a token this server issued") from None
+    if prefix != "o" or offset < 0:
+        raise invalid("NextToken", "not a token this server issued")
+    return offset
+
+
+def string_labels(value: Any, field: str = "Labels") -> dict[str, str]:
+    """A labels object: string keys (not blank) to string values."""
+    if not isinstance(value, dict):
+        raise invalid(field, "expected a JSON object of string labels")
+    for key, item in value.items():
+        if not key.strip():
+            raise invalid(field, "label keys must not be empty")
+        if not isinstance(item, str):
+            raise invalid(field, f"the value of label {key!r} must be a string")
+    return dict(value)
+
+
+def runnable_images(runtime: Runtime) -> list[str]:
+    """Images of the description whose every tool this runtime serves."""
+    return sorted(
+        image
+        for image, servers in runtime.description.image_servers.items()
+        if servers and set(servers) <= LOCAL_SERVERS
+    )
+
+
+def tool_timeout(args: dict[str, Any]) -> float:
+    """How long the control plane waits for a tool: its own timeout plus slack, or the default."""
+    for key, scale in (("timeout_ms", 0.001), ("timeout_s", 1.0), ("timeout", 0.001)):
+        value = args.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return min(float(value) * scale, 24 * 3600.0) + TOOL_TIMEOUT_SLACK_S
+    return DEFAULT_TOOL_TIMEOUT_S
+
+
+class SessionActions:
+    """The session-level actions of one runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def running(self, session_id: str) -> SessionRow:
+        """A running session, or the not-found/released error the cloud gives."""
+        row = self.runtime.store.session(session_id)
+        if row is None:
+            raise ApiError(
+                400, "InvalidMcpSession.NotFound", f"The session {session_id} does not exist."
+            )
+        if row.status != RUNNING:
+            raise ApiError(
+                400, "InvalidMcpSession.NotFound", f"The session {session_id} is released."
+            )
+        return row
+
+    def _session_data(self, row: SessionRow) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "SessionId": row.id,
+            "ResourceUrl": self.runtime.resource_url(row.id),
+            "AppInstanceId": row.id,
+            "ResourceId": row.id,
+            "Success": True,
+            "VpcResource": row.vpc,
+        }
+        if row.vpc:
+            data.update(
+                NetworkInterfaceIp=self.runtime.public_host,
+                HttpPort=str(self.runtime.public_port),
+                Token=row.token,
+            )
+        return data
+
+    async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """CreateMcpSession."""
+        runtime = self.runtime
+        image = fields.get("ImageId") or DEFAULT_IMAGE
+        images = runnable_images(runtime)
+        if image not in images:
+            raise ApiError(
+                400,
+                "InvalidImageId.NotFound",
+                f"The image {image!r} is not available in the local runtime; "
+                f"available images: {', '.join(images)}.",
+            )
+        labels = string_labels(fields["Labels"]) if "Labels" in fields else {}
+        syncs = runtime.contexts.parse_persistence(fields.get("PersistenceDataList"))
+        if len(self.runtime.store.running_sessions({})) >= runtime.max_sessions:
+            raise ApiError(
+                400,
+                "QuotaExceeded.Session",
+                f"The local runtime already runs {runtime.max_sessions} sessions "
+                "(the --max-sessions limit); release one first.",
+            )
+        session_id = new_session_id()
+        row = SessionRow(
+            id=session_id,
+            image_id=image,
+            labels=labels,
+            status=RUNNING,
+            vpc=bool(fields.get("VpcResource", False)),
+            token=secrets.token_urlsafe(24),
+            policy_id=fields.get("McpPolicyId", ""),
+            created_at=time.time(),
+        )
+        sandbox = await runtime.sandboxes.create(session_id, hostname=session_id, image_id=image)
+        try:
+            runtime.store.add_session(
+                row, [(sync.context_id, sync.path, sync.policy_text) for sync in syncs]
+            )
+        except Exception:
+            await runtime.sandboxes.release(session_id)
+            raise
+        await runtime.contexts.download_at_start(session_id, sandbox, syncs)
+        return self._session_data(row)
+
+    async def release(self, fields: dict[str, Any]) -> None:
+        """ReleaseMcpSession: upload what the policies ask for, then end every process."""
+        row = self.running(fields["SessionId"])
+        sandbox = self.runtime.sandboxes.get(row.id)
+        if sandbox is not None:
+            await self.runtime.contexts.upload_at_release(row.id, sandbox)
+        self.runtime.store.mark_released(row.id)
+        await self.runtime.sandboxes.release(row.id)
+
+    def get(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """GetSession."""
+        return self._session_data(self.running(fields["SessionId"]))
+
+    def list_page(self, fields: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any]]:
+        """ListSession: one page of running sessions matching the label filter."""
+        labels = string_labels(fields.get("Labels") or {})
+        limit = min(int(fields.get("MaxResults") or 10), 100)
+        offset = decode_page_token(fields.get("NextToken"))
+        sessions = self.runtime.store.running_sessions(labels)
+        page = sessions[offset : offset + limit]
+        more = offset + limit < len(sessions)
+        extra = {
+            "NextToken": encode_page_token(offset + limit) if more else "",
+            "MaxResults": limit,
+            "TotalCount": len(sessions),
+        }
+        return [{"SessionId": s.id, "SessionStatus": s.status} for s in page], extra
+
+    def set_labels(self, fields: dict[str, Any]) -> None:
+        """SetLabel (replaces the whole label set)."""
+        row = self.running(fields["SessionId"])
+        self.runtime.store.set_labels(row.id, string_labels(fields["Labels"]))
+
+    def get_labels(self, fields: dict[str, Any]) -> dict[str, str]:
+        """GetLabel: the labels as a JSON object string, as the official client expects."""
+        row = self.running(fields["SessionId"])
+        return {"Labels": json.dumps(row.labels)}
+
+    def resource(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """GetMcpResource."""
+        row = self.running(fields["SessionId"])
+        return {
+            "SessionId": row.id,
+            "ResourceUrl": self.runtime.resource_url(row.id),
+            "DesktopInfo": {
+                "AppId": row.image_id,
+                "AuthCode": "",
+                "ConnectionProperties": "{}",
+                "ResourceId": row.id,
+                "ResourceType": "AIAgent",
+                "Ticket": "",
+            },
+        }
+
+    def link(self, fields: dict[str, Any]) -> dict[str, str]:
+        """GetLink: sessions share the host network, so a session port is a loopback port."""
+        row = self.running(fields["SessionId"])
+        port = fields.get("Port")
+        if port is None:
+            return {"Url": self.runtime.resource_url(row.id)}
+        protocol = (fields.get("ProtocolType") or "http").lower()
+        scheme = "ws" if protocol in ("ws", "wss") else "http"
+        return {"Url": f"{scheme}://{self.runtime.public_host}:{port}"}
+
+    def list_tools(self, fields: dict[str, Any]) -> str:
+        """ListMcpTools: the catalogue entries of an image, as a JSON array string."""
+        image = fields["ImageId"]
+        if image not in self.runtime.description.image_servers:
+            raise ApiError(400, "InvalidImageId.NotFound", f"The image {image!r} is not known.")
+        tools = self.runtime.description.image_tools(image)
+        return json.dumps([tool.listing() for tool in tools])
+
+    async def call_tool(self, session_id: str, name: str, args: Any) -> dict[str, Any]:
+        """Run one tool in a session's sandbox (CallMcpTool and the VPC route)."""
+        row = self.running(session_id)
+        if not isinstance(args, dict):
+            raise invalid("Args", "expected a JSON object")
+        tools = {tool.name for tool in self.runtime.description.image_tools(row.image_id)}
+        if name not in tools:
+            return tool_error(f"tool not found: {name}")
+        sandbox = self.runtime.sandboxes.get(row.id)
+        if sandbox is None:
+            return tool_error("the session sandbox is not running")
+        return await sandbox.call_tool(name, args, timeout_s=tool_timeout(args))
+
+
+def tool_error(text: str) -> dict[str, Any]:
+    """An MCP answer that reports a failure."""
+    return {"content": [{"type": "text", "text": text}], "isError": True}

@@ -1,0 +1,39 @@
+"""Pre-signed context file URLs: HMAC-signed method, context, path and expiry."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from urllib.parse import quote
+
+
+class UrlSigner:
+    """Signs and checks the runtime's file URLs with a secret of this process."""
+
+    def __init__(self, secret: bytes | None = None) -> None:
+        self._secret = secret or secrets.token_bytes(32)
+
+    def _signature(self, method: str, context_id: str, key: str, expires: int) -> str:
+        message = f"{method}\n{context_id}\n{key}\n{expires}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def url(self, base_url: str, method: str, context_id: str, key: str, expires: int) -> str:
+        """A URL that allows ``method`` on one context file until ``expires`` (epoch seconds)."""
+        signature = self._signature(method, context_id, key, expires)
+        return (
+            f"{base_url}/files/{quote(context_id)}/{quote(key)}"
+            f"?expires={expires}&signature={signature}"
+        )
+
+    def valid(self, method: str, context_id: str, key: str, expires: str, signature: str) -> bool:
+        """Whether a request carries a live, untampered signature for exactly this file."""
+        try:
+            deadline = int(expires)
+        except ValueError:
+            return False
+        if deadline < time.time():
+            return False
+        expected = self._signature(method, context_id, key, deadline)
+        return hmac.compare_digest(expected, signature)

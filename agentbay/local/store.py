@@ -1,0 +1,286 @@
+"""The runtime's state in SQLite: sessions, their labels and contexts, contexts, sync tasks.
+
+One connection, used from the server's event loop thread only; every statement is short, so
+running them inline is cheaper than a thread hop. WAL keeps readers and the writer apart.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    image_id TEXT NOT NULL,
+    labels TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL,
+    vpc INTEGER NOT NULL DEFAULT 0,
+    token TEXT NOT NULL,
+    policy_id TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    released_at REAL
+);
+CREATE INDEX IF NOT EXISTS sessions_token ON sessions(token);
+CREATE TABLE IF NOT EXISTS session_contexts (
+    session_id TEXT NOT NULL,
+    context_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    policy TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (session_id, context_id, path)
+);
+CREATE TABLE IF NOT EXISTS contexts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    name TEXT UNIQUE NOT NULL,
+    state TEXT NOT NULL DEFAULT 'available',
+    created_at REAL NOT NULL,
+    last_used_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sync_tasks (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL,
+    context_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    task_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT NOT NULL DEFAULT '',
+    start_time INTEGER NOT NULL,
+    finish_time INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS sync_tasks_session ON sync_tasks(session_id);
+"""
+
+RUNNING = "RUNNING"
+RELEASED = "RELEASED"
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """A session as stored."""
+
+    id: str
+    image_id: str
+    labels: dict[str, str]
+    status: str
+    vpc: bool
+    token: str
+    policy_id: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class ContextRow:
+    """A context as stored."""
+
+    id: str
+    name: str
+    state: str
+    created_at: float
+    last_used_at: float
+
+
+@dataclass(frozen=True)
+class SyncTaskRow:
+    """One upload or download between a context and a session path."""
+
+    seq: int
+    session_id: str
+    context_id: str
+    path: str
+    task_type: str
+    status: str
+    error: str
+    start_time: int
+    finish_time: int
+
+
+def _session(row: sqlite3.Row) -> SessionRow:
+    return SessionRow(
+        id=row["id"],
+        image_id=row["image_id"],
+        labels=json.loads(row["labels"]),
+        status=row["status"],
+        vpc=bool(row["vpc"]),
+        token=row["token"],
+        policy_id=row["policy_id"],
+        created_at=row["created_at"],
+    )
+
+
+def _context(row: sqlite3.Row) -> ContextRow:
+    return ContextRow(row["id"], row["name"], row["state"], row["created_at"], row["last_used_at"])
+
+
+class Store:
+    """Typed access to the runtime's tables."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    # ---- sessions ----
+    def release_all_running(self) -> int:
+        """Mark sessions of an earlier process released (their sandboxes died with it)."""
+        cursor = self._db.execute(
+            "UPDATE sessions SET status = ?, released_at = ? WHERE status = ?",
+            (RELEASED, time.time(), RUNNING),
+        )
+        return cursor.rowcount
+
+    def add_session(self, row: SessionRow, contexts: list[tuple[str, str, str]]) -> None:
+        """Record a new running session and the contexts it syncs (id, path, policy JSON)."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "INSERT INTO sessions (id, image_id, labels, status, vpc, token, policy_id,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.id,
+                    row.image_id,
+                    json.dumps(row.labels),
+                    row.status,
+                    int(row.vpc),
+                    row.token,
+                    row.policy_id,
+                    row.created_at,
+                ),
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO session_contexts VALUES (?, ?, ?, ?)",
+                [(row.id, context_id, path, policy) for context_id, path, policy in contexts],
+            )
+
+    def session(self, session_id: str) -> SessionRow | None:
+        """A session by id, running or released."""
+        found = self._db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return _session(found) if found else None
+
+    def session_by_token(self, token: str) -> SessionRow | None:
+        """The running session a VPC token belongs to."""
+        found = self._db.execute(
+            "SELECT * FROM sessions WHERE token = ? AND status = ?", (token, RUNNING)
+        ).fetchone()
+        return _session(found) if found else None
+
+    def running_sessions(self, labels: dict[str, str]) -> list[SessionRow]:
+        """Running sessions whose labels include every pair of ``labels``, oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM sessions WHERE status = ? ORDER BY seq", (RUNNING,)
+        ).fetchall()
+        sessions = [_session(row) for row in rows]
+        return [s for s in sessions if all(s.labels.get(k) == v for k, v in labels.items())]
+
+    def set_labels(self, session_id: str, labels: dict[str, str]) -> None:
+        """Replace a session's labels."""
+        self._db.execute(
+            "UPDATE sessions SET labels = ? WHERE id = ?", (json.dumps(labels), session_id)
+        )
+
+    def mark_released(self, session_id: str) -> None:
+        """Record that a session is released."""
+        self._db.execute(
+            "UPDATE sessions SET status = ?, released_at = ? WHERE id = ?",
+            (RELEASED, time.time(), session_id),
+        )
+
+    def session_contexts(self, session_id: str) -> list[tuple[str, str, str]]:
+        """(context id, path, policy JSON) of every context a session syncs."""
+        rows = self._db.execute(
+            "SELECT context_id, path, policy FROM session_contexts WHERE session_id = ?",
+            (session_id,),
+        ).fetchall()
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    # ---- contexts ----
+    def add_context(self, context_id: str, name: str) -> ContextRow:
+        """Create a context."""
+        now = time.time()
+        self._db.execute(
+            "INSERT INTO contexts (id, name, state, created_at, last_used_at)"
+            " VALUES (?, ?, 'available', ?, ?)",
+            (context_id, name, now, now),
+        )
+        return ContextRow(context_id, name, "available", now, now)
+
+    def context_by_name(self, name: str) -> ContextRow | None:
+        """A context by name."""
+        found = self._db.execute("SELECT * FROM contexts WHERE name = ?", (name,)).fetchone()
+        return _context(found) if found else None
+
+    def context(self, context_id: str) -> ContextRow | None:
+        """A context by id."""
+        found = self._db.execute("SELECT * FROM contexts WHERE id = ?", (context_id,)).fetchone()
+        return _context(found) if found else None
+
+    def contexts(self, offset: int, limit: int) -> tuple[list[ContextRow], int]:
+        """One page of contexts, oldest first, and how many there are in all."""
+        total = self._db.execute("SELECT COUNT(*) FROM contexts").fetchone()[0]
+        rows = self._db.execute(
+            "SELECT * FROM contexts ORDER BY seq LIMIT ? OFFSET ?", (limit, offset)
+        ).fetchall()
+        return [_context(row) for row in rows], int(total)
+
+    def rename_context(self, context_id: str, name: str) -> None:
+        """Rename a context (the caller checked the name is free)."""
+        self._db.execute(
+            "UPDATE contexts SET name = ?, last_used_at = ? WHERE id = ?",
+            (name, time.time(), context_id),
+        )
+
+    def touch_context(self, context_id: str) -> None:
+        """Record that a context was used now."""
+        self._db.execute(
+            "UPDATE contexts SET last_used_at = ? WHERE id = ?", (time.time(), context_id)
+        )
+
+    def delete_context(self, context_id: str) -> None:
+        """Forget a context (its files are removed by the caller)."""
+        self._db.execute("DELETE FROM contexts WHERE id = ?", (context_id,))
+
+    # ---- sync tasks ----
+    def add_task(self, session_id: str, context_id: str, path: str, task_type: str) -> int:
+        """Record a pending sync task; answer its sequence number."""
+        cursor = self._db.execute(
+            "INSERT INTO sync_tasks (session_id, context_id, path, task_type, status, start_time)"
+            " VALUES (?, ?, ?, ?, 'Pending', ?)",
+            (session_id, context_id, path, task_type, int(time.time())),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def update_task(self, seq: int, status: str, error: str = "") -> None:
+        """Move a task on (Running, Success, Failed)."""
+        finish = int(time.time()) if status in ("Success", "Failed") else 0
+        self._db.execute(
+            "UPDATE sync_tasks SET status = ?, error = ?, finish_time = ? WHERE seq = ?",
+            (status, error, finish, seq),
+        )
+
+    def tasks(self, session_id: str, **match: Any) -> list[SyncTaskRow]:
+        """A session's sync tasks, newest per (context, path, type), filtered by ``match``."""
+        rows = self._db.execute(
+            "SELECT * FROM sync_tasks WHERE session_id = ? ORDER BY seq", (session_id,)
+        ).fetchall()
+        latest: dict[tuple[str, str, str], SyncTaskRow] = {}
+        for row in rows:
+            task = SyncTaskRow(*row)
+            latest[(task.context_id, task.path, task.task_type)] = task
+        wanted = {key: value for key, value in match.items() if value}
+        return [
+            task
+            for task in latest.values()
+            if all(getattr(task, key) == value for key, value in wanted.items())
+        ]

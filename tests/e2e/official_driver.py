@@ -1,0 +1,158 @@
+"""Runs the OFFICIAL client (wuying-agentbay-sdk 0.9.3) against a local runtime; prints JSON.
+
+Executed by tests/e2e/test_official_client.py with the official client's own interpreter and
+AGENTBAY_ENDPOINT / AGENTBAY_API_KEY set; it imports nothing of this project. The results
+go to the JSON file named by the first argument.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import Any
+
+from agentbay import AgentBay  # the official client
+from agentbay.context_sync import ContextSync, SyncPolicy
+from agentbay.session_params import CreateSessionParams
+
+results: dict[str, Any] = {}
+
+
+def record(name: str, value: Any) -> None:
+    results[name] = value
+
+
+def main() -> None:
+    bay = AgentBay()
+    created = bay.create(
+        CreateSessionParams(labels={"suite": "official", "n": "1"}, image_id="linux_latest")
+    )
+    record("create", {"success": created.success, "error": created.error_message})
+    session = created.session
+    record("set_labels", session.set_labels({"suite": "official", "stage": "two"}).success)
+    record("get_labels", session.get_labels().data)
+    info = session.info()
+    record(
+        "info",
+        {
+            "success": info.success,
+            "session_id": info.data.session_id,
+            "resource_url": info.data.resource_url,
+        },
+    )
+    record("get_link", session.get_link("https", 30150).data)
+    record("list_ids", bay.list(labels={"suite": "official"}).session_ids)
+    record("list_by_labels", bay.list_by_labels({"suite": "official"}).session_ids)
+    got = bay.get(session.session_id)
+    record("get", {"success": got.success, "error": got.error_message})
+    record("tools", sorted(tool.name for tool in session.list_mcp_tools().tools))
+
+    cmd = session.command.execute_command("echo official && uname -s", timeout_ms=5000)
+    record("command", {"success": cmd.success, "output": cmd.output})
+    bad = session.command.execute_command("exit 4", timeout_ms=5000)
+    record("command_fail", {"success": bad.success, "error": bad.error_message})
+    py = session.code.run_code("print(sum(range(10)))", "python")
+    record("python", {"success": py.success, "result": py.result})
+    js = session.code.run_code("console.log('js ' + (2 ** 10))", "javascript", timeout_s=30)
+    record("javascript", {"success": js.success, "result": js.result})
+
+    fs = session.file_system
+    record("mkdir", fs.create_directory("/tmp/official/sub").success)
+    big = "".join(f"line {i:06d} ünïcode €\n" for i in range(8000))  # > 3 chunks of 51200
+    record("write_big", fs.write_file("/tmp/official/big.txt", big).success)
+    read = fs.read_file("/tmp/official/big.txt")
+    record("read_big_equal", read.success and read.content == big)
+    record("append", fs.write_file("/tmp/official/big.txt", "tail\n", mode="append").success)
+    record("read_tail", fs.read_file("/tmp/official/big.txt").content.endswith("€\ntail\n"))
+    info = fs.get_file_info("/tmp/official/big.txt")
+    record(
+        "file_info",
+        {
+            "success": info.success,
+            "size": info.file_info.get("size"),
+            "isDirectory": info.file_info.get("isDirectory"),
+        },
+    )
+    record(
+        "edit",
+        fs.edit_file("/tmp/official/big.txt", [{"oldText": "tail", "newText": "TAIL"}]).success,
+    )
+    record("edited", fs.read_file("/tmp/official/big.txt").content.endswith("TAIL\n"))
+    record("move", fs.move_file("/tmp/official/big.txt", "/tmp/official/sub/moved.txt").success)
+    listing = fs.list_directory("/tmp/official")
+    record("listing", sorted((e["name"], e["isDirectory"]) for e in listing.entries))
+    fs.write_file("/tmp/official/a.txt", "alpha")
+    multi = fs.read_multiple_files(["/tmp/official/a.txt", "/tmp/official/sub/moved.txt"])
+    record("multi", {"success": multi.success, "a": multi.contents.get("/tmp/official/a.txt")})
+    found = fs.search_files("/tmp/official", "moved")
+    record("search", {"success": found.success, "matches": found.matches})
+    none = fs.search_files("/tmp/official", "nothing-like-this")
+    record("search_none", {"success": none.success, "error": none.error_message})
+    missing = fs.read_file("/tmp/official/missing.txt")
+    record("read_missing", {"success": missing.success, "error": missing.error_message})
+
+    events: list[Any] = []
+    stop = threading.Event()
+    watcher = fs.watch_directory("/tmp/official", lambda evs: events.extend(evs), 0.2, stop)
+    watcher.start()
+    time.sleep(0.8)
+    fs.write_file("/tmp/official/watched.txt", "w")
+    deadline = time.time() + 10
+    while time.time() < deadline and not events:
+        time.sleep(0.2)
+    stop.set()
+    watcher.join(5)
+    record("watch", sorted({(e.event_type, e.path) for e in events}))
+
+    ctx = bay.context.create("official-ctx")
+    record(
+        "context_create",
+        {"success": ctx.success, "name": ctx.context.name if ctx.context else None},
+    )
+    contexts = bay.context.list()
+    record(
+        "context_list",
+        {"success": contexts.success, "names": [c.name for c in contexts.contexts or []]},
+    )
+    ctx.context.name = "official-ctx-renamed"
+    record("context_update", bay.context.update(ctx.context).success)
+    record("context_get", bay.context.get("official-ctx-renamed").success)
+
+    with_ctx = bay.create(
+        CreateSessionParams(
+            context_syncs=[ContextSync.new(ctx.context_id, "/home/user/data", SyncPolicy())]
+        )
+    )
+    record("create_with_context", {"success": with_ctx.success, "error": with_ctx.error_message})
+    if with_ctx.success:
+        record("delete_with_context", with_ctx.session.delete().success)
+    record("context_delete", bay.context.delete(ctx.context).success)
+
+    vpc = bay.create(CreateSessionParams(is_vpc=True))
+    record(
+        "vpc_create",
+        {"success": vpc.success, "is_vpc": vpc.session.is_vpc if vpc.success else None},
+    )
+    if vpc.success:
+        out = vpc.session.command.execute_command("echo via-vpc", timeout_ms=5000)
+        record("vpc_command", {"success": out.success, "output": out.output})
+        fs_vpc = vpc.session.file_system
+        fs_vpc.write_file("/tmp/vpc.txt", "vpc file")
+        record("vpc_read", fs_vpc.read_file("/tmp/vpc.txt").content)
+        record("vpc_delete", bay.delete(vpc.session).success)
+
+    deleted = session.delete()
+    record("delete", {"success": deleted.success, "error": deleted.error_message})
+    after = session.command.execute_command("echo gone", timeout_ms=2000)
+    record("after_delete", {"success": after.success, "error": after.error_message})
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        # A file, not stdout: the official client prints progress lines of its own.
+        with open(sys.argv[1], "w", encoding="utf-8") as handle:
+            json.dump(results, handle)

@@ -1,0 +1,178 @@
+"""The official client (PyPI wuying-agentbay-sdk==0.9.3), unchanged, against `agentbay local serve`.
+
+The official client is installed into its own virtual environment under ``.cache/`` (reused
+between runs). Where PyPI cannot be reached the test is skipped and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+OFFICIAL = "wuying-agentbay-sdk==0.9.3"
+VENV = REPO / ".cache" / "official-sdk-0.9.3"
+DRIVER = Path(__file__).with_name("official_driver.py")
+KEY = "akm-official-test"
+
+
+def official_python() -> Path:
+    python = VENV / "bin" / "python"
+    if (VENV / ".ready").exists():
+        return python
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
+    result = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", OFFICIAL],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if result.returncode != 0:
+        unreachable = any(
+            hint in result.stderr
+            for hint in (
+                "NewConnectionError",
+                "Temporary failure in name resolution",
+                "Network is unreachable",
+                "Could not fetch URL",
+            )
+        )
+        if unreachable:
+            pytest.skip(f"PyPI is unreachable, cannot install {OFFICIAL}: {result.stderr[-300:]}")
+        pytest.fail(f"installing {OFFICIAL} failed:\n{result.stderr[-2000:]}")
+    (VENV / ".ready").touch()
+    return python
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
+    """`agentbay local serve` in the foreground of a child process."""
+    data_dir = tmp_path_factory.mktemp("serve")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agentbay.cli",
+            "local",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--api-key",
+            KEY,
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if process.poll() is not None:
+                pytest.fail(f"serve exited: {process.stderr.read() if process.stderr else ''}")
+            time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", data_dir, process
+    if process.poll() is None:  # the test failed before its own Ctrl-C: stop it gracefully
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_official_client_main_flows(
+    served: tuple[str, Path, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    endpoint, data_dir, process = served
+    python = official_python()
+    env = {**os.environ, "AGENTBAY_ENDPOINT": endpoint, "AGENTBAY_API_KEY": KEY}
+    results = tmp_path / "results.json"
+    run = subprocess.run(
+        [str(python), str(DRIVER), str(results)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(results.read_text())
+
+    assert got["create"] == {"success": True, "error": ""}
+    assert got["set_labels"] is True
+    assert got["get_labels"] == {"suite": "official", "stage": "two"}
+    assert got["info"]["success"] is True and got["info"]["resource_url"].startswith("http")
+    assert got["get_link"].endswith(":30150")
+    assert len(got["list_ids"]) == 1 and got["list_ids"] == got["list_by_labels"]
+    assert got["get"] == {"success": True, "error": ""}
+    assert "shell" in got["tools"] and "read_file" in got["tools"]
+
+    assert got["command"] == {"success": True, "output": "official\nLinux\n"}
+    assert got["command_fail"]["success"] is False and "4" in got["command_fail"]["error"]
+    assert got["python"] == {"success": True, "result": "45\n"}
+    assert got["javascript"] == {"success": True, "result": "js 1024\n"}
+
+    for key in (
+        "mkdir",
+        "write_big",
+        "read_big_equal",
+        "append",
+        "read_tail",
+        "edit",
+        "edited",
+        "move",
+    ):
+        assert got[key] is True, key
+    assert got["file_info"]["success"] is True and got["file_info"]["isDirectory"] is False
+    assert got["listing"] == [["sub", True]]
+    assert got["multi"] == {"success": True, "a": "alpha"}
+    assert got["search"] == {"success": True, "matches": ["/tmp/official/sub/moved.txt"]}
+    assert got["search_none"] == {"success": False, "error": "No matches found"}
+    assert got["read_missing"]["success"] is False
+    assert ["create", "/tmp/official/watched.txt"] in got["watch"]
+
+    assert got["context_create"] == {"success": True, "name": "official-ctx"}
+    assert "official-ctx" in got["context_list"]["names"]
+    assert got["context_update"] is True and got["context_get"] is True
+    assert got["create_with_context"]["success"] is True
+    assert got["delete_with_context"] is True
+    assert got["context_delete"] is True
+
+    assert got["vpc_create"] == {"success": True, "is_vpc": True}
+    assert got["vpc_command"] == {"success": True, "output": "via-vpc\n"}
+    assert got["vpc_read"] == "vpc file"
+    assert got["vpc_delete"] is True
+
+    assert got["delete"] == {"success": True, "error": ""}
+    assert got["after_delete"]["success"] is False
+
+    # Ctrl-C releases every session and exits cleanly.
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 0
+    sessions = data_dir / "sessions"
+    assert not sessions.exists() or not any(sessions.iterdir())

@@ -1,0 +1,81 @@
+"""After a crash and restart, old sessions are reported released and contexts are kept."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.api import Api, RpcError
+
+
+def serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agentbay.cli",
+            "local",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--api-key",
+            "k1",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            if process.poll() is not None:
+                output = process.stderr.read().decode() if process.stderr else ""
+                raise AssertionError(output) from None
+            time.sleep(0.05)
+    raise AssertionError("serve did not start")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_crash_then_restart(tmp_path: Path) -> None:
+    port = free_port()
+    first = serve(tmp_path, port)
+    api = Api(f"http://127.0.0.1:{port}", "k1")
+    context_id = api.call("GetContext", Name="survivor", AllowCreate=True)["Id"]
+    session_id = api.create_session()
+    pids = api.text(session_id, "shell", command="sleep 300 & echo $$", timeout_ms=3000)
+    assert pids.strip()
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+
+    port = free_port()
+    second = serve(tmp_path, port)
+    try:
+        api = Api(f"http://127.0.0.1:{port}", "k1")
+        with pytest.raises(RpcError) as caught:
+            api.call("GetSession", SessionId=session_id)
+        assert "released" in caught.value.answer["Message"]
+        assert api.call("GetContext", Name="survivor", AllowCreate=False)["Id"] == context_id
+        assert not (tmp_path / "sessions" / session_id).exists()
+        leftovers = subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True, text=True)
+        assert leftovers.stdout.strip() == "", "processes of the crashed runtime's sessions remain"
+    finally:
+        second.send_signal(signal.SIGINT)
+        assert second.wait(timeout=60) == 0

@@ -1,0 +1,232 @@
+"""Sandbox lifecycle: pool, release, limits, crash recovery, shutdown, unisolated mode."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agentbay.local.sandbox import Sandbox, SandboxManager
+from tests.sandbox.conftest import Env, new_env
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _alive(pid: int) -> bool:
+    """True if the PID runs (zombies count as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _mounts_under(path: Path) -> list[str]:
+    with open("/proc/self/mountinfo") as handle:
+        return [line.split()[4] for line in handle if line.split()[4].startswith(str(path))]
+
+
+def _cgroup_dirs(name_part: str) -> list[Path]:
+    return [p for p in Path("/sys/fs/cgroup").glob(f"**/*{name_part}*") if p.is_dir()]
+
+
+def test_release_ends_every_process_and_removes_everything(env: Env) -> None:
+    box = env.session("rel")
+    env.sh(box, "sleep 1000 & (setsid sleep 1001 &) ; nohup sleep 1002 >/dev/null 2>&1 &")
+    pids = box.pids()
+    assert len(pids) >= 5, pids  # helper, tool server, three sleeps
+    session_dir = box.session_dir
+    assert session_dir.name == box.session_id and _mounts_under(session_dir)
+    assert _cgroup_dirs(box.session_id)
+    env.release(box)
+    assert [pid for pid in pids if _alive(pid)] == []
+    assert not session_dir.exists()
+    assert _mounts_under(session_dir) == []
+    assert _cgroup_dirs(box.session_id) == []
+    assert env.manager.get(box.session_id) is None
+    env.run(env.manager.release(box.session_id))  # idempotent
+    answer = env.call(box, "shell", command="echo x")
+    assert answer == {
+        "content": [{"type": "text", "text": "session sandbox is not running"}],
+        "isError": True,
+    }
+
+
+def test_pool_hands_out_started_sandboxes(env: Env) -> None:
+    deadline = time.monotonic() + 10
+    while len(env.manager._pool) < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)  # a refill started by an earlier test may still be running
+    pooled = [p for p in env.manager.sessions_dir.iterdir() if p.name.startswith("pool-")]
+    assert len(pooled) == 1
+    box = env.session("handout")
+    assert box.session_dir == env.manager.sessions_dir / box.session_id
+    assert not pooled[0].exists()  # renamed, not copied
+    assert env.sh(box, "hostname") == f"{box.session_id}\n"
+    env.release(box)
+
+
+def test_dead_tool_server_answers_not_running(env: Env) -> None:
+    box = env.session("dead")
+    assert box.pid is not None
+    os.kill(box.pid, signal.SIGKILL)
+    started = time.monotonic()
+    answer = env.call(box, "shell", command="echo x", timeout_s=10)
+    assert answer["content"][0]["text"] == "session sandbox is not running"
+    assert time.monotonic() - started < 2
+    env.release(box)
+    assert not box.session_dir.exists()
+
+
+def test_fork_bomb_is_contained_and_released(tmp_path: Path) -> None:
+    env = new_env(tmp_path, pool_size=0, pids_max=64)
+    try:
+        box = env.session("bomb")
+        env.call(box, "shell", command="bomb() { bomb | bomb & }; bomb", timeout_ms=2000)
+        time.sleep(0.5)
+        assert len(box.pids()) <= 64 + 1  # the helper sits outside the cgroup
+        assert subprocess.run(["true"]).returncode == 0  # the host can still fork
+        # The tool server still answers (possibly that it cannot start anything).
+        assert env.call(box, "get_file_info", path="/", timeout_s=10)["content"]
+        pids = box.pids()
+        started = time.monotonic()
+        env.release(box)
+        assert time.monotonic() - started < 5
+        assert [pid for pid in pids if _alive(pid)] == []
+        assert not box.session_dir.exists()
+    finally:
+        env.close()
+
+
+def test_memory_limit_kills_the_hog_not_the_session(tmp_path: Path) -> None:
+    env = new_env(tmp_path, pool_size=0, memory_max_bytes=96 * 1024 * 1024)
+    try:
+        box = env.session("mem")
+        hog = "b = bytearray(400 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); print('done')"
+        text = env.error(box, "run_code", code=hog, language="python", timeout_s=30)
+        assert "Error code:-9" in text or "MemoryError" in text
+        assert env.sh(box, "echo still-here") == "still-here\n"
+    finally:
+        env.close()
+
+
+def test_close_releases_pool_and_sessions_and_close_sync_too(tmp_path: Path) -> None:
+    env = new_env(tmp_path / "a", pool_size=2)
+    boxes = [env.session(), env.session()]
+    pids = [pid for box in boxes for pid in box.pids()]
+    env.close()
+    assert [pid for pid in pids if _alive(pid)] == []
+    assert list((tmp_path / "a" / "sessions").iterdir()) == []
+    assert _mounts_under(tmp_path / "a") == []
+
+    env = new_env(tmp_path / "b", pool_size=1)
+    box = env.session()
+    pids = box.pids()
+    env.manager.close_sync()  # what atexit runs when nobody awaited close()
+    assert [pid for pid in pids if _alive(pid)] == []
+    assert not box.session_dir.exists()
+    env.close()  # also ends the pool refill that was still starting
+    assert list((tmp_path / "b" / "sessions").iterdir()) == []
+
+
+_CRASHING_RUNTIME = """
+import asyncio, os, signal, sys
+from pathlib import Path
+from agentbay.local.sandbox import SandboxManager
+
+async def main():
+    manager = SandboxManager(Path(sys.argv[1]), pool_size=1)
+    await manager.start()
+    box = await manager.create("crash-1", hostname="c", image_id="x")
+    args = {"command": "sleep 1000 &", "timeout_ms": 3000}
+    await box.call_tool("shell", args, timeout_s=5)
+    print(" ".join(map(str, box.pids())), flush=True)
+    if sys.argv[2] == "with-watchdog":
+        os.kill(manager._watchdog[0].pid, signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main())
+"""
+
+
+def _crash_a_runtime(data_dir: Path, how: str) -> list[int]:
+    """Run a manager in a child process and SIGKILL it; returns its sessions' PIDs."""
+    child = subprocess.run(
+        [sys.executable, "-c", _CRASHING_RUNTIME, str(data_dir), how],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert child.returncode == -9, child.stderr
+    pids = [int(pid) for pid in child.stdout.split()]
+    assert len(pids) >= 3
+    return pids
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 5) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_killed_runtime_is_cleaned_up_by_its_watchdog(tmp_path: Path) -> None:
+    """SIGKILL: the sessions die by themselves, the watchdog removes mounts/dirs/cgroups."""
+    pids = _crash_a_runtime(tmp_path, "alone")
+    assert _eventually(lambda: not any(_alive(pid) for pid in pids))
+    assert _eventually(lambda: _mounts_under(tmp_path) == [])
+    assert _eventually(lambda: list((tmp_path / "sessions").iterdir()) == [])
+    prefix = SandboxManager(tmp_path)._cgroup_prefix  # names carry a tag of the data dir
+    assert _eventually(lambda: _cgroup_dirs(prefix) == [])
+
+
+def test_next_start_cleans_up_when_even_the_watchdog_died(tmp_path: Path) -> None:
+    pids = _crash_a_runtime(tmp_path, "with-watchdog")
+    assert _eventually(lambda: not any(_alive(pid) for pid in pids))
+    assert _mounts_under(tmp_path)  # the overlays outlive the crash...
+    env = new_env(tmp_path, pool_size=0)
+    try:
+        # ...until the next start on the same data dir.
+        assert _mounts_under(tmp_path) == []
+        assert list((tmp_path / "sessions").iterdir()) == []
+        assert _cgroup_dirs(env.manager._cgroup_prefix) == []
+    finally:
+        env.close()
+
+
+def test_isolation_probe_says_this_machine_works() -> None:
+    assert SandboxManager.isolation_problem() is None
+
+
+@pytest.mark.unisolated
+def test_unisolated_mode_runs_on_the_host_in_a_home_dir(tmp_path: Path) -> None:
+    env = new_env(tmp_path, isolated=False, pool_size=1)
+    try:
+        box: Sandbox = env.session("plain")
+        home = tmp_path / "sessions" / box.session_id / "home"
+        assert box.root_path == home
+        assert env.sh(box, "pwd") == f"{home}\n"
+        env.text(box, "write_file", path="note.txt", content="hi")
+        assert (home / "note.txt").read_text() == "hi"
+        env.sh(box, "sleep 1000 & (setsid sleep 1001 &)")
+        pids = box.pids()
+        assert len(pids) >= 3
+        env.release(box)
+        assert [pid for pid in pids if _alive(pid)] == []
+        assert not home.exists()
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("bad", ["", "../x", "a/b", "pool-1", ".hidden"])
+def test_bad_session_ids_are_refused(env: Env, bad: str) -> None:
+    with pytest.raises(ValueError):
+        env.run(env.manager.create(bad, hostname="h", image_id="x"))
