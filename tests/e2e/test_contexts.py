@@ -60,10 +60,16 @@ def test_session_start_download_and_sync_upload(api: Api) -> None:
     policy = json.dumps({"uploadPolicy": {"autoUpload": True}})
     sync = [{"ContextId": context["Id"], "Path": "/root/data", "Policy": policy}]
     first = api.create_session(PersistenceDataList=sync)
-    api.text(first, "shell", command="mkdir -p /root/data/a/empty && echo hi > /root/data/a/f.txt "
-             "&& chmod 640 /root/data/a/f.txt && ln -s f.txt /root/data/a/link", timeout_ms=5000)
-    api.call("SyncContext", SessionId=first, ContextId=context["Id"], Path="/root/data",
-             Mode="upload")
+    api.text(
+        first,
+        "shell",
+        command="mkdir -p /root/data/a/empty && echo hi > /root/data/a/f.txt "
+        "&& chmod 640 /root/data/a/f.txt && ln -s f.txt /root/data/a/link",
+        timeout_ms=5000,
+    )
+    api.call(
+        "SyncContext", SessionId=first, ContextId=context["Id"], Path="/root/data", Mode="upload"
+    )
     records = wait_for_tasks(api, first, TaskType="upload")
     assert records[0]["status"] == "Success" and records[0]["taskType"] == "upload"
     api.call("ReleaseMcpSession", SessionId=first)
@@ -72,11 +78,16 @@ def test_session_start_download_and_sync_upload(api: Api) -> None:
     try:
         downloads = wait_for_tasks(api, second, TaskType="download")
         assert downloads[0]["status"] == "Success"
-        listing = api.text(second, "shell",
-                           command="cd /root/data/a && stat -c '%n %a %F' * | sort",
-                           timeout_ms=5000)
+        listing = api.text(
+            second,
+            "shell",
+            command="cd /root/data/a && stat -c '%n %a %F' * | sort",
+            timeout_ms=5000,
+        )
         assert listing.splitlines() == [
-            "empty 755 directory", "f.txt 640 regular file", "link 777 symbolic link"
+            "empty 755 directory",
+            "f.txt 640 regular file",
+            "link 777 symbolic link",
         ]
         files = api.call("DescribeContextFiles", ContextId=context["Id"], ParentFolderPath="/a")
         assert {f["FileName"] for f in files} == {"empty", "f.txt", "link"}
@@ -92,8 +103,13 @@ def test_a_session_link_cannot_redirect_a_download_to_the_host(api: Api) -> None
     session = api.create_session()
     try:
         api.text(session, "shell", command="ln -s /etc /root/esc", timeout_ms=3000)
-        api.call("SyncContext", SessionId=session, ContextId=context["Id"],
-                 Path="/root/esc/agentbay-escape", Mode="download")
+        api.call(
+            "SyncContext",
+            SessionId=session,
+            ContextId=context["Id"],
+            Path="/root/esc/agentbay-escape",
+            Mode="download",
+        )
         time.sleep(0.5)
         assert not os.path.exists("/etc/agentbay-escape")
     finally:
