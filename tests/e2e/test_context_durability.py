@@ -1,0 +1,131 @@
+"""Nothing lost: a SIGKILL mid-upload keeps the previous version; concurrent syncs never mix."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.api import Api
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], Api]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agentbay.cli",
+            "local",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--api-key",
+            "k",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(1200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return process, Api(f"http://127.0.0.1:{port}", "k")
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("serve did not start")
+
+
+def test_sigkill_during_an_upload_keeps_the_previous_version(tmp_path: Path) -> None:
+    process, api = serve(tmp_path)
+    context = api.call("GetContext", Name="durable", AllowCreate=True)["Id"]
+    url = api.call("GetContextFileUploadUrl", ContextId=context, FilePath="/model.bin")["Url"]
+    assert httpx.put(url, content=b"version-1" * 1000, timeout=30).status_code == 200
+
+    sent = threading.Event()
+
+    def slow_body() -> Iterator[bytes]:
+        yield b"version-2" * 100_000
+        sent.set()
+        time.sleep(30)  # the runtime is killed while it waits for the rest
+        yield b"never"
+
+    def upload() -> None:
+        with contextlib.suppress(httpx.HTTPError):  # the server dies mid-request
+            httpx.put(url, content=slow_body(), timeout=60)
+
+    uploader = threading.Thread(target=upload, daemon=True)
+    uploader.start()
+    assert sent.wait(30)
+    time.sleep(0.3)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+    process, api = serve(tmp_path)
+    try:
+        got = api.call("GetContextFileDownloadUrl", ContextId=context, FilePath="/model.bin")
+        assert httpx.get(got["Url"], timeout=30).content == b"version-1" * 1000
+        leftovers = list((tmp_path / "contexts" / context / "tmp").glob("*"))
+        assert leftovers == [], "partial files of the killed upload must be cleaned at start"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+
+
+def test_concurrent_syncs_into_one_context_never_interleave(tmp_path: Path) -> None:
+    process, api = serve(tmp_path)
+    try:
+        context = api.call("GetContext", Name="shared", AllowCreate=True)["Id"]
+        sync = [{"ContextId": context, "Path": "/work"}]
+        writers = [api.create_session(PersistenceDataList=sync) for _ in range(2)]
+        for index, session in enumerate(writers):
+            api.text(
+                session,
+                "shell",
+                timeout_ms=20000,
+                command=f"mkdir -p /work && for i in $(seq 1 300); do "
+                f"head -c 20000 /dev/urandom > /work/f$i; echo w{index} >> /work/f$i; done",
+            )
+        for session in writers:
+            api.call(
+                "SyncContext", SessionId=session, ContextId=context, Path="/work", Mode="upload"
+            )
+        for session in writers:
+            for _ in range(400):
+                status = api.call("GetContextInfo", SessionId=session)["ContextStatus"]
+                records = json.loads(json.loads(status)[0]["data"]) if status else []
+                uploads = [r for r in records if r["taskType"] == "upload"]
+                if uploads and all(r["status"] == "Success" for r in uploads):
+                    break
+                time.sleep(0.05)
+            else:
+                raise AssertionError("upload did not finish")
+        reader = api.create_session(PersistenceDataList=sync)
+        owners = api.text(
+            reader, "shell", timeout_ms=20000, command="tail -c 3 -q /work/f* | sort | uniq -c"
+        )
+        lines = owners.strip().splitlines()
+        assert len(lines) == 1, f"files of both uploads are mixed: {owners}"
+        assert lines[0].split()[0] == "300"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
