@@ -35,3 +35,9 @@ test: $(STAMP) ## the whole test suite (contract, unit, end to end)
 	$(BIN)/python -m pytest
 
 check: lint types freshness test ## everything CI checks
+
+demo: $(STAMP) ## the quickstart on the embedded local runtime
+	$(BIN)/python examples/quickstart.py
+
+serve: $(STAMP) ## the local runtime in the foreground (Ctrl-C stops)
+	$(BIN)/agentbay local serve

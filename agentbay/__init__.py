@@ -1,6 +1,153 @@
 """agentbay: a Python SDK for AgentBay cloud sessions, with an embedded local runtime.
 
-The low-level client generated from ``openapi/agentbay.yaml`` lives in ``agentbay._api``.
+``from agentbay import AgentBay`` gives the documented 0.9 API; ``AsyncAgentBay`` the same
+with ``async``/``await``. ``AgentBay(cfg=Config(endpoint="local", timeout_ms=60000))`` or
+``AGENTBAY_ENDPOINT=local`` runs sessions on this machine. Names are imported on first use,
+so ``import agentbay`` stays light.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+#: Public name -> module that defines it (imported on first access).
+_EXPORTS: dict[str, str] = {
+    "AgentBay": "agentbay.agentbay",
+    "AsyncAgentBay": "agentbay.aio.agentbay",
+    "Session": "agentbay.session",
+    "AsyncSession": "agentbay.aio.session",
+    "Config": "agentbay.config",
+    "AgentBayError": "agentbay.exceptions",
+    "AuthenticationError": "agentbay.exceptions",
+    "APIError": "agentbay.exceptions",
+    "Computer": "agentbay.computer.computer",
+    "Mobile": "agentbay.mobile.mobile",
+    "UI": "agentbay.ui.ui",
+    "Oss": "agentbay.oss.oss",
+    "FileSystem": "agentbay.filesystem.filesystem",
+    "Window": "agentbay.window.window",
+    "Agent": "agentbay.agent.agent",
+    "Command": "agentbay.command.command",
+    "Code": "agentbay.code.code",
+    "ApplicationManager": "agentbay.application.application",
+    "InstalledApp": "agentbay._types.application",
+    "Process": "agentbay._types.application",
+    "CreateSessionParams": "agentbay.session_params",
+    "ListSessionParams": "agentbay.session_params",
+    "ContextSync": "agentbay.context_sync",
+    "SyncPolicy": "agentbay.context_sync",
+    "UploadPolicy": "agentbay.context_sync",
+    "UploadStrategy": "agentbay.context_sync",
+    "DownloadPolicy": "agentbay.context_sync",
+    "DownloadStrategy": "agentbay.context_sync",
+    "DeletePolicy": "agentbay.context_sync",
+    "ExtractPolicy": "agentbay.context_sync",
+    "BWList": "agentbay.context_sync",
+    "WhiteList": "agentbay.context_sync",
+    "ContextManager": "agentbay.context_manager",
+    "ContextInfoResult": "agentbay._types.context_manager",
+    "ContextSyncResult": "agentbay._types.context_manager",
+    "ExtensionsService": "agentbay.extension",
+    "ExtensionOption": "agentbay._types.extension",
+    "Extension": "agentbay._types.extension",
+    "AgentBayLogger": "agentbay.logger",
+    "get_logger": "agentbay.logger",
+    "log": "agentbay.logger",
+}
+
+__all__ = [
+    "UI",
+    "APIError",
+    "Agent",
+    "AgentBay",
+    "AgentBayError",
+    "AgentBayLogger",
+    "ApplicationManager",
+    "AsyncAgentBay",
+    "AsyncSession",
+    "AuthenticationError",
+    "BWList",
+    "Code",
+    "Command",
+    "Computer",
+    "Config",
+    "ContextInfoResult",
+    "ContextManager",
+    "ContextSync",
+    "ContextSyncResult",
+    "CreateSessionParams",
+    "DeletePolicy",
+    "DownloadPolicy",
+    "DownloadStrategy",
+    "Extension",
+    "ExtensionOption",
+    "ExtensionsService",
+    "ExtractPolicy",
+    "FileSystem",
+    "InstalledApp",
+    "ListSessionParams",
+    "Mobile",
+    "Oss",
+    "Process",
+    "Session",
+    "SyncPolicy",
+    "UploadPolicy",
+    "UploadStrategy",
+    "WhiteList",
+    "Window",
+    "get_logger",
+    "log",
+]
+
+if TYPE_CHECKING:
+    from agentbay._types.application import InstalledApp, Process
+    from agentbay._types.context_manager import ContextInfoResult, ContextSyncResult
+    from agentbay._types.extension import Extension, ExtensionOption
+    from agentbay.agent.agent import Agent
+    from agentbay.agentbay import AgentBay
+    from agentbay.aio.agentbay import AsyncAgentBay
+    from agentbay.aio.session import AsyncSession
+    from agentbay.application.application import ApplicationManager
+    from agentbay.code.code import Code
+    from agentbay.command.command import Command
+    from agentbay.computer.computer import Computer
+    from agentbay.config import Config
+    from agentbay.context_manager import ContextManager
+    from agentbay.context_sync import (
+        BWList,
+        ContextSync,
+        DeletePolicy,
+        DownloadPolicy,
+        DownloadStrategy,
+        ExtractPolicy,
+        SyncPolicy,
+        UploadPolicy,
+        UploadStrategy,
+        WhiteList,
+    )
+    from agentbay.exceptions import AgentBayError, APIError, AuthenticationError
+    from agentbay.extension import ExtensionsService
+    from agentbay.filesystem.filesystem import FileSystem
+    from agentbay.logger import AgentBayLogger, get_logger, log
+    from agentbay.mobile.mobile import Mobile
+    from agentbay.oss.oss import Oss
+    from agentbay.session import Session
+    from agentbay.session_params import CreateSessionParams, ListSessionParams
+    from agentbay.ui.ui import UI
+    from agentbay.window.window import Window
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentbay' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

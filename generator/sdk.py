@@ -47,6 +47,29 @@ def load_catalogue(spec_path: Path) -> dict[str, Any]:
     }
 
 
+_JSON_TYPES = {
+    "string": "str",
+    "integer": "int",
+    "number": "float",
+    "boolean": "bool",
+    "array": "list[Any]",
+    "object": "dict[str, Any]",
+    "null": "None",
+}
+
+
+def python_type(schema: dict[str, Any]) -> str:
+    """The Python annotation of a JSON Schema (the subset the tool catalogue uses)."""
+    kind = schema.get("type", "object")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return " | ".join(_JSON_TYPES.get(k, "Any") for k in kinds)
+
+
+def python_literal(value: Any) -> str:
+    """A JSON value as Python source."""
+    return repr(value)
+
+
 def render(repo: Path, out: Path, *, header: str) -> list[Path]:
     """Render every module of the manifest below ``out``; answer the written paths."""
     import jinja2
@@ -65,6 +88,8 @@ def render(repo: Path, out: Path, *, header: str) -> list[Path]:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["python_type"] = python_type
+    environment.filters["python_literal"] = python_literal
     catalogue = load_catalogue(repo / "openapi" / "agentbay.yaml")
     written = []
     for module in manifest.get("modules", []):

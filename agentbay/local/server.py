@@ -11,6 +11,7 @@ import atexit
 import shutil
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,5 +115,18 @@ def start_in_thread(options: RuntimeOptions, *, remove_data_dir: bool = False) -
         _thread=thread,
         _remove_data_dir=remove_data_dir,
     )
-    atexit.register(embedded.stop)
+    _stop_at_exit(embedded.stop)
     return embedded
+
+
+def _stop_at_exit(stop: Callable[[], None]) -> None:
+    """Run ``stop`` when the interpreter exits, while thread pools still accept work.
+
+    Plain ``atexit`` handlers run after ``concurrent.futures`` has shut its pools down, and
+    releasing sessions needs them (asyncio.to_thread); threading's exit hooks run before.
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:  # not CPython: best effort
+        atexit.register(stop)
+    else:
+        register(stop)

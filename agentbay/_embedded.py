@@ -1,0 +1,33 @@
+"""``endpoint="local"``: one embedded local runtime per process, started on first use."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agentbay.local.server import EmbeddedRuntime
+
+LOCAL_ENDPOINT = "local"
+
+_lock = threading.Lock()
+_runtime: EmbeddedRuntime | None = None
+
+
+def embedded_runtime() -> EmbeddedRuntime:
+    """The process's embedded runtime, started on first call (stopped at interpreter exit).
+
+    Raises:
+        RuntimeError: the runtime cannot start here (its message says why).
+    """
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            try:
+                from agentbay import local
+            except ImportError as exc:  # starlette/uvicorn/pyyaml are an optional extra
+                raise RuntimeError(
+                    "endpoint='local' needs the local runtime: pip install 'agentbay-python[local]'"
+                ) from exc
+            _runtime = local.start()
+        return _runtime

@@ -1,0 +1,1 @@
+"""Result and data classes the managers return, shared by the sync and async API."""

@@ -1,0 +1,16 @@
+"""``CodeExecutionResult``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agentbay.model.response import ApiResponse
+
+
+@dataclass
+class CodeExecutionResult(ApiResponse):
+    """``run_code``: the program's output."""
+
+    success: bool = False
+    result: str = ""
+    error_message: str = ""

@@ -1,0 +1,16 @@
+"""``CommandResult``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agentbay.model.response import ApiResponse
+
+
+@dataclass
+class CommandResult(ApiResponse):
+    """``execute_command``: what the command printed."""
+
+    success: bool = False
+    output: str = ""
+    error_message: str = ""

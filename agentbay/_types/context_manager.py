@@ -1,0 +1,51 @@
+"""Sync status records and results (re-exported from ``agentbay.context_manager``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentbay.model.response import ApiResponse
+
+
+@dataclass
+class ContextStatusData:
+    """One sync task: context, path, status (Pending/Running/Success/Failed), type, times."""
+
+    context_id: str = ""
+    path: str = ""
+    error_message: str = ""
+    status: str = ""
+    start_time: int = 0
+    finish_time: int = 0
+    task_type: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ContextStatusData:
+        """From a wire record (camelCase keys)."""
+        return cls(
+            context_id=str(data.get("contextId", "")),
+            path=str(data.get("path", "")),
+            error_message=str(data.get("errorMessage", "")),
+            status=str(data.get("status", "")),
+            start_time=int(data.get("startTime") or 0),
+            finish_time=int(data.get("finishTime") or 0),
+            task_type=str(data.get("taskType", "")),
+        )
+
+
+@dataclass
+class ContextInfoResult(ApiResponse):
+    """``ContextManager.info``."""
+
+    success: bool = True
+    context_status_data: list[ContextStatusData] = field(default_factory=list)
+    error_message: str = ""
+
+
+@dataclass
+class ContextSyncResult(ApiResponse):
+    """``ContextManager.sync``."""
+
+    success: bool = False
+    error_message: str = ""

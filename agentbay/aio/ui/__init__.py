@@ -1,0 +1,13 @@
+"""``UI`` and its data classes."""
+
+from agentbay.aio.ui.ui import (
+    UI,
+    KeyCode,
+    UIElementListResult,
+)
+
+__all__ = [
+    "UI",
+    "KeyCode",
+    "UIElementListResult",
+]

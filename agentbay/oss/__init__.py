@@ -1,0 +1,15 @@
+"""``Oss`` and its data classes."""
+
+from agentbay.oss.oss import (
+    Oss,
+    OSSClientResult,
+    OSSDownloadResult,
+    OSSUploadResult,
+)
+
+__all__ = [
+    "OSSClientResult",
+    "OSSDownloadResult",
+    "OSSUploadResult",
+    "Oss",
+]

@@ -1,0 +1,87 @@
+"""Parameters of ``AgentBay.create`` and ``list_by_labels``, and the browser context binding."""
+
+from __future__ import annotations
+
+from agentbay._types.extension import EXTENSIONS_BASE_PATH, ExtensionOption
+from agentbay.api.models import ExtraConfigs
+from agentbay.context_sync import (
+    BWList,
+    ContextSync,
+    ExtractPolicy,
+    SyncPolicy,
+    UploadPolicy,
+    WhiteList,
+)
+
+
+class BrowserContext:
+    """A browser profile kept in a context (synced at ``/tmp/agentbay_browser``).
+
+    With ``extension_option`` the extensions' context is synced to ``/tmp/extensions/``.
+    """
+
+    def __init__(
+        self,
+        context_id: str,
+        auto_upload: bool = True,
+        extension_option: ExtensionOption | None = None,
+    ) -> None:
+        self.context_id = context_id
+        self.auto_upload = auto_upload
+        self.extension_option = extension_option
+        self.extension_context_id: str | None = None
+        self.extension_ids: list[str] = []
+        self.extension_context_syncs: list[ContextSync] | None = None
+        if extension_option is not None:
+            self.extension_context_id = extension_option.context_id
+            self.extension_ids = list(extension_option.extension_ids)
+            policy = SyncPolicy(
+                upload_policy=UploadPolicy(auto_upload=False),
+                extract_policy=ExtractPolicy(extract=True, delete_src_file=True),
+                bw_list=BWList(white_lists=[WhiteList(path=ext) for ext in self.extension_ids]),
+            )
+            self.extension_context_syncs = [
+                ContextSync(self.extension_context_id, EXTENSIONS_BASE_PATH + "/", policy)
+            ]
+
+    def get_all_context_syncs(self) -> list[ContextSync]:
+        """The extension syncs of this browser context (``[]`` without extensions)."""
+        return list(self.extension_context_syncs or [])
+
+
+class CreateSessionParams:
+    """Options of ``AgentBay.create``."""
+
+    def __init__(
+        self,
+        labels: dict[str, str] | None = None,
+        image_id: str | None = None,
+        context_syncs: list[ContextSync] | None = None,
+        browser_context: BrowserContext | None = None,
+        is_vpc: bool | None = None,
+        policy_id: str | None = None,
+        enable_browser_replay: bool | None = None,
+        extra_configs: ExtraConfigs | None = None,
+    ) -> None:
+        self.labels = labels or {}
+        self.image_id = image_id
+        syncs = list(context_syncs or [])
+        if browser_context is not None:
+            syncs.extend(browser_context.get_all_context_syncs())
+        self.context_syncs = syncs
+        self.browser_context = browser_context
+        self.is_vpc = bool(is_vpc)
+        self.policy_id = policy_id
+        self.enable_browser_replay = bool(enable_browser_replay)
+        self.extra_configs = extra_configs
+
+
+class ListSessionParams:
+    """Options of the deprecated ``AgentBay.list_by_labels``."""
+
+    def __init__(
+        self, max_results: int = 10, next_token: str = "", labels: dict[str, str] | None = None
+    ) -> None:
+        self.max_results = max_results
+        self.next_token = next_token
+        self.labels = labels or {}
