@@ -16,9 +16,12 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+#: Chooses what a sync copies: (path relative to the copied folder, is a folder) -> copy it?
+Keep = Callable[[PurePosixPath, bool], bool]
 
 
 class ContextPathError(ValueError):
@@ -91,27 +94,40 @@ class ContextTree:
 
     # ---- whole-tree sync ----
     def replace_from(
-        self, source: Path, keys_under: PurePosixPath, excludes: Iterable[str] = ()
+        self,
+        source: Path,
+        keys_under: PurePosixPath,
+        keep: Keep | None = None,
+        *,
+        merge: bool = False,
     ) -> None:
-        """Publish a new version whose ``keys_under`` subtree mirrors ``source``.
+        """Publish a new version whose ``keys_under`` subtree holds ``source``.
 
-        Everything outside ``keys_under`` is carried over from the live version, so syncing one
-        path never disturbs another.
+        ``keep`` chooses what is copied (paths relative to ``source``). Without ``merge`` the
+        subtree mirrors ``source`` (files deleted there disappear); with ``merge`` stored files
+        missing from ``source`` are kept. Everything outside ``keys_under`` is carried over
+        from the live version, so syncing one path never disturbs another.
         """
         old = self.current
         new = self._new_version()
+        keep = keep or _keep_all
         try:
             target = new / keys_under
-            for entry in old.iterdir():
-                if keys_under != PurePosixPath(".") and entry.name != keys_under.parts[0]:
-                    _copy_entry(entry, new / entry.name, link=True)
-            if keys_under != PurePosixPath(".") and len(keys_under.parts) > 1:
-                _copy_tree_except(old / keys_under.parts[0], new / keys_under.parts[0], keys_under)
-            if source.is_dir():
-                _copy_tree(source, target, excludes)
-            elif source.exists():
+            if merge:
+                _copy_entry(old, new, link=True)
+            else:
+                for entry in old.iterdir():
+                    if keys_under != PurePosixPath(".") and entry.name != keys_under.parts[0]:
+                        _copy_entry(entry, new / entry.name, link=True)
+                if keys_under != PurePosixPath(".") and len(keys_under.parts) > 1:
+                    _copy_tree_except(
+                        old / keys_under.parts[0], new / keys_under.parts[0], keys_under
+                    )
+            if source.is_dir() and not source.is_symlink():
+                _copy_selected(source, target, keep)
+            elif (source.exists() or source.is_symlink()) and keep(PurePosixPath("."), False):
                 target.parent.mkdir(parents=True, exist_ok=True)
-                _copy_entry(source, target)
+                _place(source, target)
             self._publish(new)
         except BaseException:
             shutil.rmtree(new, ignore_errors=True)
@@ -136,14 +152,7 @@ class ContextTree:
             target.parent.mkdir(parents=True, exist_ok=True)
             _place(source, target)
             return
-        base = PurePosixPath(session_path)
-        for folder, dirs, files in os.walk(source):
-            rel = PurePosixPath(os.path.relpath(folder, source))
-            target_dir = resolve(str(base / rel))
-            target_dir.mkdir(parents=True, exist_ok=True)
-            for name in files + [d for d in dirs if (Path(folder) / d).is_symlink()]:
-                _place(Path(folder) / name, resolve(str(base / rel / name)))
-            shutil.copystat(folder, target_dir)
+        copy_folder_into_session(source, session_path, resolve)
 
     # ---- single files ----
     def open_writer(self, key: PurePosixPath) -> AtomicWriter:
@@ -225,13 +234,40 @@ class AtomicWriter:
 
 
 def _place(source: Path, target: Path) -> None:
-    """Put one file or symlink at ``target``, replacing what is there (never following it)."""
-    if target.is_symlink() or target.is_file():
+    """Put one file or symlink at ``target``, replacing what is there (never following it).
+
+    The old entry is unlinked first: stored files are hard-linked between versions, so
+    writing into one in place would change the live version too.
+    """
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    elif target.is_symlink() or target.exists():
         target.unlink()
     if source.is_symlink():
         os.symlink(os.readlink(source), target)
     else:
         shutil.copy2(source, target, follow_symlinks=False)
+
+
+def _keep_all(rel: PurePosixPath, is_dir: bool) -> bool:
+    return True
+
+
+def copy_folder_into_session(
+    source: Path, session_path: str, resolve: Callable[[str], Path]
+) -> None:
+    """Copy a host folder to ``session_path``, resolving every target the way the session does.
+
+    Existing files are replaced; others are kept.
+    """
+    base = PurePosixPath(session_path)
+    for folder, dirs, files in os.walk(source):
+        rel = PurePosixPath(os.path.relpath(folder, source))
+        target_dir = resolve(str(base / rel))
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for name in files + [d for d in dirs if (Path(folder) / d).is_symlink()]:
+            _place(Path(folder) / name, resolve(str(base / rel / name)))
+        shutil.copystat(folder, target_dir)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -253,16 +289,27 @@ def _copy_entry(source: Path, target: Path, *, link: bool = False) -> None:
         copy(source, target)
 
 
-def _copy_tree(source: Path, target: Path, excludes: Iterable[str]) -> None:
-    """Copy a tree keeping modes, empty folders and symlinks (without following them)."""
-    skip = {PurePosixPath(clean_key(e)) for e in excludes}
+def _copy_selected(source: Path, target: Path, keep: Keep) -> None:
+    """Copy the entries of a tree that ``keep`` admits, with modes, empty folders and symlinks.
 
-    def ignore(folder: str, names: list[str]) -> set[str]:
+    Symbolic links are copied as links and never followed.
+    """
+    folders = []
+    for folder, dirs, files in os.walk(source):
+        here = Path(folder)
         rel = PurePosixPath(os.path.relpath(folder, source))
-        return {name for name in names if (rel / name) in skip or PurePosixPath(name) in skip}
-
-    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True, ignore=ignore)
-    shutil.copystat(source, target)
+        out = target / rel
+        if out.is_symlink() or (out.exists() and not out.is_dir()):
+            out.unlink()
+        out.mkdir(parents=True, exist_ok=True)
+        folders.append((here, out))
+        linked = [name for name in dirs if (here / name).is_symlink()]
+        dirs[:] = [name for name in dirs if name not in linked and keep(rel / name, True)]
+        for name in files + linked:
+            if keep(rel / name, False):
+                _place(here / name, out / name)
+    for here, out in reversed(folders):  # after their contents, which change folder mtimes
+        shutil.copystat(here, out, follow_symlinks=False)
 
 
 def _copy_tree_except(source: Path, target: Path, excluded: PurePosixPath) -> None:

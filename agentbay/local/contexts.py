@@ -12,15 +12,16 @@ import asyncio
 import json
 import secrets
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from agentbay.local.archives import ArchiveError, unpack_into_session
 from agentbay.local.context_files import ContextPathError, ContextTree, clean_key
 from agentbay.local.envelope import ApiError, invalid
 from agentbay.local.sessions import decode_page_token, encode_page_token
 from agentbay.local.store import ContextRow
+from agentbay.local.sync_policy import SyncSpec
 
 if TYPE_CHECKING:
     from agentbay.local.runtime import Runtime
@@ -30,31 +31,6 @@ if TYPE_CHECKING:
 def iso(timestamp: float) -> str:
     """Seconds since the epoch as the cloud's ISO-8601 UTC text."""
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True)
-class SyncSpec:
-    """One ``PersistenceDataList`` entry: a context synced at a session path."""
-
-    context_id: str
-    path: str
-    policy_text: str = ""
-    policy: dict[str, Any] = field(default_factory=dict)
-
-    def wants(self, section: str, flag: str, default: bool) -> bool:
-        """A boolean of the SyncPolicy (e.g. uploadPolicy.autoUpload), or its default."""
-        part = self.policy.get(section)
-        value = part.get(flag, default) if isinstance(part, dict) else default
-        return bool(value)
-
-    def excludes(self) -> list[str]:
-        """excludePaths of the policy's white lists (paths relative to the mount path)."""
-        lists = self.policy.get("bwList", {}).get("whiteLists", []) if self.policy else []
-        out: list[str] = []
-        for entry in lists if isinstance(lists, list) else []:
-            if isinstance(entry, dict):
-                out.extend(str(p) for p in entry.get("excludePaths", []) if p)
-        return out
 
 
 def _context_data(row: ContextRow) -> dict[str, str]:
@@ -144,7 +120,7 @@ class ContextActions:
             store.update_task(seq, "Running")
             try:
                 await asyncio.to_thread(work)
-            except (OSError, ContextPathError) as exc:
+            except (OSError, ContextPathError, ArchiveError) as exc:
                 store.update_task(seq, "Failed", f"{type(exc).__name__}: {exc}")
                 return
             store.touch_context(context_id)
@@ -157,12 +133,7 @@ class ContextActions:
         for spec in syncs:
             if not spec.wants("downloadPolicy", "autoDownload", True):
                 continue
-            tree = self.tree(spec.context_id)
-
-            def work(tree: ContextTree = tree, mount: str = spec.path) -> None:
-                tree.copy_into(PurePosixPath("."), mount, lambda p: _session_path(sandbox, p))
-
-            await self._run_task(session_id, spec.context_id, spec.path, "download", work)
+            await self._sync_one(session_id, sandbox, spec, None, "download")
 
     async def upload_at_release(self, session_id: str, sandbox: Sandbox) -> None:
         """Upload the mappings whose policy asks for it before the session goes away."""
@@ -178,19 +149,32 @@ class ContextActions:
     ) -> None:
         tree = self.tree(spec.context_id)
         mount = PurePosixPath(spec.path)
+        mapped = True
         if path is None or PurePosixPath(path) == mount:
             key, session_path = PurePosixPath("."), spec.path
         elif PurePosixPath(path).is_relative_to(mount):
             key, session_path = clean_key(str(PurePosixPath(path).relative_to(mount))), path
         else:  # file transfer: the path is both the context file path and the session path
-            key, session_path = clean_key(path), path
-        excludes = spec.excludes()
+            key, session_path, mapped = clean_key(path), path, False
+        policy = spec if mapped else SyncSpec(spec.context_id, path or spec.path)
+        within = key if mapped else PurePosixPath(".")
+        scratch = self.runtime.data_dir / "tmp"
 
         def upload() -> None:
-            tree.replace_from(_session_path(sandbox, session_path), key, excludes)
+            tree.replace_from(
+                _session_path(sandbox, session_path),
+                key,
+                lambda rel, is_dir: policy.admits(within / rel, is_dir),
+                merge=not policy.mirrors_deletions(),
+            )
 
         def download() -> None:
-            tree.copy_into(key, session_path, lambda p: _session_path(sandbox, p))
+            resolve = lambda p: _session_path(sandbox, p)  # noqa: E731
+            tree.copy_into(key, session_path, resolve)
+            rule = policy.extract_rule()
+            if rule is not None:
+                scratch.mkdir(parents=True, exist_ok=True)
+                unpack_into_session(tree.current / key, session_path, resolve, rule, scratch)
 
         work = upload if mode == "upload" else download
         await self._run_task(session_id, spec.context_id, path or spec.path, mode, work)
