@@ -15,6 +15,7 @@ Backoff is capped exponential with jitter and honours ``Retry-After`` / ``x-acs-
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import json
@@ -28,6 +29,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 if TYPE_CHECKING:
     import httpx
@@ -100,16 +102,18 @@ RETRY_AFTER_CAP_S = 60.0
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 
 
-def _module(action: str) -> ModuleType:
+@functools.cache
+def _endpoint(action: str) -> tuple[ModuleType, Any]:
+    """The generated module of an action and the form-body model its ``_get_kwargs`` takes.
+
+    Cached: looking them up costs more than the rest of building a request.
+    """
     tag = ACTION_TAGS[action]
-    return importlib.import_module(f"agentbay._api.api.{tag}.{_SNAKE.sub('_', action).lower()}")
+    module = importlib.import_module(f"agentbay._api.api.{tag}.{_SNAKE.sub('_', action).lower()}")
+    return module, inspect.signature(module._get_kwargs).parameters["body"].annotation
 
 
-def _body_model(module: ModuleType) -> Any:
-    """The generated form-body model class an endpoint module takes."""
-    return inspect.signature(module._get_kwargs).parameters["body"].annotation
-
-
+@functools.cache
 def user_agent() -> str:
     """The User-Agent of our requests."""
     return (
@@ -166,6 +170,7 @@ class ApiClient:
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self._client: httpx.Client | None = None
+        self._transport: httpx.BaseTransport | None = None
         self._lock = threading.Lock()
         self._closed = False
 
@@ -173,27 +178,64 @@ class ApiClient:
         return f"{type(self).__name__}(endpoint={self.endpoint!r})"
 
     def _http(self) -> httpx.Client:
+        return self._pool()[0]
+
+    def _pool(self) -> tuple[httpx.Client, httpx.BaseTransport]:
+        """The pooled client and the transport under it (created on first use)."""
         if self._closed:
             raise RuntimeError("this AgentBay client is closed")
         with self._lock:
-            if self._client is None:
-                self._client = self._new_http()
-            return self._client
+            if self._client is None or self._transport is None:
+                self._transport = self._new_transport()
+                self._client = self._new_http(self._transport)
+            return self._client, self._transport
 
-    def _new_http(self) -> httpx.Client:
+    def _new_transport(self) -> httpx.BaseTransport:
+        return httpx.HTTPTransport(
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        )
+
+    def _new_http(self, transport: httpx.BaseTransport) -> httpx.Client:
         return httpx.Client(
             base_url=self.endpoint,
             timeout=httpx.Timeout(self.timeout_s),
             headers={"user-agent": user_agent()},
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+            transport=transport,
             follow_redirects=False,
         )
+
+    def _send(
+        self, transport: httpx.BaseTransport, kwargs: dict[str, Any], timeout: httpx.Timeout
+    ) -> httpx.Response:
+        """Send one generated request straight to the transport and read the answer.
+
+        The client layer adds nothing an API action needs (no cookies, redirects or auth)
+        but costs about 0.5 ms of CPU per call, a sixth of a whole local round trip.
+        """
+        headers = {
+            **kwargs["headers"],
+            "user-agent": user_agent(),
+            "accept-encoding": "identity",
+        }
+        request = httpx.Request(
+            kwargs["method"],
+            f"{self.endpoint}/?{urlencode(kwargs['params'])}",
+            content=urlencode(kwargs["data"]).encode("ascii") if "data" in kwargs else None,
+            headers=headers,
+            extensions={"timeout": timeout.as_dict()},
+        )
+        response = transport.handle_request(request)
+        try:
+            response.read()
+        finally:
+            response.close()
+        return response
 
     def close(self) -> None:
         """Close every pooled connection; the client cannot be used afterwards."""
         self._closed = True
         with self._lock:
-            client, self._client = self._client, None
+            client, self._client, self._transport = self._client, None, None
         if client is not None:
             client.close()
 
@@ -211,14 +253,14 @@ class ApiClient:
             RequestTimeoutError: no answer in time.
             TransportError: the server could not be reached or answered garbage.
         """
-        module = _module(action)
+        module, body_model = _endpoint(action)
         values = {key: value for key, value in fields.items() if value is not None}
         extra: dict[str, Any] = {}
         if action == "SyncContext":
             extra["authorization"] = f"Bearer {self._api_key}"
         else:
             values["Authorization"] = f"Bearer {self._api_key}"
-        body = _body_model(module).from_dict(values)
+        body = body_model.from_dict(values)
         idempotent = action in IDEMPOTENT_ACTIONS or (
             action == "GetContext" and not values.get("AllowCreate")
         )
@@ -229,10 +271,10 @@ class ApiClient:
             kwargs = module._get_kwargs(
                 body=body, timestamp=_timestamp(), signature_nonce=uuid.uuid4().hex, **extra
             )
-            kwargs["url"] = "/"  # the "#<Action>" fragment of the path key never goes out
             retry_after: str | None = None
             try:
-                response = self._http().request(**kwargs, timeout=timeout)
+                # The path key's "#<Action>" fragment never goes out: the URL is built anew.
+                response = self._send(self._pool()[1], kwargs, timeout)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if attempt <= self.max_retries:
                     log.debug("%s: connection failed (%s), retrying", action, exc)
@@ -347,11 +389,18 @@ class ApiClient:
         partial = f"{destination}.part-{uuid.uuid4().hex[:8]}"
         received = 0
         try:
-            with self._http().stream("GET", url, timeout=httpx.Timeout(timeout_s)) as response:
+            # identity: the file's own bytes, with no decoding pass over every block.
+            with self._http().stream(
+                "GET",
+                url,
+                headers={"accept-encoding": "identity"},
+                timeout=httpx.Timeout(timeout_s),
+            ) as response:
                 if response.status_code != 200:
                     return response.status_code, 0
                 with open(partial, "wb") as handle:
-                    for block in response.iter_bytes(TRANSFER_CHUNK):
+                    # Blocks as the socket delivers them: re-chunking would copy every byte.
+                    for block in response.iter_raw():
                         handle.write(block)
                         received += len(block)
                         if progress_cb is not None:

@@ -16,6 +16,7 @@ Backoff is capped exponential with jitter and honours ``Retry-After`` / ``x-acs-
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import inspect
 import json
@@ -29,6 +30,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 if TYPE_CHECKING:
     import httpx
@@ -101,16 +103,18 @@ RETRY_AFTER_CAP_S = 60.0
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 
 
-def _module(action: str) -> ModuleType:
+@functools.cache
+def _endpoint(action: str) -> tuple[ModuleType, Any]:
+    """The generated module of an action and the form-body model its ``_get_kwargs`` takes.
+
+    Cached: looking them up costs more than the rest of building a request.
+    """
     tag = ACTION_TAGS[action]
-    return importlib.import_module(f"agentbay._api.api.{tag}.{_SNAKE.sub('_', action).lower()}")
+    module = importlib.import_module(f"agentbay._api.api.{tag}.{_SNAKE.sub('_', action).lower()}")
+    return module, inspect.signature(module._get_kwargs).parameters["body"].annotation
 
 
-def _body_model(module: ModuleType) -> Any:
-    """The generated form-body model class an endpoint module takes."""
-    return inspect.signature(module._get_kwargs).parameters["body"].annotation
-
-
+@functools.cache
 def user_agent() -> str:
     """The User-Agent of our requests."""
     return (
@@ -166,38 +170,74 @@ class AsyncApiClient:
         self.endpoint = endpoint.rstrip("/")
         self.timeout_s = timeout_s
         self.max_retries = max_retries
-        # An httpx.AsyncClient is bound to the event loop that first used it.
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary()
-        )
+        # An httpx.AsyncClient (and its transport) is bound to the event loop that first used it.
+        self._clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, httpx.AsyncBaseTransport]
+        ] = weakref.WeakKeyDictionary()
         self._closed = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(endpoint={self.endpoint!r})"
 
     def _http(self) -> httpx.AsyncClient:
+        return self._pool()[0]
+
+    def _pool(self) -> tuple[httpx.AsyncClient, httpx.AsyncBaseTransport]:
+        """The pooled client and the transport under it (created on first use)."""
         if self._closed:
             raise RuntimeError("this AgentBay client is closed")
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = self._new_http()
-            self._clients[loop] = client
-        return client
+        pool = self._clients.get(loop)
+        if pool is None:
+            transport = self._new_transport()
+            pool = self._clients[loop] = (self._new_http(transport), transport)
+        return pool
 
-    def _new_http(self) -> httpx.AsyncClient:
+    def _new_transport(self) -> httpx.AsyncBaseTransport:
+        return httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        )
+
+    def _new_http(self, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             base_url=self.endpoint,
             timeout=httpx.Timeout(self.timeout_s),
             headers={"user-agent": user_agent()},
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+            transport=transport,
             follow_redirects=False,
         )
+
+    async def _send(
+        self, transport: httpx.AsyncBaseTransport, kwargs: dict[str, Any], timeout: httpx.Timeout
+    ) -> httpx.Response:
+        """Send one generated request straight to the transport and read the answer.
+
+        The client layer adds nothing an API action needs (no cookies, redirects or auth)
+        but costs about 0.5 ms of CPU per call, a sixth of a whole local round trip.
+        """
+        headers = {
+            **kwargs["headers"],
+            "user-agent": user_agent(),
+            "accept-encoding": "identity",
+        }
+        request = httpx.Request(
+            kwargs["method"],
+            f"{self.endpoint}/?{urlencode(kwargs['params'])}",
+            content=urlencode(kwargs["data"]).encode("ascii") if "data" in kwargs else None,
+            headers=headers,
+            extensions={"timeout": timeout.as_dict()},
+        )
+        response = await transport.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
 
     async def close(self) -> None:
         """Close every pooled connection; the client cannot be used afterwards."""
         self._closed = True
-        clients = list(self._clients.values())
+        clients = [client for client, _ in self._clients.values()]
         self._clients.clear()
         for client in clients:
             try:
@@ -219,14 +259,14 @@ class AsyncApiClient:
             RequestTimeoutError: no answer in time.
             TransportError: the server could not be reached or answered garbage.
         """
-        module = _module(action)
+        module, body_model = _endpoint(action)
         values = {key: value for key, value in fields.items() if value is not None}
         extra: dict[str, Any] = {}
         if action == "SyncContext":
             extra["authorization"] = f"Bearer {self._api_key}"
         else:
             values["Authorization"] = f"Bearer {self._api_key}"
-        body = _body_model(module).from_dict(values)
+        body = body_model.from_dict(values)
         idempotent = action in IDEMPOTENT_ACTIONS or (
             action == "GetContext" and not values.get("AllowCreate")
         )
@@ -237,10 +277,10 @@ class AsyncApiClient:
             kwargs = module._get_kwargs(
                 body=body, timestamp=_timestamp(), signature_nonce=uuid.uuid4().hex, **extra
             )
-            kwargs["url"] = "/"  # the "#<Action>" fragment of the path key never goes out
             retry_after: str | None = None
             try:
-                response = await self._http().request(**kwargs, timeout=timeout)
+                # The path key's "#<Action>" fragment never goes out: the URL is built anew.
+                response = await self._send(self._pool()[1], kwargs, timeout)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if attempt <= self.max_retries:
                     log.debug("%s: connection failed (%s), retrying", action, exc)
@@ -355,13 +395,17 @@ class AsyncApiClient:
         partial = f"{destination}.part-{uuid.uuid4().hex[:8]}"
         received = 0
         try:
+            # identity: the file's own bytes, with no decoding pass over every block.
             async with self._http().stream(
-                "GET", url, timeout=httpx.Timeout(timeout_s)
+                "GET",
+                url,
+                headers={"accept-encoding": "identity"},
+                timeout=httpx.Timeout(timeout_s),
             ) as response:
                 if response.status_code != 200:
                     return response.status_code, 0
                 with open(partial, "wb") as handle:
-                    async for block in response.aiter_bytes(TRANSFER_CHUNK):
+                    async for block in response.aiter_raw(TRANSFER_CHUNK):
                         await asyncio.to_thread(handle.write, block)
                         received += len(block)
                         if progress_cb is not None:

@@ -7,12 +7,15 @@ whole request target can be compared; User-Agent and Host are ignored.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl
 
+import httpx
 import pytest
 
-from tests.contract.wire import ACTIONS, Recorded, load_captures, send
+import agentbay._client as sdk_client
+from tests.contract.wire import ACTIONS, Recorded, load_captures, send, typed_form
 
 OK: dict[str, Any] = {"RequestId": "r-1", "Success": True, "Code": "ok", "HttpStatusCode": 200}
 TS = "2026-11-24T10%3A26%3A12Z"
@@ -205,3 +208,37 @@ def test_error_envelope_is_parsed_on_4xx() -> None:
     assert response.status_code == 400
     assert response.parsed.code == "InvalidApiKey.NotFound"
     assert response.parsed.message == "The specified api key is not found."
+
+
+@pytest.mark.parametrize("record", CAPTURED)
+def test_the_sdk_client_sends_the_captured_bytes(
+    record: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ApiClient`` builds its requests itself (straight to the transport): same bytes."""
+    action, raw_target, body = record["action"], record["raw_target"], record["body_text"]
+    query = dict(parse_qsl(raw_target.split("?", 1)[1]))
+    form = dict(parse_qsl(body, keep_blank_values=True))
+    key = (form.pop("Authorization", None) or query["Authorization"]).removeprefix("Bearer ")
+    monkeypatch.setattr(sdk_client, "_timestamp", lambda: query["Timestamp"])
+    monkeypatch.setattr(
+        sdk_client.uuid, "uuid4", lambda: SimpleNamespace(hex=query["SignatureNonce"])
+    )
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=record["response"])
+
+    api = sdk_client.ApiClient(api_key=key, endpoint="http://127.0.0.1:1", timeout_s=5)
+    api._new_transport = lambda: httpx.MockTransport(handler)  # type: ignore[method-assign]
+    assert api.call(action, typed_form(action, form))["Success"] is True
+    (request,) = seen
+    recorded = Recorded(
+        request.method,
+        request.url.raw_path.decode("ascii"),
+        request.headers,
+        request.content.decode(),
+    )
+    assert_same_wire(recorded, action, raw_target, body)
+    assert {name.lower() for name, _ in record["headers"]} == set(request.headers.keys())
+    assert request.headers["accept-encoding"] == "identity"

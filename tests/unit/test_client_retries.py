@@ -26,7 +26,7 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 def sync_client(handler: Handler, retries: int = 2) -> ApiClient:
     client = ApiClient(api_key=KEY, endpoint="http://test", timeout_s=5, max_retries=retries)
-    client._client = httpx.Client(base_url="http://test", transport=httpx.MockTransport(handler))
+    client._new_transport = lambda: httpx.MockTransport(handler)  # type: ignore[method-assign]
     client._sleep = lambda seconds: None  # type: ignore[method-assign]
     return client
 
@@ -154,9 +154,7 @@ def test_async_client_retries_and_pools_per_loop() -> None:
         return None
 
     client._sleep = noop  # type: ignore[method-assign]
-    client._new_http = lambda: httpx.AsyncClient(  # type: ignore[method-assign]
-        base_url="http://test", transport=httpx.MockTransport(handler)
-    )
+    client._new_transport = lambda: httpx.MockTransport(handler)  # type: ignore[method-assign]
 
     async def main() -> dict[str, object]:
         return await client.call("GetSession", {"SessionId": "s"})

@@ -68,16 +68,14 @@ def recorder(
 def sync_session(answers: list[str]) -> tuple[Session, list[dict[str, str]]]:
     handler, sent = recorder(answers)
     api = ApiClient(api_key="k", endpoint="http://test", timeout_s=5, max_retries=0)
-    api._client = httpx.Client(base_url="http://test", transport=httpx.MockTransport(handler))
+    api._new_transport = lambda: httpx.MockTransport(handler)  # type: ignore[method-assign]
     return Session(FakeBay(api), "s-1"), sent  # type: ignore[arg-type]
 
 
 def async_session(answers: list[str]) -> tuple[AsyncSession, list[dict[str, str]]]:
     handler, sent = recorder(answers)
     api = AsyncApiClient(api_key="k", endpoint="http://test", timeout_s=5, max_retries=0)
-    api._new_http = lambda: httpx.AsyncClient(  # type: ignore[method-assign]
-        base_url="http://test", transport=httpx.MockTransport(handler)
-    )
+    api._new_transport = lambda: httpx.MockTransport(handler)  # type: ignore[method-assign]
     return AsyncSession(FakeBay(api), "s-1"), sent  # type: ignore[arg-type]
 
 
@@ -392,7 +390,7 @@ def test_tool_errors_become_failed_results() -> None:
         return httpx.Response(200, json={"RequestId": "r-2", "Success": True, "Data": data})
 
     api = ApiClient(api_key="k", endpoint="http://test", timeout_s=5, max_retries=0)
-    api._client = httpx.Client(base_url="http://test", transport=httpx.MockTransport(handler))
+    api._new_transport = lambda: httpx.MockTransport(handler)  # type: ignore[method-assign]
     session = Session(FakeBay(api), "s-1")  # type: ignore[arg-type]
     result = session.computer.move_mouse(1, 1)
     assert result.success is False and result.request_id == "r-2"
