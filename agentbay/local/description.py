@@ -84,6 +84,11 @@ class Description:
         servers = self.image_servers.get(image_id, ())
         return [tool for tool in self.tools.values() if tool.server in servers]
 
+    def image_has_tool(self, image_id: str, name: str) -> bool:
+        """Whether an image runs the tool ``name`` (asked on every tool call: no list built)."""
+        tool = self.tools.get(name)
+        return tool is not None and tool.server in self.image_servers.get(image_id, ())
+
 
 def _resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in node:

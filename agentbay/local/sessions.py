@@ -236,8 +236,7 @@ class SessionActions:
         row = self.running(session_id)
         if not isinstance(args, dict):
             raise invalid("Args", "expected a JSON object")
-        tools = {tool.name for tool in self.runtime.description.image_tools(row.image_id)}
-        if name not in tools:
+        if not self.runtime.description.image_has_tool(row.image_id, name):
             return tool_error(f"tool not found: {name}")
         sandbox = self.runtime.sandboxes.get(row.id)
         if sandbox is None:
