@@ -13,9 +13,8 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agentbay._client import ApiClient
 from agentbay._embedded import LOCAL_ENDPOINT, embedded_runtime
 from agentbay.api.models import ExtraConfigs
 from agentbay.config import BROWSER_DATA_PATH, Config, endpoint_url, resolve_settings
@@ -39,6 +38,9 @@ from agentbay.model.response import (
 )
 from agentbay.session import Session
 from agentbay.session_params import BrowserContext, CreateSessionParams, ListSessionParams
+
+if TYPE_CHECKING:
+    from agentbay._client import ApiClient
 
 __all__ = ["AgentBay", "Config"]
 
@@ -103,7 +105,11 @@ class AgentBay:
         self.api_key = key
         self.endpoint = endpoint_url(endpoint)
         self.timeout_ms = settings.timeout_ms
-        self.api = ApiClient(
+        # Imported here: the HTTP layer is the heaviest import, and ``from agentbay import
+        # AgentBay`` should not pay for it before a client exists.
+        from agentbay._client import ApiClient
+
+        self.api: ApiClient = ApiClient(
             api_key=key,
             endpoint=self.endpoint,
             timeout_s=settings.timeout_ms / 1000,

@@ -14,10 +14,9 @@ import asyncio
 import json
 import time
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentbay._embedded import LOCAL_ENDPOINT, embedded_runtime
-from agentbay.aio._client import AsyncApiClient
 from agentbay.aio.context import AsyncContextService
 from agentbay.aio.session import AsyncSession
 from agentbay.api.models import ExtraConfigs
@@ -40,6 +39,9 @@ from agentbay.model.response import (
     SessionResult,
 )
 from agentbay.session_params import BrowserContext, CreateSessionParams, ListSessionParams
+
+if TYPE_CHECKING:
+    from agentbay.aio._client import AsyncApiClient
 
 __all__ = ["AsyncAgentBay", "Config"]
 
@@ -104,7 +106,11 @@ class AsyncAgentBay:
         self.api_key = key
         self.endpoint = endpoint_url(endpoint)
         self.timeout_ms = settings.timeout_ms
-        self.api = AsyncApiClient(
+        # Imported here: the HTTP layer is the heaviest import, and ``from agentbay import
+        # AgentBay`` should not pay for it before a client exists.
+        from agentbay.aio._client import AsyncApiClient
+
+        self.api: AsyncApiClient = AsyncApiClient(
             api_key=key,
             endpoint=self.endpoint,
             timeout_s=settings.timeout_ms / 1000,
