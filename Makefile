@@ -39,5 +39,9 @@ check: lint types freshness test ## everything CI checks
 demo: $(STAMP) ## the quickstart on the embedded local runtime
 	$(BIN)/python examples/quickstart.py
 
+bench: $(STAMP) ## benchmarks (about 5 minutes); writes docs/benchmarks.md
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench
+
 serve: $(STAMP) ## the local runtime in the foreground (Ctrl-C stops)
 	$(BIN)/agentbay local serve
