@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from typing import Any
 import httpx
 
 from agentbay import AgentBay, AsyncAgentBay, Config
+from agentbay.local.spawn import free_port, serve_argv, wait_until_listening
 from bench.harness import Report, Target, ainterleaved, interleaved, ms, p50, pct, timed
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,45 +38,13 @@ CALLS = 300
 MB = 1024 * 1024
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_runtime(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     """`agentbay local serve` in its own process, as users run it."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agentbay.cli",
-            "local",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--api-key",
-            KEY,
-            "--log-level",
-            "warning",
-            "--pool-size",
-            "4",
-            "--max-sessions",
-            "200",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(600):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return process, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("the runtime did not start")
+    argv = serve_argv(data_dir, port, KEY, "--pool-size", "4", "--max-sessions", "200")
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until_listening(process, port)
+    return process, f"http://127.0.0.1:{port}"
 
 
 def rss_kb(pid: int, field: str = "VmRSS") -> int:

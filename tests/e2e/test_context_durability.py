@@ -6,9 +6,7 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,43 +14,17 @@ from pathlib import Path
 
 import httpx
 
+from agentbay.local.spawn import free_port, serve_argv, wait_until_listening
 from tests.e2e.api import Api
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], Api]:
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agentbay.cli",
-            "local",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--api-key",
-            "k",
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        serve_argv(data_dir, port, "k"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    for _ in range(1200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return process, Api(f"http://127.0.0.1:{port}", "k")
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("serve did not start")
+    wait_until_listening(process, port)
+    return process, Api(f"http://127.0.0.1:{port}", "k")
 
 
 def test_sigkill_during_an_upload_keeps_the_previous_version(tmp_path: Path) -> None:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from agentbay.local.spawn import free_port, serve_argv, wait_until_listening
 
 REPO = Path(__file__).resolve().parents[2]
 OFFICIAL = "wuying-agentbay-sdk==0.9.3"
@@ -53,12 +53,6 @@ def official_python() -> Path:
     return python
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(
     tmp_path_factory: pytest.TempPathFactory,
@@ -67,34 +61,12 @@ def served(
     data_dir = tmp_path_factory.mktemp("serve")
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agentbay.cli",
-            "local",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--api-key",
-            KEY,
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        serve_argv(data_dir, port, KEY), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if process.poll() is not None:
-                pytest.fail(f"serve exited: {process.stderr.read() if process.stderr else ''}")
-            time.sleep(0.05)
+    try:
+        wait_until_listening(process, port)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
     yield f"http://127.0.0.1:{port}", data_dir, process
     if process.poll() is None:  # the test failed before its own Ctrl-C: stop it gracefully
         process.send_signal(signal.SIGINT)

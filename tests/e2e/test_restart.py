@@ -4,54 +4,20 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from agentbay.local.spawn import free_port, serve_argv, wait_until_listening
 from tests.e2e.api import Api, RpcError
 
 
 def serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agentbay.cli",
-            "local",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--api-key",
-            "k1",
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            if process.poll() is not None:
-                output = process.stderr.read().decode() if process.stderr else ""
-                raise AssertionError(output) from None
-            time.sleep(0.05)
-    raise AssertionError("serve did not start")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    argv = serve_argv(data_dir, port, "k1")
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_until_listening(process, port)
+    return process
 
 
 def test_crash_then_restart(tmp_path: Path) -> None:

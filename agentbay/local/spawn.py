@@ -1,0 +1,64 @@
+"""``agentbay local serve`` as a child process: the command, a free port, waiting for it to listen.
+
+The end-to-end tests that restart or kill the runtime, and ``make bench``, run it this way,
+exactly as users do.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_argv(data_dir: Path, port: int, api_key: str, *extra: str) -> list[str]:
+    """The ``agentbay local serve`` command line, with this interpreter, quiet logging."""
+    return [
+        sys.executable,
+        "-m",
+        "agentbay.cli",
+        "local",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--api-key",
+        api_key,
+        "--log-level",
+        "warning",
+        *extra,
+    ]
+
+
+def wait_until_listening(
+    process: subprocess.Popen[Any], port: int, timeout_s: float = 60.0
+) -> None:
+    """Return once ``port`` accepts connections.
+
+    Raises:
+        RuntimeError: the process exited first (with its stderr, when captured) or did not
+            listen within ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if process.poll() is not None:
+                output = process.stderr.read() if process.stderr else ""
+                text = output.decode() if isinstance(output, bytes) else output
+                raise RuntimeError(f"serve exited with {process.returncode}: {text}") from None
+            time.sleep(0.05)
+    raise RuntimeError(f"serve did not listen on port {port} within {timeout_s} s")
