@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from agentbay import AgentBay, Config
 from agentbay.local.runtime import RuntimeOptions
 from agentbay.local.server import EmbeddedRuntime, start_in_thread
 from tests.e2e.api import Api
@@ -36,3 +37,10 @@ def session_id(api: Api) -> Iterator[str]:
     yield sid
     status, _ = api.raw("ReleaseMcpSession", SessionId=sid)
     assert status in (200, 400)
+
+
+@pytest.fixture(scope="module")
+def bay(runtime: EmbeddedRuntime) -> Iterator[AgentBay]:
+    """A sync SDK client of the shared runtime, closed after the module."""
+    with AgentBay(api_key=API_KEY, cfg=Config(endpoint=runtime.endpoint, timeout_ms=60000)) as bay:
+        yield bay

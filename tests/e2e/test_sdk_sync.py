@@ -10,19 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from agentbay import AgentBay, Config
+from agentbay import AgentBay
 from agentbay.context_sync import ContextSync, SyncPolicy
 from agentbay.exceptions import SessionError
-from agentbay.local.server import EmbeddedRuntime
 from agentbay.session import Session
 from agentbay.session_params import CreateSessionParams, ListSessionParams
-from tests.e2e.conftest import API_KEY
-
-
-@pytest.fixture(scope="module")
-def bay(runtime: EmbeddedRuntime) -> Iterator[AgentBay]:
-    with AgentBay(api_key=API_KEY, cfg=Config(endpoint=runtime.endpoint, timeout_ms=60000)) as bay:
-        yield bay
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agentbay import AgentBay, Config
+from agentbay import AgentBay
 from agentbay.context import Context
 from agentbay.context_sync import (
     BWList,
@@ -26,18 +26,10 @@ from agentbay.context_sync import (
     SyncPolicy,
     WhiteList,
 )
-from agentbay.local.server import EmbeddedRuntime
 from agentbay.session import Session
 from agentbay.session_params import CreateSessionParams
-from tests.e2e.conftest import API_KEY
 
 MOUNT = "/root/project"
-
-
-@pytest.fixture(scope="module")
-def bay(runtime: EmbeddedRuntime) -> Iterator[AgentBay]:
-    with AgentBay(api_key=API_KEY, cfg=Config(endpoint=runtime.endpoint, timeout_ms=60000)) as bay:
-        yield bay
 
 
 @pytest.fixture
