@@ -9,6 +9,7 @@ automatically and never has its archives extracted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -65,8 +66,12 @@ class SyncSpec:
         """A boolean of the SyncPolicy (e.g. uploadPolicy.autoUpload), or its default."""
         return bool(self._section(section).get(flag, default))
 
+    @cached_property
     def white_lists(self) -> list[WhiteList]:
-        """``bwList.whiteLists``; no list (or an empty one) admits the whole mount."""
+        """``bwList.whiteLists``; no list (or an empty one) admits the whole mount.
+
+        Parsed once: ``admits`` asks for them for every file of an upload.
+        """
         raw = self._section("bwList").get("whiteLists")
         entries = [e for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
         lists = [
@@ -84,7 +89,7 @@ class SyncSpec:
 
     def admits(self, rel: PurePosixPath, is_dir: bool) -> bool:
         """Whether a path relative to the mount is uploaded into the context."""
-        return any(entry.admits(rel, is_dir) for entry in self.white_lists())
+        return any(entry.admits(rel, is_dir) for entry in self.white_lists)
 
     def mirrors_deletions(self) -> bool:
         """``deletePolicy.syncLocalFile``: an upload also removes what the session deleted."""
