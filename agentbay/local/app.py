@@ -13,11 +13,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from agentbay.local.actions import dispatch
 from agentbay.local.context_files import ContextPathError, clean_key
-from agentbay.local.envelope import ApiError, failure, new_request_id, success
-from agentbay.local.forms import parse_form, read_fields
+from agentbay.local.envelope import ApiError, encode, failure, new_request_id
+from agentbay.local.rpc import RpcEndpoint
 from agentbay.local.runtime import Runtime
 
 log = logging.getLogger("agentbay.local")
@@ -34,57 +34,27 @@ class _BlockFileResponse(FileResponse):
 
 
 def _json(payload: dict[str, Any], status: int = 200) -> Response:
-    return Response(
-        json.dumps(payload, ensure_ascii=False), status_code=status, media_type="application/json"
-    )
+    return Response(encode(payload), status_code=status, media_type="application/json")
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "RequestTooLarge", f"The request body is larger than {limit} bytes.")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(
-                413, "RequestTooLarge", f"The request body is larger than {limit} bytes."
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+class RuntimeApp:
+    """The runtime's ASGI application: ``POST /`` straight to the RPC endpoint, the rest
+    (VPC route, session pages, file URLs, lifespan) through Starlette's routing."""
+
+    def __init__(self, rpc: RpcEndpoint, routed: Starlette) -> None:
+        self.rpc = rpc
+        self.routed = routed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":
+            await self.rpc(scope, receive, send)
+        else:
+            await self.routed(scope, receive, send)
 
 
-def build_app(runtime: Runtime) -> Starlette:
-    """The Starlette application serving ``runtime``."""
-
-    async def rpc(request: Request) -> Response:
-        request_id = new_request_id()
-        try:
-            name = request.query_params.get("Action") or request.headers.get("x-acs-action", "")
-            action = runtime.description.actions.get(name)
-            if action is None:
-                raise ApiError(
-                    404,
-                    "InvalidAction.NotFound",
-                    f"The action {name!r} does not exist in API version 2025-05-06.",
-                )
-            form = parse_form(await _read_body(request, runtime.options.max_body_bytes))
-            in_query = request.query_params.get("Authorization")
-            key = (
-                (in_query or form.get("Authorization"))
-                if action.key_in_query
-                else (form.get("Authorization") or in_query)
-            )
-            runtime.keys.check(key)
-            fields = read_fields(action, form)
-            data, extra = await dispatch(runtime, name, fields)
-            return _json(success(request_id, data, **extra))
-        except ApiError as error:
-            return _json(failure(request_id, error), error.status)
-        except Exception:
-            log.exception("unexpected failure answering %s", request.url.path)
-            internal = ApiError(500, "InternalError", "The local runtime failed; see its log.")
-            return _json(failure(request_id, internal), 500)
+def build_app(runtime: Runtime) -> RuntimeApp:
+    """The ASGI application serving ``runtime``."""
+    rpc = RpcEndpoint(runtime)
 
     async def call_tool(request: Request) -> Response:
         """GET /callTool: the VPC route (token instead of API key; isError in the data)."""
@@ -100,12 +70,12 @@ def build_app(runtime: Runtime) -> Starlette:
                 raise ApiError(
                     400, "InvalidParameter.server", f"{tool} belongs to server {known.server}."
                 )
-            data = await runtime.sessions.call_tool(session.id, tool, args)
+            answer = await runtime.sessions.call_tool(session.id, tool, args)
         except ValueError as exc:
             return _json({"code": 400, "message": f"args is not JSON: {exc}", "data": None}, 400)
         except ApiError as error:
             return _json({"code": error.status, "message": error.message, "data": None}, 400)
-        return _json({"code": 200, "message": "", "data": data})
+        return _json({"code": 200, "message": "", "data": answer})
 
     async def session_page(request: Request) -> Response:
         row = runtime.store.session(request.path_params["session_id"])
@@ -171,9 +141,9 @@ def build_app(runtime: Runtime) -> Starlette:
         finally:
             await runtime.close()
 
-    return Starlette(
+    routed = Starlette(
         routes=[
-            Route("/", rpc, methods=["POST"]),
+            Route("/", rpc, methods=["POST"]),  # other methods: 405
             Route("/callTool", call_tool, methods=["GET"]),
             Route("/sessions/{session_id}", session_page, methods=["GET"]),
             Route("/files/{context_id}/{key:path}", file_put, methods=["PUT"]),
@@ -181,3 +151,4 @@ def build_app(runtime: Runtime) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    return RuntimeApp(rpc, routed)

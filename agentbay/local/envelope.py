@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
+
+from agentbay.local.sandbox.answers import ToolAnswer
 
 
 class ApiError(Exception):
@@ -59,3 +62,15 @@ def missing(name: str) -> ApiError:
 def invalid(name: str, why: str) -> ApiError:
     """A field is present but unusable."""
     return ApiError(400, f"InvalidParameter.{name}", f'The parameter "{name}" is invalid: {why}')
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    """A JSON answer body; a ``ToolAnswer`` anywhere at the top level goes in as received."""
+    spliced = {key: value.raw for key, value in payload.items() if isinstance(value, ToolAnswer)}
+    if not spliced:
+        return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    rest = {key: value for key, value in payload.items() if key not in spliced}
+    parts = [json.dumps(rest, ensure_ascii=False).encode("utf-8")[:-1]]
+    for key, raw in spliced.items():
+        parts += [b", " if rest or len(parts) > 1 else b"", json.dumps(key).encode(), b": ", raw]
+    return b"".join(parts) + b"}"

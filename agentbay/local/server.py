@@ -45,6 +45,8 @@ def _server(runtime: Runtime, log_level: str) -> uvicorn.Server:
         timeout_keep_alive=30,
         timeout_graceful_shutdown=10,
         access_log=False,
+        # Nothing sits in front of the runtime: X-Forwarded-* would only be spoofable.
+        proxy_headers=False,
     )
     return uvicorn.Server(config)
 

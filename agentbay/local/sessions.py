@@ -10,6 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from agentbay.local.envelope import ApiError, invalid
+from agentbay.local.sandbox.answers import ToolAnswer
 from agentbay.local.store import RUNNING, SessionRow
 
 if TYPE_CHECKING:
@@ -231,19 +232,14 @@ class SessionActions:
         tools = self.runtime.description.image_tools(image)
         return json.dumps([tool.listing() for tool in tools])
 
-    async def call_tool(self, session_id: str, name: str, args: Any) -> dict[str, Any]:
+    async def call_tool(self, session_id: str, name: str, args: Any) -> ToolAnswer:
         """Run one tool in a session's sandbox (CallMcpTool and the VPC route)."""
         row = self.running(session_id)
         if not isinstance(args, dict):
             raise invalid("Args", "expected a JSON object")
         if not self.runtime.description.image_has_tool(row.image_id, name):
-            return tool_error(f"tool not found: {name}")
+            return ToolAnswer.error(f"tool not found: {name}")
         sandbox = self.runtime.sandboxes.get(row.id)
         if sandbox is None:
-            return tool_error("the session sandbox is not running")
-        return await sandbox.call_tool(name, args, timeout_s=tool_timeout(args))
-
-
-def tool_error(text: str) -> dict[str, Any]:
-    """An MCP answer that reports a failure."""
-    return {"content": [{"type": "text", "text": text}], "isError": True}
+            return ToolAnswer.error("the session sandbox is not running")
+        return await sandbox.call_tool_answer(name, args, timeout_s=tool_timeout(args))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +127,8 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        # Running sessions are looked up on every tool call; the table stays the record.
+        self._running: dict[str, SessionRow] = {}
 
     def close(self) -> None:
         """Close the database."""
@@ -139,6 +141,7 @@ class Store:
             "UPDATE sessions SET status = ?, released_at = ? WHERE status = ?",
             (RELEASED, time.time(), RUNNING),
         )
+        self._running.clear()
         return cursor.rowcount
 
     def add_session(self, row: SessionRow, contexts: list[tuple[str, str, str]]) -> None:
@@ -163,9 +166,14 @@ class Store:
                 "INSERT OR REPLACE INTO session_contexts VALUES (?, ?, ?, ?)",
                 [(row.id, context_id, path, policy) for context_id, path, policy in contexts],
             )
+        if row.status == RUNNING:
+            self._running[row.id] = row
 
     def session(self, session_id: str) -> SessionRow | None:
         """A session by id, running or released."""
+        cached = self._running.get(session_id)
+        if cached is not None:
+            return cached
         found = self._db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
         return _session(found) if found else None
 
@@ -189,6 +197,9 @@ class Store:
         self._db.execute(
             "UPDATE sessions SET labels = ? WHERE id = ?", (json.dumps(labels), session_id)
         )
+        cached = self._running.get(session_id)
+        if cached is not None:
+            self._running[session_id] = replace(cached, labels=dict(labels))
 
     def mark_released(self, session_id: str) -> None:
         """Record that a session is released."""
@@ -196,6 +207,7 @@ class Store:
             "UPDATE sessions SET status = ?, released_at = ? WHERE id = ?",
             (RELEASED, time.time(), session_id),
         )
+        self._running.pop(session_id, None)
 
     def session_contexts(self, session_id: str) -> list[tuple[str, str, str]]:
         """(context id, path, policy JSON) of every context a session syncs."""

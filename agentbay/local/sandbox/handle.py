@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agentbay.local.sandbox import layout, syscalls
+from agentbay.local.sandbox.answers import ToolAnswer
 from agentbay.local.sandbox.cgroups import SessionCgroup
 
 log = logging.getLogger("agentbay.local.sandbox")
@@ -24,12 +25,8 @@ log = logging.getLogger("agentbay.local.sandbox")
 #: Longest line the runtime accepts from a tool server (its answers are capped below this).
 MAX_LINE_BYTES = 128 * 1024 * 1024
 NOT_RUNNING = "session sandbox is not running"
+MALFORMED = "the session sandbox sent a malformed answer"
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-
-
-def tool_error(text: str) -> dict[str, Any]:
-    """An MCP tool answer reporting a failure."""
-    return {"content": [{"type": "text", "text": text}], "isError": True}
 
 
 class Sandbox:
@@ -62,7 +59,7 @@ class Sandbox:
         self._writer: asyncio.StreamWriter | None = None
         self._read_task: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
-        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._pending: dict[int, asyncio.Future[ToolAnswer]] = {}
         self._ids = itertools.count(1)
         self._running = False
         self._destroy_lock = threading.Lock()
@@ -134,17 +131,21 @@ class Sandbox:
                 line = await self._reader.readline()
                 if not line:
                     break
-                answer = _decode(line)
-                future = self._pending.pop(answer.get("id"), None)  # type: ignore[arg-type]
+                number, _, raw = line.partition(b" ")
+                if not number.isdigit():
+                    log.warning("sandbox %s: ignoring a malformed answer", self.session_id)
+                    continue
+                future = self._pending.pop(int(number), None)
                 if future is not None and not future.done():
-                    future.set_result(answer)
+                    answer = ToolAnswer.parse(raw.rstrip(b"\n"))
+                    future.set_result(answer or ToolAnswer.error(MALFORMED))
         except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
             log.warning("sandbox %s: channel failed: %s", self.session_id or "(pool)", exc)
         finally:
             self._running = False
             for future in self._pending.values():
                 if not future.done():
-                    future.set_result(tool_error(NOT_RUNNING))
+                    future.set_result(ToolAnswer.error(NOT_RUNNING))
             self._pending.clear()
 
     # ---- use ----
@@ -153,39 +154,44 @@ class Sandbox:
     ) -> dict[str, Any]:
         """Run one tool in the sandbox: ``{"content": [...], "isError": bool}``.
 
+        See ``call_tool_answer``, which this decodes.
+        """
+        return (await self.call_tool_answer(name, args, timeout_s=timeout_s)).value
+
+    async def call_tool_answer(
+        self, name: str, args: dict[str, Any], *, timeout_s: float
+    ) -> ToolAnswer:
+        """Run one tool in the sandbox; the answer both decoded and as the JSON received.
+
         Never hangs and never raises for tool problems: a dead tool server answers
         ``isError`` "session sandbox is not running", and after ``timeout_s`` the answer is
         an ``isError`` timeout (the tool itself enforces the tool-level timeouts in
         ``args``; this is the outer guard).
         """
         if not self.running or self._writer is None:
-            return tool_error(NOT_RUNNING)
+            return ToolAnswer.error(NOT_RUNNING)
         request_id = next(self._ids)
         try:
             line = json.dumps({"id": request_id, "tool": name, "args": args}) + "\n"
         except (TypeError, ValueError) as exc:
-            return tool_error(f"Invalid arguments: {exc}")
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            return ToolAnswer.error(f"Invalid arguments: {exc}")
+        future: asyncio.Future[ToolAnswer] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         try:
             async with asyncio.timeout(timeout_s):
                 async with self._write_lock:
                     self._writer.write(line.encode("ascii"))
                     await self._writer.drain()
-                answer = await future
+                return await future
         except TimeoutError:
-            return tool_error(
+            return ToolAnswer.error(
                 f"Execution failed. Error code:-1 Error message: [timeout] "
                 f"the tool {name} did not answer within {timeout_s:g} s"
             )
         except (ConnectionError, RuntimeError):
-            return tool_error(NOT_RUNNING)
+            return ToolAnswer.error(NOT_RUNNING)
         finally:
             self._pending.pop(request_id, None)
-        content = answer.get("content")
-        if not isinstance(content, list):
-            return tool_error("the session sandbox sent a malformed answer")
-        return {"content": content, "isError": bool(answer.get("isError"))}
 
     def set_hostname(self, hostname: str) -> None:
         """Set the sandbox's hostname from the host (it lives in the sandbox's UTS namespace).

@@ -13,9 +13,10 @@ Protocol, JSON lines over the socket ``fd``:
 2. the runtime sends one configuration object (see ``_prepare``);
 3. the server answers ``{"ready": true, "pid": <host pid>}`` once the sandbox is built (or
    ``{"ready": false, "error": "..."}`` and exits);
-4. then requests ``{"id": int, "tool": str, "args": {...}}`` are answered with
-   ``{"id": int, "content": [{"type": "text", "text": str}], "isError": bool}``, each in
-   its own thread, so answers can come back out of order.
+4. then requests ``{"id": int, "tool": str, "args": {...}}`` are answered with the line
+   ``<id> {"content": [{"type": "text", "text": str}], "isError": bool}``, each in its own
+   thread, so answers can come back out of order. The id comes first, outside the JSON, so
+   the runtime can forward the answer's bytes without encoding them again.
 
 End of file on the socket (the runtime released the session or died) ends the server, and
 with PID 1 the kernel ends every other process of the session.
@@ -69,9 +70,10 @@ class Channel:
             except ValueError:
                 print(f"toolserver: ignoring a malformed line ({len(line)} bytes)", file=sys.stderr)
 
-    def send(self, message: dict[str, Any]) -> None:
-        """Write one message (ASCII JSON: no encoding problem can ever reach the runtime)."""
-        data = memoryview((json.dumps(message) + "\n").encode("ascii"))
+    def send(self, message: dict[str, Any], prefix: str = "") -> None:
+        """Write one message, after ``prefix`` (ASCII JSON: no encoding problem can ever reach
+        the runtime)."""
+        data = memoryview((prefix + json.dumps(message) + "\n").encode("ascii"))
         with self._lock:
             while data:
                 data = data[os.write(self._fd, data) :]
@@ -141,20 +143,17 @@ class ToolServer:
             text.encode("utf-8")
         except UnicodeEncodeError:  # lone surrogates (e.g. undecodable bytes in a diff)
             text = text.encode("utf-8", "replace").decode("utf-8")
-        answer = {
-            "id": request_id,
-            "content": [{"type": "text", "text": text}],
-            "isError": is_error,
-        }
+        answer = {"content": [{"type": "text", "text": text}], "isError": is_error}
         if len(text) > MAX_ANSWER_BYTES // 6:  # worst case of JSON escaping
             encoded = len(json.dumps(answer))
             if encoded > MAX_ANSWER_BYTES:
                 message = f"Error: the result is too large ({encoded} bytes encoded)"
-                answer = {"id": request_id, "content": [{"type": "text", "text": message}]}
-                answer["isError"] = True
+                answer = {"content": [{"type": "text", "text": message}], "isError": True}
+        if type(request_id) is not int:
+            request_id = 0  # the runtime numbers its requests from 1: nobody waits for 0
         # If the runtime is gone, the main thread sees end of file and exits.
         with contextlib.suppress(OSError):
-            self.channel.send(answer)
+            self.channel.send(answer, prefix=f"{request_id} ")
 
 
 def _prepare(config: dict[str, Any]) -> int:
