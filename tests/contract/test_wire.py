@@ -7,15 +7,16 @@ whole request target can be compared; User-Agent and Host are ignored.
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl
 
-import httpx
 import pytest
 
 import agentbay._client as sdk_client
 from tests.contract.wire import ACTIONS, Recorded, load_captures, send, typed_form
+from tests.raw_http import RawServer, answer
 
 OK: dict[str, Any] = {"RequestId": "r-1", "Success": True, "Code": "ok", "HttpStatusCode": 200}
 TS = "2026-11-24T10%3A26%3A12Z"
@@ -214,7 +215,8 @@ def test_error_envelope_is_parsed_on_4xx() -> None:
 def test_the_sdk_client_sends_the_captured_bytes(
     record: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``ApiClient`` builds its requests itself (straight to the transport): same bytes."""
+    """``ApiClient`` builds its requests itself and sends them through its own transport:
+    the bytes a real socket receives are the captured ones."""
     action, raw_target, body = record["action"], record["raw_target"], record["body_text"]
     query = dict(parse_qsl(raw_target.split("?", 1)[1]))
     form = dict(parse_qsl(body, keep_blank_values=True))
@@ -223,22 +225,18 @@ def test_the_sdk_client_sends_the_captured_bytes(
     monkeypatch.setattr(
         sdk_client.uuid, "uuid4", lambda: SimpleNamespace(hex=query["SignatureNonce"])
     )
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json=record["response"])
-
-    api = sdk_client.ApiClient(api_key=key, endpoint="http://127.0.0.1:1", timeout_s=5)
-    api._new_transport = lambda: httpx.MockTransport(handler)  # type: ignore[method-assign]
-    assert api.call(action, typed_form(action, form))["Success"] is True
-    (request,) = seen
-    recorded = Recorded(
-        request.method,
-        request.url.raw_path.decode("ascii"),
-        request.headers,
-        request.content.decode(),
-    )
+    server = RawServer(lambda request: answer(json.dumps(record["response"]).encode()))
+    try:
+        api = sdk_client.ApiClient(api_key=key, endpoint=server.url, timeout_s=5)
+        assert api.call(action, typed_form(action, form))["Success"] is True
+        api.close()
+    finally:
+        server.stop()
+    (request,) = server.requests
+    headers = request.httpx_headers
+    recorded = Recorded(request.method, request.target, headers, request.body.decode())
     assert_same_wire(recorded, action, raw_target, body)
-    assert {name.lower() for name, _ in record["headers"]} == set(request.headers.keys())
-    assert request.headers["accept-encoding"] == "identity"
+    sent_names = [name.lower() for name, _ in request.headers]
+    assert {name.lower() for name, _ in record["headers"]} == set(sent_names)
+    assert len(sent_names) == len(set(sent_names))  # no header sent twice
+    assert headers["accept-encoding"] == "identity"
