@@ -5,6 +5,7 @@ Layout of one context ``<root>/<context id>/``::
     current -> v-<hex>      symlink to the live version (replaced atomically with os.replace)
     v-<hex>/...             a version: the context's files under their context paths
     tmp/                    partial writes (temporary file + rename into a version)
+    trash/                  deleted entries, freed in the background
 
 A crash at any moment leaves ``current`` pointing at a complete version; ``recover`` removes the
 leftovers. All functions here are blocking: the control plane calls them in worker threads.
@@ -12,6 +13,8 @@ leftovers. All functions here are blocking: the control plane calls them in work
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import secrets
 import shutil
@@ -169,17 +172,31 @@ class ContextTree:
         return path if path.is_file() else None
 
     def delete_file(self, key: PurePosixPath) -> bool:
-        """Remove one file or folder; answer whether it existed."""
+        """Remove one file or folder; answer whether it existed.
+
+        The entry is renamed into ``trash/`` (instant, atomic); ``empty_trash`` frees its
+        blocks later: unlinking a large file that is in the page cache takes ~0.7 ms per MB.
+        """
         path = self.current / key
         if key == PurePosixPath("."):
             return False
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-            return True
-        if path.exists() or path.is_symlink():
-            path.unlink()
-            return True
-        return False
+        if not (path.exists() or path.is_symlink()):
+            return False
+        trash = self.root / "trash"
+        trash.mkdir(exist_ok=True)
+        os.rename(path, trash / secrets.token_hex(8))
+        return True
+
+    def empty_trash(self) -> None:
+        """Free what ``delete_file`` moved aside."""
+        trash = self.root / "trash"
+        if not trash.is_dir():
+            return
+        for entry in trash.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
     def list_folder(self, key: PurePosixPath) -> list[FileEntry]:
         """The entries directly inside one folder, sorted by name."""
@@ -208,11 +225,17 @@ class AtomicWriter:
         self.tree, self.key, self.tmp = tree, key, tmp
         self.handle = tmp.open("wb")
         self.written = 0
+        self._written_back = 0
 
     def write(self, chunk: bytes) -> None:
-        """Append a chunk."""
+        """Append a chunk; every WRITEBACK_BYTES, start writing the new bytes to disk."""
         self.handle.write(chunk)
         self.written += len(chunk)
+        if self.written - self._written_back >= WRITEBACK_BYTES:
+            # The disk works while the rest arrives, so commit's fsync has little left.
+            self.handle.flush()
+            start_writeback(self.handle.fileno(), self._written_back, self.written)
+            self._written_back = self.written
 
     def commit(self) -> int:
         """Make the file durable and visible; answer its size."""
@@ -231,6 +254,29 @@ class AtomicWriter:
         """Drop the partial file."""
         self.handle.close()
         self.tmp.unlink(missing_ok=True)
+
+
+#: Bytes between two early write-backs of a file being stored.
+WRITEBACK_BYTES = 8 * 1024 * 1024
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+@functools.cache
+def _sync_file_range() -> Callable[..., int] | None:
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    return function
+
+
+def start_writeback(fd: int, start: int, end: int) -> None:
+    """Ask the kernel to start writing bytes ``start:end`` of ``fd`` to disk, without waiting
+    (Linux ``sync_file_range``; best effort: durability still comes from ``fsync``)."""
+    function = _sync_file_range()
+    if function is not None:
+        function(fd, start, end - start, _SYNC_FILE_RANGE_WRITE)
 
 
 def _place(source: Path, target: Path) -> None:

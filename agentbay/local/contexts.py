@@ -12,6 +12,7 @@ import asyncio
 import json
 import secrets
 import time
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,12 @@ class ContextActions:
     def tree(self, context_id: str) -> ContextTree:
         """The on-disk store of a context."""
         return ContextTree(self.runtime.data_dir / "contexts" / context_id)
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after the answer went out (a reference is kept until it is done)."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def lock(self, context_id: str) -> asyncio.Lock:
         """Serialises writers of one context, so syncs never interleave partial trees."""
@@ -280,11 +287,9 @@ class ContextActions:
             mounted = [s for s in specs if PurePosixPath(path).is_relative_to(s.path)]
             specs = mounted[:1] or specs[:1]
         for spec in specs:
-            task = asyncio.create_task(
+            self._in_background(
                 self._sync_one(row.id, sandbox, spec, path if context_id else None, mode)
             )
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
 
     def list_files(self, fields: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """DescribeContextFiles: one page of one folder."""
@@ -313,8 +318,11 @@ class ContextActions:
         """DeleteContextFile."""
         row = self.existing(fields["ContextId"])
         key = self._key(fields["FilePath"], "FilePath")
+        tree = self.tree(row.id)
         async with self.lock(row.id):
-            found = await asyncio.to_thread(self.tree(row.id).delete_file, key)
+            found = await asyncio.to_thread(tree.delete_file, key)
+        if found:
+            self._in_background(asyncio.to_thread(tree.empty_trash))
         if not found:
             raise ApiError(
                 400, "InvalidContextFile.NotFound", f"{fields['FilePath']} is not in the context."
