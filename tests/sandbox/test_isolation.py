@@ -45,6 +45,27 @@ def test_writes_stay_in_the_session(env: Env, pair: tuple[Sandbox, Sandbox]) -> 
     assert (first.root_path / "etc" / marker).read_text() == "inside\n"
 
 
+def test_scratch_dirs_start_empty_and_stay_private(
+    env: Env, pair: tuple[Sandbox, Sandbox], tmp_path: Path
+) -> None:
+    first, _ = pair
+    host_secret = Path("/tmp") / f"agentbay-host-secret-{os.getpid()}"
+    host_secret.write_text("host only")
+    try:
+        for scratch in ("/tmp", "/var/tmp"):
+            assert env.sh(first, f"ls -A {scratch} | grep -c agentbay-host-secret || true") in (
+                "0\n",
+                "",
+            )
+            assert env.sh(first, f"stat -c %a {scratch}") == "1777\n"
+        assert "No such file" in _fails(env, first, f"cat {host_secret}")
+        # The runtime's own pytest directories under /tmp are not there either.
+        assert "No such file" in _fails(env, first, f"ls {tmp_path}")
+        assert env.sh(first, "stat -c %a /var") == f"{os.stat('/var').st_mode & 0o7777:o}\n"
+    finally:
+        host_secret.unlink()
+
+
 def test_data_dir_with_other_sessions_is_hidden(env: Env, pair: tuple[Sandbox, Sandbox]) -> None:
     first, second = pair
     env.text(first, "write_file", path="/root/secret.txt", content="mine")
@@ -57,7 +78,9 @@ def test_data_dir_with_other_sessions_is_hidden(env: Env, pair: tuple[Sandbox, S
     ):
         assert "No such file" in _fails(env, second, f"cat {path} || ls {path}")
     assert "ENOENT" in env.error(second, "read_file", path=str(first.root_path / "root/secret.txt"))
-    assert "Read-only" in _fails(env, second, f"touch {data_dir}/x")
+    # Read-only and empty, or absent altogether when it lives under the private /tmp.
+    refused = _fails(env, second, f"touch {data_dir}/x")
+    assert "Read-only" in refused or "No such file" in refused
     assert "umount" in _fails(env, second, f"umount {data_dir}")
     # The other session's processes are not in this one's /proc, so neither is its root.
     assert first.pid is not None

@@ -13,12 +13,16 @@ import errno
 import logging
 import os
 import shutil
+import stat
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from agentbay.local.sandbox import syscalls
 
 log = logging.getLogger("agentbay.local.sandbox")
+
+#: Host directories every session gets empty and its own (see ``_private_scratch``).
+PRIVATE_DIRS = ("tmp", "var/tmp")
 
 
 def check_data_dir(data_dir: Path) -> None:
@@ -42,6 +46,7 @@ def mount_overlay(session_dir: Path) -> Path:
     upper, work, root = session_dir / "upper", session_dir / "work", session_dir / "root"
     for directory in (upper, work, root):
         directory.mkdir(parents=True, exist_ok=True)
+    _private_scratch(upper)
     options = f"lowerdir=/,upperdir={upper},workdir={work}"
     flags = syscalls.MS_NOSUID | syscalls.MS_NODEV
     try:
@@ -52,6 +57,35 @@ def mount_overlay(session_dir: Path) -> Path:
             raise
         syscalls.mount("overlay", root, "overlay", flags, options)  # kernel < 5.10
     return root
+
+
+def _private_scratch(upper: Path) -> None:
+    """Start the session's scratch directories empty: opaque in the overlay's upper layer.
+
+    The host's /tmp holds other programs' files (sockets, build trees, tokens); a session
+    sees a fresh one, as on a new machine, and what it writes there stays in its layer.
+    """
+    for name in PRIVATE_DIRS:
+        host = Path("/") / name
+        if not host.is_dir() or host.is_symlink():
+            continue
+        inside, original = upper, Path("/")
+        for part in PurePosixPath(name).parts:
+            inside, original = inside / part, original / part
+            if not inside.exists():
+                inside.mkdir()
+                # A directory of the upper layer lends its owner and mode to the merged view.
+                _copy_owner_and_mode(original, inside)
+        try:
+            os.setxattr(inside, "trusted.overlay.opaque", b"y")
+        except OSError as exc:
+            log.warning("session %s sees the host's /%s: %s", upper.parent.name, name, exc)
+
+
+def _copy_owner_and_mode(source: Path, target: Path) -> None:
+    info = source.stat()
+    os.chown(target, info.st_uid, info.st_gid)
+    os.chmod(target, stat.S_IMODE(info.st_mode))
 
 
 def unmount_tree(directory: Path) -> None:
