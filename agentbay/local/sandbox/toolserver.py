@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import signal
 import sys
 import threading
@@ -79,12 +80,46 @@ class Channel:
                 data = data[os.write(self._fd, data) :]
 
 
+class Workers:
+    """Runs requests on reused threads; a new thread starts only when every one is busy.
+
+    Starting a thread per request cost ~0.15 ms, a fifth of a 51,200-byte read_file. At
+    most ``max_idle`` threads wait for work; the others end when they finish.
+    """
+
+    def __init__(self, run: Callable[[dict[str, Any]], None], max_idle: int = 8) -> None:
+        self._run = run
+        self._max_idle = max_idle
+        self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, message: dict[str, Any]) -> None:
+        """Run ``message`` on an idle thread or a new one (RuntimeError: none can start)."""
+        with self._lock:
+            if self._idle:
+                self._idle -= 1  # that thread's next get() takes this message
+                self._queue.put(message)
+                return
+        threading.Thread(target=self._work, args=(message,), daemon=True).start()
+
+    def _work(self, message: dict[str, Any]) -> None:
+        while True:
+            self._run(message)
+            with self._lock:
+                if self._idle >= self._max_idle:
+                    return
+                self._idle += 1
+            message = self._queue.get()
+
+
 class ToolServer:
     """Dispatches requests to the tools; holds the state tools share."""
 
     def __init__(self, channel: Channel, env: dict[str, str]) -> None:
         self.channel = channel
         self.env = env
+        self.workers = Workers(self.handle)
         self.reaper = procs.Reaper()
         self.watcher = fs_tools.ChangeWatcher()
         self.tools: dict[str, Tool] = {
@@ -111,7 +146,7 @@ class ToolServer:
             if not isinstance(message, dict):
                 continue
             try:
-                threading.Thread(target=self.handle, args=(message,), daemon=True).start()
+                self.workers.submit(message)
             except RuntimeError:
                 # Usually the session's pids limit: threads count as tasks too.
                 self._answer(message.get("id"), "the session cannot start more threads", True)
