@@ -41,7 +41,7 @@ def main() -> None:
         "get_labels": samples(session.get_labels, calls),
         "shell_echo": samples(lambda: session.command.execute_command("echo x", 5000), calls),
         "read_file_1k": samples(lambda: session.file_system.read_file("/tmp/probe-1k.txt"), calls),
-        "read_file_10m": samples(lambda: session.file_system.read_file(read_path), 3),
+        "read_file_10m": samples(lambda: session.file_system.read_file(read_path), 5),
     }
     session.delete()
     with open(results_path, "w", encoding="utf-8") as handle:
