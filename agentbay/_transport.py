@@ -81,11 +81,13 @@ class StdlibTransport(httpx.BaseTransport):
         try:
             connection.connect()
         except TimeoutError as exc:
-            connection.close()
-            raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from exc
+            raise _closed(
+                connection, httpx.ConnectTimeout(f"connecting to {host}:{port} timed out")
+            ) from exc
         except OSError as exc:
-            connection.close()
-            raise httpx.ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
+            raise _closed(
+                connection, httpx.ConnectError(f"cannot connect to {host}:{port}: {exc}")
+            ) from exc
         return connection
 
     def _release(self, key: _Key, connection: http.client.HTTPConnection) -> None:
@@ -148,28 +150,30 @@ class StdlibTransport(httpx.BaseTransport):
                 raise _Replay(exc) from exc
             raise httpx.WriteError(f"the server closed the connection: {exc}") from exc
         except TimeoutError as exc:
-            connection.close()
-            raise httpx.WriteTimeout(f"sending the request timed out: {exc}") from exc
+            raise _closed(
+                connection, httpx.WriteTimeout(f"sending the request timed out: {exc}")
+            ) from exc
         except OSError as exc:
-            connection.close()
-            raise httpx.WriteError(f"sending the request failed: {exc}") from exc
+            raise _closed(
+                connection, httpx.WriteError(f"sending the request failed: {exc}")
+            ) from exc
         except ValueError as exc:  # a header http.client refuses (control characters)
-            connection.close()
-            raise httpx.LocalProtocolError(str(exc)) from exc
+            raise _closed(connection, httpx.LocalProtocolError(str(exc))) from exc
         try:
             sock.settimeout(timeouts.get("read"))
             response = connection.getresponse()
         except TimeoutError as exc:
-            connection.close()
-            raise httpx.ReadTimeout(f"no answer in time: {exc}") from exc
+            raise _closed(connection, httpx.ReadTimeout(f"no answer in time: {exc}")) from exc
         except http.client.RemoteDisconnected as exc:
             # The request may have been executed: never sent again here (the API client
             # decides, by action, whether a retry is safe).
-            connection.close()
-            raise httpx.RemoteProtocolError(f"the server sent no answer: {exc}") from exc
+            raise _closed(
+                connection, httpx.RemoteProtocolError(f"the server sent no answer: {exc}")
+            ) from exc
         except (OSError, http.client.HTTPException) as exc:
-            connection.close()
-            raise httpx.ReadError(f"{request.method} {request.url} failed: {exc}") from exc
+            raise _closed(
+                connection, httpx.ReadError(f"{request.method} {request.url} failed: {exc}")
+            ) from exc
         return httpx.Response(
             response.status,
             headers=response.getheaders(),
@@ -235,6 +239,12 @@ class _ResponseBody(httpx.SyncByteStream):
             self._transport._release(self._key, self._connection)
         else:
             self._connection.close()
+
+
+def _closed(connection: http.client.HTTPConnection, error: Exception) -> Exception:
+    """Close ``connection`` (it is unusable after ``error``) and hand ``error`` back to raise."""
+    connection.close()
+    return error
 
 
 def _send_stream(connection: http.client.HTTPConnection, request: httpx.Request) -> None:
