@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agentbay.local.sandbox import Sandbox
+from agentbay.local.sandbox import Sandbox, layout
 from tests.sandbox.conftest import Env
 
 
@@ -64,6 +64,40 @@ def test_scratch_dirs_start_empty_and_stay_private(
         assert env.sh(first, "stat -c %a /var") == f"{os.stat('/var').st_mode & 0o7777:o}\n"
     finally:
         host_secret.unlink()
+
+
+def test_the_hosts_data_is_not_in_the_session(env: Env, pair: tuple[Sandbox, Sandbox]) -> None:
+    first, _ = pair
+    secret = Path("/root") / f"agentbay-host-secret-{os.getpid()}"
+    secret.write_text("host only")
+    repo = Path(__file__).resolve().parents[2]
+    try:
+        assert "No such file" in _fails(env, first, f"cat {secret}")
+        for private in ("/root", "/home", "/mnt", "/media", "/srv"):
+            # Empty, but for the way down to the tool server's interpreter if it lives there.
+            shown = {
+                path.relative_to(private).parts[0]
+                for path in layout.tool_server_paths()
+                if path.is_relative_to(private)
+            }
+            assert set(env.sh(first, f"ls -A {private}").split()) == shown, private
+        # Top-level entries that are not part of a Linux system (e.g. this checkout's /work)
+        # do not exist at all, or hold only the way down to the tool server's code.
+        shown = layout.tool_server_paths()
+        for name in sorted(set(os.listdir("/")) - layout.SYSTEM_ENTRIES):
+            way_down = {path.parts[2] for path in shown if path.parts[1] == name}
+            if way_down:
+                assert set(env.sh(first, f"ls -A /{name}").split()) == way_down, name
+            else:
+                assert "No such file" in _fails(env, first, f"ls -d /{name}"), name
+        # ...except the tool server's own code and interpreter: shown, read-only.
+        code = repo / "agentbay" / "local" / "sandbox"
+        assert env.sh(first, f"test -f {code}/toolserver.py && echo shown") == "shown\n"
+        assert "Read-only" in _fails(env, first, f"touch {code}/x")
+        assert "No such file" in _fails(env, first, f"ls {repo}/tests")
+        assert env.text(first, "run_code", code="print(6 * 7)", language="python") == "42\n"
+    finally:
+        secret.unlink()
 
 
 def test_data_dir_with_other_sessions_is_hidden(env: Env, pair: tuple[Sandbox, Sandbox]) -> None:

@@ -52,12 +52,14 @@ def host_pid() -> int:
     return int(os.readlink("/proc/self"))
 
 
-def enter(root: str, hide: list[str], hostname: str) -> None:
+def enter(root: str, hide: list[str], hostname: str, show: list[str] | None = None) -> None:
     """Build the sandbox's mounts under ``root``, pivot into it and drop privileges.
 
     ``root`` is the session's overlay (mounted by the runtime in the host namespace),
     ``hide`` host paths to cover with an empty read-only tmpfs (the runtime's data dir,
-    whose other sessions' upper dirs are otherwise readable through the lower layer).
+    whose other sessions' upper dirs are otherwise readable through the lower layer),
+    ``show`` host paths to bind read-only where the overlay hides them (the tool server's
+    own code and interpreter, which it still imports from after the pivot).
     """
     # unshare already made the copy private; repeat it so nothing we mount can ever
     # propagate back to the host, whatever the unshare defaults are.
@@ -66,6 +68,11 @@ def enter(root: str, hide: list[str], hostname: str) -> None:
     _mount_dev(root)
     _mount_sys(root)
     _copy_dangling_config(root)
+    for path in show or []:
+        target = root + path
+        os.makedirs(target, exist_ok=True)
+        sc.mount(path, target, None, sc.MS_BIND | sc.MS_REC)
+        sc.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID)
     for path in hide:
         target = root + path
         if os.path.isdir(target):

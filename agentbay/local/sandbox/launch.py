@@ -27,6 +27,8 @@ from functools import cache
 from importlib.util import cache_from_source
 from pathlib import Path
 
+from agentbay.local.sandbox import layout
+
 #: The directory of the in-sandbox modules (put on the tool server's ``sys.path``).
 CODE_DIR = Path(__file__).resolve().parent
 IN_SANDBOX_MODULES = (
@@ -129,6 +131,7 @@ def start(
             "isolated": True,
             "root": str(session_dir / "root"),
             "hide": hide,
+            "show": [str(path) for path in layout.tool_server_paths()],
             "hostname": POOL_HOSTNAME,
             "home": home,
         }

@@ -21,8 +21,51 @@ from agentbay.local.sandbox import syscalls
 
 log = logging.getLogger("agentbay.local.sandbox")
 
-#: Host directories every session gets empty and its own (see ``_private_scratch``).
-PRIVATE_DIRS = ("tmp", "var/tmp")
+#: Host directories every session gets empty and its own: scratch space, users' homes and
+#: mount points hold the host's data (build trees, keys, sockets), not its operating system.
+PRIVATE_DIRS = ("tmp", "var/tmp", "root", "home", "mnt", "media", "srv")
+#: The top-level entries of a Linux system (FHS). Any other one (/work, /data, ...) is the
+#: host's own data and does not exist inside sessions.
+SYSTEM_ENTRIES = frozenset(
+    [
+        "bin",
+        "boot",
+        "dev",
+        "etc",
+        "home",
+        "lib",
+        "lib32",
+        "lib64",
+        "libx32",
+        "media",
+        "mnt",
+        "opt",
+        "proc",
+        "root",
+        "run",
+        "sbin",
+        "srv",
+        "sys",
+        "tmp",
+        "usr",
+        "var",
+    ]
+)
+
+
+def tool_server_paths() -> list[Path]:
+    """Host paths the tool server runs from: shown read-only inside sessions, whatever the
+    hiding above covers (an interpreter under /root, the package under /work, ...)."""
+    paths = [
+        Path(__file__).resolve().parent,  # the tool server's code
+        Path(os.path.realpath(sys.base_prefix)),  # its interpreter's stdlib
+        Path(os.path.realpath(sys.executable)).parent,  # and the interpreter
+    ]
+    unique: list[Path] = []
+    for path in sorted(set(paths), key=lambda item: len(item.parts)):
+        if not any(path == kept or kept in path.parents for kept in unique):
+            unique.append(path)
+    return unique
 
 
 def check_data_dir(data_dir: Path) -> None:
@@ -30,12 +73,7 @@ def check_data_dir(data_dir: Path) -> None:
     text = str(data_dir)
     if any(char in text for char in ",:\\\n"):
         raise ValueError(f"the data dir path must not contain ',', ':' or '\\\\': {text!r}")
-    needed_paths = [
-        Path(__file__).resolve().parent,  # the tool server's code
-        Path(os.path.realpath(sys.executable)).parent,  # its interpreter
-        Path(os.path.realpath(sys.base_prefix)),  # and the interpreter's stdlib
-    ]
-    for needed in needed_paths:
+    for needed in tool_server_paths():
         if needed == data_dir or data_dir in needed.parents:
             # The data dir is hidden inside sessions; the tool server would vanish with it.
             raise ValueError(f"the data dir {text} must not contain {needed}")
@@ -46,7 +84,7 @@ def mount_overlay(session_dir: Path) -> Path:
     upper, work, root = session_dir / "upper", session_dir / "work", session_dir / "root"
     for directory in (upper, work, root):
         directory.mkdir(parents=True, exist_ok=True)
-    _private_scratch(upper)
+    _hide_host_data(upper)
     options = f"lowerdir=/,upperdir={upper},workdir={work}"
     flags = syscalls.MS_NOSUID | syscalls.MS_NODEV
     try:
@@ -59,11 +97,10 @@ def mount_overlay(session_dir: Path) -> Path:
     return root
 
 
-def _private_scratch(upper: Path) -> None:
-    """Start the session's scratch directories empty: opaque in the overlay's upper layer.
-
-    The host's /tmp holds other programs' files (sockets, build trees, tokens); a session
-    sees a fresh one, as on a new machine, and what it writes there stays in its layer.
+def _hide_host_data(upper: Path) -> None:
+    """Keep the host's data out of the session's view of ``/``: set up its upper layer so the
+    private directories start empty (overlay "opaque" directories) and top-level entries
+    outside the system's are gone (overlay whiteouts). Writes stay in the session's layer.
     """
     for name in PRIVATE_DIRS:
         host = Path("/") / name
@@ -80,6 +117,12 @@ def _private_scratch(upper: Path) -> None:
             os.setxattr(inside, "trusted.overlay.opaque", b"y")
         except OSError as exc:
             log.warning("session %s sees the host's /%s: %s", upper.parent.name, name, exc)
+    for name in os.listdir("/"):
+        if name not in SYSTEM_ENTRIES:
+            try:
+                os.mknod(upper / name, stat.S_IFCHR, os.makedev(0, 0))  # a whiteout
+            except OSError as exc:
+                log.warning("session %s sees the host's /%s: %s", upper.parent.name, name, exc)
 
 
 def _copy_owner_and_mode(source: Path, target: Path) -> None:

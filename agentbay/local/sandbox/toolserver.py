@@ -201,7 +201,12 @@ def _prepare(config: dict[str, Any]) -> int:
         else:
             import jail  # type: ignore[import-not-found, no-redef]
         pid = jail.host_pid()  # read before /proc is replaced by the sandbox's own
-        jail.enter(config["root"], list(config.get("hide", [])), config["hostname"])
+        jail.enter(
+            config["root"],
+            list(config.get("hide", [])),
+            config["hostname"],
+            list(config.get("show", [])),
+        )
     else:
         if __package__:
             from . import syscalls
