@@ -51,24 +51,33 @@ def start_runtime(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def rss_kb(pid: int, field: str = "VmRSS") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    """A memory figure of a process in KiB (0 once it has exited)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
 
 
+def session_pids(session_id: str) -> list[int]:
+    """The processes in a session's cgroup (its tool server and what it started)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if session_id in (entry / "cgroup").read_text():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def session_rss_bytes(session_id: str) -> int:
     """Resident memory of every process in a session's cgroup."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if session_id in (entry / "cgroup").read_text():
-                total += rss_kb(int(entry.name)) * 1024
-        except OSError:
-            continue
-    return total
+    return sum(rss_kb(pid) * 1024 for pid in session_pids(session_id))
 
 
 def floor_request(action: str, form: dict[str, str]) -> dict[str, Any]:

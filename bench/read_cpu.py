@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from agentbay import AgentBay, Config
-from bench.__main__ import KEY, MB, start_runtime
+from bench.__main__ import KEY, MB, session_pids, start_runtime
 
 READS = 5
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -25,19 +25,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
-def session_processes(session_id: str) -> list[int]:
-    """The processes in a session's cgroup (its tool server and what it started)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if session_id in (entry / "cgroup").read_text():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
 def main() -> None:
     process, endpoint = start_runtime(Path(tempfile.mkdtemp()))
     try:
@@ -46,22 +33,25 @@ def main() -> None:
         fs = session.file_system
         fs.write_file("/tmp/ten.txt", "y" * (10 * MB))
         fs.read_file("/tmp/ten.txt")
-        tools = session_processes(session.session_id)
-        before = os.times(), cpu_seconds(process.pid), sum(map(cpu_seconds, tools))
-        start = time.perf_counter()
+        tools = session_pids(session.session_id)
+
+        def cpu() -> tuple[float, float, float]:
+            mine = os.times()
+            return (
+                mine.user + mine.system,
+                cpu_seconds(process.pid),
+                sum(map(cpu_seconds, tools)),
+            )
+
+        before, start = cpu(), time.perf_counter()
         for _ in range(READS):
             assert len(fs.read_file("/tmp/ten.txt").content) == 10 * MB
         wall = (time.perf_counter() - start) / READS
-        mine, runtime, toolserver = (
-            os.times(),
-            cpu_seconds(process.pid),
-            sum(map(cpu_seconds, tools)),
-        )
-        client = (mine.user + mine.system - before[0].user - before[0].system) / READS
+        client, runtime, toolserver = ((a - b) / READS for a, b in zip(cpu(), before, strict=True))
         print(f"per 10 MB read ({READS} reads): wall {wall:.3f} s")
         print(f"  client      {client:.3f} s CPU")
-        print(f"  runtime     {(runtime - before[1]) / READS:.3f} s CPU")
-        print(f"  tool server {(toolserver - before[2]) / READS:.3f} s CPU")
+        print(f"  runtime     {runtime:.3f} s CPU")
+        print(f"  tool server {toolserver:.3f} s CPU")
         session.delete()
     finally:
         process.terminate()

@@ -321,12 +321,11 @@ class ContextActions:
         tree = self.tree(row.id)
         async with self.lock(row.id):
             found = await asyncio.to_thread(tree.delete_file, key)
-        if found:
-            self._in_background(asyncio.to_thread(tree.empty_trash))
         if not found:
             raise ApiError(
                 400, "InvalidContextFile.NotFound", f"{fields['FilePath']} is not in the context."
             )
+        self._in_background(asyncio.to_thread(tree.empty_trash))
 
     def file_url(self, fields: dict[str, Any], method: str) -> dict[str, Any]:
         """GetContextFileUploadUrl / GetContextFileDownloadUrl: a pre-signed, expiring URL."""

@@ -29,15 +29,10 @@ class ToolAnswer:
         return f"ToolAnswer({self.value!r})"
 
     @classmethod
-    def of(cls, content: list[Any], is_error: bool) -> ToolAnswer:
-        """An answer built by the runtime itself."""
-        value = {"content": content, "isError": is_error}
-        return cls(value, json.dumps(value).encode("ascii"))
-
-    @classmethod
     def error(cls, text: str) -> ToolAnswer:
-        """An answer reporting a failure."""
-        return cls.of([{"type": "text", "text": text}], True)
+        """An answer the runtime itself gives to report a failure."""
+        value = {"content": [{"type": "text", "text": text}], "isError": True}
+        return cls(value, json.dumps(value).encode("ascii"))
 
     @classmethod
     def parse(cls, raw: bytes) -> ToolAnswer | None:

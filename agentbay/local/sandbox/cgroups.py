@@ -12,10 +12,11 @@ import contextlib
 import errno
 import logging
 import os
-import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from agentbay.local.sandbox import procs
 
 log = logging.getLogger("agentbay.local.sandbox")
 
@@ -172,9 +173,7 @@ class SessionCgroup:
             pids = self.pids()
             if not pids:
                 return True
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+            procs.kill_all(pids)
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.005)

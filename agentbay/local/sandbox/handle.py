@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agentbay.local.sandbox import layout, syscalls
+from agentbay.local.sandbox import layout, procs, syscalls
 from agentbay.local.sandbox.answers import ToolAnswer
 from agentbay.local.sandbox.cgroups import SessionCgroup
 
@@ -245,7 +245,7 @@ class Sandbox:
         if self._cgroup is not None:
             found |= self._cgroup.pids()
         if self._process.poll() is None:
-            found |= _descendants(self._process.pid) | {self._process.pid}
+            found |= procs.descendants(self._process.pid) | {self._process.pid}
         return sorted(found)
 
     def rss_bytes(self) -> int:
@@ -295,12 +295,10 @@ class Sandbox:
             # Kill the descendants while the tool server (their subreaper) still holds
             # them: killed first, it would let orphans escape to the host's init.
             for _ in range(20):
-                victims = _descendants(process.pid)
+                victims = procs.descendants(process.pid)
                 if not victims:
                     break
-                for pid in victims:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
+                procs.kill_all(victims)
                 time.sleep(0.002)
         if process.poll() is None:
             # Isolated: the helper's --kill-child takes PID 1 down, and with PID 1 the
@@ -352,25 +350,3 @@ def _resolve_in_root(root: Path, path: str) -> Path:
             resolved = []
         pending.extend(reversed([p for p in target.split("/") if p not in ("", ".")]))
     return root.joinpath(*resolved)
-
-
-def _descendants(root: int) -> set[int]:
-    """PIDs whose parent chain reaches ``root`` (read from /proc now)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                parent = int(handle.read().rsplit(b")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(entry))
-    found: set[int] = set()
-    stack = [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found

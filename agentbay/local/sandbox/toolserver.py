@@ -14,7 +14,7 @@ Protocol, JSON lines over the socket ``fd``:
 3. the server answers ``{"ready": true, "pid": <host pid>}`` once the sandbox is built (or
    ``{"ready": false, "error": "..."}`` and exits);
 4. then requests ``{"id": int, "tool": str, "args": {...}}`` are answered with the line
-   ``<id> {"content": [{"type": "text", "text": str}], "isError": bool}``, each in its own
+   ``<id> {"content": [{"type": "text", "text": str}], "isError": bool}``, each on a worker
    thread, so answers can come back out of order. The id comes first, outside the JSON, so
    the runtime can forward the answer's bytes without encoding them again.
 
@@ -225,31 +225,10 @@ def _kill_descendants() -> None:
     """SIGKILL every descendant of this process (unisolated mode has no PID namespace)."""
     me = os.getpid()
     for _ in range(5):
-        parents: dict[int, int] = {}
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat", "rb") as handle:
-                        fields = handle.read().rsplit(b")", 1)[1].split()
-                    parents[int(entry)] = int(fields[1])
-                except (OSError, IndexError, ValueError):
-                    continue
-        victims = [pid for pid in parents if _descends(pid, me, parents)]
+        victims = procs.descendants(me)
         if not victims:
             return
-        for pid in victims:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-
-
-def _descends(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
-    seen = 0
-    while pid in parents and seen < 4096:
-        pid = parents[pid]
-        if pid == ancestor:
-            return True
-        seen += 1
-    return False
+        procs.kill_all(victims)
 
 
 def main(fd: int) -> None:

@@ -22,8 +22,9 @@ import sys
 import time
 
 if __package__:
-    from . import syscalls
+    from . import procs, syscalls
 else:
+    import procs  # type: ignore[import-not-found, no-redef]
     import syscalls  # type: ignore[import-not-found, no-redef]
 
 
@@ -58,9 +59,7 @@ def _kill_cgroups(prefix: str, parents: list[str]) -> list[str]:
                 break
             if not pids:
                 break
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+            procs.kill_all(pids)
             time.sleep(0.01)
     return directories
 
