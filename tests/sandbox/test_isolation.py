@@ -91,9 +91,11 @@ def test_the_hosts_data_is_not_in_the_session(env: Env, pair: tuple[Sandbox, San
             else:
                 assert "No such file" in _fails(env, first, f"ls -d /{name}"), name
         # ...except the tool server's own code and interpreter: shown, read-only.
-        code = repo / "agentbay" / "local" / "sandbox"
+        code = repo / "agentbay" / "local" / "sandbox" / "inside"
         assert env.sh(first, f"test -f {code}/toolserver.py && echo shown") == "shown\n"
         assert "Read-only" in _fails(env, first, f"touch {code}/x")
+        # Only the in-session package is bound: the host-side sandbox code stays out.
+        assert env.sh(first, f"ls -A {code.parent}").split() == ["inside"]
         assert "No such file" in _fails(env, first, f"ls {repo}/tests")
         assert env.text(first, "run_code", code="print(6 * 7)", language="python") == "42\n"
     finally:
@@ -250,7 +252,7 @@ def test_host_path_resolves_links_inside_the_session(
 @pytest.mark.unisolated
 def test_config_links_into_host_tmpfs_are_copied(tmp_path: Path) -> None:
     """systemd-resolved's /etc/resolv.conf -> /run/... would leave a session without DNS."""
-    from agentbay.local.sandbox import jail
+    from agentbay.local.sandbox.inside import jail
 
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc" / "resolv.conf").symlink_to("../run/systemd/resolve/stub-resolv.conf")

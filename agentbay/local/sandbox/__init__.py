@@ -13,8 +13,9 @@ What a session gets (isolated mode):
 - the host's network: the network namespace is NOT separated, so sessions can reach
   package registries and the host's loopback services (which must authenticate).
 
-All processes of a session end with it. Modules whose names are listed in
-``launch.IN_SANDBOX_MODULES`` run inside the sandbox and use the standard library only.
+All processes of a session end with it. The package ``inside/`` holds the code that runs
+inside sandboxes (standard library only, the one directory bound into sessions); the
+modules beside it run on the host.
 """
 
 from __future__ import annotations

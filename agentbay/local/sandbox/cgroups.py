@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentbay.local.sandbox import procs
+from agentbay.local.sandbox.inside import procs
 
 log = logging.getLogger("agentbay.local.sandbox")
 

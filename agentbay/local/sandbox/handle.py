@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agentbay.local.sandbox import layout, procs, syscalls
+from agentbay.local.sandbox import layout
 from agentbay.local.sandbox.answers import ToolAnswer
 from agentbay.local.sandbox.cgroups import SessionCgroup
+from agentbay.local.sandbox.inside import procs, syscalls
 
 log = logging.getLogger("agentbay.local.sandbox")
 

@@ -10,7 +10,7 @@ channel closes, so a crashed runtime leaves no session processes behind. The net
 namespace is deliberately shared with the host (sessions must reach package registries;
 ``GetLink`` URLs are host ports). The tool server runs with the host's interpreter
 (``sys.executable``, visible through the overlay's lower layer) and imports only the
-stdlib-only modules of this directory.
+stdlib-only package ``inside/``, the one directory of ours bound into sessions.
 """
 
 from __future__ import annotations
@@ -27,28 +27,24 @@ from functools import cache
 from importlib.util import cache_from_source
 from pathlib import Path
 
-from agentbay.local.sandbox import layout
+from agentbay.local.sandbox import inside, layout
 
-#: The directory of the in-sandbox modules (put on the tool server's ``sys.path``).
-CODE_DIR = Path(__file__).resolve().parent
-IN_SANDBOX_MODULES = (
-    "toolserver",
-    "procs",
-    "exec_tools",
-    "fs_tools",
-    "tool_args",
-    "jail",
-    "syscalls",
-    "watchdog",
-)
+#: The package of in-sandbox code; its parent goes on the tool server's ``sys.path``, so the
+#: sandbox imports it as the top-level package ``inside``.
+CODE_DIR = Path(inside.__file__).resolve().parent
 #: -E: no PYTHON* variables; -s, -S: no site-packages (faster start, nothing of the host
-#: environment leaks in); sys.path gets CODE_DIR appended, after the stdlib.
+#: environment leaks in); sys.path gets CODE_DIR's parent appended, after the stdlib.
 #: The first line the process writes is its host PID, before the ~30 ms of imports, so the
 #: runtime can put it into its cgroup meanwhile (a cgroup move costs 10-30 ms on cgroup v1).
 BOOT = (
     "import sys, os; fd = int(sys.argv[2]); "
     "os.write(fd, os.readlink('/proc/self').encode() + b'\\n'); "
-    "sys.path.append(sys.argv[1]); import toolserver; toolserver.main(fd)"
+    "sys.path.append(sys.argv[1]); from inside import toolserver; toolserver.main(fd)"
+)
+#: The watchdog runs from the same package, outside any sandbox (see ``inside/watchdog.py``).
+WATCHDOG_BOOT = (
+    "import sys; sys.path.append(sys.argv.pop(1)); "
+    "from inside import watchdog; watchdog.main(sys.argv)"
 )
 #: PATH inside isolated sessions (the image's standard locations, nothing of the host's).
 SANDBOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -73,8 +69,7 @@ def precompile() -> None:
     The tool server reads ``__pycache__`` through the overlay; compiling here, once per
     process, spares every session the compile. Failure (read-only install) only costs time.
     """
-    for name in IN_SANDBOX_MODULES:
-        source = CODE_DIR / f"{name}.py"
+    for source in CODE_DIR.glob("*.py"):
         cached = Path(cache_from_source(str(source)))
         try:
             if not cached.exists() or cached.stat().st_mtime < source.stat().st_mtime:
@@ -108,7 +103,7 @@ def start(
     precompile()
     host_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     fd = server_end.fileno()
-    python = [sys.executable, "-E", "-s", "-S", "-c", BOOT, str(CODE_DIR), str(fd)]
+    python = [sys.executable, "-E", "-s", "-S", "-c", BOOT, str(CODE_DIR.parent), str(fd)]
     if isolated:
         unshare = unshare_binary()
         if unshare is None:
@@ -180,7 +175,9 @@ def start_watchdog(
                 "-E",
                 "-s",
                 "-S",
-                str(CODE_DIR / "watchdog.py"),
+                "-c",
+                WATCHDOG_BOOT,
+                str(CODE_DIR.parent),
                 str(read_end),
                 str(sessions_dir),
                 cgroup_prefix,

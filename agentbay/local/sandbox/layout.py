@@ -17,7 +17,7 @@ import stat
 import sys
 from pathlib import Path, PurePosixPath
 
-from agentbay.local.sandbox import syscalls
+from agentbay.local.sandbox.inside import syscalls
 
 log = logging.getLogger("agentbay.local.sandbox")
 
@@ -57,7 +57,7 @@ def tool_server_paths() -> list[Path]:
     """Host paths the tool server runs from: shown read-only inside sessions, whatever the
     hiding above covers (an interpreter under /root, the package under /work, ...)."""
     paths = [
-        Path(__file__).resolve().parent,  # the tool server's code
+        Path(__file__).resolve().parent / "inside",  # the tool server's code
         Path(os.path.realpath(sys.base_prefix)),  # its interpreter's stdlib
         Path(os.path.realpath(sys.executable)).parent,  # and the interpreter
     ]

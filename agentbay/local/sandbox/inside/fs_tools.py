@@ -17,10 +17,7 @@ import stat
 import threading
 import time
 
-if __package__:
-    from . import tool_args as ta
-else:
-    import tool_args as ta  # type: ignore[import-not-found, no-redef]
+from . import tool_args as ta
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

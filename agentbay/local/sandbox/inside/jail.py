@@ -12,10 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-if __package__:
-    from . import syscalls as sc
-else:  # inside the sandbox the modules are loaded as top-level modules
-    import syscalls as sc  # type: ignore[import-not-found, no-redef]
+from . import syscalls as sc
 
 # Docker's default capability set, minus NET_RAW: sessions share the host network
 # namespace, where NET_RAW would let a session sniff every loopback connection (other

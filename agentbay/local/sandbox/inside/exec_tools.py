@@ -12,12 +12,8 @@ import contextlib
 import itertools
 import os
 
-if __package__:
-    from . import procs
-    from . import tool_args as ta
-else:
-    import procs  # type: ignore[import-not-found, no-redef]
-    import tool_args as ta  # type: ignore[import-not-found, no-redef]
+from . import procs
+from . import tool_args as ta
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -2,7 +2,10 @@
 
 One watchdog process per ``SandboxManager``, started as::
 
-    python -E -s -S watchdog.py <fd> <sessions dir> <cgroup prefix> [<cgroup parent>...]
+    python -E -s -S -c WATCHDOG_BOOT <parent of inside/> <fd> <sessions dir> <cgroup prefix> \
+        [<cgroup parent>...]
+
+(``launch.WATCHDOG_BOOT`` imports this module from the package ``inside``.)
 
 It blocks reading the pipe ``fd``, whose write end only the runtime holds. An orderly
 ``close()`` writes ``q`` first and the watchdog just exits. End of file without ``q`` means
@@ -18,14 +21,9 @@ import contextlib
 import os
 import shutil
 import signal
-import sys
 import time
 
-if __package__:
-    from . import procs, syscalls
-else:
-    import procs  # type: ignore[import-not-found, no-redef]
-    import syscalls  # type: ignore[import-not-found, no-redef]
+from . import procs, syscalls
 
 
 def _wait_for_runtime_exit(fd: int) -> bool:
@@ -100,7 +98,3 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the runtime's to handle
     if _wait_for_runtime_exit(fd):
         clean(sessions_dir, prefix, parents)
-
-
-if __name__ == "__main__":
-    main(sys.argv)

@@ -2,10 +2,10 @@
 
 It is started by the runtime (see ``launch.py``) as::
 
-    python -E -s -S -c BOOT <directory of this file> <fd>
+    python -E -s -S -c BOOT <parent directory of inside/> <fd>
 
-and never imports the ``agentbay`` package: only this directory's stdlib-only modules are
-put on ``sys.path``, so it runs with whatever Python the session's image provides.
+and never imports the ``agentbay`` package: only the stdlib-only package ``inside`` is
+reachable from ``sys.path``, so it runs with whatever Python the session's image provides.
 
 Protocol, JSON lines over the socket ``fd``:
 
@@ -32,14 +32,8 @@ import signal
 import sys
 import threading
 
-if __package__:
-    from . import exec_tools, fs_tools, procs
-    from . import tool_args as ta
-else:
-    import exec_tools  # type: ignore[import-not-found, no-redef]
-    import fs_tools  # type: ignore[import-not-found, no-redef]
-    import procs  # type: ignore[import-not-found, no-redef]
-    import tool_args as ta  # type: ignore[import-not-found, no-redef]
+from . import exec_tools, fs_tools, procs
+from . import tool_args as ta
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -196,10 +190,8 @@ def _prepare(config: dict[str, Any]) -> int:
     os.umask(0o022)
     home = config["home"]
     if config.get("isolated"):
-        if __package__:
-            from . import jail
-        else:
-            import jail  # type: ignore[import-not-found, no-redef]
+        from . import jail
+
         pid = jail.host_pid()  # read before /proc is replaced by the sandbox's own
         jail.enter(
             config["root"],
@@ -208,10 +200,8 @@ def _prepare(config: dict[str, Any]) -> int:
             list(config.get("show", [])),
         )
     else:
-        if __package__:
-            from . import syscalls
-        else:
-            import syscalls  # type: ignore[import-not-found, no-redef]
+        from . import syscalls
+
         pid = os.getpid()
         # Orphans of the session then stay our descendants, so they are reaped by us and
         # found (and killed) at release.
