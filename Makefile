@@ -21,11 +21,11 @@ install: $(STAMP) ## create .venv and install the package with its dev extras
 generate: $(STAMP) ## regenerate the low-level client and the ergonomic layer
 	$(BIN)/python -m generator
 
-lint: $(STAMP) ## ruff on hand-written code
+lint: $(STAMP) ## ruff on hand-written code and the rendered SDK layer
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-types: $(STAMP) ## mypy (strict) on hand-written code
+types: $(STAMP) ## mypy (strict) on hand-written code and the rendered SDK layer
 	$(BIN)/mypy
 
 freshness: $(STAMP) ## fail if checked-in generated code differs from a fresh generation

@@ -1,17 +1,26 @@
 """Render the ergonomic layer from ``templates/sdk/`` (one template source, sync and async).
 
-``templates/sdk/manifest.yaml`` lists each template and the modules it renders to::
+``templates/sdk/manifest.yaml`` lists each template, the modules it renders to and, for a
+manager package, what its ``__init__.py`` exports (rendered for both flavours)::
 
     modules:
       - template: session.py.jinja
         outputs:
           - {path: agentbay/session.py, flavor: sync}
           - {path: agentbay/aio/session.py, flavor: async}
+      - template: command.py.jinja
+        outputs: [...]
+        package:
+          doc: "Shell commands in a session: ``Command`` and ``CommandResult``."
+          exports:
+            agentbay._types.command: [CommandResult]
+            self: [Command]          # the module this entry renders
 
-Every template sees ``flavor`` (``"sync"``/``"async"``), ``is_async``, the helpers
-``aw`` (``"await "`` or ``""``) and ``async_`` (``"async "`` or ``""``), and the tool
-catalogue of the description (``tools``, ``tools_by_name``, ``servers``, ``images``) and its
-``actions`` (name, tag, safe_to_retry).
+Every template sees the render globals of its flavour (``flavour_globals``): ``flavor``,
+``is_async``, ``aw`` (``"await "``/``""``), ``async_`` (``"async "``/``""``), ``Async``
+(the class-name prefix), ``pkg`` (``agentbay``/``agentbay.aio``), the class names ``Bay``,
+``Session``, ``Api``, and the httpx names ``Http`` and ``Transport``; and the tool catalogue of
+the description (``tools``, ``tools_by_name``, ``servers``, ``images``) and its ``actions``.
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST = "manifest.yaml"
+#: Renders a manager package's ``__init__.py`` from the manifest's ``package`` entry.
+PACKAGE_TEMPLATE = "_package.py.jinja"
 
 
 def load_catalogue(spec_path: Path) -> dict[str, Any]:
@@ -70,6 +81,46 @@ def python_literal(value: Any) -> str:
     return repr(value)
 
 
+def wrap(text: str, width: int = 88, indent: int = 4) -> str:
+    """Prose as lines of at most ``width`` characters, continuation lines indented."""
+    import textwrap
+
+    lines = textwrap.wrap(" ".join(text.split()), width=width - indent)
+    return ("\n" + " " * indent).join(lines)
+
+
+def flavour_globals(flavor: str) -> dict[str, Any]:
+    """The names a template reads to spell one flavour (sync or async)."""
+    is_async = flavor == "async"
+    prefix = "Async" if is_async else ""
+    return {
+        "flavor": flavor,
+        "is_async": is_async,
+        "aw": "await " if is_async else "",
+        "async_": "async " if is_async else "",
+        "Async": prefix,
+        "pkg": "agentbay.aio" if is_async else "agentbay",
+        "Bay": f"{prefix}AgentBay",
+        "Session": f"{prefix}Session",
+        "Api": f"{prefix}ApiClient",
+        "Http": f"httpx.{prefix}Client",
+        "Transport": f"httpx.{prefix}BaseTransport",
+    }
+
+
+def _module_name(path: str) -> str:
+    return path.removesuffix(".py").replace("/", ".")
+
+
+def package_exports(module: dict[str, Any], output: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """(module, names) of a manager package's ``__init__.py`` for one output of the entry."""
+    exports = module["package"]["exports"]
+    return [
+        (_module_name(output["path"]) if source == "self" else source, sorted(names))
+        for source, names in exports.items()
+    ]
+
+
 def render(repo: Path, out: Path, *, header: str) -> list[Path]:
     """Render every module of the manifest below ``out``; answer the written paths."""
     import jinja2
@@ -90,21 +141,27 @@ def render(repo: Path, out: Path, *, header: str) -> list[Path]:
     )
     environment.filters["python_type"] = python_type
     environment.filters["python_literal"] = python_literal
+    environment.filters["wrap"] = wrap
+    package_template = environment.get_template(PACKAGE_TEMPLATE)
     catalogue = load_catalogue(repo / "openapi" / "agentbay.yaml")
     written = []
     for module in manifest.get("modules", []):
         template = environment.get_template(module["template"])
         for output in module["outputs"]:
-            is_async = output["flavor"] == "async"
-            text = template.render(
-                flavor=output["flavor"],
-                is_async=is_async,
-                aw="await " if is_async else "",
-                async_="async " if is_async else "",
-                **catalogue,
-            )
+            names = flavour_globals(output["flavor"])
             target = out / output["path"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(header + text, encoding="utf-8")
+            _write(target, header + template.render(**names, **catalogue))
             written.append(target)
+            if "package" in module:
+                init = target.parent / "__init__.py"
+                text = package_template.render(
+                    doc=module["package"]["doc"], exports=package_exports(module, output)
+                )
+                _write(init, header + text)
+                written.append(init)
     return written
+
+
+def _write(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
