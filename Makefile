@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install generate lint types freshness test check demo serve bench
+.PHONY: help install generate lint types freshness test test-repeat check demo serve bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,13 @@ freshness: $(STAMP) ## fail if checked-in generated code differs from a fresh ge
 
 test: $(STAMP) ## the whole test suite (contract, unit, end to end)
 	$(BIN)/python -m pytest
+
+REPEAT ?= 10
+test-repeat: $(STAMP) ## the sandbox and end-to-end suites $(REPEAT) times in a row (flakiness hunt)
+	@for i in $$(seq 1 $(REPEAT)); do \
+		echo "== run $$i of $(REPEAT)"; \
+		$(BIN)/python -m pytest -q tests/sandbox tests/e2e || exit 1; \
+	done
 
 check: lint types freshness test ## everything CI checks
 

@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import subprocess
+import threading
 from pathlib import Path
 
 from agentbay.local.sandbox import launch, layout, probe
@@ -71,6 +72,11 @@ class SandboxManager:
         self._filling: set[asyncio.Task[None]] = set()
         self._closing: set[asyncio.Task[None]] = set()  # strong refs to background closes
         self._watchdog: tuple[subprocess.Popen[bytes], int] | None = None
+        # close_sync() runs on whatever thread atexit or a signal handler uses, while the
+        # event loop's thread may be finishing a sandbox start: handing a sandbox to the
+        # pool or to a session and closing the manager exclude each other, so a start that
+        # finishes after the close always sees it and releases what it made.
+        self._handover = threading.Lock()
 
     @staticmethod
     def isolation_problem() -> str | None:
@@ -85,8 +91,9 @@ class SandboxManager:
         """Clean up after a crashed earlier run on this data dir, then fill the pool."""
         self._prepare()
         await asyncio.to_thread(self._clean_stale)
-        if self.pool_size:
-            await asyncio.gather(*(self._fill_one() for _ in range(self.pool_size)))
+        self._refill()
+        # Tracked like any refill, so a close() meanwhile cancels and waits for them.
+        await asyncio.gather(*self._filling, return_exceptions=True)
 
     def _prepare(self) -> None:
         if self._ready:
@@ -128,30 +135,41 @@ class SandboxManager:
                 layout.remove_session_dir(child)
 
     async def close(self) -> None:
-        """Release every sandbox, pooled ones included (idempotent)."""
-        self._closed = True
-        for task in list(self._filling):
-            task.cancel()
+        """Release every sandbox, pooled ones included (idempotent).
+
+        Sandbox starts still in flight are waited for (each is bounded by
+        ``START_TIMEOUT_S``) and release what they made: directories, mounts, processes and
+        cgroups are gone when this returns. They are not cancelled: a cancellation landing
+        in their own teardown would return before its worker thread finished it.
+        """
+        sandboxes = self._take_all()
         await asyncio.gather(*self._filling, *self._closing, return_exceptions=True)
-        sandboxes = self._pool + list(self._active.values())
-        self._pool.clear()
-        self._active.clear()
         await asyncio.gather(*(s.close() for s in sandboxes), return_exceptions=True)
         await asyncio.to_thread(self._stop_watchdog)
         atexit.unregister(self.close_sync)
 
     def close_sync(self) -> None:
-        """``close`` for places without a running event loop (atexit, signal handlers)."""
-        self._closed = True
-        sandboxes = self._pool + list(self._active.values())
-        self._pool.clear()
-        self._active.clear()
-        for sandbox in sandboxes:
+        """``close`` for places without a running event loop (atexit, signal handlers).
+
+        Safe from any thread. A sandbox start still in flight on the event loop releases
+        its sandbox itself when it finishes (it finds the manager closed); ``close()``
+        afterwards waits for that.
+        """
+        for sandbox in self._take_all():
             try:
                 sandbox.destroy_sync()
             except Exception:  # keep releasing the others
                 log.exception("releasing sandbox %s failed", sandbox.session_id)
         self._stop_watchdog()
+
+    def _take_all(self) -> list[Sandbox]:
+        """Mark the manager closed and take every pooled and active sandbox out of it."""
+        with self._handover:
+            self._closed = True
+            sandboxes = self._pool + list(self._active.values())
+            self._pool.clear()
+            self._active.clear()
+        return sandboxes
 
     # ---- sessions ----
     async def create(self, session_id: str, *, hostname: str, image_id: str) -> Sandbox:
@@ -178,14 +196,14 @@ class SandboxManager:
         self._refill()
         if sandbox is None:
             sandbox = await self._spawn(session_id)
-            if self._closed:  # close() ran while this sandbox was starting
-                await sandbox.close()
-                raise RuntimeError("the sandbox manager is closed")
         try:
-            self._assign(sandbox, session_id, hostname, image_id)
+            assigned = self._assign(sandbox, session_id, hostname, image_id)
         except Exception as exc:
             await sandbox.close()
             raise RuntimeError(f"could not set up the sandbox of {session_id}: {exc}") from exc
+        if not assigned:  # the manager was closed while this sandbox was starting
+            await sandbox.close()
+            raise RuntimeError("the sandbox manager is closed")
         return sandbox
 
     def get(self, session_id: str) -> Sandbox | None:
@@ -199,7 +217,10 @@ class SandboxManager:
             await sandbox.close()
 
     # ---- internals ----
-    def _assign(self, sandbox: Sandbox, session_id: str, hostname: str, image_id: str) -> None:
+    def _assign(self, sandbox: Sandbox, session_id: str, hostname: str, image_id: str) -> bool:
+        """Give the sandbox to the session; False if the manager is closed (not given)."""
+        if self._closed:
+            return False
         if sandbox.session_dir.name != session_id:
             target = self.sessions_dir / session_id
             if target.exists():
@@ -212,7 +233,11 @@ class SandboxManager:
         sandbox.set_hostname(hostname)
         sandbox.session_id = session_id
         sandbox.image_id = image_id
-        self._active[session_id] = sandbox
+        with self._handover:
+            if self._closed:
+                return False
+            self._active[session_id] = sandbox
+        return True
 
     async def _spawn(self, name: str) -> Sandbox:
         """Start a sandbox in ``sessions/<name>`` and wait until it is ready."""
@@ -269,10 +294,12 @@ class SandboxManager:
         except Exception as exc:
             log.warning("could not start a pooled sandbox: %s", exc)
             return
-        if self._closed:
+        with self._handover:
+            pooled = not self._closed
+            if pooled:
+                self._pool.append(sandbox)
+        if not pooled:
             await sandbox.close()
-        else:
-            self._pool.append(sandbox)
 
 
 def _cleanup_partial(session_dir: Path, cgroup: SessionCgroup | None) -> None:
