@@ -11,6 +11,7 @@ from typing import IO
 from agentbay.local import description as api_description
 from agentbay.local.contexts import ContextActions
 from agentbay.local.keys import ApiKeys
+from agentbay.local.links import LinkProxy
 from agentbay.local.sandbox import SandboxManager
 from agentbay.local.sessions import SessionActions
 from agentbay.local.signing import UrlSigner
@@ -30,6 +31,8 @@ class RuntimeOptions:
     isolated: bool = True
     pool_size: int = 2
     max_sessions: int = 100
+    #: Port of the GetLink listener (0: a free port chosen at start).
+    link_port: int = 0
     max_body_bytes: int = 16 * 1024 * 1024
     url_lifetime_s: int = 3600
 
@@ -47,6 +50,7 @@ class Runtime:
         self.sandboxes = SandboxManager(
             options.data_dir, isolated=options.isolated, pool_size=options.pool_size
         )
+        self.links = LinkProxy(self.sandboxes.get)
         self.sessions = SessionActions(self)
         self.contexts = ContextActions(self)
         self.signer = UrlSigner()
@@ -71,6 +75,8 @@ class Runtime:
         if stale:
             log.info("%d session(s) of an earlier run are now reported released", stale)
         self.contexts.recover()
+        await self.links.start(self.options.host, self.options.link_port)
+        self.links.host = self.public_host
         await self.sandboxes.start()
 
     async def close(self) -> None:
@@ -80,6 +86,7 @@ class Runtime:
                 await self.sessions.release({"SessionId": row.id})
             except Exception:  # keep releasing the others; a failure here is only logged
                 log.exception("releasing %s at shutdown failed", row.id)
+        await self.links.close()
         await self.sandboxes.close()
         self.store.close()
         self._lock.close()

@@ -167,6 +167,7 @@ class SessionActions:
         if sandbox is not None:
             await self.runtime.contexts.upload_at_release(row.id, sandbox)
         self.runtime.store.mark_released(row.id)
+        self.runtime.links.close_session(row.id)
         await self.runtime.sandboxes.release(row.id)
 
     def get(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -215,14 +216,27 @@ class SessionActions:
         }
 
     def link(self, fields: dict[str, Any]) -> dict[str, str]:
-        """GetLink: sessions share the host network, so a session port is a loopback port."""
+        """GetLink: a URL of the runtime's link listener forwarding to a port of the session.
+
+        Each session has its own network namespace; ``runtime.links`` forwards HTTP and
+        WebSocket traffic from the URL into it (see ``agentbay.local.links``).
+        """
         row = self.running(fields["SessionId"])
-        port = fields.get("Port")
-        if port is None:
-            return {"Url": self.runtime.resource_url(row.id)}
         protocol = (fields.get("ProtocolType") or "http").lower()
         scheme = "ws" if protocol in ("ws", "wss") else "http"
-        return {"Url": f"{scheme}://{self.runtime.public_host}:{port}"}
+        port = fields.get("Port")
+        if port is None:
+            return {"Url": self.default_link(row, scheme)}
+        links = self.runtime.links
+        return {"Url": links.url(links.link(row.id, int(port)), scheme)}
+
+    def default_link(self, row: SessionRow, scheme: str) -> str:
+        """GetLink without a port: the session's page.
+
+        The seam for the managed browser: it answers the CDP endpoint here instead, as
+        ``runtime.links.url(runtime.links.link(row.id, <debugging port>), "ws")``.
+        """
+        return self.runtime.resource_url(row.id)
 
     def list_tools(self, fields: dict[str, Any]) -> str:
         """ListMcpTools: the catalogue entries of an image, as a JSON array string."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import re
 from typing import Any
 
 import httpx
@@ -20,6 +21,8 @@ from agentbay._api.client import Client
 from tests.contract.wire import description, endpoint_module, operation, request_schema
 
 ROOT = "urn:agentbay-description"
+#: What a GetLink URL with a port looks like: the link listener, then a 32-character token.
+LINK_URL = re.compile(r"(http|ws)://127\.0\.0\.1:\d+/[A-Za-z0-9_-]{32}/")
 
 
 @functools.cache

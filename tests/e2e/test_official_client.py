@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from agentbay.local.spawn import free_port, serve_argv, wait_until_listening
+from tests.e2e.api import LINK_URL
 
 REPO = Path(__file__).resolve().parents[2]
 OFFICIAL = "wuying-agentbay-sdk==0.9.3"
@@ -99,7 +100,7 @@ def test_official_client_main_flows(
     assert got["set_labels"] is True
     assert got["get_labels"] == {"suite": "official", "stage": "two"}
     assert got["info"]["success"] is True and got["info"]["resource_url"].startswith("http")
-    assert got["get_link"].endswith(":30150")
+    assert LINK_URL.fullmatch(got["get_link"]), got["get_link"]
     assert len(got["list_ids"]) == 1 and got["list_ids"] == got["list_by_labels"]
     assert got["get"] == {"success": True, "error": ""}
     assert "shell" in got["tools"] and "read_file" in got["tools"]

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from tests.e2e.api import Api, RpcError
+from tests.e2e.api import LINK_URL, Api, RpcError
 
 
 def test_create_answers_the_cloud_shape(api: Api) -> None:
@@ -112,10 +112,13 @@ def test_link_reaches_a_session_port(api: Api, session_id: str) -> None:
         timeout_ms=5000,
     )
     url = api.call("GetLink", SessionId=session_id, Port=port, ProtocolType="https")["Url"]
-    assert url.endswith(f":{port}")
+    assert LINK_URL.fullmatch(url), url
+    assert api.call("GetLink", SessionId=session_id, Port=port)["Url"] == url  # stable
     for _ in range(100):
         try:
-            answer = httpx.get(url + "/", timeout=2)
+            answer = httpx.get(url, timeout=2)
+            if answer.status_code == 502:  # the server is not listening yet
+                raise httpx.TransportError("not yet")
             break
         except httpx.TransportError:
             import time

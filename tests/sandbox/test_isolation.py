@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -202,36 +201,6 @@ def test_hostname_and_namespaces(env: Env, pair: tuple[Sandbox, Sandbox]) -> Non
     # IPC: a SysV segment of one session is invisible in the other.
     env.sh(first, "ipcmk -M 4096 >/dev/null")
     assert env.sh(second, "ipcs -m | grep -c 0x || true") == "0\n"
-
-
-def test_network_is_shared_with_the_host(env: Env, pair: tuple[Sandbox, Sandbox]) -> None:
-    """Documented behaviour: sessions use the host network (to reach package registries)."""
-    first, _ = pair
-    server = socket.create_server(("127.0.0.1", 0))
-    port = server.getsockname()[1]
-    received: list[bytes] = []
-
-    def accept() -> None:
-        connection, _ = server.accept()
-        received.append(connection.recv(100))
-        connection.close()
-
-    thread = threading.Thread(target=accept)
-    thread.start()
-    try:
-        env.sh(first, f"exec 3<>/dev/tcp/127.0.0.1/{port} && printf hi >&3")
-        thread.join(5)
-        assert received == [b"hi"]
-    finally:
-        server.close()
-    # ...but raw packet sockets (sniffing the host's loopback) are not allowed.
-    text = env.error(
-        first,
-        "run_code",
-        language="python",
-        code=("import socket; socket.socket(socket.AF_PACKET, socket.SOCK_RAW)"),
-    )
-    assert "PermissionError" in text
 
 
 def test_host_path_resolves_links_inside_the_session(

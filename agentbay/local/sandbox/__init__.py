@@ -10,8 +10,11 @@ What a session gets (isolated mode):
   read-only), a minimal ``/dev``, a read-only ``/sys``;
 - root inside, with Docker's default capabilities minus NET_RAW, no_new_privs;
 - cgroup limits (``pids.max``, memory) where a controller is usable;
-- the host's network: the network namespace is NOT separated, so sessions can reach
-  package registries and the host's loopback services (which must authenticate).
+- its own network namespace: a loopback interface of its own (every port free, so two
+  sessions can both listen on 30100), no route to the host's loopback services, the
+  runtime or another session. The runtime reaches its ports with
+  ``Sandbox.open_port_connection`` (the tool server connects from inside and passes the
+  socket back), which is how ``GetLink`` URLs are forwarded.
 
 All processes of a session end with it. The package ``inside/`` holds the code that runs
 inside sandboxes (standard library only, the one directory bound into sessions); the

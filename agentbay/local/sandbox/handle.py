@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -20,6 +21,7 @@ from agentbay.local.sandbox import layout
 from agentbay.local.sandbox.answers import ToolAnswer
 from agentbay.local.sandbox.cgroups import SessionCgroup
 from agentbay.local.sandbox.inside import procs, syscalls
+from agentbay.local.sandbox.ports import PortChannel
 
 log = logging.getLogger("agentbay.local.sandbox")
 
@@ -46,6 +48,7 @@ class Sandbox:
         isolated: bool,
         process: subprocess.Popen[bytes],
         channel: Any,
+        port_channel: socket.socket,
         cgroup: SessionCgroup | None,
     ) -> None:
         self.session_id = ""
@@ -65,6 +68,7 @@ class Sandbox:
         self._running = False
         self._destroy_lock = threading.Lock()
         self._destroyed = False
+        self._ports = PortChannel(port_channel)
 
     # ---- properties ----
     @property
@@ -194,6 +198,30 @@ class Sandbox:
         finally:
             self._pending.pop(request_id, None)
 
+    async def open_port_connection(self, port: int, timeout_s: float) -> socket.socket:
+        """A TCP connection to ``127.0.0.1:port`` as the session sees it (its own loopback).
+
+        Isolated sessions have a network namespace of their own, which the runtime never
+        enters (a rootless runtime may not): the tool server connects from inside and passes
+        the connected socket back over the port channel (SCM_RIGHTS). Unisolated sessions
+        share the host's network, so there it is the host's ``127.0.0.1:port``.
+
+        Returns a connected, non-blocking ``socket.socket`` the caller owns (and closes),
+        ready for ``asyncio.open_connection(sock=...)`` or ``loop.sock_*``.
+
+        Raises:
+            ConnectionRefusedError: nothing listens on ``port`` in the session.
+            TimeoutError: no connection within ``timeout_s``.
+            ConnectionError: the sandbox is not running (released, or its tool server died).
+            OSError: any other failure to connect (``errno`` as the session saw it);
+                ``ValueError`` for a port outside 1-65535.
+        """
+        if not 0 < port < 65536:
+            raise ValueError(f"invalid port {port}: expected 1-65535")
+        if not self.running:
+            raise ConnectionError(NOT_RUNNING)
+        return await self._ports.open(port, timeout_s)
+
     def set_hostname(self, hostname: str) -> None:
         """Set the sandbox's hostname from the host (it lives in the sandbox's UTS namespace).
 
@@ -264,6 +292,7 @@ class Sandbox:
     async def close(self) -> None:
         """End every process of the sandbox and delete its files (idempotent)."""
         self._running = False
+        self._ports.close()
         if self._writer is not None:
             self._writer.close()
         if self._read_task is not None:
@@ -279,6 +308,7 @@ class Sandbox:
                 return
             self._destroyed = True
         self._running = False
+        self._ports.close()
         self._kill_processes()
         leftovers = self.pids()
         if leftovers:

@@ -6,9 +6,11 @@ Isolated, the process tree is::
       └─ python toolserver  = PID 1 of the new namespaces: builds the sandbox, then serves
 
 ``--kill-child`` ties PID 1 to the helper, and PID 1 exits when the runtime's end of the
-channel closes, so a crashed runtime leaves no session processes behind. The network
-namespace is deliberately shared with the host (sessions must reach package registries;
-``GetLink`` URLs are host ports). The tool server runs with the host's interpreter
+channel closes, so a crashed runtime leaves no session processes behind. ``--net`` gives
+the session a network namespace of its own (loopback only, brought up by the tool server):
+no route to the host's loopback services, the runtime or other sessions, and every port
+free. The runtime reaches ports inside it through a second socket pair, the port channel
+(see ``inside/network.py``). The tool server runs with the host's interpreter
 (``sys.executable``, visible through the overlay's lower layer) and imports only the
 stdlib-only package ``inside/``, the one directory of ours bound into sessions.
 """
@@ -26,6 +28,7 @@ import sys
 from functools import cache
 from importlib.util import cache_from_source
 from pathlib import Path
+from typing import NamedTuple
 
 from agentbay.local.sandbox import inside, layout
 
@@ -92,16 +95,25 @@ def session_env(home: str, isolated: bool) -> dict[str, str]:
     }
 
 
-def start(
-    session_dir: Path, *, isolated: bool, hide: list[str]
-) -> tuple[subprocess.Popen[bytes], socket.socket]:
-    """Start the tool server of one sandbox; returns the process and the runtime's socket.
+class Started(NamedTuple):
+    """A just-started tool server, as ``start`` returns it."""
+
+    process: subprocess.Popen[bytes]
+    #: The runtime's end of the JSON-lines tool channel (the ready message comes first).
+    channel: socket.socket
+    #: The runtime's end of the port channel (``SOCK_SEQPACKET``, see ``inside/network.py``).
+    port_channel: socket.socket
+
+
+def start(session_dir: Path, *, isolated: bool, hide: list[str]) -> Started:
+    """Start the tool server of one sandbox.
 
     Isolated, ``session_dir/root`` must already be the session's overlay. The caller reads
-    the tool server's ready message from the socket.
+    the tool server's ready message from the channel.
     """
     precompile()
     host_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    port_host_end, port_server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     fd = server_end.fileno()
     python = [sys.executable, "-E", "-s", "-S", "-c", BOOT, str(CODE_DIR.parent), str(fd)]
     if isolated:
@@ -115,6 +127,7 @@ def start(
             "--mount",
             "--uts",
             "--ipc",
+            "--net",
             "--propagation",
             "private",
             "--kill-child=SIGKILL",
@@ -129,12 +142,14 @@ def start(
             "show": [str(path) for path in layout.tool_server_paths()],
             "hostname": POOL_HOSTNAME,
             "home": home,
+            "own_network": True,
         }
     else:
         argv = python
         home = str(session_dir / "home")
         config = {"isolated": False, "home": home}
     config["env"] = session_env(home, isolated)
+    config["port_fd"] = port_server_end.fileno()
     try:
         with open(session_dir / "toolserver.log", "ab") as log_file:
             process = subprocess.Popen(
@@ -142,7 +157,7 @@ def start(
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log_file,
-                pass_fds=(fd,),
+                pass_fds=(fd, port_server_end.fileno()),
                 cwd="/",
                 env={"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"},
                 # Its own session: a Ctrl-C meant for the runtime must not kill sandboxes
@@ -151,13 +166,15 @@ def start(
             )
     except BaseException:
         host_end.close()
+        port_host_end.close()
         raise
     finally:
         server_end.close()
+        port_server_end.close()
     # If it died already, the caller sees end of file instead of a ready message.
     with contextlib.suppress(OSError):
         host_end.sendall(json.dumps(config).encode() + b"\n")
-    return process, host_end
+    return Started(process, host_end, port_host_end)
 
 
 def start_watchdog(

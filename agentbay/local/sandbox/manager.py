@@ -27,11 +27,11 @@ _POOL_PREFIX = "pool-"
 class SandboxManager:
     """All sandboxes of one runtime, under ``<data_dir>/sessions/``.
 
-    Isolated (the default), each session gets its own PID, mount, UTS and IPC namespaces,
-    a copy-on-write overlay of the host's ``/`` as its root, a reduced capability set and
-    cgroup limits; the host network is shared. ``isolated=False`` runs each session's tool
-    server as a plain host process in ``<data_dir>/sessions/<id>/home`` (no isolation at
-    all; the caller must warn the user).
+    Isolated (the default), each session gets its own PID, mount, UTS, IPC and network
+    namespaces (the network: loopback only), a copy-on-write overlay of the host's ``/`` as
+    its root, a reduced capability set and cgroup limits. ``isolated=False`` runs each
+    session's tool server as a plain host process in ``<data_dir>/sessions/<id>/home`` (no
+    isolation at all, the host's network included; the caller must warn the user).
 
     ``pool_size`` sandboxes are kept started and waiting, so that ``create`` only has to
     hand one out (rename its directory, set its hostname).
@@ -253,14 +253,13 @@ class SandboxManager:
             if self._cgroups is not None:
                 cgroup = SessionCgroup(self._cgroups, self._cgroup_prefix + name)
                 cgroup.create(self.pids_max, self.memory_max_bytes)
-            process, channel = launch.start(
-                session_dir, isolated=self.isolated, hide=[str(self.data_dir)]
-            )
+            started = launch.start(session_dir, isolated=self.isolated, hide=[str(self.data_dir)])
             sandbox = Sandbox(
                 session_dir=session_dir,
                 isolated=self.isolated,
-                process=process,
-                channel=channel,
+                process=started.process,
+                channel=started.channel,
+                port_channel=started.port_channel,
                 cgroup=cgroup,
             )
             # Also moves the tool server into the cgroup before any tool call: every

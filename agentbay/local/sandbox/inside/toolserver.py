@@ -18,6 +18,9 @@ Protocol, JSON lines over the socket ``fd``:
    thread, so answers can come back out of order. The id comes first, outside the JSON, so
    the runtime can forward the answer's bytes without encoding them again.
 
+A second socket, ``port_fd`` in the configuration, serves the runtime's connections to
+ports inside the session (see ``network.PortConnector``).
+
 End of file on the socket (the runtime released the session or died) ends the server, and
 with PID 1 the kernel ends every other process of the session.
 """
@@ -32,7 +35,7 @@ import signal
 import sys
 import threading
 
-from . import exec_tools, fs_tools, procs
+from . import exec_tools, fs_tools, network, procs
 from . import tool_args as ta
 
 TYPE_CHECKING = False
@@ -193,6 +196,8 @@ def _prepare(config: dict[str, Any]) -> int:
         from . import jail
 
         pid = jail.host_pid()  # read before /proc is replaced by the sandbox's own
+        if config.get("own_network"):
+            network.loopback_up()  # before jail.enter drops CAP_NET_ADMIN
         jail.enter(
             config["root"],
             list(config.get("hide", [])),
@@ -237,6 +242,9 @@ def main(fd: int) -> None:
         os._exit(1)
     # Threads start only now: they inherit the reduced privileges set by _prepare.
     server = ToolServer(channel, dict(config.get("env") or {}))
+    port_fd = config.get("port_fd")
+    if type(port_fd) is int:
+        network.PortConnector(port_fd).start()
     channel.send({"ready": True, "pid": pid})
     try:
         server.serve()
