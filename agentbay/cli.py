@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"an accepted API key (repeatable; also {KEYS_ENV}, comma-separated); "
         "one is generated and printed when none is given",
     )
+    serve.add_argument(
+        "--link-port",
+        type=int,
+        default=0,
+        help="port of the listener serving GetLink URLs (default: a free port)",
+    )
     serve.add_argument("--pool-size", type=int, default=2, help="sandboxes kept ready")
     serve.add_argument("--max-sessions", type=int, default=100, help="running sessions allowed")
     serve.add_argument(
@@ -85,6 +91,7 @@ def _serve(options: argparse.Namespace) -> int:
         port=options.port,
         isolated=not options.unisolated,
         pool_size=options.pool_size,
+        link_port=options.link_port,
         max_sessions=options.max_sessions,
     )
     logging.basicConfig(level=options.log_level.upper(), format="%(levelname)s %(message)s")

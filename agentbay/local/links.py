@@ -210,7 +210,7 @@ class LinkProxy:
                 return
             routed, head = self._route(next_head, link)
             if routed is None:
-                return  # another link's token on this connection: end it
+                raise ConnectionError("another link's token on a routed connection")
 
 
 async def _read_head(reader: asyncio.StreamReader, timeout_s: float) -> bytes | None:
