@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install generate lint types freshness test test-repeat check demo serve bench
+.PHONY: help install generate lint types freshness test test-repeat check demo serve bench docs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,15 @@ demo: $(STAMP) ## the quickstart on the embedded local runtime
 bench: $(STAMP) ## benchmarks (about 5 minutes); writes docs/benchmarks.md
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench
+
+DOCS_STAMP := $(VENV)/.docs-stamp
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP) ## the documentation site from the guides and the docstrings, into site/ (warnings fail)
+	$(BIN)/python docs/diagrams/architecture.py --check
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 serve: $(STAMP) ## the local runtime in the foreground (Ctrl-C stops)
 	$(BIN)/agentbay local serve

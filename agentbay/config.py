@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pathlib (with urllib.parse and ipaddress) is 8 ms of `import agentbay`
     from pathlib import Path
 
+__all__ = ["DEFAULT_ENDPOINT", "DEFAULT_TIMEOUT_MS", "Config"]
+
 DEFAULT_ENDPOINT = "wuyingai.cn-shanghai.aliyuncs.com"
 DEFAULT_TIMEOUT_MS = 60000
 BROWSER_DATA_PATH = "/tmp/agentbay_browser"

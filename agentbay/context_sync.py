@@ -13,6 +13,21 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+__all__ = [
+    "BWList",
+    "ContextSync",
+    "DeletePolicy",
+    "DownloadPolicy",
+    "DownloadStrategy",
+    "ExtractPolicy",
+    "Lifecycle",
+    "RecyclePolicy",
+    "SyncPolicy",
+    "UploadPolicy",
+    "UploadStrategy",
+    "WhiteList",
+]
+
 _WILDCARDS = frozenset("*?[]")
 
 

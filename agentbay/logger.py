@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # only named in a signature; importing it costs `import agentbay` 8 ms
     from pathlib import Path
 
+__all__ = ["AgentBayLogger", "RedactingFilter", "get_logger", "log"]
+
 _SECRETS: set[str] = set()
 _BEARER = re.compile(r"(Bearer[ +])[^\s&'\"]+")
 
@@ -37,6 +39,7 @@ class RedactingFilter(logging.Filter):
     """Rewrites each record's message with secrets removed (attached to handlers and loggers)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact ``record`` in place; always True (no record is dropped)."""
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:

@@ -1,0 +1,118 @@
+"""MkDocs hook: a warning (so, under ``--strict``, a failed build) for every public name of the
+SDK that has no docstring or that no reference page renders.
+
+The public API is what a user can import: the ``__all__`` of every public module of
+``agentbay`` (no ``_``-prefixed part; the runtime's internals under ``agentbay.local`` and the
+CLI excepted), and of each public class its methods and properties. Data attributes are
+described in their class's docstring (``Attributes:``), as the code does.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import griffe
+
+log = logging.getLogger("mkdocs.hooks.docstrings")
+
+PACKAGE = "agentbay"
+#: Public-looking modules that are not SDK API: the runtime's internals (``agentbay.local``
+#: itself is API: ``start``) and the console script.
+NOT_API_PREFIXES = ("agentbay.local.", "agentbay.cli")
+DIRECTIVE = re.compile(r"^:::\s+(\S+)", re.MULTILINE)
+
+
+def _is_public_module(path: str) -> bool:
+    parts = path.split(".")
+    if any(part.startswith("_") for part in parts):
+        return False
+    return not any((path + ".").startswith(prefix) for prefix in NOT_API_PREFIXES)
+
+
+def _public_names(module: griffe.Module) -> list[griffe.Object | griffe.Alias]:
+    """What ``from module import *`` gives: ``__all__``, else names defined in the module."""
+    exported = module.exports
+    if exported is not None:
+        names = [name for name in exported if isinstance(name, str)]
+        return [module.members[name] for name in names if name in module.members]
+    return [
+        member
+        for name, member in module.members.items()
+        if not name.startswith("_") and not member.is_alias and not member.is_module
+    ]
+
+
+def _target(obj: griffe.Object | griffe.Alias) -> griffe.Object | None:
+    try:
+        target = obj.final_target if isinstance(obj, griffe.Alias) else obj
+    except (griffe.AliasResolutionError, griffe.CyclicAliasError):
+        return None
+    return target if isinstance(target, griffe.Object) else None
+
+
+def public_api(package: griffe.Module) -> dict[str, griffe.Object]:
+    """Every public class, function and module-level name of the SDK, by canonical path."""
+    found: dict[str, griffe.Object] = {}
+    modules: list[griffe.Module] = [package]
+    while modules:
+        module = modules.pop()
+        for submodule in module.modules.values():
+            if isinstance(submodule, griffe.Module) and _is_public_module(submodule.path):
+                modules.append(submodule)
+        if not _is_public_module(module.path) and module is not package:
+            continue
+        for member in _public_names(module):
+            target = _target(member)
+            if (
+                target is not None
+                and target.path.startswith(PACKAGE + ".")
+                and (target.is_class or target.is_function)
+            ):
+                found[target.path] = target
+    return found
+
+
+def _undocumented(obj: griffe.Object) -> list[str]:
+    """Paths of ``obj`` and of its public methods and properties that have no docstring."""
+    missing = [] if obj.docstring and obj.docstring.value.strip() else [obj.path]
+    if obj.is_class:
+        for name, member in obj.members.items():
+            if name.startswith("_") or member.is_alias:
+                continue
+            is_callable = member.is_function or "property" in getattr(member, "labels", set())
+            if is_callable and not (member.docstring and member.docstring.value.strip()):
+                missing.append(member.path)
+    return missing
+
+
+def _rendered(docs_dir: Path, package: griffe.Module) -> set[str]:
+    """Canonical paths of the objects the reference pages render with ``:::``."""
+    rendered: set[str] = set()
+    for page in docs_dir.rglob("*.md"):
+        for identifier in DIRECTIVE.findall(page.read_text(encoding="utf-8")):
+            try:
+                obj = package.modules_collection.get_member(identifier)
+            except KeyError:
+                log.warning("%s: ::: %s names nothing in the package", page, identifier)
+                continue
+            target = _target(obj)
+            if target is not None:
+                rendered.add(target.path)
+    return rendered
+
+
+def on_pre_build(config: Any) -> None:
+    """Check the docstrings and the reference's coverage before the pages are rendered."""
+    root = Path(config["config_file_path"]).parent
+    package = griffe.load(PACKAGE, search_paths=[str(root)], resolve_aliases=True)
+    assert isinstance(package, griffe.Module)
+    api = public_api(package)
+    rendered = _rendered(Path(config["docs_dir"]), package)
+    for path, obj in sorted(api.items()):
+        for name in _undocumented(obj):
+            log.warning("public name without a docstring: %s", name)
+        if path not in rendered:
+            log.warning("public name missing from the reference pages: %s", path)
