@@ -7,7 +7,9 @@ import contextlib
 import logging
 import os
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 KEYS_ENV = "AGENTBAY_LOCAL_API_KEYS"
 
@@ -57,7 +59,90 @@ def _parser() -> argparse.ArgumentParser:
         help="run sessions without namespaces where they cannot be created (unsafe)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    _image_parser(local_commands, default_data_dir())
     return parser
+
+
+def _image_parser(local_commands: Any, data_dir: Path) -> None:
+    image = local_commands.add_parser("image", help="user images: build, list, remove")
+    image_commands = image.add_subparsers(dest="image_command", required=True)
+    build = image_commands.add_parser(
+        "build",
+        help="build a user image from a base image and commands, or from an Imagefile",
+        description="Build NAME from --from BASE with --run commands, or from -f IMAGEFILE "
+        "(FROM, RUN, COPY, ENV, WORKDIR). Sessions use it as CreateMcpSession(ImageId=NAME).",
+    )
+    build.add_argument("name", metavar="NAME", help="the image id, e.g. imgc-07eksy57nw6r759fb")
+    source = build.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from", dest="base", metavar="BASE", help="the image to build on")
+    source.add_argument("-f", "--file", type=Path, metavar="IMAGEFILE", help="an Imagefile")
+    build.add_argument(
+        "--run", action="append", default=[], metavar="CMD", help="a shell command (repeatable)"
+    )
+    for command in (build, image_commands.add_parser("list", help="list the user images")):
+        command.add_argument("--data-dir", type=Path, default=data_dir, help="where state is kept")
+    remove = image_commands.add_parser("rm", help="remove a user image")
+    remove.add_argument("name", metavar="NAME")
+    remove.add_argument("--data-dir", type=Path, default=data_dir, help="where state is kept")
+
+
+def _image(options: argparse.Namespace) -> int:
+    from agentbay.local import user_images
+
+    try:
+        if options.image_command == "build":
+            if options.file is not None and options.run:
+                raise user_images.ImageError("--run goes with --from, not with -f")
+
+            def show(text: str) -> None:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+
+            user_images.build_image(
+                options.name,
+                base=options.base,
+                run=options.run,
+                imagefile_path=options.file,
+                data_dir=options.data_dir,
+                output=show,
+            )
+        elif options.image_command == "list":
+            _print_images(user_images.list_images(options.data_dir))
+        else:
+            removed = user_images.remove_image(options.name, options.data_dir)
+            print(f"Removed image {removed.name}")
+    except user_images.BuildError as exc:
+        print(f"agentbay local image build: {exc}; nothing was registered", file=sys.stderr)
+        return exc.exit_code or 1
+    except (user_images.ImageError, user_images.ImagefileError) as exc:
+        print(f"agentbay local image {options.image_command}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _print_images(images: list[Any]) -> None:
+    rows = [("NAME", "BASE", "SIZE", "CREATED")] + [
+        (
+            info.name,
+            info.base,
+            _size(info.size_bytes),
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.created_at)),
+        )
+        for info in images
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
+        print("  ".join([*cells, row[3]]))
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
 
 
 def _serve(options: argparse.Namespace) -> int:
@@ -113,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     options = _parser().parse_args(argv)
     if options.command == "local" and options.local_command == "serve":
         return _serve(options)
+    if options.command == "local" and options.local_command == "image":
+        return _image(options)
     return 2
 
 

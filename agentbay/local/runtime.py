@@ -10,6 +10,7 @@ from typing import IO
 
 from agentbay.local import description as api_description
 from agentbay.local.contexts import ContextActions
+from agentbay.local.images import ImageRegistry
 from agentbay.local.keys import ApiKeys
 from agentbay.local.links import LinkProxy
 from agentbay.local.sandbox import SandboxManager
@@ -47,6 +48,7 @@ class Runtime:
         self.description = api_description.load()
         self.keys = ApiKeys(options.api_keys)
         self.store = Store(options.data_dir / "state.sqlite3")
+        self.images = ImageRegistry(options.data_dir)
         self.sandboxes = SandboxManager(
             options.data_dir, isolated=options.isolated, pool_size=options.pool_size
         )

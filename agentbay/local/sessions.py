@@ -10,15 +10,15 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from agentbay.local.envelope import ApiError, invalid
+from agentbay.local.images import ImageError, ImageInfo, builtin_images
 from agentbay.local.sandbox.answers import ToolAnswer
+from agentbay.local.sandbox.image import HOST_ROOT, SandboxImage
 from agentbay.local.store import RUNNING, SessionRow
 
 if TYPE_CHECKING:
     from agentbay.local.runtime import Runtime
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
-#: Images the local runtime can run: their servers are all implemented by the tool server.
-LOCAL_SERVERS = frozenset({"wuying_shell", "wuying_code", "wuying_filesystem"})
 DEFAULT_IMAGE = "linux_latest"
 #: Outer bound on one tool call when its own arguments carry no timeout.
 DEFAULT_TOOL_TIMEOUT_S = 60.0
@@ -63,15 +63,6 @@ def string_labels(value: Any, field: str = "Labels") -> dict[str, str]:
     return dict(value)
 
 
-def runnable_images(runtime: Runtime) -> list[str]:
-    """Images of the description whose every tool this runtime serves."""
-    return sorted(
-        image
-        for image, servers in runtime.description.image_servers.items()
-        if servers and set(servers) <= LOCAL_SERVERS
-    )
-
-
 def tool_timeout(args: dict[str, Any]) -> float:
     """How long the control plane waits for a tool: its own timeout plus slack, or the default."""
     for key, scale in (("timeout_ms", 0.001), ("timeout_s", 1.0), ("timeout", 0.001)):
@@ -86,6 +77,47 @@ class SessionActions:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        # The built-in image whose tools each running session of a user image serves.
+        self._tool_images: dict[str, str] = {}
+
+    def _user_image(self, image: str) -> ImageInfo | None:
+        """The user image ``image`` if one is registered (read from disk: a build that
+        finished a moment ago counts)."""
+        try:
+            return self.runtime.images.get(image)
+        except ImageError as exc:
+            raise ApiError(400, "InvalidImageId.NotFound", str(exc)) from None
+
+    def _sandbox_image(self, image: str) -> tuple[SandboxImage, str]:
+        """What a session of ``image`` runs, and the built-in image whose tools it serves."""
+        runtime = self.runtime
+        builtins = builtin_images(runtime.description)
+        if image in builtins:
+            return HOST_ROOT, image
+        info = self._user_image(image)
+        if info is None or info.builtin not in builtins:
+            raise ApiError(
+                400,
+                "InvalidImageId.NotFound",
+                f"The image {image!r} is not available in the local runtime; "
+                f"available images: {', '.join(builtins)} and the user images "
+                "(agentbay local image list).",
+            )
+        if not runtime.options.isolated:
+            raise ApiError(
+                400,
+                "InvalidImageId.NotFound",
+                f"The image {image!r} is a user image; they need isolated sessions "
+                "(the runtime runs --unisolated).",
+            )
+        return runtime.images.sandbox_image(info), info.builtin
+
+    def _still_registered(self, image: SandboxImage) -> bool:
+        """Whether the user image of a new session is still the one it started from (an
+        ``image rm`` may have run meanwhile; it refuses only once the session is stored)."""
+        with self.runtime.images.locked():
+            info = self._user_image(image.name)
+        return info is not None and self.runtime.images.sandbox_image(info).key == image.key
 
     def running(self, session_id: str) -> SessionRow:
         """A running session, or the not-found/released error the cloud gives."""
@@ -121,14 +153,7 @@ class SessionActions:
         """CreateMcpSession."""
         runtime = self.runtime
         image = fields.get("ImageId") or DEFAULT_IMAGE
-        images = runnable_images(runtime)
-        if image not in images:
-            raise ApiError(
-                400,
-                "InvalidImageId.NotFound",
-                f"The image {image!r} is not available in the local runtime; "
-                f"available images: {', '.join(images)}.",
-            )
+        sandbox_image, tool_image = self._sandbox_image(image)
         labels = string_labels(fields["Labels"]) if "Labels" in fields else {}
         syncs = runtime.contexts.parse_persistence(fields.get("PersistenceDataList"))
         if len(self.runtime.store.running_sessions({})) >= runtime.max_sessions:
@@ -149,7 +174,12 @@ class SessionActions:
             policy_id=fields.get("McpPolicyId", ""),
             created_at=time.time(),
         )
-        sandbox = await runtime.sandboxes.create(session_id, hostname=session_id, image_id=image)
+        try:
+            sandbox = await runtime.sandboxes.create(
+                session_id, hostname=session_id, image_id=image, image=sandbox_image
+            )
+        except ValueError as exc:  # e.g. an image stack too deep for one overlay mount
+            raise ApiError(400, "InvalidImageId.NotFound", str(exc)) from None
         try:
             runtime.store.add_session(
                 row, [(sync.context_id, sync.path, sync.policy_text) for sync in syncs]
@@ -157,6 +187,12 @@ class SessionActions:
         except Exception:
             await runtime.sandboxes.release(session_id)
             raise
+        if sandbox_image.name and not self._still_registered(sandbox_image):
+            runtime.store.mark_released(session_id)
+            await runtime.sandboxes.release(session_id)
+            raise ApiError(400, "InvalidImageId.NotFound", f"The image {image!r} was just removed.")
+        if tool_image != image:
+            self._tool_images[session_id] = tool_image
         await runtime.contexts.download_at_start(session_id, sandbox, syncs)
         return self._session_data(row)
 
@@ -168,6 +204,7 @@ class SessionActions:
             await self.runtime.contexts.upload_at_release(row.id, sandbox)
         self.runtime.store.mark_released(row.id)
         self.runtime.links.close_session(row.id)
+        self._tool_images.pop(row.id, None)
         await self.runtime.sandboxes.release(row.id)
 
     def get(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -242,7 +279,10 @@ class SessionActions:
         """ListMcpTools: the catalogue entries of an image, as a JSON array string."""
         image = fields["ImageId"]
         if image not in self.runtime.description.image_servers:
-            raise ApiError(400, "InvalidImageId.NotFound", f"The image {image!r} is not known.")
+            info = self._user_image(image)
+            if info is None:
+                raise ApiError(400, "InvalidImageId.NotFound", f"The image {image!r} is not known.")
+            image = info.builtin  # a user image serves the tools of its built-in base
         tools = self.runtime.description.image_tools(image)
         return json.dumps([tool.listing() for tool in tools])
 
@@ -251,7 +291,8 @@ class SessionActions:
         row = self.running(session_id)
         if not isinstance(args, dict):
             raise invalid("Args", "expected a JSON object")
-        if not self.runtime.description.image_has_tool(row.image_id, name):
+        tool_image = self._tool_images.get(row.id, row.image_id)
+        if not self.runtime.description.image_has_tool(tool_image, name):
             return ToolAnswer.error(f"tool not found: {name}")
         sandbox = self.runtime.sandboxes.get(row.id)
         if sandbox is None:

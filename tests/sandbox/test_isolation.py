@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agentbay.local.sandbox import Sandbox, layout
+from agentbay.local.sandbox import Sandbox, layers, layout
 from tests.sandbox.conftest import Env
 
 
@@ -83,7 +83,7 @@ def test_the_hosts_data_is_not_in_the_session(env: Env, pair: tuple[Sandbox, San
         # Top-level entries that are not part of a Linux system (e.g. this checkout's /work)
         # do not exist at all, or hold only the way down to the tool server's code.
         shown = layout.tool_server_paths()
-        for name in sorted(set(os.listdir("/")) - layout.SYSTEM_ENTRIES):
+        for name in sorted(set(os.listdir("/")) - layers.SYSTEM_ENTRIES):
             way_down = {path.parts[2] for path in shown if path.parts[1] == name}
             if way_down:
                 assert set(env.sh(first, f"ls -A /{name}").split()) == way_down, name

@@ -46,7 +46,7 @@ async def _create_and_echo(manager: SandboxManager, session_id: str) -> float:
 
 async def _wait_for_pool(manager: SandboxManager) -> None:
     for _ in range(1000):
-        if len(manager._pool) >= manager.pool_size:
+        if manager.ready_count() >= manager.pool_size:
             return
         await asyncio.sleep(0.005)
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agentbay.local.sandbox import layout
+from agentbay.local.sandbox import layers, layout
 from agentbay.local.sandbox.answers import ToolAnswer
 from agentbay.local.sandbox.cgroups import SessionCgroup
 from agentbay.local.sandbox.inside import procs, syscalls
@@ -301,8 +301,27 @@ class Sandbox:
                 await self._read_task
         await asyncio.to_thread(self.destroy_sync)
 
-    def destroy_sync(self) -> None:
-        """Blocking teardown, safe from any thread (used by ``close`` and at exit)."""
+    async def close_capturing(self, layer: Path) -> None:
+        """End the sandbox like ``close``, but first keep its writable layer as the read-only
+        image layer ``layer`` (see ``layers.capture``; an image build's last step).
+
+        Raises:
+            OSError: the layer could not be kept (the sandbox is released all the same).
+        """
+        self._running = False
+        if self._writer is not None:
+            self._writer.close()
+        if self._read_task is not None:
+            self._read_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._read_task
+        await asyncio.to_thread(self.destroy_sync, layer)
+
+    def destroy_sync(self, capture_to: Path | None = None) -> None:
+        """Blocking teardown, safe from any thread (used by ``close`` and at exit).
+
+        With ``capture_to``, the writable layer is kept there once nothing runs any more.
+        """
         with self._destroy_lock:
             if self._destroyed:
                 return
@@ -313,12 +332,26 @@ class Sandbox:
         leftovers = self.pids()
         if leftovers:
             log.error("sandbox %s: processes survived release: %s", self.session_id, leftovers)
+        failure: OSError | None = None
+        if capture_to is not None:
+            if leftovers:
+                failure = OSError(f"processes of the build survived: {leftovers}")
+            else:
+                try:
+                    layout.unmount_tree(self.session_dir)
+                    upper, _ = layers.writable_dirs(self.session_dir)
+                    scaffolding = [str(path) for path in layout.tool_server_paths()]
+                    layers.capture(upper, capture_to, scaffolding)
+                except OSError as exc:
+                    failure = exc
         layout.remove_session_dir(self.session_dir)
         if self._cgroup is not None:
             self._cgroup.remove()
         if self._writer is None:
             with contextlib.suppress(OSError):
                 self._socket.close()
+        if failure is not None:
+            raise failure
 
     def _kill_processes(self) -> None:
         process = self._process

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from agentbay.local.sandbox import inside, layout
+from agentbay.local.sandbox.image import HOST_ROOT, SandboxImage
 
 #: The package of in-sandbox code; its parent goes on the tool server's ``sys.path``, so the
 #: sandbox imports it as the top-level package ``inside``.
@@ -81,10 +82,11 @@ def precompile() -> None:
             pass
 
 
-def session_env(home: str, isolated: bool) -> dict[str, str]:
-    """The environment of commands run in a session (never the runtime's own)."""
+def session_env(home: str, isolated: bool, image: SandboxImage = HOST_ROOT) -> dict[str, str]:
+    """The environment of commands run in a session (never the runtime's own): the
+    standard variables, then the image's ``ENV`` settings."""
     path = SANDBOX_PATH if isolated else os.environ.get("PATH", SANDBOX_PATH)
-    return {
+    env = {
         "PATH": path,
         "HOME": home,
         "USER": "root" if isolated else os.environ.get("USER", "root"),
@@ -93,6 +95,8 @@ def session_env(home: str, isolated: bool) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "TERM": "xterm",
     }
+    env.update(image.env)
+    return env
 
 
 class Started(NamedTuple):
@@ -105,7 +109,9 @@ class Started(NamedTuple):
     port_channel: socket.socket
 
 
-def start(session_dir: Path, *, isolated: bool, hide: list[str]) -> Started:
+def start(
+    session_dir: Path, *, isolated: bool, hide: list[str], image: SandboxImage = HOST_ROOT
+) -> Started:
     """Start the tool server of one sandbox.
 
     Isolated, ``session_dir/root`` must already be the session's overlay. The caller reads
@@ -148,7 +154,9 @@ def start(session_dir: Path, *, isolated: bool, hide: list[str]) -> Started:
         argv = python
         home = str(session_dir / "home")
         config = {"isolated": False, "home": home}
-    config["env"] = session_env(home, isolated)
+    config["env"] = session_env(home, isolated, image)
+    if image.workdir:
+        config["workdir"] = image.workdir
     config["port_fd"] = port_server_end.fileno()
     try:
         with open(session_dir / "toolserver.log", "ab") as log_file:

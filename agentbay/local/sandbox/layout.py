@@ -1,9 +1,9 @@
 """Session directories and overlay mounts on the host.
 
 ``<data_dir>/sessions/<id>/`` holds ``upper/`` and ``work/`` (the overlay's writable
-layer), ``root/`` (the merged view, mounted in the HOST mount namespace so the runtime can
-read and write session files directly), ``home/`` (the working directory of unisolated
-sessions) and ``toolserver.log`` (the tool server's stderr).
+layer, see ``layers.writable_dirs``), ``root/`` (the merged view, mounted in the HOST mount
+namespace so the runtime can read and write session files directly), ``home/`` (the
+working directory of unisolated sessions) and ``toolserver.log`` (the tool server's stderr).
 """
 
 from __future__ import annotations
@@ -13,44 +13,14 @@ import errno
 import logging
 import os
 import shutil
-import stat
 import sys
-from pathlib import Path, PurePosixPath
+from collections.abc import Sequence
+from pathlib import Path
 
+from agentbay.local.sandbox import layers as layers_module
 from agentbay.local.sandbox.inside import syscalls
 
 log = logging.getLogger("agentbay.local.sandbox")
-
-#: Host directories every session gets empty and its own: scratch space, users' homes and
-#: mount points hold the host's data (build trees, keys, sockets), not its operating system.
-PRIVATE_DIRS = ("tmp", "var/tmp", "root", "home", "mnt", "media", "srv")
-#: The top-level entries of a Linux system (FHS). Any other one (/work, /data, ...) is the
-#: host's own data and does not exist inside sessions.
-SYSTEM_ENTRIES = frozenset(
-    [
-        "bin",
-        "boot",
-        "dev",
-        "etc",
-        "home",
-        "lib",
-        "lib32",
-        "lib64",
-        "libx32",
-        "media",
-        "mnt",
-        "opt",
-        "proc",
-        "root",
-        "run",
-        "sbin",
-        "srv",
-        "sys",
-        "tmp",
-        "usr",
-        "var",
-    ]
-)
 
 
 def tool_server_paths() -> list[Path]:
@@ -79,13 +49,18 @@ def check_data_dir(data_dir: Path) -> None:
             raise ValueError(f"the data dir {text} must not contain {needed}")
 
 
-def mount_overlay(session_dir: Path) -> Path:
-    """Mount the session's copy-on-write view of ``/`` at ``session_dir/root``."""
-    upper, work, root = session_dir / "upper", session_dir / "work", session_dir / "root"
+def mount_overlay(
+    session_dir: Path, layers: Sequence[Path] = (), host_root: Path = Path("/")
+) -> Path:
+    """Mount the session's copy-on-write view at ``session_dir/root``: its writable layer
+    over the image's read-only ``layers`` (newest first) over the host's ``/`` (or its view
+    ``host_root``, see ``layers.mount_host_root``)."""
+    upper, work = layers_module.writable_dirs(session_dir)
+    root = session_dir / "root"
+    options = layers_module.overlay_options(layers, upper, work, host_root)
     for directory in (upper, work, root):
         directory.mkdir(parents=True, exist_ok=True)
-    _hide_host_data(upper)
-    options = f"lowerdir=/,upperdir={upper},workdir={work}"
+    layers_module.hide_host_data(upper, layers)
     flags = syscalls.MS_NOSUID | syscalls.MS_NODEV
     try:
         # volatile: no syncs to disk, since the layer is deleted with the session anyway.
@@ -95,40 +70,6 @@ def mount_overlay(session_dir: Path) -> Path:
             raise
         syscalls.mount("overlay", root, "overlay", flags, options)  # kernel < 5.10
     return root
-
-
-def _hide_host_data(upper: Path) -> None:
-    """Keep the host's data out of the session's view of ``/``: set up its upper layer so the
-    private directories start empty (overlay "opaque" directories) and top-level entries
-    outside the system's are gone (overlay whiteouts). Writes stay in the session's layer.
-    """
-    for name in PRIVATE_DIRS:
-        host = Path("/") / name
-        if not host.is_dir() or host.is_symlink():
-            continue
-        inside, original = upper, Path("/")
-        for part in PurePosixPath(name).parts:
-            inside, original = inside / part, original / part
-            if not inside.exists():
-                inside.mkdir()
-                # A directory of the upper layer lends its owner and mode to the merged view.
-                _copy_owner_and_mode(original, inside)
-        try:
-            os.setxattr(inside, "trusted.overlay.opaque", b"y")
-        except OSError as exc:
-            log.warning("session %s sees the host's /%s: %s", upper.parent.name, name, exc)
-    for name in os.listdir("/"):
-        if name not in SYSTEM_ENTRIES:
-            try:
-                os.mknod(upper / name, stat.S_IFCHR, os.makedev(0, 0))  # a whiteout
-            except OSError as exc:
-                log.warning("session %s sees the host's /%s: %s", upper.parent.name, name, exc)
-
-
-def _copy_owner_and_mode(source: Path, target: Path) -> None:
-    info = source.stat()
-    os.chown(target, info.st_uid, info.st_gid)
-    os.chmod(target, stat.S_IMODE(info.st_mode))
 
 
 def unmount_tree(directory: Path) -> None:

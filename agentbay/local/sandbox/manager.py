@@ -13,9 +13,10 @@ import subprocess
 import threading
 from pathlib import Path
 
-from agentbay.local.sandbox import launch, layout, probe
+from agentbay.local.sandbox import launch, layers, layout, probe
 from agentbay.local.sandbox.cgroups import CgroupLayout, SessionCgroup, stale_cgroups
 from agentbay.local.sandbox.handle import Sandbox
+from agentbay.local.sandbox.image import HOST_ROOT, SandboxImage
 
 log = logging.getLogger("agentbay.local.sandbox")
 
@@ -34,7 +35,12 @@ class SandboxManager:
     isolation at all, the host's network included; the caller must warn the user).
 
     ``pool_size`` sandboxes are kept started and waiting, so that ``create`` only has to
-    hand one out (rename its directory, set its hostname).
+    hand one out (rename its directory, set its hostname): for the built-in images from
+    ``start()`` on, and for each user image once a session used it.
+
+    ``sessions_dir`` (default ``<data_dir>/sessions``) is the manager's own: it cleans up
+    everything in it, so two managers on one data dir (a server and an image build) need
+    different ones.
 
     Use from one asyncio event loop. ``close()`` releases everything; ``close_sync()`` does
     the same without an event loop and is registered with ``atexit`` (by ``start()`` or the
@@ -52,24 +58,26 @@ class SandboxManager:
         pool_size: int = 2,
         pids_max: int = 512,
         memory_max_bytes: int = 2 * 1024**3,
+        sessions_dir: Path | None = None,
     ) -> None:
         self.data_dir = Path(os.path.realpath(data_dir))
         self.isolated = isolated
         self.pool_size = max(0, pool_size)
         self.pids_max = pids_max
         self.memory_max_bytes = memory_max_bytes
-        self.sessions_dir = self.data_dir / "sessions"
+        self.sessions_dir = Path(os.path.realpath(sessions_dir or self.data_dir / "sessions"))
         layout.check_data_dir(self.data_dir)
-        # Cgroup names carry a tag of the data dir: stale-cgroup cleanup must never touch
-        # the sessions of another runtime sharing the same parent cgroup.
-        tag = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:8]
+        # Cgroup names carry a tag of the sessions dir: stale-cgroup cleanup must never
+        # touch the sessions of another manager sharing the same parent cgroup.
+        tag = hashlib.sha256(str(self.sessions_dir).encode()).hexdigest()[:8]
         self._cgroup_prefix = f"agentbay-{tag}-"
         self._cgroups: CgroupLayout | None = None
         self._ready = False
         self._closed = False
         self._active: dict[str, Sandbox] = {}
-        self._pool: list[Sandbox] = []
-        self._filling: set[asyncio.Task[None]] = set()
+        self._pool: dict[str, list[Sandbox]] = {}  # by SandboxImage.key
+        self._pool_images: dict[str, SandboxImage] = {}  # the images pools are kept for
+        self._filling: dict[str, set[asyncio.Task[None]]] = {}
         self._closing: set[asyncio.Task[None]] = set()  # strong refs to background closes
         self._watchdog: tuple[subprocess.Popen[bytes], int] | None = None
         # close_sync() runs on whatever thread atexit or a signal handler uses, while the
@@ -77,6 +85,7 @@ class SandboxManager:
         # pool or to a session and closing the manager exclude each other, so a start that
         # finishes after the close always sees it and releases what it made.
         self._handover = threading.Lock()
+        self._host_root: Path | None = None  # see layers.mount_host_root
 
     @staticmethod
     def isolation_problem() -> str | None:
@@ -91,9 +100,15 @@ class SandboxManager:
         """Clean up after a crashed earlier run on this data dir, then fill the pool."""
         self._prepare()
         await asyncio.to_thread(self._clean_stale)
-        self._refill()
+        if self.pool_size:
+            self._pool_images[HOST_ROOT.key] = HOST_ROOT
+        self._refill(HOST_ROOT)
         # Tracked like any refill, so a close() meanwhile cancels and waits for them.
-        await asyncio.gather(*self._filling, return_exceptions=True)
+        await asyncio.gather(*self._filling_tasks(), return_exceptions=True)
+
+    def ready_count(self, image: SandboxImage = HOST_ROOT) -> int:
+        """How many started sandboxes wait in the pool for sessions of ``image``."""
+        return len(self._pool.get(image.key, ()))
 
     def _prepare(self) -> None:
         if self._ready:
@@ -143,8 +158,9 @@ class SandboxManager:
         in their own teardown would return before its worker thread finished it.
         """
         sandboxes = self._take_all()
-        await asyncio.gather(*self._filling, *self._closing, return_exceptions=True)
+        await asyncio.gather(*self._filling_tasks(), *self._closing, return_exceptions=True)
         await asyncio.gather(*(s.close() for s in sandboxes), return_exceptions=True)
+        await asyncio.to_thread(self._remove_host_root)
         await asyncio.to_thread(self._stop_watchdog)
         atexit.unregister(self.close_sync)
 
@@ -160,20 +176,39 @@ class SandboxManager:
                 sandbox.destroy_sync()
             except Exception:  # keep releasing the others
                 log.exception("releasing sandbox %s failed", sandbox.session_id)
+        self._remove_host_root()
         self._stop_watchdog()
 
     def _take_all(self) -> list[Sandbox]:
         """Mark the manager closed and take every pooled and active sandbox out of it."""
         with self._handover:
             self._closed = True
-            sandboxes = self._pool + list(self._active.values())
+            sandboxes = [s for pool in self._pool.values() for s in pool]
+            sandboxes += self._active.values()
             self._pool.clear()
             self._active.clear()
         return sandboxes
 
+    def _filling_tasks(self) -> list[asyncio.Task[None]]:
+        return [task for tasks in self._filling.values() for task in tasks]
+
+    def _remove_host_root(self) -> None:
+        if self._host_root is not None:
+            self._host_root = None
+            layout.remove_session_dir(self.sessions_dir / ".host")
+
     # ---- sessions ----
-    async def create(self, session_id: str, *, hostname: str, image_id: str) -> Sandbox:
+    async def create(
+        self,
+        session_id: str,
+        *,
+        hostname: str,
+        image_id: str,
+        image: SandboxImage = HOST_ROOT,
+    ) -> Sandbox:
         """A running sandbox for a new session (from the pool when one is ready).
+
+        ``image_id`` is what the session asked for; ``image`` what its sandbox runs.
 
         Raises:
             ValueError: the session id is in use or not a plain name.
@@ -185,17 +220,23 @@ class SandboxManager:
             raise ValueError(f"the session {session_id} already has a sandbox")
         if not session_id or "/" in session_id or session_id.startswith((".", _POOL_PREFIX)):
             raise ValueError(f"invalid session id {session_id!r}")
+        if image.layers and not self.isolated:
+            raise ValueError("user images need isolated sessions")
         self._prepare()
+        self._retire_older(image)
+        pool = self._pool.get(image.key, [])
         sandbox = None
-        while self._pool and sandbox is None:
-            candidate = self._pool.pop(0)
+        while pool and sandbox is None:
+            candidate = pool.pop(0)
             if candidate.running:
                 sandbox = candidate
             else:
                 self._close_later(candidate)
-        self._refill()
+        if self.pool_size:
+            self._pool_images[image.key] = image
+        self._refill(image)
         if sandbox is None:
-            sandbox = await self._spawn(session_id)
+            sandbox = await self._spawn(session_id, image)
         try:
             assigned = self._assign(sandbox, session_id, hostname, image_id)
         except Exception as exc:
@@ -217,6 +258,17 @@ class SandboxManager:
             await sandbox.close()
 
     # ---- internals ----
+    def _retire_older(self, image: SandboxImage) -> None:
+        """Drop the pools of earlier builds of the same image name (rebuilt or removed);
+        their starts in flight release what they make (``_fill_one``)."""
+        if not image.name:
+            return
+        for key, known in list(self._pool_images.items()):
+            if known.name == image.name and key != image.key:
+                del self._pool_images[key]
+                for sandbox in self._pool.pop(key, []):
+                    self._close_later(sandbox)
+
     def _assign(self, sandbox: Sandbox, session_id: str, hostname: str, image_id: str) -> bool:
         """Give the sandbox to the session; False if the manager is closed (not given)."""
         if self._closed:
@@ -239,21 +291,23 @@ class SandboxManager:
             self._active[session_id] = sandbox
         return True
 
-    async def _spawn(self, name: str) -> Sandbox:
-        """Start a sandbox in ``sessions/<name>`` and wait until it is ready."""
+    async def _spawn(self, name: str, image: SandboxImage) -> Sandbox:
+        """Start a sandbox of ``image`` in ``sessions/<name>`` and wait until it is ready."""
         session_dir = self.sessions_dir / name
         session_dir.mkdir(parents=True)
         cgroup = None
         sandbox = None
         try:
             if self.isolated:
-                layout.mount_overlay(session_dir)
+                layout.mount_overlay(session_dir, image.layers, self._lowest(image))
             else:
                 (session_dir / "home").mkdir()
             if self._cgroups is not None:
                 cgroup = SessionCgroup(self._cgroups, self._cgroup_prefix + name)
                 cgroup.create(self.pids_max, self.memory_max_bytes)
-            started = launch.start(session_dir, isolated=self.isolated, hide=[str(self.data_dir)])
+            started = launch.start(
+                session_dir, isolated=self.isolated, hide=[str(self.data_dir)], image=image
+            )
             sandbox = Sandbox(
                 session_dir=session_dir,
                 isolated=self.isolated,
@@ -273,30 +327,43 @@ class SandboxManager:
                 await asyncio.to_thread(_cleanup_partial, session_dir, cgroup)
             raise
 
+    def _lowest(self, image: SandboxImage) -> Path:
+        """What the image's layers stack on: ``/``, or a view of it of the manager's own."""
+        if not layers.needs_host_root_view(image.layers):
+            return Path("/")
+        if self._host_root is None:
+            # Below the sessions dir ("." never starts a session id): removed with it by
+            # close(), the watchdog and the stale cleanup of the next start.
+            self._host_root = layers.mount_host_root(self.sessions_dir / ".host")
+        return self._host_root
+
     def _close_later(self, sandbox: Sandbox) -> None:
         task = asyncio.get_running_loop().create_task(sandbox.close())
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
-    def _refill(self) -> None:
-        missing = self.pool_size - len(self._pool) - len(self._filling)
+    def _refill(self, image: SandboxImage) -> None:
+        if image.key not in self._pool_images:
+            return
+        filling = self._filling.setdefault(image.key, set())
+        missing = self.pool_size - len(self._pool.get(image.key, ())) - len(filling)
         for _ in range(max(0, missing)):
-            task = asyncio.get_running_loop().create_task(self._fill_one())
-            self._filling.add(task)
-            task.add_done_callback(self._filling.discard)
+            task = asyncio.get_running_loop().create_task(self._fill_one(image))
+            filling.add(task)
+            task.add_done_callback(filling.discard)
 
-    async def _fill_one(self) -> None:
+    async def _fill_one(self, image: SandboxImage) -> None:
         try:
-            sandbox = await self._spawn(_POOL_PREFIX + secrets.token_hex(6))
+            sandbox = await self._spawn(_POOL_PREFIX + secrets.token_hex(6), image)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.warning("could not start a pooled sandbox: %s", exc)
             return
         with self._handover:
-            pooled = not self._closed
+            pooled = not self._closed and image.key in self._pool_images
             if pooled:
-                self._pool.append(sandbox)
+                self._pool.setdefault(image.key, []).append(sandbox)
         if not pooled:
             await sandbox.close()
 

@@ -134,3 +134,12 @@ def capget() -> tuple[int, int, int]:
         masks[1] |= data[index].permitted << shift
         masks[2] |= data[index].inheritable << shift
     return masks[0], masks[1], masks[2]
+
+
+def syncfs(path: str | os.PathLike[str]) -> None:
+    """syncfs(2): write the filesystem holding ``path`` to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _check(_libc.syncfs(fd), f"syncfs {os.fsdecode(path)}")
+    finally:
+        os.close(fd)

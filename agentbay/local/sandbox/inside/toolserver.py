@@ -10,7 +10,8 @@ reachable from ``sys.path``, so it runs with whatever Python the session's image
 Protocol, JSON lines over the socket ``fd``:
 
 1. the boot code writes the process's host PID as a bare line, first of all;
-2. the runtime sends one configuration object (see ``_prepare``);
+2. the runtime sends one configuration object (see ``_prepare``; ``env`` and ``workdir``
+   are the environment and working directory of the session's commands);
 3. the server answers ``{"ready": true, "pid": <host pid>}`` once the sandbox is built (or
    ``{"ready": false, "error": "..."}`` and exits);
 4. then requests ``{"id": int, "tool": str, "args": {...}}`` are answered with the line
@@ -212,7 +213,10 @@ def _prepare(config: dict[str, Any]) -> int:
         # found (and killed) at release.
         syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
     os.makedirs(home, exist_ok=True)
-    os.chdir(home)
+    # An image's WORKDIR, else the home directory: where every command of the session runs.
+    workdir = config.get("workdir") or home
+    os.makedirs(workdir, exist_ok=True)
+    os.chdir(workdir)
     return pid
 
 
