@@ -68,14 +68,14 @@ def image(runtime: EmbeddedRuntime, tmp_path_factory: pytest.TempPathFactory) ->
 def test_every_instruction_shapes_the_sessions(api: Api, image: str) -> None:
     sid = api.create_session(ImageId=image)
     try:
-        assert api.text(sid, "shell", command="ls -A /tmp", timeout_ms=5000) == ""
+        assert api.text(sid, "shell", command="ls -A /tmp", timeout_ms=30000) == ""
         text = api.text(
             sid,
             "shell",
             command="echo $GREETING; pwd; tool.sh; cat ../built.txt ../exec.txt "
             "../data/nested/f.txt /root/.config/app; "
             "stat -c '%a %U' ../bin/tool.sh ../built.txt ../data/nested/f.txt",
-            timeout_ms=5000,
+            timeout_ms=30000,
         )
         assert text.splitlines() == [
             "hello world",
@@ -112,13 +112,13 @@ def test_sessions_of_one_image_are_independent_and_leave_the_host_alone(
             "shell",
             command="echo mine > /srv/app/new.txt && rm /srv/app/built.txt && "
             "echo x > /etc/agentbay-user-image-test",
-            timeout_ms=5000,
+            timeout_ms=30000,
         )
         seen = api.text(
             second,
             "shell",
             command="ls /srv/app; test -e /etc/agentbay-user-image-test || echo clean",
-            timeout_ms=5000,
+            timeout_ms=30000,
         )
         assert seen.split() == ["bin", "built.txt", "data", "exec.txt", "sub", "clean"]
     finally:
@@ -139,7 +139,7 @@ def test_vpc_session_on_a_user_image_calls_tools_through_call_tool(api: Api, ima
         query = {
             "server": "wuying_shell",
             "tool": "shell",
-            "args": json.dumps({"command": "echo $GREETING from $(pwd)", "timeout_ms": 3000}),
+            "args": json.dumps({"command": "echo $GREETING from $(pwd)", "timeout_ms": 30000}),
             "token": data["Token"],
             "requestId": "vpc-image-abcdefghi",
         }
@@ -154,7 +154,7 @@ def test_vpc_session_on_a_user_image_calls_tools_through_call_tool(api: Api, ima
 def test_our_sdk_creates_sessions_on_a_user_image(bay: AgentBay, image: str) -> None:
     session = bay.create(CreateSessionParams(image_id=image)).session
     try:
-        result = session.command.execute_command("cat ../exec.txt", timeout_ms=5000)
+        result = session.command.execute_command("cat ../exec.txt", timeout_ms=30000)
         assert result.success and result.output == "exec-form\n"
     finally:
         bay.delete(session)
@@ -169,7 +169,7 @@ def test_an_image_built_while_serving_is_usable_at_once_and_removal_waits_for_se
     )
     sid = api.create_session(ImageId=name)
     try:
-        assert api.text(sid, "shell", command="cat /opt/fresh.txt", timeout_ms=5000) == "fresh\n"
+        assert api.text(sid, "shell", command="cat /opt/fresh.txt", timeout_ms=30000) == "fresh\n"
         with pytest.raises(user_images.ImageError, match="in use by 1 running session"):
             user_images.remove_image(name, runtime.data_dir)
         assert name in [info.name for info in user_images.list_images(runtime.data_dir)]

@@ -291,15 +291,7 @@ class Sandbox:
     # ---- teardown ----
     async def close(self) -> None:
         """End every process of the sandbox and delete its files (idempotent)."""
-        self._running = False
-        self._ports.close()
-        if self._writer is not None:
-            self._writer.close()
-        if self._read_task is not None:
-            self._read_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._read_task
-        await asyncio.to_thread(self.destroy_sync)
+        await self._close(None)
 
     async def close_capturing(self, layer: Path) -> None:
         """End the sandbox like ``close``, but first keep its writable layer as the read-only
@@ -308,14 +300,18 @@ class Sandbox:
         Raises:
             OSError: the layer could not be kept (the sandbox is released all the same).
         """
+        await self._close(layer)
+
+    async def _close(self, capture_to: Path | None) -> None:
         self._running = False
+        self._ports.close()
         if self._writer is not None:
             self._writer.close()
         if self._read_task is not None:
             self._read_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._read_task
-        await asyncio.to_thread(self.destroy_sync, layer)
+        await asyncio.to_thread(self.destroy_sync, capture_to)
 
     def destroy_sync(self, capture_to: Path | None = None) -> None:
         """Blocking teardown, safe from any thread (used by ``close`` and at exit).
