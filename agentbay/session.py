@@ -73,7 +73,10 @@ class Session:
     Attributes:
         agent_bay: the client that created this session.
         session_id: the session's id.
-        is_vpc, network_interface_ip, http_port, token: VPC connection data.
+        is_vpc: whether tools are called through the VPC route.
+        network_interface_ip: the VPC address of the session's tool server.
+        http_port: the VPC port of the session's tool server.
+        token: the VPC route's credential.
         resource_url: the session's resource page.
         mcp_tools: the tools listed by ``list_mcp_tools`` (VPC sessions route by them).
         image_id: the image the session was created from (None when unknown).
