@@ -8,6 +8,7 @@ go to the JSON file named by the first argument.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -142,6 +143,17 @@ def main() -> None:
         fs_vpc.write_file("/tmp/vpc.txt", "vpc file")
         record("vpc_read", fs_vpc.read_file("/tmp/vpc.txt").content)
         record("vpc_delete", bay.delete(vpc.session).success)
+
+    user_image = os.environ.get("AGENTBAY_TEST_USER_IMAGE")
+    if user_image:  # built by the test with `agentbay local image build` while serving
+        for is_vpc in (False, True):
+            mine = bay.create(CreateSessionParams(image_id=user_image, is_vpc=is_vpc))
+            key = "user_image_vpc" if is_vpc else "user_image"
+            record(f"{key}_create", {"success": mine.success, "error": mine.error_message})
+            if mine.success:
+                out = mine.session.command.execute_command("cat greeting; pwd", timeout_ms=30000)
+                record(f"{key}_command", {"success": out.success, "output": out.output})
+                record(f"{key}_delete", bay.delete(mine.session).success)
 
     deleted = session.delete()
     record("delete", {"success": deleted.success, "error": deleted.error_message})

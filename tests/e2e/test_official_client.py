@@ -24,6 +24,8 @@ OFFICIAL = "wuying-agentbay-sdk==0.9.3"
 VENV = REPO / ".cache" / "official-sdk-0.9.3"
 DRIVER = Path(__file__).with_name("official_driver.py")
 KEY = "akm-official-test"
+USER_IMAGE = "imgc-07eksy57nw6r759fb"
+IMAGE_BUILD = [sys.executable, "-m", "agentbay.cli", "local", "image", "build"]
 
 
 def official_python() -> Path:
@@ -83,7 +85,44 @@ def test_official_client_main_flows(
 ) -> None:
     endpoint, data_dir, process = served
     python = official_python()
-    env = {**os.environ, "AGENTBAY_ENDPOINT": endpoint, "AGENTBAY_API_KEY": KEY}
+    # A user image with a cloud custom image id, built through the CLI while serve runs.
+    build = subprocess.run(
+        [
+            *IMAGE_BUILD,
+            USER_IMAGE,
+            "--from",
+            "linux_latest",
+            "--run",
+            "mkdir -p /srv/app && echo hello from the image > /srv/app/greeting",
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    (tmp_path / "Imagefile").write_text(f"FROM {USER_IMAGE}\nWORKDIR /srv/app\n")
+    build = subprocess.run(
+        [
+            *IMAGE_BUILD,
+            USER_IMAGE + "-wd",
+            "-f",
+            str(tmp_path / "Imagefile"),
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    env = {
+        **os.environ,
+        "AGENTBAY_ENDPOINT": endpoint,
+        "AGENTBAY_API_KEY": KEY,
+        "AGENTBAY_TEST_USER_IMAGE": USER_IMAGE + "-wd",
+    }
     results = tmp_path / "results.json"
     run = subprocess.run(
         [str(python), str(DRIVER), str(results)],
@@ -140,6 +179,14 @@ def test_official_client_main_flows(
     assert got["vpc_command"] == {"success": True, "output": "via-vpc\n"}
     assert got["vpc_read"] == "vpc file"
     assert got["vpc_delete"] is True
+
+    for key in ("user_image", "user_image_vpc"):
+        assert got[f"{key}_create"] == {"success": True, "error": ""}, key
+        assert got[f"{key}_command"] == {
+            "success": True,
+            "output": "hello from the image\n/srv/app\n",
+        }, key
+        assert got[f"{key}_delete"] is True, key
 
     assert got["delete"] == {"success": True, "error": ""}
     assert got["after_delete"]["success"] is False
