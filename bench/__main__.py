@@ -28,6 +28,7 @@ import httpx
 from agentbay import AgentBay, AsyncAgentBay, Config
 from agentbay.local.spawn import free_port, serve_argv, wait_until_listening
 from bench.harness import Report, Target, ainterleaved, interleaved, ms, p50, pct, timed
+from bench.images import section_images
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -548,6 +549,7 @@ def main() -> None:
         section_files(report, bay, process.pid, official_results)
         scaling = section_scaling(report, bay, endpoint)
         section_idle_memory(report, bay)
+        section_images(report, bay, data_dir)
         plot(report, medians, scaling)
         bay.close()
     finally:

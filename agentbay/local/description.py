@@ -163,3 +163,24 @@ def load() -> Description:
     with description_path().open(encoding="utf-8") as handle:
         document = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return parse(document)
+
+
+@functools.cache
+def image_servers() -> dict[str, tuple[str, ...]]:
+    """The ``x-mcp-images`` catalogue alone (image id -> its servers), without parsing the
+    whole description: commands that only need the image list (``agentbay local image
+    build``) start ~0.3 s sooner. Equal to ``load().image_servers``."""
+    import yaml
+
+    lines = description_path().read_text(encoding="utf-8").splitlines()
+    start = lines.index("x-mcp-images:")
+    end = next(
+        (
+            number
+            for number in range(start + 1, len(lines))
+            if lines[number][:1] not in ("", " ", "#")
+        ),
+        len(lines),
+    )
+    section = yaml.safe_load("\n".join(lines[start:end]))["x-mcp-images"]
+    return {image: tuple(spec.get("servers", ())) for image, spec in section.items()}

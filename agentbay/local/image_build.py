@@ -33,7 +33,7 @@ from agentbay.local.images import (
     builtin_images,
     check_name,
 )
-from agentbay.local.sandbox import SandboxManager, layers, layout
+from agentbay.local.sandbox import SandboxManager, layers, layout, probe
 from agentbay.local.sandbox.handle import Sandbox
 from agentbay.local.sandbox.image import SandboxImage
 from agentbay.local.sandbox.launch import SANDBOX_HOME, session_env
@@ -95,13 +95,14 @@ async def build(
     """
     emit = output or (lambda _text: None)
     registry = ImageRegistry(data_dir)
-    description = api_description.load()
+    image_servers = api_description.image_servers()
     check_name(name)
-    builtins = builtin_images(description)
-    if name in builtins or name in description.image_servers:
+    builtins = builtin_images(image_servers)
+    if name in image_servers:
         raise ImageError(f"{name!r} is a built-in image; choose another name")
     base = _resolve_base(registry, recipe.base, builtins)
-    problem = SandboxManager.isolation_problem()
+    # Not the full trial sandbox of isolation_problem(): the build's own sandbox is one.
+    problem = probe.quick_problem()
     if problem:
         raise ImageError(f"images are built in isolated sandboxes, impossible here: {problem}")
     _sweep(registry)

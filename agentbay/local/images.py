@@ -24,11 +24,10 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentbay.local.description import Description
 from agentbay.local.sandbox.image import SandboxImage
 
 #: Tool servers the local runtime implements; a built-in image runs locally if it needs no other.
@@ -44,11 +43,12 @@ class ImageError(Exception):
     """A request about user images that cannot be done; the message says why (for users)."""
 
 
-def builtin_images(description: Description) -> list[str]:
-    """The built-in images of the description whose every tool server runs locally."""
+def builtin_images(image_servers: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """The built-in images (of the description's ``image_servers``) whose every tool server
+    runs locally."""
     return sorted(
         image
-        for image, servers in description.image_servers.items()
+        for image, servers in image_servers.items()
         if servers and set(servers) <= LOCAL_SERVERS
     )
 

@@ -91,7 +91,7 @@ class SessionActions:
     def _sandbox_image(self, image: str) -> tuple[SandboxImage, str]:
         """What a session of ``image`` runs, and the built-in image whose tools it serves."""
         runtime = self.runtime
-        builtins = builtin_images(runtime.description)
+        builtins = builtin_images(runtime.description.image_servers)
         if image in builtins:
             return HOST_ROOT, image
         info = self._user_image(image)

@@ -71,3 +71,9 @@ def test_a_link_out_of_the_folder_is_refused(tmp_path: Path) -> None:
 def test_expand_reads_earlier_settings() -> None:
     env = {"HOME": "/root", "PATH": "/bin"}
     assert expand("$HOME/x:${PATH}:$NOPE:$", env) == "/root/x:/bin::$"
+
+
+def test_the_quick_image_catalogue_equals_the_full_description() -> None:
+    from agentbay.local import description
+
+    assert description.image_servers() == description.load().image_servers

@@ -15,6 +15,11 @@ from pathlib import Path
 @cache
 def isolation_problem() -> str | None:
     """None when namespaces, overlayfs and pivot_root work here; else the reason."""
+    return quick_problem() or _trial()
+
+
+def quick_problem() -> str | None:
+    """The reasons ``isolation_problem`` finds without starting a sandbox (or None)."""
     if sys.platform != "linux":
         return f"isolated sessions need Linux namespaces (this is {sys.platform})"
     if os.geteuid() != 0:
@@ -32,7 +37,7 @@ def isolation_problem() -> str | None:
                 return "the kernel has no overlayfs (try: modprobe overlay)"
     except OSError as exc:
         return f"cannot read /proc/filesystems: {exc}"
-    return _trial()
+    return None
 
 
 def _trial() -> str | None:
