@@ -2,21 +2,21 @@
 
 pytest deletes old temporary directories with rmtree; a session overlay (lowerdir=/) left
 mounted under one (a runtime that crashed in a test) would be walked through the overlay.
-So: before pytest rotates its directories, detach mounts under the directories it is about
-to delete (all but the newest few, which may belong to runs still going); after the run,
-detach what this run left under its own directory.
+So: at start, detach mounts under the numbered directories pytest may delete — never under
+one a pytest run still going holds (its ``.lock`` names a live PID: concurrent runs on one
+machine must not pull each other's sandboxes away); after the run, detach what this run
+left under its own directory.
 """
 
 from __future__ import annotations
 
 import getpass
+import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-#: pytest keeps this many numbered base directories; older ones are deleted at start.
-PYTEST_KEPT_DIRS = 3
 
 
 def _detach(directory: Path) -> None:
@@ -25,22 +25,36 @@ def _detach(directory: Path) -> None:
     unmount_tree(directory)
 
 
+def _held_by_a_live_run(directory: Path) -> bool:
+    """Whether a running pytest process holds ``directory`` (pytest writes its PID there)."""
+    try:
+        pid = int((directory / ".lock").read_text().strip() or "0")
+    except (OSError, ValueError):
+        return False
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     root = Path(tempfile.gettempdir()) / f"pytest-of-{getpass.getuser()}"
     if not root.is_dir():
         return
-    numbered = sorted(
-        (p for p in root.iterdir() if p.name.startswith("pytest-") and p.name[7:].isdigit()),
-        key=lambda p: int(p.name[7:]),
-    )
-    stale = numbered[: -PYTEST_KEPT_DIRS + 1] + [
-        p for p in root.iterdir() if p.name.startswith("garbage-")
-    ]
-    for directory in stale:
-        _detach(directory)
+    for directory in root.iterdir():
+        numbered = directory.name.startswith("pytest-") and directory.name[7:].isdigit()
+        garbage = directory.name.startswith("garbage-")
+        if (numbered or garbage) and not _held_by_a_live_run(directory):
+            _detach(directory)
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    factory = getattr(session.config, "_tmp_path_factory", None)
-    if factory is not None and factory._basetemp is not None:
-        _detach(factory._basetemp)
+@pytest.fixture(scope="session", autouse=True)
+def _detach_this_runs_mounts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the whole run, detach whatever sandbox mounts it left under its directory."""
+    yield
+    _detach(tmp_path_factory.getbasetemp())
