@@ -50,7 +50,10 @@ class Runtime:
         self.store = Store(options.data_dir / "state.sqlite3")
         self.images = ImageRegistry(options.data_dir)
         self.sandboxes = SandboxManager(
-            options.data_dir, isolated=options.isolated, pool_size=options.pool_size
+            options.data_dir,
+            isolated=options.isolated,
+            pool_size=options.pool_size,
+            on_session_failed=self.store.mark_failed,
         )
         self.links = LinkProxy(self.sandboxes.get)
         self.sessions = SessionActions(self)

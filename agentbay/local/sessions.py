@@ -13,7 +13,7 @@ from agentbay.local.envelope import ApiError, invalid
 from agentbay.local.images import ImageError, ImageInfo, builtin_images
 from agentbay.local.sandbox.answers import ToolAnswer
 from agentbay.local.sandbox.image import HOST_ROOT, SandboxImage
-from agentbay.local.store import RUNNING, SessionRow
+from agentbay.local.store import FAILED, RUNNING, SessionRow
 
 if TYPE_CHECKING:
     from agentbay.local.runtime import Runtime
@@ -119,14 +119,25 @@ class SessionActions:
             info = self._user_image(image.name)
         return info is not None and self.runtime.images.sandbox_image(info).key == image.key
 
-    def running(self, session_id: str) -> SessionRow:
-        """A running session, or the not-found/released error the cloud gives."""
+    def running(self, session_id: str, *, failed_too: bool = False) -> SessionRow:
+        """A running session, or the not-found/released error the cloud gives.
+
+        ``failed_too``: a session whose sandbox stopped by itself is answered as well
+        (GetSession reports it, ReleaseMcpSession ends it); other actions refuse it.
+        """
         row = self.runtime.store.session(session_id)
         if row is None:
             raise ApiError(
                 400, "InvalidMcpSession.NotFound", f"The session {session_id} does not exist."
             )
-        if row.status != RUNNING:
+        if row.status == FAILED and not failed_too:
+            raise ApiError(
+                400,
+                "InvalidMcpSession.Failed",
+                f"The session {session_id} failed: its sandbox stopped unexpectedly. "
+                "Release it and create a new session.",
+            )
+        if row.status not in (RUNNING, FAILED):
             raise ApiError(
                 400, "InvalidMcpSession.NotFound", f"The session {session_id} is released."
             )
@@ -140,6 +151,7 @@ class SessionActions:
             "ResourceId": row.id,
             "Success": True,
             "VpcResource": row.vpc,
+            "Status": row.status,
         }
         if row.vpc:
             data.update(
@@ -198,7 +210,7 @@ class SessionActions:
 
     async def release(self, fields: dict[str, Any]) -> None:
         """ReleaseMcpSession: upload what the policies ask for, then end every process."""
-        row = self.running(fields["SessionId"])
+        row = self.running(fields["SessionId"], failed_too=True)
         sandbox = self.runtime.sandboxes.get(row.id)
         if sandbox is not None:
             await self.runtime.contexts.upload_at_release(row.id, sandbox)
@@ -209,7 +221,7 @@ class SessionActions:
 
     def get(self, fields: dict[str, Any]) -> dict[str, Any]:
         """GetSession."""
-        return self._session_data(self.running(fields["SessionId"]))
+        return self._session_data(self.running(fields["SessionId"], failed_too=True))
 
     def list_page(self, fields: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any]]:
         """ListSession: one page of running sessions matching the label filter."""

@@ -58,6 +58,9 @@ CREATE INDEX IF NOT EXISTS sync_tasks_session ON sync_tasks(session_id);
 
 RUNNING = "RUNNING"
 RELEASED = "RELEASED"
+#: The session's sandbox stopped by itself (its tool server died): nothing runs any more,
+#: the session answers GetSession with this status until it is released.
+FAILED = "FAILED"
 
 
 @dataclass(frozen=True)
@@ -138,8 +141,8 @@ class Store:
     def release_all_running(self) -> int:
         """Mark sessions of an earlier process released (their sandboxes died with it)."""
         cursor = self._db.execute(
-            "UPDATE sessions SET status = ?, released_at = ? WHERE status = ?",
-            (RELEASED, time.time(), RUNNING),
+            "UPDATE sessions SET status = ?, released_at = ? WHERE status IN (?, ?)",
+            (RELEASED, time.time(), RUNNING, FAILED),
         )
         self._running.clear()
         return cursor.rowcount
@@ -200,6 +203,14 @@ class Store:
         cached = self._running.get(session_id)
         if cached is not None:
             self._running[session_id] = replace(cached, labels=dict(labels))
+
+    def mark_failed(self, session_id: str) -> None:
+        """Record that a running session's sandbox stopped by itself."""
+        self._db.execute(
+            "UPDATE sessions SET status = ? WHERE id = ? AND status = ?",
+            (FAILED, session_id, RUNNING),
+        )
+        self._running.pop(session_id, None)
 
     def mark_released(self, session_id: str) -> None:
         """Record that a session is released."""

@@ -63,12 +63,29 @@ def test_sigkill_during_an_upload_keeps_the_previous_version(tmp_path: Path) -> 
         process.wait(timeout=60)
 
 
+def _wait_for_sync(api: Api, session: str, task_type: str) -> None:
+    """Wait until every sync task of that type of the session succeeded (a deadline of 60 s)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = api.call("GetContextInfo", SessionId=session)["ContextStatus"]
+        records = json.loads(json.loads(status)[0]["data"]) if status else []
+        tasks = [r for r in records if r["taskType"] == task_type]
+        if tasks and all(r["status"] == "Success" for r in tasks):
+            return
+        failed = [r for r in tasks if r["status"] == "Failed"]
+        assert not failed, (task_type, failed[0].get("errorMessage"))
+        time.sleep(0.05)
+    raise AssertionError(f"the {task_type} of {session} did not finish")
+
+
 def test_concurrent_syncs_into_one_context_never_interleave(tmp_path: Path) -> None:
     process, api = serve(tmp_path)
     try:
         context = api.call("GetContext", Name="shared", AllowCreate=True)["Id"]
         sync = [{"ContextId": context, "Path": "/work"}]
         writers = [api.create_session(PersistenceDataList=sync) for _ in range(2)]
+        for session in writers:  # their (empty) downloads first: they must not race the writes
+            _wait_for_sync(api, session, "download")
         for index, session in enumerate(writers):
             api.text(
                 session,
@@ -82,16 +99,10 @@ def test_concurrent_syncs_into_one_context_never_interleave(tmp_path: Path) -> N
                 "SyncContext", SessionId=session, ContextId=context, Path="/work", Mode="upload"
             )
         for session in writers:
-            for _ in range(400):
-                status = api.call("GetContextInfo", SessionId=session)["ContextStatus"]
-                records = json.loads(json.loads(status)[0]["data"]) if status else []
-                uploads = [r for r in records if r["taskType"] == "upload"]
-                if uploads and all(r["status"] == "Success" for r in uploads):
-                    break
-                time.sleep(0.05)
-            else:
-                raise AssertionError("upload did not finish")
+            _wait_for_sync(api, session, "upload")
         reader = api.create_session(PersistenceDataList=sync)
+        # The download into a new session runs in the background, as in the cloud.
+        _wait_for_sync(api, reader, "download")
         owners = api.text(
             reader, "shell", timeout_ms=20000, command="tail -c 3 -q /work/f* | sort | uniq -c"
         )

@@ -51,9 +51,11 @@ def test_shell_default_timeout_is_one_second(env: Env, box: Sandbox) -> None:
 
 
 def test_background_process_does_not_make_the_call_hang(env: Env, box: Sandbox) -> None:
+    # Hanging would mean waiting for the background process or for the 60 s timeout; the
+    # bound is half of that, far from any machine's speed (this is no speed test).
     started = time.monotonic()
-    assert env.sh(box, "sleep 100 & echo started", timeout_ms=5000) == "started\n"
-    assert time.monotonic() - started < 1.5
+    assert env.sh(box, "sleep 100 & echo started", timeout_ms=60_000) == "started\n"
+    assert time.monotonic() - started < 30
     # It keeps running after the call (servers started this way must survive).
     assert env.sh(box, "pgrep -c -x sleep") == "1\n"
     env.sh(box, "pkill -x sleep; true")

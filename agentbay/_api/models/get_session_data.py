@@ -23,6 +23,9 @@ class GetSessionData:
     http_port: str | Unset = UNSET
     success: bool | Unset = UNSET
     vpc_resource: bool | Unset = UNSET
+    status: str | Unset = UNSET
+    """ `RUNNING`, or `FAILED` once the session's sandbox stopped by itself (local runtime; the cloud's later API
+    answers a status here too). """
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -43,6 +46,8 @@ class GetSessionData:
         success = self.success
 
         vpc_resource = self.vpc_resource
+
+        status = self.status
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -65,6 +70,8 @@ class GetSessionData:
             field_dict["Success"] = success
         if vpc_resource is not UNSET:
             field_dict["VpcResource"] = vpc_resource
+        if status is not UNSET:
+            field_dict["Status"] = status
 
         return field_dict
 
@@ -89,6 +96,8 @@ class GetSessionData:
 
         vpc_resource = d.pop("VpcResource", UNSET)
 
+        status = d.pop("Status", UNSET)
+
         get_session_data = cls(
             session_id=session_id,
             app_instance_id=app_instance_id,
@@ -99,6 +108,7 @@ class GetSessionData:
             http_port=http_port,
             success=success,
             vpc_resource=vpc_resource,
+            status=status,
         )
 
         get_session_data.additional_properties = d

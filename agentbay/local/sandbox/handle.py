@@ -14,6 +14,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,10 @@ log = logging.getLogger("agentbay.local.sandbox")
 #: Longest line the runtime accepts from a tool server (its answers are capped below this).
 MAX_LINE_BYTES = 128 * 1024 * 1024
 NOT_RUNNING = "session sandbox is not running"
+STOPPED = (
+    "the session's sandbox stopped unexpectedly (its tool server exited); the session "
+    "is marked FAILED and its processes and files are released"
+)
 MALFORMED = "the session sandbox sent a malformed answer"
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
@@ -69,6 +74,9 @@ class Sandbox:
         self._destroy_lock = threading.Lock()
         self._destroyed = False
         self._ports = PortChannel(port_channel)
+        #: Called (on the event loop) when the tool server goes away without ``close()``.
+        self.on_unexpected_exit: Callable[[Sandbox], None] | None = None
+        self._stopped_by_itself = False
 
     # ---- properties ----
     @property
@@ -147,11 +155,16 @@ class Sandbox:
         except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
             log.warning("sandbox %s: channel failed: %s", self.session_id or "(pool)", exc)
         finally:
+            unexpected = self._running  # close() clears it before ending the channel
             self._running = False
+            self._stopped_by_itself = unexpected
+            message = STOPPED if unexpected else NOT_RUNNING
             for future in self._pending.values():
                 if not future.done():
-                    future.set_result(ToolAnswer.error(NOT_RUNNING))
+                    future.set_result(ToolAnswer.error(message))
             self._pending.clear()
+            if unexpected and self.on_unexpected_exit is not None:
+                self.on_unexpected_exit(self)
 
     # ---- use ----
     async def call_tool(
@@ -174,7 +187,7 @@ class Sandbox:
         ``args``; this is the outer guard).
         """
         if not self.running or self._writer is None:
-            return ToolAnswer.error(NOT_RUNNING)
+            return ToolAnswer.error(STOPPED if self._stopped_by_itself else NOT_RUNNING)
         request_id = next(self._ids)
         try:
             line = json.dumps({"id": request_id, "tool": name, "args": args}) + "\n"

@@ -11,6 +11,7 @@ import os
 import secrets
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from agentbay.local.sandbox import launch, layers, layout, probe
@@ -59,12 +60,14 @@ class SandboxManager:
         pids_max: int = 512,
         memory_max_bytes: int = 2 * 1024**3,
         sessions_dir: Path | None = None,
+        on_session_failed: Callable[[str], None] | None = None,
     ) -> None:
         self.data_dir = Path(os.path.realpath(data_dir))
         self.isolated = isolated
         self.pool_size = max(0, pool_size)
         self.pids_max = pids_max
         self.memory_max_bytes = memory_max_bytes
+        self._on_session_failed = on_session_failed
         self.sessions_dir = Path(os.path.realpath(sessions_dir or self.data_dir / "sessions"))
         layout.check_data_dir(self.data_dir)
         # Cgroup names carry a tag of the sessions dir: stale-cgroup cleanup must never
@@ -79,6 +82,7 @@ class SandboxManager:
         self._pool_images: dict[str, SandboxImage] = {}  # the images pools are kept for
         self._filling: dict[str, set[asyncio.Task[None]]] = {}
         self._closing: set[asyncio.Task[None]] = set()  # strong refs to background closes
+        self._dying: dict[str, asyncio.Task[None]] = {}  # sessions whose sandbox stopped
         self._watchdog: tuple[subprocess.Popen[bytes], int] | None = None
         # close_sync() runs on whatever thread atexit or a signal handler uses, while the
         # event loop's thread may be finishing a sandbox start: handing a sandbox to the
@@ -256,6 +260,9 @@ class SandboxManager:
         sandbox = self._active.pop(session_id, None)
         if sandbox is not None:
             await sandbox.close()
+        dying = self._dying.get(session_id)
+        if dying is not None:  # its sandbox stopped by itself and is being cleaned up
+            await asyncio.shield(dying)
 
     # ---- internals ----
     def _retire_older(self, image: SandboxImage) -> None:
@@ -289,7 +296,20 @@ class SandboxManager:
             if self._closed:
                 return False
             self._active[session_id] = sandbox
+        sandbox.on_unexpected_exit = self._sandbox_died
         return True
+
+    def _sandbox_died(self, sandbox: Sandbox) -> None:
+        """A session's tool server went away by itself: free what it held, report it."""
+        session_id = sandbox.session_id
+        if self._active.get(session_id) is not sandbox:
+            return
+        log.warning("the sandbox of session %s stopped unexpectedly", session_id)
+        del self._active[session_id]
+        self._dying[session_id] = task = self._close_later(sandbox)
+        task.add_done_callback(lambda _: self._dying.pop(session_id, None))
+        if self._on_session_failed is not None:
+            self._on_session_failed(session_id)
 
     async def _spawn(self, name: str, image: SandboxImage) -> Sandbox:
         """Start a sandbox of ``image`` in ``sessions/<name>`` and wait until it is ready."""
@@ -337,10 +357,11 @@ class SandboxManager:
             self._host_root = layers.mount_host_root(self.sessions_dir / ".host")
         return self._host_root
 
-    def _close_later(self, sandbox: Sandbox) -> None:
+    def _close_later(self, sandbox: Sandbox) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(sandbox.close())
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+        return task
 
     def _refill(self, image: SandboxImage) -> None:
         if image.key not in self._pool_images:
