@@ -3,6 +3,9 @@
 ``agentbay.local.start()`` runs one inside this process (what ``endpoint="local"`` uses);
 ``agentbay local serve`` runs one in the foreground. Both implement ``openapi/agentbay.yaml``
 with the cloud's wire format, so the official client works against them unchanged.
+
+User images: ``agentbay.local.build_image``, ``list_images`` and ``remove_image`` (from
+``agentbay.local.user_images``, imported on first use; ``agentbay local image`` runs them).
 """
 
 from __future__ import annotations
@@ -14,8 +17,20 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from agentbay.local.server import EmbeddedRuntime
+    from agentbay.local.user_images import build_image, list_images, remove_image
 
-__all__ = ["default_data_dir", "start"]
+__all__ = ["build_image", "default_data_dir", "list_images", "remove_image", "start"]
+_IMAGE_FUNCTIONS = frozenset({"build_image", "list_images", "remove_image"})
+
+
+def __getattr__(name: str) -> object:
+    # The image functions pull in the sandbox code: imported when first used, not with
+    # every ``agentbay.local`` import.
+    if name in _IMAGE_FUNCTIONS:
+        from agentbay.local import user_images
+
+        return getattr(user_images, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def default_data_dir() -> Path:

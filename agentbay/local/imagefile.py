@@ -36,6 +36,7 @@ class Copy:
     sources: tuple[Path, ...]
     target: str
     line: int = 0
+    written: tuple[str, ...] = ()  # the sources as the Imagefile spells them
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,8 @@ def describe(step: Step) -> str:
     if isinstance(step, Run):
         return f"RUN {step.command}"
     if isinstance(step, Copy):
-        return "COPY " + " ".join([*(str(source) for source in step.sources), step.target])
+        sources = step.written or tuple(str(source) for source in step.sources)
+        return "COPY " + " ".join([*sources, step.target])
     if isinstance(step, Env):
         return "ENV " + " ".join(f"{key}={shlex.quote(value)}" for key, value in step.pairs)
     return f"WORKDIR {step.path}"
@@ -193,7 +195,7 @@ def _copy(rest: str, context: Path, where: str, number: int) -> Copy:
         if not path.exists():
             raise ImagefileError(f"{where}: COPY source {source!r} does not exist in {root}")
         resolved.append(path)
-    return Copy(tuple(resolved), target, number)
+    return Copy(tuple(resolved), target, number, tuple(sources))
 
 
 def _env_pairs(rest: str, where: str) -> tuple[tuple[str, str], ...]:

@@ -29,7 +29,7 @@ def test_every_instruction_parses_with_its_line(tmp_path: Path) -> None:
     assert recipe.steps == (
         Env((("A", "1"), ("B", "two words")), 4),
         Workdir("/app", 5),
-        Copy((tmp_path / "a.txt", tmp_path / "src"), "/app/", 6),
+        Copy((tmp_path / "a.txt", tmp_path / "src"), "/app/", 6, ("a.txt", "src")),
         Run("echo one && echo two", 7),
         Run("printf %s 'it'\"'\"'s'", 10),
     )
