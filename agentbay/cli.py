@@ -17,7 +17,10 @@ UNISOLATED_WARNING = """\
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
 !! WARNING: the local runtime runs UNISOLATED (--unisolated).                !!
 !! Session commands run directly on this machine, as this user, with its     !!
-!! files, processes and network. Use it only for code you would run yourself.!!
+!! files and processes, and they share the HOST NETWORK: every loopback      !!
+!! service of this machine, the runtime's own port and other sessions' ports !!
+!! (--network and --allow-host-port do not apply). Use it only for code you  !!
+!! would run yourself.                                                       !!
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"""
 
 
@@ -57,6 +60,22 @@ def _parser() -> argparse.ArgumentParser:
         "--unisolated",
         action="store_true",
         help="run sessions without namespaces where they cannot be created (unsafe)",
+    )
+    serve.add_argument(
+        "--network",
+        choices=["egress", "none"],
+        default="egress",
+        help="what isolated sessions reach besides their own loopback: egress (outbound "
+        "connections through user-mode NAT; never this host or 169.254.0.0/16) or none",
+    )
+    serve.add_argument(
+        "--allow-host-port",
+        type=int,
+        action="append",
+        default=[],
+        metavar="PORT",
+        help="a TCP port of this host's 127.0.0.1 that sessions may reach at 10.0.2.2:PORT "
+        "(repeatable; egress only)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     _image_parser(local_commands, default_data_dir())
@@ -163,6 +182,22 @@ def _serve(options: argparse.Namespace) -> int:
         return 2
     if options.unisolated:
         print(UNISOLATED_WARNING, file=sys.stderr)
+    network = options.network
+    bad_ports = [port for port in options.allow_host_port if not 0 < port < 65536]
+    if bad_ports:
+        print(f"agentbay local serve: invalid --allow-host-port {bad_ports[0]}", file=sys.stderr)
+        return 2
+    if not options.unisolated and network == "egress":
+        from agentbay.local.sandbox.egress import egress_problem
+
+        missing = egress_problem()
+        if missing:
+            print(
+                f"agentbay local serve: sessions get no outbound network: {missing}.\n"
+                "Sessions start with --network none (loopback only) until it is installed.",
+                file=sys.stderr,
+            )
+            network = "none"
     keys = list(options.api_key)
     keys += [key.strip() for key in os.environ.get(KEYS_ENV, "").split(",") if key.strip()]
     if not keys:
@@ -177,6 +212,8 @@ def _serve(options: argparse.Namespace) -> int:
         isolated=not options.unisolated,
         pool_size=options.pool_size,
         link_port=options.link_port,
+        network=network,
+        allow_host_ports=tuple(options.allow_host_port),
         max_sessions=options.max_sessions,
     )
     logging.basicConfig(level=options.log_level.upper(), format="%(levelname)s %(message)s")

@@ -14,6 +14,7 @@ from agentbay.local.images import ImageRegistry
 from agentbay.local.keys import ApiKeys
 from agentbay.local.links import LinkProxy
 from agentbay.local.sandbox import SandboxManager
+from agentbay.local.sandbox.egress import NetworkMode, NetworkPolicy
 from agentbay.local.sessions import SessionActions
 from agentbay.local.signing import UrlSigner
 from agentbay.local.store import Store
@@ -34,6 +35,10 @@ class RuntimeOptions:
     max_sessions: int = 100
     #: Port of the GetLink listener (0: a free port chosen at start).
     link_port: int = 0
+    #: What isolated sessions reach: "egress" or "none" (see ``sandbox.egress``).
+    network: NetworkMode = "egress"
+    #: Host loopback ports sessions may reach (egress only).
+    allow_host_ports: tuple[int, ...] = ()
     max_body_bytes: int = 16 * 1024 * 1024
     url_lifetime_s: int = 3600
 
@@ -54,6 +59,7 @@ class Runtime:
             isolated=options.isolated,
             pool_size=options.pool_size,
             on_session_failed=self.store.mark_failed,
+            network=NetworkPolicy(options.network, options.allow_host_ports),
         )
         self.links = LinkProxy(self.sandboxes.get)
         self.sessions = SessionActions(self)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from agentbay.local.server import EmbeddedRuntime
 from tests.e2e.api import Api
 
 PORT = 30100
@@ -167,3 +168,29 @@ def test_a_released_sessions_link_closes(api: Api) -> None:
             pass
         sock.close()
         assert client.get(url, timeout=5).status_code == 404
+
+
+def test_sessions_cannot_reach_the_runtime(
+    api: Api, session_id: str, runtime: EmbeddedRuntime
+) -> None:
+    """Neither the control plane nor the link listener, by loopback or the NAT's gateway."""
+    probe = (
+        "import socket, sys\n"
+        "for host in sys.argv[2:]:\n"
+        "    try:\n"
+        "        socket.create_connection((host, int(sys.argv[1])), timeout=3).close()\n"
+        "        print(host, 'connected')\n"
+        "    except OSError as exc:\n"
+        "        print(host, type(exc).__name__)\n"
+    )
+    api.text(session_id, "write_file", path="/tmp/probe.py", content=probe)
+    control = urlsplit(runtime.endpoint).port
+    link = urlsplit(_link(api, session_id)).port
+    for port in (control, link):
+        text = api.text(
+            session_id,
+            "shell",
+            command=f"python3 /tmp/probe.py {port} 127.0.0.1 10.0.2.2",
+            timeout_ms=10000,
+        )
+        assert "connected" not in text and text.count("\n") == 2, text

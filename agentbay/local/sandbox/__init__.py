@@ -14,7 +14,9 @@ What a session gets (isolated mode):
   sessions can both listen on 30100), no route to the host's loopback services, the
   runtime or another session. The runtime reaches its ports with
   ``Sandbox.open_port_connection`` (the tool server connects from inside and passes the
-  socket back), which is how ``GetLink`` URLs are forwarded.
+  socket back), which is how ``GetLink`` URLs are forwarded. Outbound traffic by policy
+  (``egress.NetworkPolicy``): user-mode NAT through a slirp4netns process per sandbox,
+  never to 169.254.0.0/16 or the host, or loopback only;
 
 All processes of a session end with it. The package ``inside/`` holds the code that runs
 inside sandboxes (standard library only, the one directory bound into sessions); the

@@ -18,9 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agentbay.local.sandbox import layers, layout
+from agentbay.local.sandbox import egress, layers, layout
 from agentbay.local.sandbox.answers import ToolAnswer
 from agentbay.local.sandbox.cgroups import SessionCgroup
+from agentbay.local.sandbox.egress import NetworkPolicy
 from agentbay.local.sandbox.inside import procs, syscalls
 from agentbay.local.sandbox.ports import PortChannel
 
@@ -77,6 +78,8 @@ class Sandbox:
         #: Called (on the event loop) when the tool server goes away without ``close()``.
         self.on_unexpected_exit: Callable[[Sandbox], None] | None = None
         self._stopped_by_itself = False
+        self._slirp: subprocess.Popen[bytes] | None = None
+        self._slirp_exit_fd: int | None = None
 
     # ---- properties ----
     @property
@@ -165,6 +168,20 @@ class Sandbox:
             self._pending.clear()
             if unexpected and self.on_unexpected_exit is not None:
                 self.on_unexpected_exit(self)
+
+    def attach_egress(self, policy: NetworkPolicy) -> None:
+        """Give the (started) sandbox its outbound NAT: a slirp4netns process (blocking).
+
+        The process joins the session's cgroup, so it is counted, limited and killed with
+        the session, and by the watchdog after a crash; it also ends by itself when the
+        runtime's end of its exit pipe closes.
+        """
+        if self._pid is None:
+            raise RuntimeError(NOT_RUNNING)
+        log_path = self.session_dir / "slirp4netns.log"
+        self._slirp, self._slirp_exit_fd = egress.start_slirp(self._pid, policy, log_path)
+        if self._cgroup is not None:
+            self._cgroup.add(self._slirp.pid)
 
     # ---- use ----
     async def call_tool(
@@ -288,6 +305,8 @@ class Sandbox:
             found |= self._cgroup.pids()
         if self._process.poll() is None:
             found |= procs.descendants(self._process.pid) | {self._process.pid}
+        if self._slirp is not None and self._slirp.poll() is None:
+            found.add(self._slirp.pid)
         return sorted(found)
 
     def rss_bytes(self) -> int:
@@ -385,8 +404,24 @@ class Sandbox:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             log.error("sandbox %s: process %d did not exit", self.session_id, process.pid)
+        self._stop_egress()
         if self._cgroup is not None and not self._cgroup.kill():
             log.error("sandbox %s: cgroup %s does not empty", self.session_id, self._cgroup.name)
+
+    def _stop_egress(self) -> None:
+        if self._slirp_exit_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._slirp_exit_fd)
+            self._slirp_exit_fd = None
+        if self._slirp is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self._slirp.kill()
+            try:
+                self._slirp.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                log.error(
+                    "sandbox %s: slirp4netns %d did not exit", self.session_id, self._slirp.pid
+                )
 
 
 def _decode(line: bytes) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from importlib.util import cache_from_source
 from pathlib import Path
 from typing import NamedTuple
 
-from agentbay.local.sandbox import inside, layout
+from agentbay.local.sandbox import egress, inside, layout
 from agentbay.local.sandbox.image import HOST_ROOT, SandboxImage
 
 #: The package of in-sandbox code; its parent goes on the tool server's ``sys.path``, so the
@@ -110,12 +110,19 @@ class Started(NamedTuple):
 
 
 def start(
-    session_dir: Path, *, isolated: bool, hide: list[str], image: SandboxImage = HOST_ROOT
+    session_dir: Path,
+    *,
+    isolated: bool,
+    hide: list[str],
+    image: SandboxImage = HOST_ROOT,
+    egress_rules: str | None = None,
 ) -> Started:
     """Start the tool server of one sandbox.
 
-    Isolated, ``session_dir/root`` must already be the session's overlay. The caller reads
-    the tool server's ready message from the channel.
+    Isolated, ``session_dir/root`` must already be the session's overlay. ``egress_rules``
+    (isolated only): the nftables rules the tool server loads into the session's network
+    namespace before the NAT interface arrives (see ``egress.py``). The caller reads the
+    tool server's ready message from the channel.
     """
     precompile()
     host_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -150,6 +157,9 @@ def start(
             "home": home,
             "own_network": True,
         }
+        if egress_rules is not None:
+            config["firewall"] = {"program": egress.nft(), "ruleset": egress_rules}
+            config["resolv_conf"] = f"nameserver {egress.NAMESERVER}\n"
     else:
         argv = python
         home = str(session_dir / "home")

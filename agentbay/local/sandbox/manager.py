@@ -14,8 +14,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from agentbay.local.sandbox import launch, layers, layout, probe
+from agentbay.local.sandbox import egress, launch, layers, layout, probe
 from agentbay.local.sandbox.cgroups import CgroupLayout, SessionCgroup, stale_cgroups
+from agentbay.local.sandbox.egress import NetworkPolicy
 from agentbay.local.sandbox.handle import Sandbox
 from agentbay.local.sandbox.image import HOST_ROOT, SandboxImage
 
@@ -30,7 +31,8 @@ class SandboxManager:
     """All sandboxes of one runtime, under ``<data_dir>/sessions/``.
 
     Isolated (the default), each session gets its own PID, mount, UTS, IPC and network
-    namespaces (the network: loopback only), a copy-on-write overlay of the host's ``/`` as
+    namespaces (the network: its own loopback, plus outbound NAT as ``network`` allows,
+    see ``egress.py``), a copy-on-write overlay of the host's ``/`` as
     its root, a reduced capability set and cgroup limits. ``isolated=False`` runs each
     session's tool server as a plain host process in ``<data_dir>/sessions/<id>/home`` (no
     isolation at all, the host's network included; the caller must warn the user).
@@ -61,6 +63,7 @@ class SandboxManager:
         memory_max_bytes: int = 2 * 1024**3,
         sessions_dir: Path | None = None,
         on_session_failed: Callable[[str], None] | None = None,
+        network: NetworkPolicy | None = None,
     ) -> None:
         self.data_dir = Path(os.path.realpath(data_dir))
         self.isolated = isolated
@@ -69,6 +72,14 @@ class SandboxManager:
         self.memory_max_bytes = memory_max_bytes
         self._on_session_failed = on_session_failed
         self.sessions_dir = Path(os.path.realpath(sessions_dir or self.data_dir / "sessions"))
+        self.network = network or NetworkPolicy()
+        #: Why sessions got no egress although the policy asked for it (None: no problem).
+        self.network_problem: str | None = None
+        if isolated and self.network.mode == "egress":
+            self.network_problem = egress.egress_problem()
+            if self.network_problem:
+                log.warning("sessions start without network: %s", self.network_problem)
+                self.network = NetworkPolicy("none")
         layout.check_data_dir(self.data_dir)
         # Cgroup names carry a tag of the sessions dir: stale-cgroup cleanup must never
         # touch the sessions of another manager sharing the same parent cgroup.
@@ -325,8 +336,15 @@ class SandboxManager:
             if self._cgroups is not None:
                 cgroup = SessionCgroup(self._cgroups, self._cgroup_prefix + name)
                 cgroup.create(self.pids_max, self.memory_max_bytes)
+            rules = None
+            if self.isolated and self.network.mode == "egress":
+                rules = egress.ruleset(self.network, egress.host_addresses())
             started = launch.start(
-                session_dir, isolated=self.isolated, hide=[str(self.data_dir)], image=image
+                session_dir,
+                isolated=self.isolated,
+                hide=[str(self.data_dir)],
+                image=image,
+                egress_rules=rules,
             )
             sandbox = Sandbox(
                 session_dir=session_dir,
@@ -339,6 +357,8 @@ class SandboxManager:
             # Also moves the tool server into the cgroup before any tool call: every
             # process the session ever runs descends from it and inherits the cgroup.
             await sandbox.connect(START_TIMEOUT_S)
+            if rules is not None:
+                await asyncio.to_thread(sandbox.attach_egress, self.network)
             return sandbox
         except BaseException:
             if sandbox is not None:

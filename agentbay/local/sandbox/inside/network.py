@@ -4,6 +4,9 @@ Isolated sessions start in a fresh network namespace (``unshare --net``): nothin
 a loopback interface, which starts down. ``loopback_up`` brings it up while the tool server
 still holds CAP_NET_ADMIN (over its own namespace only; it is dropped afterwards).
 
+With egress, ``load_rules`` loads the runtime's nftables rules (what the session may not
+reach) at the same time, and ``write_resolv_conf`` points DNS at the NAT's forwarder.
+
 ``PortConnector`` is how the runtime reaches a port inside that namespace without entering
 it (a rootless runtime may not ``setns`` into a namespace its user namespace child owns):
 the runtime sends ``{"id": n, "port": p, "timeout_s": t}`` as one datagram over a
@@ -40,6 +43,7 @@ MAX_REQUEST_BYTES = 4096
 #: Upper bound on one connect, whatever the request asks.
 MAX_CONNECT_TIMEOUT_S = 600.0
 _REPLY_TIMEOUT_S = 5.0
+_RULES_TIMEOUT_S = 10.0
 
 
 def loopback_up() -> None:
@@ -48,6 +52,34 @@ def loopback_up() -> None:
         request = struct.pack("16sH22x", b"lo", 0)
         flags = struct.unpack("16sH22x", fcntl.ioctl(probe.fileno(), _SIOCGIFFLAGS, request))[1]
         fcntl.ioctl(probe.fileno(), _SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | _IFF_UP))
+
+
+def load_rules(program: str, ruleset: str) -> None:
+    """Load nftables rules into this namespace (needs CAP_NET_ADMIN); RuntimeError if not."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            [program, "-f", "-"],
+            input=ruleset.encode(),
+            capture_output=True,
+            timeout=_RULES_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RuntimeError(f"the session's firewall could not be loaded: {exc}") from None
+    if done.returncode != 0:
+        reason = done.stderr.decode(errors="replace").strip()[-500:]
+        raise RuntimeError(f"the session's firewall could not be loaded: {reason}")
+
+
+def write_resolv_conf(root: str, content: str) -> None:
+    """Give the session its own ``/etc/resolv.conf`` (in its overlay, not the host's)."""
+    path = root + "/etc/resolv.conf"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)  # may be a link into the host's /run
+    with open(path, "w") as handle:
+        handle.write(content)
 
 
 class PortConnector:

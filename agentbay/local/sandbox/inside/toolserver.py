@@ -198,7 +198,13 @@ def _prepare(config: dict[str, Any]) -> int:
 
         pid = jail.host_pid()  # read before /proc is replaced by the sandbox's own
         if config.get("own_network"):
-            network.loopback_up()  # before jail.enter drops CAP_NET_ADMIN
+            # Before jail.enter drops CAP_NET_ADMIN: the session can never change these.
+            network.loopback_up()
+            rules = config.get("firewall")
+            if isinstance(rules, dict):
+                network.load_rules(str(rules["program"]), str(rules["ruleset"]))
+            if isinstance(config.get("resolv_conf"), str):
+                network.write_resolv_conf(config["root"], config["resolv_conf"])
         jail.enter(
             config["root"],
             list(config.get("hide", [])),
