@@ -7,16 +7,18 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
+from html import escape
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from agentbay.local.context_files import ContextPathError, clean_key
-from agentbay.local.envelope import ApiError, encode, failure, new_request_id
+from agentbay.local.envelope import ApiError, encode, new_request_id
+from agentbay.local.resource_page import PAGE_PATH
 from agentbay.local.rpc import RpcEndpoint
 from agentbay.local.runtime import Runtime
 
@@ -35,6 +37,16 @@ class _BlockFileResponse(FileResponse):
 
 def _json(payload: dict[str, Any], status: int = 200) -> Response:
     return Response(encode(payload), status_code=status, media_type="application/json")
+
+
+def _storage_error(error: ApiError) -> Response:
+    """A file URL's error as object storage words it: a short XML body with Code and Message."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>"
+        f"<RequestId>{new_request_id()}</RequestId></Error>\n"
+    )
+    return Response(body, status_code=error.status, media_type="application/xml")
 
 
 class RuntimeApp:
@@ -77,12 +89,6 @@ def build_app(runtime: Runtime) -> RuntimeApp:
             return _json({"code": error.status, "message": error.message, "data": None}, 400)
         return _json({"code": 200, "message": "", "data": answer})
 
-    async def session_page(request: Request) -> Response:
-        row = runtime.store.session(request.path_params["session_id"])
-        if row is None:
-            return JSONResponse({"error": "no such session"}, 404)
-        return JSONResponse({"SessionId": row.id, "Status": row.status, "ImageId": row.image_id})
-
     def _signed_key(request: Request, method: str) -> tuple[str, Any]:
         context_id = request.path_params["context_id"]
         raw_key = request.path_params["key"]  # Starlette has already percent-decoded it
@@ -116,21 +122,22 @@ def build_app(runtime: Runtime) -> RuntimeApp:
                     await asyncio.to_thread(writer.abort)
                     raise
         except ApiError as error:
-            return _json(failure(new_request_id(), error), error.status)
+            return _storage_error(error)
         except ContextPathError as exc:
-            return _json(failure(new_request_id(), ApiError(400, "InvalidPath", str(exc))), 400)
+            return _storage_error(ApiError(400, "InvalidPath", str(exc)))
         return Response(status_code=200, headers={"ETag": f'"{writer.written:x}"'})
 
     async def file_get(request: Request) -> Response:
         try:
             context_id, key = _signed_key(request, "GET")
-            path = runtime.contexts.tree(context_id).file_path(key)
+            known = runtime.store.context(context_id) is not None
+            path = runtime.contexts.tree(context_id).file_path(key) if known else None
             if path is None:
-                raise ApiError(404, "NoSuchKey", "The file is not in the context.")
+                raise ApiError(404, "NoSuchKey", "The specified key does not exist.")
         except ApiError as error:
-            return _json(failure(new_request_id(), error), error.status)
+            return _storage_error(error)
         except ContextPathError as exc:
-            return _json(failure(new_request_id(), ApiError(400, "InvalidPath", str(exc))), 400)
+            return _storage_error(ApiError(400, "InvalidPath", str(exc)))
         return _BlockFileResponse(path, media_type="application/octet-stream")
 
     @contextlib.asynccontextmanager
@@ -145,7 +152,7 @@ def build_app(runtime: Runtime) -> RuntimeApp:
         routes=[
             Route("/", rpc, methods=["POST"]),  # other methods: 405
             Route("/callTool", call_tool, methods=["GET"]),
-            Route("/sessions/{session_id}", session_page, methods=["GET"]),
+            Route(PAGE_PATH, runtime.page.handle, methods=["GET"]),
             Route("/files/{context_id}/{key:path}", file_put, methods=["PUT"]),
             Route("/files/{context_id}/{key:path}", file_get, methods=["GET"]),
         ],

@@ -45,6 +45,10 @@ def _context_data(row: ContextRow) -> dict[str, str]:
     }
 
 
+def _missing_context(context_id: str) -> str:
+    return f"The context {context_id} does not exist."
+
+
 def _session_path(sandbox: Sandbox, path: str) -> Path:
     """A session path on the host, resolved the way the session resolves it (links included).
 
@@ -81,9 +85,7 @@ class ContextActions:
         """A context by id, or the not-found error."""
         row = self.runtime.store.context(context_id)
         if row is None:
-            raise ApiError(
-                400, "InvalidContext.NotFound", f"The context {context_id} does not exist."
-            )
+            raise ApiError(400, "InvalidContext.NotFound", _missing_context(context_id))
         return row
 
     def recover(self) -> None:
@@ -107,7 +109,6 @@ class ContextActions:
             path = item.get("Path")
             if not isinstance(path, str) or not path.startswith("/"):
                 raise invalid("PersistenceDataList", "every item needs an absolute Path")
-            self.existing(item["ContextId"], "PersistenceDataList")
             text = item.get("Policy") or ""
             try:
                 policy = json.loads(text) if text else {}
@@ -136,8 +137,15 @@ class ContextActions:
     async def download_at_start(
         self, session_id: str, sandbox: Sandbox, syncs: list[SyncSpec]
     ) -> None:
-        """Copy each auto-download context into the new session before it is handed out."""
+        """Copy each auto-download context into the new session before it is handed out.
+
+        A context that does not exist does not fail the creation, as in the cloud: its
+        download task is reported Failed, naming the context.
+        """
         for spec in syncs:
+            if self.runtime.store.context(spec.context_id) is None:
+                self._report_missing(session_id, spec.context_id, spec.path, "download")
+                continue
             if not spec.wants("downloadPolicy", "autoDownload", True):
                 continue
             await self._sync_one(session_id, sandbox, spec, None, "download")
@@ -151,9 +159,18 @@ class ContextActions:
             if spec.wants("uploadPolicy", "autoUpload", True):
                 await self._sync_one(session_id, sandbox, spec, None, "upload")
 
+    def _report_missing(self, session_id: str, context_id: str, path: str, mode: str) -> None:
+        """Record a failed sync task of a context that does not exist (nothing is touched)."""
+        seq = self.runtime.store.add_task(session_id, context_id, path, mode)
+        self.runtime.store.update_task(seq, "Failed", _missing_context(context_id))
+
     async def _sync_one(
         self, session_id: str, sandbox: Sandbox, spec: SyncSpec, path: str | None, mode: str
     ) -> None:
+        if self.runtime.store.context(spec.context_id) is None:
+            # Opening its tree would create a store for a context nobody has.
+            self._report_missing(session_id, spec.context_id, path or spec.path, mode)
+            return
         tree = self.tree(spec.context_id)
         mount = PurePosixPath(spec.path)
         mapped = True
@@ -328,13 +345,15 @@ class ContextActions:
         self._in_background(asyncio.to_thread(tree.empty_trash))
 
     def file_url(self, fields: dict[str, Any], method: str) -> dict[str, Any]:
-        """GetContextFileUploadUrl / GetContextFileDownloadUrl: a pre-signed, expiring URL."""
+        """GetContextFileUploadUrl / GetContextFileDownloadUrl: a pre-signed, expiring URL.
+
+        As with object storage, any well-formed file path of an existing context gets a URL,
+        whether a file is there or not: a GET of a missing file answers 404.
+        """
         row = self.existing(fields["ContextId"])
         key = self._key(fields["FilePath"], "FilePath")
-        if method == "GET" and self.tree(row.id).file_path(key) is None:
-            raise ApiError(
-                400, "InvalidContextFile.NotFound", f"{fields['FilePath']} is not in the context."
-            )
+        if key == PurePosixPath("."):
+            raise invalid("FilePath", "a file path is required")
         expires = int(time.time()) + self.runtime.url_lifetime_s
         url = self.runtime.signer.url(self.runtime.base_url, method, row.id, str(key), expires)
         return {"Url": url, "ExpireTime": expires}

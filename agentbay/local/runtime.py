@@ -13,6 +13,7 @@ from agentbay.local.contexts import ContextActions
 from agentbay.local.images import ImageRegistry
 from agentbay.local.keys import ApiKeys
 from agentbay.local.links import LinkProxy
+from agentbay.local.resource_page import ResourcePage
 from agentbay.local.sandbox import SandboxManager
 from agentbay.local.sandbox.egress import NetworkMode, NetworkPolicy
 from agentbay.local.sessions import SessionActions
@@ -65,6 +66,7 @@ class Runtime:
         self.sessions = SessionActions(self)
         self.contexts = ContextActions(self)
         self.signer = UrlSigner()
+        self.page = ResourcePage(self)
         self.max_sessions = options.max_sessions
         self.url_lifetime_s = options.url_lifetime_s
         self.public_host = "127.0.0.1" if options.host in ("0.0.0.0", "::", "") else options.host
@@ -77,8 +79,8 @@ class Runtime:
         return f"http://{host}:{self.public_port}"
 
     def resource_url(self, session_id: str) -> str:
-        """The page describing one session (ResourceUrl, and GetLink without a port)."""
-        return f"{self.base_url}/sessions/{session_id}"
+        """The page of one session with a fresh authcode (ResourceUrl, GetLink without a port)."""
+        return self.page.url(session_id)
 
     async def start(self) -> None:
         """Recover from an earlier process, then get sandboxes ready."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentbay.local.envelope import ApiError, invalid
 from agentbay.local.images import ImageError, ImageInfo, builtin_images
+from agentbay.local.resource_page import app_instance_id, resource_id
 from agentbay.local.sandbox.answers import ToolAnswer
 from agentbay.local.sandbox.image import HOST_ROOT, SandboxImage
 from agentbay.local.store import FAILED, RUNNING, SessionRow
@@ -147,8 +148,8 @@ class SessionActions:
         data: dict[str, Any] = {
             "SessionId": row.id,
             "ResourceUrl": self.runtime.resource_url(row.id),
-            "AppInstanceId": row.id,
-            "ResourceId": row.id,
+            "AppInstanceId": app_instance_id(row.id),
+            "ResourceId": resource_id(row.id),
             "Success": True,
             "VpcResource": row.vpc,
             "Status": row.status,
@@ -251,14 +252,15 @@ class SessionActions:
     def resource(self, fields: dict[str, Any]) -> dict[str, Any]:
         """GetMcpResource."""
         row = self.running(fields["SessionId"])
+        authcode = self.runtime.page.authcode(row.id)
         return {
             "SessionId": row.id,
-            "ResourceUrl": self.runtime.resource_url(row.id),
+            "ResourceUrl": self.runtime.page.url(row.id, authcode),
             "DesktopInfo": {
                 "AppId": row.image_id,
-                "AuthCode": "",
+                "AuthCode": authcode,
                 "ConnectionProperties": "{}",
-                "ResourceId": row.id,
+                "ResourceId": resource_id(row.id),
                 "ResourceType": "AIAgent",
                 "Ticket": "",
             },

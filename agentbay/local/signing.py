@@ -1,4 +1,4 @@
-"""Pre-signed context file URLs: HMAC-signed method, context, path and expiry."""
+"""HMAC signatures of this process: pre-signed context file URLs and session page authcodes."""
 
 from __future__ import annotations
 
@@ -15,9 +15,12 @@ class UrlSigner:
     def __init__(self, secret: bytes | None = None) -> None:
         self._secret = secret or secrets.token_bytes(32)
 
+    def mac(self, message: str) -> str:
+        """The hex HMAC-SHA256 of ``message`` under this process's secret."""
+        return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
+
     def _signature(self, method: str, context_id: str, key: str, expires: int) -> str:
-        message = f"{method}\n{context_id}\n{key}\n{expires}".encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+        return self.mac(f"{method}\n{context_id}\n{key}\n{expires}")
 
     def url(self, base_url: str, method: str, context_id: str, key: str, expires: int) -> str:
         """A URL that allows ``method`` on one context file until ``expires`` (epoch seconds)."""

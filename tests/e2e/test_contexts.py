@@ -128,9 +128,68 @@ def test_presigned_urls(api: Api) -> None:
     tampered = get["Url"].replace("f.bin", "g.bin")
     assert httpx.get(tampered, timeout=30).status_code == 403
     assert httpx.put(get["Url"], content=b"no", timeout=30).status_code == 403  # GET-only URL
-    with pytest.raises(RpcError):
-        api.call("GetContextFileUploadUrl", ContextId=context["Id"], FilePath="/../../etc/x")
+    for action in ("GetContextFileUploadUrl", "GetContextFileDownloadUrl"):
+        for bad in ("/../../etc/x", "/dir/../../x", "/"):
+            with pytest.raises(RpcError) as refused:
+                api.call(action, ContextId=context["Id"], FilePath=bad)
+            assert refused.value.code == "InvalidParameter.FilePath"
     api.call("DeleteContextFile", ContextId=context["Id"], FilePath="/dir/f.bin")
-    with pytest.raises(RpcError):
-        api.call("GetContextFileDownloadUrl", ContextId=context["Id"], FilePath="/dir/f.bin")
     api.call("DeleteContext", Id=context["Id"])
+
+
+def test_presigned_urls_behave_like_object_storage(api: Api) -> None:
+    """A URL for any well-formed path of an existing context; a GET of a missing file is 404."""
+    context = api.call("GetContext", Name=f"oss-{uuid.uuid4().hex[:8]}", AllowCreate=True)
+    try:
+        never = api.call("GetContextFileDownloadUrl", ContextId=context["Id"], FilePath="/no/f")
+        assert never["ExpireTime"] > time.time()
+        missing = httpx.get(never["Url"], timeout=30)
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("application/xml")
+        assert "<Code>NoSuchKey</Code>" in missing.text and len(missing.content) < 512
+        # The same URL serves the file once it is uploaded, and 404s again after deletion.
+        put = api.call("GetContextFileUploadUrl", ContextId=context["Id"], FilePath="/no/f")
+        assert httpx.put(put["Url"], content=b"now here", timeout=30).status_code == 200
+        assert httpx.get(never["Url"], timeout=30).content == b"now here"
+        api.call("DeleteContextFile", ContextId=context["Id"], FilePath="/no/f")
+        again = api.call("GetContextFileDownloadUrl", ContextId=context["Id"], FilePath="/no/f")
+        assert httpx.get(again["Url"], timeout=30).status_code == 404
+        forged = httpx.get(again["Url"].replace("signature=", "signature=0"), timeout=30)
+        assert forged.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in forged.text
+    finally:
+        api.call("DeleteContext", Id=context["Id"])
+    with pytest.raises(RpcError):  # the context must exist
+        api.call("GetContextFileDownloadUrl", ContextId=context["Id"], FilePath="/no/f")
+    assert httpx.get(never["Url"], timeout=30).status_code == 404  # its files went with it
+
+
+def test_a_missing_context_fails_only_its_own_download(api: Api) -> None:
+    """As in the cloud: the session is created, the missing context's download task is
+    Failed naming the context, and the other mappings proceed as usual."""
+    context = api.call("GetContext", Name=f"ok-{uuid.uuid4().hex[:8]}", AllowCreate=True)
+    url = api.call("GetContextFileUploadUrl", ContextId=context["Id"], FilePath="/k.txt")
+    assert httpx.put(url["Url"], content=b"kept", timeout=30).status_code == 200
+    ghost = "ctx-" + uuid.uuid4().hex[:16]
+    syncs = [
+        {"ContextId": ghost, "Path": "/root/ghost"},
+        {"ContextId": context["Id"], "Path": "/root/ok"},
+    ]
+    session = api.create_session(PersistenceDataList=syncs)
+    try:
+        records = {str(r["contextId"]): r for r in wait_for_tasks(api, session)}
+        assert records[ghost]["status"] == "Failed" and records[ghost]["taskType"] == "download"
+        assert ghost in str(records[ghost]["errorMessage"])
+        assert records[context["Id"]]["status"] == "Success"
+        assert api.text(session, "read_file", path="/root/ok/k.txt") == "kept"
+        # A later sync of every mapping reports the missing one again and creates nothing.
+        api.call("SyncContext", SessionId=session, Mode="upload")
+        uploads = wait_for_tasks(api, session, TaskType="upload")
+        assert {str(r["contextId"]): r["status"] for r in uploads} == {
+            ghost: "Failed",
+            context["Id"]: "Success",
+        }
+        with pytest.raises(RpcError):
+            api.call("DescribeContextFiles", ContextId=ghost, ParentFolderPath="/")
+    finally:
+        api.call("ReleaseMcpSession", SessionId=session)
+        api.call("DeleteContext", Id=context["Id"])

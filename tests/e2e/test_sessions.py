@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -97,9 +98,46 @@ def test_resource_info(api: Api, session_id: str) -> None:
         "ResourceType",
         "Ticket",
     }
-    page = httpx.get(data["ResourceUrl"], timeout=10)
-    assert page.status_code == 200
-    assert page.json()["SessionId"] == session_id
+    assert data["DesktopInfo"]["AuthCode"] == _query(data["ResourceUrl"])["authcode"]
+
+
+def _query(url: str) -> dict[str, str]:
+    parsed = urlsplit(url)
+    assert parsed.path.endswith("/mcp.html"), url
+    return {key: values[0] for key, values in parse_qs(parsed.query).items()}
+
+
+def test_resource_url_has_the_cloud_shape(api: Api) -> None:
+    """CreateMcpSession, GetSession and GetMcpResource answer `…/mcp.html?authcode=…&resourceId=…`
+    with a fresh authcode each time, and stable, non-empty AppInstanceId and ResourceId."""
+    created = api.call("CreateMcpSession")
+    session_id = created["SessionId"]
+    try:
+        got = [api.call("GetSession", SessionId=session_id) for _ in range(2)]
+        resource = api.call("GetMcpResource", SessionId=session_id)
+        urls = [created["ResourceUrl"], got[0]["ResourceUrl"], got[1]["ResourceUrl"]]
+        urls.append(resource["ResourceUrl"])
+        queries = [_query(url) for url in urls]
+        assert len({query["authcode"] for query in queries}) == 4  # fresh in every answer
+        resource_id = created["ResourceId"]
+        assert resource_id and created["AppInstanceId"]
+        assert {query["resourceId"] for query in queries} == {resource_id}
+        assert {answer["ResourceId"] for answer in got} == {resource_id}
+        assert {answer["AppInstanceId"] for answer in got} == {created["AppInstanceId"]}
+        assert resource["DesktopInfo"]["ResourceId"] == resource_id
+
+        page = httpx.get(created["ResourceUrl"], timeout=10)
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert session_id in page.text
+        forged = created["ResourceUrl"].replace(queries[0]["authcode"], "1.2.3")
+        assert httpx.get(forged, timeout=10).status_code == 403
+        swapped = resource_id[:-1] + ("1" if resource_id.endswith("0") else "0")
+        other = created["ResourceUrl"].replace(resource_id, swapped)
+        assert httpx.get(other, timeout=10).status_code == 403  # the code is for one session
+    finally:
+        api.call("ReleaseMcpSession", SessionId=session_id)
+    after = httpx.get(created["ResourceUrl"], timeout=10)
+    assert after.status_code == 200 and "RELEASED" in after.text
 
 
 def test_link_reaches_a_session_port(api: Api, session_id: str) -> None:

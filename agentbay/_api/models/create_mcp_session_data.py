@@ -16,8 +16,12 @@ T = TypeVar("T", bound="CreateMcpSessionData")
 class CreateMcpSessionData:
     session_id: str | Unset = UNSET
     resource_url: str | Unset = UNSET
+    """ The session's page, `…/mcp.html?authcode=<fresh in every answer>&resourceId=<ResourceId>`; clients parse
+    `resourceId` out of it. """
     app_instance_id: str | Unset = UNSET
+    """ Stable and never empty. """
     resource_id: str | Unset = UNSET
+    """ Stable and never empty. """
     success: bool | Unset = UNSET
     """ `false` makes the client report ErrMsg. """
     err_msg: str | Unset = UNSET

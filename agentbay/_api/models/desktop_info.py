@@ -16,6 +16,7 @@ T = TypeVar("T", bound="DesktopInfo")
 class DesktopInfo:
     app_id: str | Unset = UNSET
     auth_code: str | Unset = UNSET
+    """ The authcode of this answer's ResourceUrl. """
     connection_properties: str | Unset = UNSET
     resource_id: str | Unset = UNSET
     resource_type: str | Unset = UNSET

@@ -20,6 +20,8 @@ T = TypeVar("T", bound="GetMcpResourceData")
 class GetMcpResourceData:
     session_id: str | Unset = UNSET
     resource_url: str | Unset = UNSET
+    """ The session's page, `…/mcp.html?authcode=<fresh in every answer>&resourceId=<ResourceId>`; clients parse
+    `resourceId` out of it. """
     desktop_info: DesktopInfo | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 

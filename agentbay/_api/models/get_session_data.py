@@ -16,8 +16,12 @@ T = TypeVar("T", bound="GetSessionData")
 class GetSessionData:
     session_id: str | Unset = UNSET
     app_instance_id: str | Unset = UNSET
+    """ Stable and never empty. """
     resource_id: str | Unset = UNSET
+    """ Stable and never empty. """
     resource_url: str | Unset = UNSET
+    """ The session's page, `…/mcp.html?authcode=<fresh in every answer>&resourceId=<ResourceId>`; clients parse
+    `resourceId` out of it. """
     token: str | Unset = UNSET
     network_interface_ip: str | Unset = UNSET
     http_port: str | Unset = UNSET
