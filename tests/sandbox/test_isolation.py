@@ -203,6 +203,20 @@ def test_hostname_and_namespaces(env: Env, pair: tuple[Sandbox, Sandbox]) -> Non
     assert env.sh(second, "ipcs -m | grep -c 0x || true") == "0\n"
 
 
+def test_etc_hostname_and_hosts_name_the_session(env: Env, pair: tuple[Sandbox, Sandbox]) -> None:
+    """As on a cloud machine: `hostname` and /etc/hostname agree, /etc/hosts resolves it."""
+    first, second = pair
+    for box in pair:
+        assert env.sh(box, "cat /etc/hostname") == env.sh(box, "hostname") == f"{box.session_id}\n"
+        resolved = env.sh(box, 'getent hosts "$(hostname)"').split()
+        assert resolved == ["127.0.1.1", box.session_id]
+        code = "import socket; print(socket.gethostbyname(socket.gethostname()))"
+        assert env.sh(box, f"python3 -c '{code}'") == "127.0.1.1\n"
+    assert first.session_id not in env.sh(second, "cat /etc/hosts")
+    with open("/etc/hosts", encoding="utf-8") as host_hosts:  # the host's file is untouched
+        assert first.session_id not in host_hosts.read()
+
+
 def test_host_path_resolves_links_inside_the_session(
     env: Env, pair: tuple[Sandbox, Sandbox]
 ) -> None:

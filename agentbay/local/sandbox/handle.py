@@ -38,6 +38,30 @@ MALFORMED = "the session sandbox sent a malformed answer"
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
+def hosts_text(hostname: str) -> str:
+    """A fresh machine's /etc/hosts that resolves ``hostname`` (Debian's 127.0.1.1 line)."""
+    return (
+        "127.0.0.1\tlocalhost\n"
+        f"127.0.1.1\t{hostname}\n"
+        "::1\tlocalhost ip6-localhost ip6-loopback\n"
+        "ff02::1\tip6-allnodes\n"
+        "ff02::2\tip6-allrouters\n"
+    )
+
+
+def write_hostname_files(etc: Path, hostname: str) -> None:
+    """Replace ``hostname`` and ``hosts`` in a session's ``/etc`` (given as its host path).
+
+    Each file is renamed into place, so a link there (the image's) is replaced, never followed.
+    """
+    etc.mkdir(parents=True, exist_ok=True)
+    for name, text in (("hostname", hostname + "\n"), ("hosts", hosts_text(hostname))):
+        partial = etc / f".{name}.agentbay-{os.getpid()}"
+        partial.write_text(text, encoding="utf-8")
+        partial.chmod(0o644)
+        os.replace(partial, etc / name)
+
+
 class Sandbox:
     """One sandbox and its tool server, as the runtime sees it.
 
@@ -279,6 +303,8 @@ class Sandbox:
         worker.join()
         if failure:
             raise failure[0]
+        # As on a cloud machine, `hostname`, /etc/hostname and /etc/hosts agree.
+        write_hostname_files(self.host_path("/etc"), name)
 
     def host_path(self, path: str) -> Path:
         """The host path of a path as the session sees it, for direct file transfer.
