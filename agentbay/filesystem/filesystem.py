@@ -223,7 +223,8 @@ class FileSystem(BaseService):
     ) -> FileSearchResult:
         """Paths below ``path`` whose name matches ``pattern``.
 
-        As in 0.9, no match is reported as ``success=False`` with ``"No matches found"``.
+        No match is a successful search with no results: the session answers an empty text,
+        and the single line ``No matches found`` (older servers) means the same.
         """
         args = _tools.search_files_args(
             path=path,
@@ -235,8 +236,8 @@ class FileSystem(BaseService):
             return FileSearchResult(**_failed(result))
         text = result.data.strip()
         if text == "No matches found":
-            return FileSearchResult(request_id=result.request_id, error_message="No matches found")
-        matches = [line for line in text.split("\n") if line] if text else []
+            text = ""
+        matches = [line for line in text.split("\n") if line]
         return FileSearchResult(request_id=result.request_id, success=True, matches=matches)
 
     def _write_file_chunk(self, path: str, content: str, mode: str = "overwrite") -> ToolCallResult:

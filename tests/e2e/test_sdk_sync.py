@@ -134,7 +134,7 @@ def test_file_system(session: Session) -> None:
     assert multi.contents == {"/tmp/sdk/a.txt": "alpha"}
     assert fs.search_files("/tmp/sdk", "moved").matches == ["/tmp/sdk/dir/moved.txt"]
     none = fs.search_files("/tmp/sdk", "zzz")
-    assert none.success is False and none.error_message == "No matches found"
+    assert none.success is True and none.matches == [] and none.error_message == ""
     missing = fs.read_file("/tmp/sdk/nope")
     assert missing.success is False
     directory = fs.read_file("/tmp/sdk/dir")

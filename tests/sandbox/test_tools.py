@@ -207,7 +207,7 @@ def test_search_files(env: Env, box: Sandbox) -> None:
     assert found == "/tmp/t-s/x/Main.PY"
     assert env.text(box, "search_files", path="/tmp/t-s", pattern="READ") == "/tmp/t-s/readme.md"
     assert env.call(box, "search_files", path="/tmp/t-s", pattern="zzz") == {
-        "content": [{"type": "text", "text": "No matches found"}],
+        "content": [{"type": "text", "text": ""}],
         "isError": False,
     }
     assert "ENOENT" in env.error(box, "search_files", path="/tmp/t-none", pattern="x")

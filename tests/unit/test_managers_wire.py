@@ -343,6 +343,24 @@ CASES = [
         '{"task_id": "t-9", "status": "finished", "product": "done"}',
         lambda r: r.task_id == "t-9" and r.task_result == "done",
     ),
+    # No match: the cloud answers an empty text, older servers the line "No matches found";
+    # both are a successful search with no results (as in the later official SDKs).
+    Case(
+        "file_system search_files empty answer",
+        lambda s: s.file_system.search_files("/d", "zzz"),
+        "search_files",
+        '{"path": "/d", "pattern": "zzz"}',
+        "",
+        lambda r: r.success is True and r.matches == [] and r.error_message == "",
+    ),
+    Case(
+        "file_system search_files No matches found",
+        lambda s: s.file_system.search_files("/d", "zzz"),
+        "search_files",
+        '{"path": "/d", "pattern": "zzz"}',
+        "No matches found",
+        lambda r: r.success is True and r.matches == [] and r.error_message == "",
+    ),
 ]
 
 

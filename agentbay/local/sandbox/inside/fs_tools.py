@@ -3,8 +3,8 @@
 Text formats follow the AgentBay wire contract (c.1), because the official SDK parses
 them: ``get_file_info`` as ``key: value`` lines, ``list_directory`` as ``[DIR]``/``[FILE]``
 lines, ``read_multiple_files`` as ``<path>: <content>`` blocks separated by ``---``,
-``search_files`` as one path per line or exactly ``No matches found``, ``get_file_change``
-as a JSON array of events.
+``search_files`` as one path per line (empty text when nothing matches, as in the cloud),
+``get_file_change`` as a JSON array of events.
 """
 
 from __future__ import annotations
@@ -314,7 +314,7 @@ def search_files(args: dict[str, Any], ctx: object) -> str:
         dirs.sort()
         if len(found) >= MAX_ENTRIES:
             break
-    return "\n".join(found[:MAX_ENTRIES]) if found else "No matches found"
+    return "\n".join(found[:MAX_ENTRIES])
 
 
 class ChangeWatcher:
