@@ -32,6 +32,7 @@ _WILDCARDS = frozenset("*?[]")
 
 
 def _reject_wildcards(paths: Iterable[str], what: str) -> None:
+    """Refuse glob patterns, in 0.9.3's words (callers match on them)."""
     for path in paths:
         if any(char in _WILDCARDS for char in path):
             raise ValueError(
@@ -147,8 +148,9 @@ class RecyclePolicy:
 
     def __post_init__(self) -> None:
         if not isinstance(self.lifecycle, Lifecycle):
+            valid_values = ", ".join(item.value for item in Lifecycle)
             raise ValueError(
-                f"Invalid lifecycle value: {self.lifecycle}. Must be a Lifecycle enum value."
+                f"Invalid lifecycle value: {self.lifecycle}. Valid values are: {valid_values}"
             )
         _reject_wildcards(self.paths, "recycle policy paths")
 
@@ -169,8 +171,8 @@ class WhiteList:
     exclude_paths: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        _reject_wildcards([self.path], "white list paths")
-        _reject_wildcards(self.exclude_paths, "exclude paths")
+        _reject_wildcards([self.path], "path")
+        _reject_wildcards(self.exclude_paths, "exclude_paths")
 
     def __dict__(self) -> dict[str, Any]:  # type: ignore[override]
         return {"path": self.path, "excludePaths": list(self.exclude_paths)}
