@@ -12,7 +12,12 @@ import os
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from message_probes import probe_messages  # next to this file; imports the official client
 
 from agentbay import AgentBay  # the official client
 from agentbay.context_sync import ContextSync, SyncPolicy
@@ -23,6 +28,20 @@ results: dict[str, Any] = {}
 
 def record(name: str, value: Any) -> None:
     results[name] = value
+
+
+def url_query(url: str) -> dict[str, str]:
+    """The query of a URL, one value per key."""
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+def http_status(url: str) -> int:
+    """The status of a GET (loopback URLs the runtime handed out)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
 
 
 def main() -> None:
@@ -43,6 +62,20 @@ def main() -> None:
             "resource_url": info.data.resource_url,
         },
     )
+    got_session = bay.get_session(session.session_id).data
+    record(
+        "resource_ids",
+        {
+            "created_url": url_query(created.session.resource_url),
+            "info_url": url_query(info.data.resource_url),
+            "info_resource_id": info.data.resource_id,
+            "get_url": url_query(got_session.resource_url),
+            "get_resource_id": got_session.resource_id,
+            "get_app_instance_id": got_session.app_instance_id,
+            "page_status": http_status(info.data.resource_url),
+        },
+    )
+    record("messages", probe_messages(bay))
     record("get_link", session.get_link("https", 30150).data)
     record("list_ids", bay.list(labels={"suite": "official"}).session_ids)
     record("list_by_labels", bay.list_by_labels({"suite": "official"}).session_ids)
@@ -52,6 +85,10 @@ def main() -> None:
 
     cmd = session.command.execute_command("echo official && uname -s", timeout_ms=5000)
     record("command", {"success": cmd.success, "output": cmd.output})
+    names = session.command.execute_command(
+        'hostname; cat /etc/hostname; getent hosts "$(hostname)"', timeout_ms=5000
+    )
+    record("hostname", {"session_id": session.session_id, "output": names.output})
     bad = session.command.execute_command("exit 4", timeout_ms=5000)
     record("command_fail", {"success": bad.success, "error": bad.error_message})
     py = session.code.run_code("print(sum(range(10)))", "python")
@@ -90,7 +127,10 @@ def main() -> None:
     found = fs.search_files("/tmp/official", "moved")
     record("search", {"success": found.success, "matches": found.matches})
     none = fs.search_files("/tmp/official", "nothing-like-this")
-    record("search_none", {"success": none.success, "error": none.error_message})
+    record(
+        "search_none",
+        {"success": none.success, "matches": none.matches, "error": none.error_message},
+    )
     missing = fs.read_file("/tmp/official/missing.txt")
     record("read_missing", {"success": missing.success, "error": missing.error_message})
 
@@ -129,6 +169,32 @@ def main() -> None:
     record("create_with_context", {"success": with_ctx.success, "error": with_ctx.error_message})
     if with_ctx.success:
         record("delete_with_context", with_ctx.session.delete().success)
+
+    ghost = "ctx-does-not-exist-0123"
+    with_ghost = bay.create(
+        CreateSessionParams(
+            context_syncs=[
+                ContextSync.new(ghost, "/home/user/ghost", SyncPolicy()),
+                ContextSync.new(ctx.context_id, "/home/user/data", SyncPolicy()),
+            ]
+        )
+    )
+    record("create_with_missing_context", {"success": with_ghost.success})
+    if with_ghost.success:
+        tasks = with_ghost.session.context.info().context_status_data
+        record(
+            "missing_context_tasks",
+            {
+                t.context_id: {"status": t.status, "type": t.task_type, "error": t.error_message}
+                for t in tasks
+            },
+        )
+        with_ghost.session.delete()
+    absent = bay.context.get_file_download_url(ctx.context_id, "/never/uploaded.bin")
+    record(
+        "absent_file_url",
+        {"success": absent.success, "status": http_status(absent.url) if absent.url else None},
+    )
     record("context_delete", bay.context.delete(ctx.context).success)
 
     vpc = bay.create(CreateSessionParams(is_vpc=True))

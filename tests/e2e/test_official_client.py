@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from agentbay import AgentBay, Config
 from agentbay.local.spawn import free_port, serve_argv, wait_until_listening
 from tests.e2e.api import LINK_URL
+from tests.e2e.message_probes import probe_messages
 
 REPO = Path(__file__).resolve().parents[2]
 OFFICIAL = "wuying-agentbay-sdk==0.9.3"
@@ -139,12 +141,23 @@ def test_official_client_main_flows(
     assert got["set_labels"] is True
     assert got["get_labels"] == {"suite": "official", "stage": "two"}
     assert got["info"]["success"] is True and got["info"]["resource_url"].startswith("http")
+    ids = got["resource_ids"]
+    resource_id = ids["info_resource_id"]
+    assert resource_id and ids["get_resource_id"] == resource_id and ids["get_app_instance_id"]
+    urls = (ids["created_url"], ids["info_url"], ids["get_url"])
+    assert {url["resourceId"] for url in urls} == {resource_id}
+    assert len({url["authcode"] for url in urls}) == 3  # fresh in every answer
+    assert ids["page_status"] == 200
+    with AgentBay(api_key=KEY, cfg=Config(endpoint=endpoint, timeout_ms=60000)) as ours:
+        assert got["messages"] == probe_messages(ours)  # our texts are 0.9.3's, word for word
     assert LINK_URL.fullmatch(got["get_link"]), got["get_link"]
     assert len(got["list_ids"]) == 1 and got["list_ids"] == got["list_by_labels"]
     assert got["get"] == {"success": True, "error": ""}
     assert "shell" in got["tools"] and "read_file" in got["tools"]
 
     assert got["command"] == {"success": True, "output": "official\nLinux\n"}
+    name = got["hostname"]["session_id"]
+    assert got["hostname"]["output"].split() == [name, name, "127.0.1.1", name]
     assert got["command_fail"]["success"] is False and "4" in got["command_fail"]["error"]
     assert got["python"] == {"success": True, "result": "45\n"}
     assert got["javascript"] == {"success": True, "result": "js 1024\n"}
@@ -164,7 +177,7 @@ def test_official_client_main_flows(
     assert got["listing"] == [["sub", True]]
     assert got["multi"] == {"success": True, "a": "alpha"}
     assert got["search"] == {"success": True, "matches": ["/tmp/official/sub/moved.txt"]}
-    assert got["search_none"] == {"success": False, "error": "No matches found"}
+    assert got["search_none"] == {"success": True, "matches": [], "error": ""}
     assert got["read_missing"]["success"] is False
     assert ["create", "/tmp/official/watched.txt"] in got["watch"]
 
@@ -173,6 +186,13 @@ def test_official_client_main_flows(
     assert got["context_update"] is True and got["context_get"] is True
     assert got["create_with_context"]["success"] is True
     assert got["delete_with_context"] is True
+    assert got["create_with_missing_context"] == {"success": True}
+    ghost = got["missing_context_tasks"].pop("ctx-does-not-exist-0123")
+    assert ghost["status"] == "Failed" and ghost["type"] == "download"
+    assert "ctx-does-not-exist-0123" in ghost["error"]
+    others = got["missing_context_tasks"].values()  # the data and file-transfer contexts
+    assert others and {task["status"] for task in others} == {"Success"}
+    assert got["absent_file_url"] == {"success": True, "status": 404}
     assert got["context_delete"] is True
 
     assert got["vpc_create"] == {"success": True, "is_vpc": True}
