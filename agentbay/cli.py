@@ -98,6 +98,20 @@ def _image_parser(local_commands: Any, data_dir: Path) -> None:
     build.add_argument(
         "--run", action="append", default=[], metavar="CMD", help="a shell command (repeatable)"
     )
+    build.add_argument(
+        "--network",
+        choices=["egress", "none"],
+        default="egress",
+        help="what the build's steps reach, as for sessions (see serve --network)",
+    )
+    build.add_argument(
+        "--allow-host-port",
+        type=int,
+        action="append",
+        default=[],
+        metavar="PORT",
+        help="a TCP port of this host's 127.0.0.1 the steps may reach at 10.0.2.2:PORT",
+    )
     for command in (build, image_commands.add_parser("list", help="list the user images")):
         command.add_argument("--data-dir", type=Path, default=data_dir, help="where state is kept")
     remove = image_commands.add_parser("rm", help="remove a user image")
@@ -124,6 +138,8 @@ def _image(options: argparse.Namespace) -> int:
                 imagefile_path=options.file,
                 data_dir=options.data_dir,
                 output=show,
+                network=options.network,
+                allow_host_ports=options.allow_host_port,
             )
         elif options.image_command == "list":
             _print_images(user_images.list_images(options.data_dir))
@@ -133,7 +149,7 @@ def _image(options: argparse.Namespace) -> int:
     except user_images.BuildError as exc:
         print(f"agentbay local image build: {exc}; nothing was registered", file=sys.stderr)
         return exc.exit_code or 1
-    except (user_images.ImageError, user_images.ImagefileError) as exc:
+    except (user_images.ImageError, user_images.ImagefileError, ValueError) as exc:
         print(f"agentbay local image {options.image_command}: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -34,6 +34,7 @@ from agentbay.local.images import (
     check_name,
 )
 from agentbay.local.sandbox import SandboxManager, layers, layout, probe
+from agentbay.local.sandbox.egress import NetworkPolicy
 from agentbay.local.sandbox.handle import Sandbox
 from agentbay.local.sandbox.image import SandboxImage
 from agentbay.local.sandbox.launch import SANDBOX_HOME, session_env
@@ -84,10 +85,12 @@ async def build(
     *,
     output: Output | None = None,
     step_timeout_s: float = DEFAULT_STEP_TIMEOUT_S,
+    network: NetworkPolicy | None = None,
 ) -> ImageInfo:
     """Build the image ``name`` from ``recipe`` and register it (replacing an earlier one).
 
-    ``output`` receives the build's progress and its steps' output as it comes.
+    ``output`` receives the build's progress and its steps' output as it comes; ``network``
+    is what the build's sandbox reaches (the sessions' default policy when omitted).
 
     Raises:
         ImageError: a bad name or base, or no isolation on this machine.
@@ -114,7 +117,7 @@ async def build(
         with open(build_dir / ".building", "ab") as marker:
             fcntl.flock(marker, fcntl.LOCK_EX)
             info = await _build_in(
-                registry, build_dir, layer_id, name, recipe, base, emit, step_timeout_s
+                registry, build_dir, layer_id, name, recipe, base, emit, step_timeout_s, network
             )
     finally:
         layout.remove_session_dir(build_dir)
@@ -170,8 +173,11 @@ async def _build_in(
     base: ImageInfo,
     emit: Output,
     step_timeout_s: float,
+    network: NetworkPolicy | None,
 ) -> ImageInfo:
-    manager = SandboxManager(registry.root.parent, pool_size=0, sessions_dir=build_dir)
+    manager = SandboxManager(
+        registry.root.parent, pool_size=0, sessions_dir=build_dir, network=network
+    )
     state = _State(env=list(base.env), workdir=base.workdir)
     start_image = SandboxImage(
         layers=tuple(registry.layer_path(layer) for layer in base.layers),

@@ -17,6 +17,7 @@ from agentbay.local import image_build, imagefile
 from agentbay.local.image_build import BuildError, Output
 from agentbay.local.imagefile import ImagefileError
 from agentbay.local.images import ImageError, ImageInfo, ImageRegistry
+from agentbay.local.sandbox.egress import NetworkMode, NetworkPolicy
 from agentbay.local.store import Store
 
 __all__ = [
@@ -48,6 +49,8 @@ def build_image(
     data_dir: str | os.PathLike[str] | None = None,
     output: Output | None = None,
     step_timeout_s: float = image_build.DEFAULT_STEP_TIMEOUT_S,
+    network: NetworkMode = "egress",
+    allow_host_ports: Sequence[int] = (),
 ) -> ImageInfo:
     """Build the user image ``name`` and register it (an earlier image of the name is replaced).
 
@@ -67,12 +70,19 @@ def build_image(
         data_dir: where images (and the runtime's state) live.
         output: receives progress and the steps' output while the build runs.
         step_timeout_s: longest one ``RUN`` step may take.
+        network: what the steps reach besides their own loopback, as for sessions
+            (``agentbay local serve --network``): ``"egress"`` (outbound through NAT,
+            never this host) or ``"none"``.
+        allow_host_ports: TCP ports of this host's 127.0.0.1 the steps may reach at
+            ``10.0.2.2:<port>`` (a local package mirror, say; egress only).
 
     Raises:
         ImagefileError: the Imagefile is malformed (the message names the line).
         BuildError: a step failed (``exit_code``, ``output``); nothing was registered.
         ImageError: a bad name or base, or no isolation on this machine.
+        ValueError: an unknown network mode or an invalid port.
     """
+    policy = NetworkPolicy(network, tuple(allow_host_ports))
     if (imagefile_path is None) == (base is None):
         raise ImageError("give either a base image (with run commands) or an Imagefile")
     if imagefile_path is not None:
@@ -88,6 +98,7 @@ def build_image(
             recipe,
             output=output,
             step_timeout_s=step_timeout_s,
+            network=policy,
         )
     )
 

@@ -13,7 +13,8 @@ import pytest
 
 from agentbay.local import image_build, imagefile
 from agentbay.local.images import ImageInfo, ImageRegistry
-from agentbay.local.sandbox import Sandbox, layers, layout
+from agentbay.local.sandbox import Sandbox, egress, layers, layout
+from agentbay.local.sandbox.egress import NetworkPolicy
 from agentbay.local.sandbox.image import SandboxImage
 from tests.sandbox.conftest import Env, new_env
 
@@ -120,3 +121,18 @@ def test_closing_leaves_no_mount_of_the_image_stack(tmp_path: Path) -> None:
         env.close()
     assert [path for path in layout.mounted_paths() if path.startswith(str(tmp_path))] == []
     assert os.listdir(tmp_path / "sessions") == []
+
+
+@pytest.mark.parametrize("mode", ["egress", "none"])
+def test_a_build_runs_with_the_sessions_network_policy(tmp_path: Path, mode: str) -> None:
+    problem = egress.egress_problem() if mode == "egress" else None
+    if problem:
+        pytest.skip(f"no outbound NAT for sandboxes here: {problem}")
+    recipe = imagefile.recipe_from_options(
+        "code_latest", ["ls /sys/class/net | sort | tr '\\n' ' ' > /opt/links"]
+    )
+    info = asyncio.run(
+        image_build.build(tmp_path, f"imgc-net-{mode}", recipe, network=NetworkPolicy(mode))
+    )
+    links = (ImageRegistry(tmp_path).layer_path(info.layers[0]) / "opt" / "links").read_text()
+    assert links.split() == (["lo", "tap0"] if mode == "egress" else ["lo"])
