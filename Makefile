@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install generate lint types freshness test test-repeat check demo serve bench docs
+.PHONY: help install generate lint types freshness test test-repeat check demo serve bench docs soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,6 +58,11 @@ $(DOCS_STAMP): $(STAMP) pyproject.toml
 docs: $(DOCS_STAMP) ## the documentation site from the guides and the docstrings, into site/ (warnings fail)
 	$(BIN)/python docs/diagrams/architecture.py --check
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+SOAK_MINUTES ?= 3
+soak: $(STAMP) ## 64 sessions of mixed work for $(SOAK_MINUTES) minutes: zero errors, runtime memory growth
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.soak --sessions 64 --minutes $(SOAK_MINUTES)
 
 serve: $(STAMP) ## the local runtime in the foreground (Ctrl-C stops)
 	$(BIN)/agentbay local serve

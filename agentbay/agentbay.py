@@ -10,6 +10,7 @@ errors; ``endpoint="local"`` runs the embedded local runtime.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -118,7 +119,6 @@ class AgentBay:
         self.client = self.api
         self.context = ContextService(self)
         self._sessions: dict[str, Session] = {}
-        self._file_transfer_context_id: str | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(endpoint={self.endpoint!r})"
@@ -138,18 +138,23 @@ class AgentBay:
 
     # ---- create ----
     def _file_transfer_context(self) -> str | None:
-        """The context upload_file/download_file go through (one per client, created lazily)."""
-        if self._file_transfer_context_id is None:
-            name = f"file-transfer-context-{int(time.time())}"
-            try:
-                answer = self.api.call("GetContext", {"Name": name, "AllowCreate": True})
-            except AgentBayError as exc:
-                log.warning("cannot create the file transfer context: %s", exc)
-                return None
-            data = answer.get("Data") or {}
-            if answer.get("Success") is not False and isinstance(data, dict) and data.get("Id"):
-                self._file_transfer_context_id = str(data["Id"])
-        return self._file_transfer_context_id
+        """A new context for one session's upload_file/download_file.
+
+        One per session, as 0.9.3 makes one per ``create``: a transfer stages the file in
+        the context under its session path, so two sessions sharing a context and a path
+        would swap each other's bytes. The name adds a random part to 0.9.3's
+        ``file-transfer-context-<unix time>`` (two creates in one second shared a context).
+        """
+        name = f"file-transfer-context-{int(time.time())}-{secrets.token_hex(4)}"
+        try:
+            answer = self.api.call("GetContext", {"Name": name, "AllowCreate": True})
+        except AgentBayError as exc:
+            log.warning("cannot create the file transfer context: %s", exc)
+            return None
+        data = answer.get("Data") or {}
+        if answer.get("Success") is not False and isinstance(data, dict) and data.get("Id"):
+            return str(data["Id"])
+        return None
 
     def create(self, params: CreateSessionParams | None = None) -> SessionResult:
         """Create a session.
@@ -370,8 +375,6 @@ class AgentBay:
         session.http_port = got.data.http_port
         session.token = got.data.token
         session.resource_url = got.data.resource_url
-        if session.file_transfer_context_id is None:
-            session.file_transfer_context_id = self._file_transfer_context_id
         self._sessions[session_id] = session
         return SessionResult(request_id=got.request_id, success=True, session=session)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -119,7 +120,6 @@ class AsyncAgentBay:
         self.client = self.api
         self.context = AsyncContextService(self)
         self._sessions: dict[str, AsyncSession] = {}
-        self._file_transfer_context_id: str | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(endpoint={self.endpoint!r})"
@@ -139,18 +139,23 @@ class AsyncAgentBay:
 
     # ---- create ----
     async def _file_transfer_context(self) -> str | None:
-        """The context upload_file/download_file go through (one per client, created lazily)."""
-        if self._file_transfer_context_id is None:
-            name = f"file-transfer-context-{int(time.time())}"
-            try:
-                answer = await self.api.call("GetContext", {"Name": name, "AllowCreate": True})
-            except AgentBayError as exc:
-                log.warning("cannot create the file transfer context: %s", exc)
-                return None
-            data = answer.get("Data") or {}
-            if answer.get("Success") is not False and isinstance(data, dict) and data.get("Id"):
-                self._file_transfer_context_id = str(data["Id"])
-        return self._file_transfer_context_id
+        """A new context for one session's upload_file/download_file.
+
+        One per session, as 0.9.3 makes one per ``create``: a transfer stages the file in
+        the context under its session path, so two sessions sharing a context and a path
+        would swap each other's bytes. The name adds a random part to 0.9.3's
+        ``file-transfer-context-<unix time>`` (two creates in one second shared a context).
+        """
+        name = f"file-transfer-context-{int(time.time())}-{secrets.token_hex(4)}"
+        try:
+            answer = await self.api.call("GetContext", {"Name": name, "AllowCreate": True})
+        except AgentBayError as exc:
+            log.warning("cannot create the file transfer context: %s", exc)
+            return None
+        data = answer.get("Data") or {}
+        if answer.get("Success") is not False and isinstance(data, dict) and data.get("Id"):
+            return str(data["Id"])
+        return None
 
     async def create(self, params: CreateSessionParams | None = None) -> SessionResult:
         """Create a session.
@@ -371,8 +376,6 @@ class AsyncAgentBay:
         session.http_port = got.data.http_port
         session.token = got.data.token
         session.resource_url = got.data.resource_url
-        if session.file_transfer_context_id is None:
-            session.file_transfer_context_id = self._file_transfer_context_id
         self._sessions[session_id] = session
         return SessionResult(request_id=got.request_id, success=True, session=session)
 
