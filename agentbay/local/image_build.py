@@ -86,11 +86,14 @@ async def build(
     output: Output | None = None,
     step_timeout_s: float = DEFAULT_STEP_TIMEOUT_S,
     network: NetworkPolicy | None = None,
+    sessions_using: Callable[[str], list[str]] = lambda _name: [],
 ) -> ImageInfo:
     """Build the image ``name`` from ``recipe`` and register it (replacing an earlier one).
 
     ``output`` receives the build's progress and its steps' output as it comes; ``network``
-    is what the build's sandbox reaches (the sessions' default policy when omitted).
+    is what the build's sandbox reaches (the sessions' default policy when omitted);
+    ``sessions_using(name)`` answers the running sessions of an image (an image in use is
+    not replaced).
 
     Raises:
         ImageError: a bad name or base, or no isolation on this machine.
@@ -104,6 +107,7 @@ async def build(
     if name in image_servers:
         raise ImageError(f"{name!r} is a built-in image; choose another name")
     base = _resolve_base(registry, recipe.base, builtins)
+    registry.check_replaceable(name, sessions_using)  # before the work, and again at the end
     # Not the full trial sandbox of isolation_problem(): the build's own sandbox is one.
     problem = probe.quick_problem()
     if problem:
@@ -116,9 +120,19 @@ async def build(
     try:
         with open(build_dir / ".building", "ab") as marker:
             fcntl.flock(marker, fcntl.LOCK_EX)
-            info = await _build_in(
-                registry, build_dir, layer_id, name, recipe, base, emit, step_timeout_s, network
+            job = _Job(
+                registry,
+                build_dir,
+                layer_id,
+                name,
+                recipe,
+                base,
+                emit,
+                step_timeout_s,
+                network,
+                sessions_using,
             )
+            info = await _build_in(job)
     finally:
         layout.remove_session_dir(build_dir)
     emit(f"Built image {name} in {time.monotonic() - started:.2f} s\n")
@@ -164,19 +178,26 @@ def _sweep(registry: ImageRegistry) -> None:
                 registry.delete_layer(entry.name)
 
 
-async def _build_in(
-    registry: ImageRegistry,
-    build_dir: Path,
-    layer_id: str,
-    name: str,
-    recipe: Recipe,
-    base: ImageInfo,
-    emit: Output,
-    step_timeout_s: float,
-    network: NetworkPolicy | None,
-) -> ImageInfo:
+@dataclass(frozen=True)
+class _Job:
+    """One build: what to make, where, and how."""
+
+    registry: ImageRegistry
+    build_dir: Path
+    layer_id: str
+    name: str
+    recipe: Recipe
+    base: ImageInfo
+    emit: Output
+    step_timeout_s: float
+    network: NetworkPolicy | None
+    sessions_using: Callable[[str], list[str]]
+
+
+async def _build_in(job: _Job) -> ImageInfo:
+    registry, base = job.registry, job.base
     manager = SandboxManager(
-        registry.root.parent, pool_size=0, sessions_dir=build_dir, network=network
+        registry.root.parent, pool_size=0, sessions_dir=job.build_dir, network=job.network
     )
     state = _State(env=list(base.env), workdir=base.workdir)
     start_image = SandboxImage(
@@ -184,19 +205,22 @@ async def _build_in(
         env=base.env,
         workdir=base.workdir,
     )
-    layer = registry.layer_path(layer_id)
+    layer = registry.layer_path(job.layer_id)
     captured = False
     try:
-        emit(f"Building {name} from {recipe.base} ({len(recipe.steps)} step(s))\n")
+        job.emit(f"Building {job.name} from {job.recipe.base} ({len(job.recipe.steps)} step(s))\n")
         try:
             sandbox = await manager.create(
-                "build", hostname=f"build-{layer_id}", image_id=recipe.base, image=start_image
+                "build",
+                hostname=f"build-{job.layer_id}",
+                image_id=job.recipe.base,
+                image=start_image,
             )
         except (RuntimeError, ValueError) as exc:
             raise BuildError(f"the build sandbox did not start: {exc}") from None
-        for number, step in enumerate(recipe.steps, start=1):
-            emit(f"Step {number}/{len(recipe.steps)} : {describe(step)}\n")
-            await _run_step(sandbox, step, state, emit, step_timeout_s, number)
+        for number, step in enumerate(job.recipe.steps, start=1):
+            job.emit(f"Step {number}/{len(job.recipe.steps)} : {describe(step)}\n")
+            await _run_step(sandbox, step, state, job.emit, job.step_timeout_s, number)
         registry.layers_dir.mkdir(parents=True, exist_ok=True)
         try:
             await sandbox.close_capturing(layer)
@@ -204,21 +228,21 @@ async def _build_in(
             raise BuildError(f"could not keep the build's files: {exc}") from None
         captured = True
         info = ImageInfo(
-            name=name,
-            base=recipe.base,
+            name=job.name,
+            base=job.recipe.base,
             builtin=base.builtin,
-            layers=(layer_id, *base.layers),
+            layers=(job.layer_id, *base.layers),
             env=tuple(state.env),
             workdir=state.workdir,
             size_bytes=await asyncio.to_thread(layers.layer_size, layer),
             created_at=time.time(),
         )
         with registry.locked():
-            registry.register(info)
+            registry.register(info, job.sessions_using)
         return info
     except BaseException:
         if captured:
-            registry.delete_layer(layer_id)
+            registry.delete_layer(job.layer_id)
         raise
     finally:
         await manager.close()

@@ -189,27 +189,39 @@ class ImageRegistry:
         """A fresh layer id (also names the build's directory)."""
         return secrets.token_hex(5)
 
-    def register(self, info: ImageInfo) -> None:
+    def register(self, info: ImageInfo, sessions_using: Callable[[str], list[str]]) -> None:
         """Publish ``info``, whose layer is already in place, replacing an earlier image of
         the name. Call with the lock held.
 
         Raises:
             ImageError: its base was removed meanwhile, or the name is used by an image
-                that other images are built on.
+                that other images are built on or by running sessions.
         """
         if info.base != info.builtin and self.get(info.base) is None:
             raise ImageError(f"the base image {info.base!r} was removed during the build")
         old = self.get(info.name)
         if old is not None:
-            children = self.children(info.name)
-            if children:
-                raise ImageError(
-                    f"cannot replace image {info.name!r}: images are built on it "
-                    f"({', '.join(children)}); remove them first"
-                )
+            self.check_replaceable(info.name, sessions_using)
         _write_atomically(self.root / f"{info.name}.json", json.dumps(info.record(), indent=1))
         if old is not None and old.layers[0] != info.layers[0]:
             self.delete_layer(old.layers[0])
+
+    def check_replaceable(self, name: str, sessions_using: Callable[[str], list[str]]) -> None:
+        """ImageError unless the image ``name`` (if any) may be replaced by a new build."""
+        if self.get(name) is None:
+            return
+        children = self.children(name)
+        if children:
+            raise ImageError(
+                f"cannot replace image {name!r}: images are built on it "
+                f"({', '.join(children)}); remove them first"
+            )
+        sessions = sessions_using(name)
+        if sessions:
+            raise ImageError(
+                f"cannot replace image {name!r} while {len(sessions)} running session(s) "
+                f"use it ({', '.join(sessions[:5])}); release them or choose another name"
+            )
 
     def children(self, name: str) -> list[str]:
         """Images built directly on ``name``."""

@@ -52,7 +52,8 @@ def build_image(
     network: NetworkMode = "egress",
     allow_host_ports: Sequence[int] = (),
 ) -> ImageInfo:
-    """Build the user image ``name`` and register it (an earlier image of the name is replaced).
+    """Build the user image ``name`` and register it (an earlier image of the name is replaced,
+    unless running sessions or other images use it).
 
     Give either ``base`` (a built-in or user image) with ``run`` commands, or an Imagefile
     (``FROM``, ``RUN``, ``COPY``, ``ENV``, ``WORKDIR``; see ``agentbay.local.imagefile``).
@@ -83,6 +84,7 @@ def build_image(
         ValueError: an unknown network mode or an invalid port.
     """
     policy = NetworkPolicy(network, tuple(allow_host_ports))
+    directory = resolve_data_dir(data_dir)
     if (imagefile_path is None) == (base is None):
         raise ImageError("give either a base image (with run commands) or an Imagefile")
     if imagefile_path is not None:
@@ -93,12 +95,13 @@ def build_image(
         recipe = imagefile.recipe_from_options(str(base), list(run))
     return asyncio.run(
         image_build.build(
-            resolve_data_dir(data_dir),
+            directory,
             name,
             recipe,
             output=output,
             step_timeout_s=step_timeout_s,
             network=policy,
+            sessions_using=lambda image: running_sessions(directory, image),
         )
     )
 

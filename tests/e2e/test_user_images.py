@@ -172,6 +172,9 @@ def test_an_image_built_while_serving_is_usable_at_once_and_removal_waits_for_se
         assert api.text(sid, "shell", command="cat /opt/fresh.txt", timeout_ms=30000) == "fresh\n"
         with pytest.raises(user_images.ImageError, match="in use by 1 running session"):
             user_images.remove_image(name, runtime.data_dir)
+        with pytest.raises(user_images.ImageError, match="cannot replace image"):
+            user_images.build_image(name, base="linux_latest", data_dir=runtime.data_dir)
+        assert api.text(sid, "shell", command="cat /opt/fresh.txt", timeout_ms=30000) == "fresh\n"
         assert name in [info.name for info in user_images.list_images(runtime.data_dir)]
     finally:
         api.call("ReleaseMcpSession", SessionId=sid)

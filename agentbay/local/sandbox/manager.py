@@ -25,6 +25,8 @@ log = logging.getLogger("agentbay.local.sandbox")
 #: How long a new sandbox may take to report ready.
 START_TIMEOUT_S = 30.0
 _POOL_PREFIX = "pool-"
+#: User images whose pools are kept at once (the most recently used ones).
+MAX_IMAGE_POOLS = 4
 
 
 class SandboxManager:
@@ -248,7 +250,7 @@ class SandboxManager:
             else:
                 self._close_later(candidate)
         if self.pool_size:
-            self._pool_images[image.key] = image
+            self._keep_pool_for(image)
         self._refill(image)
         if sandbox is None:
             sandbox = await self._spawn(session_id, image)
@@ -277,15 +279,27 @@ class SandboxManager:
 
     # ---- internals ----
     def _retire_older(self, image: SandboxImage) -> None:
-        """Drop the pools of earlier builds of the same image name (rebuilt or removed);
-        their starts in flight release what they make (``_fill_one``)."""
+        """Drop the pools of earlier builds of the same image name (rebuilt or removed)."""
         if not image.name:
             return
         for key, known in list(self._pool_images.items()):
             if known.name == image.name and key != image.key:
-                del self._pool_images[key]
-                for sandbox in self._pool.pop(key, []):
-                    self._close_later(sandbox)
+                self._retire(key)
+
+    def _keep_pool_for(self, image: SandboxImage) -> None:
+        """Keep a pool for ``image`` from now on; beyond ``MAX_IMAGE_POOLS`` user images,
+        the pool of the one least recently used goes (its sandboxes hold memory)."""
+        self._pool_images.pop(image.key, None)
+        self._pool_images[image.key] = image  # last = most recently used
+        user_keys = [key for key in self._pool_images if key != HOST_ROOT.key]
+        for key in user_keys[: max(0, len(user_keys) - MAX_IMAGE_POOLS)]:
+            self._retire(key)
+
+    def _retire(self, key: str) -> None:
+        """Stop pooling for ``key``; its starts in flight release what they make."""
+        self._pool_images.pop(key, None)
+        for sandbox in self._pool.pop(key, []):
+            self._close_later(sandbox)
 
     def _assign(self, sandbox: Sandbox, session_id: str, hostname: str, image_id: str) -> bool:
         """Give the sandbox to the session; False if the manager is closed (not given)."""
