@@ -18,7 +18,6 @@ from agentbay.local.image_build import BuildError, Output
 from agentbay.local.imagefile import ImagefileError
 from agentbay.local.images import ImageError, ImageInfo, ImageRegistry
 from agentbay.local.sandbox.egress import NetworkMode, NetworkPolicy
-from agentbay.local.store import Store
 
 __all__ = [
     "BuildError",
@@ -126,6 +125,8 @@ def running_sessions(data_dir: Path, image: str) -> list[str]:
     no runtime holds the data dir: sessions of a stopped runtime are over)."""
     if not _runtime_running(data_dir) or not (data_dir / "state.sqlite3").exists():
         return []
+    from agentbay.local.store import Store  # sqlite3: only where sessions may run
+
     store = Store(data_dir / "state.sqlite3")
     try:
         return [row.id for row in store.running_sessions({}) if row.image_id == image]
