@@ -29,6 +29,7 @@ from agentbay import AgentBay, AsyncAgentBay, Config
 from agentbay.local.spawn import free_port, serve_argv, wait_until_listening
 from bench.harness import Report, Target, ainterleaved, interleaved, ms, p50, pct, timed
 from bench.images import section_images
+from bench.network import section_network
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -550,6 +551,7 @@ def main() -> None:
         scaling = section_scaling(report, bay, endpoint)
         section_idle_memory(report, bay)
         section_images(report, bay, data_dir)
+        section_network(report)
         plot(report, medians, scaling)
         bay.close()
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agentbay.local.sandbox import Sandbox, SandboxManager
+from agentbay.local.sandbox import Sandbox, SandboxManager, egress
 from tests.sandbox.conftest import Env, new_env
 
 REPO = Path(__file__).resolve().parents[2]
@@ -147,6 +147,7 @@ async def main():
     args = {"command": "sleep 1000 &", "timeout_ms": 3000}
     await box.call_tool("shell", args, timeout_s=5)
     print(" ".join(map(str, box.pids())), flush=True)
+    print(" ".join(Path(f"/proc/{pid}/comm").read_text().strip() for pid in box.pids()))
     if sys.argv[2] == "with-watchdog":
         os.kill(manager._watchdog[0].pid, signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
@@ -165,8 +166,11 @@ def _crash_a_runtime(data_dir: Path, how: str) -> list[int]:
         timeout=60,
     )
     assert child.returncode == -9, child.stderr
-    pids = [int(pid) for pid in child.stdout.split()]
+    pid_line, names = child.stdout.splitlines()
+    pids = [int(pid) for pid in pid_line.split()]
     assert len(pids) >= 3
+    if egress.egress_problem() is None:  # the session's NAT helper must end with it too
+        assert "slirp4netns" in names.split(), names
     return pids
 
 
