@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agentbay import _tools
+from agentbay._failures import decoded, json_object
 from agentbay.exceptions import AgentBayError, ServerError
 from agentbay.logger import get_logger
 from agentbay.model.response import BoolResult, OperationResult
@@ -52,16 +53,22 @@ def tool_timeout_s(args: dict[str, Any], default_s: float) -> float:
 
 
 def parse_tool_data(data: Any, request_id: str) -> ToolCallResult:
-    """Turn ``Data`` of a tool answer into a result (only ``content[0].text`` is the answer)."""
-    if not isinstance(data, dict):
+    """Turn ``Data`` of a tool answer into a result (only ``content[0].text`` is the answer).
+
+    ``data`` is the decoded ``ToolResult``; anything else (the description's other shapes,
+    or garbage) is reported as unparseable.
+    """
+    from agentbay._api.models import ToolResult
+
+    if not isinstance(data, ToolResult):
         return ToolCallResult(
             False,
             error_message=f"Error parsing response body: {data!r:.200}",
             request_id=request_id,
         )
-    content = data.get("content") or []
-    texts = [str(item.get("text", "")) for item in content if isinstance(item, dict)]
-    if data.get("isError"):
+    content = data.content or []
+    texts = [str(item.text or "") for item in content]
+    if data.is_error:
         return ToolCallResult(
             False, error_message="Error in response: " + "; ".join(texts), request_id=request_id
         )
@@ -103,14 +110,11 @@ class BaseService:
             return ToolCallResult(False, error_message=f"Failed to call MCP tool {name}: {exc}")
         except AgentBayError as exc:
             return ToolCallResult(False, error_message=f"Failed to call MCP tool {name}: {exc}")
-        request_id = str(answer.get("RequestId") or "")
-        if answer.get("Success") is False and answer.get("Code"):
+        if answer.failed and answer.code:
             return ToolCallResult(
-                False,
-                error_message=f"[{answer['Code']}] {answer.get('Message', '')}",
-                request_id=request_id,
+                False, error_message=answer.error_text, request_id=answer.request_id
             )
-        return parse_tool_data(answer.get("Data"), request_id)
+        return parse_tool_data(answer.model.data, answer.request_id)
 
     def _bool_call(self, name: str, args: dict[str, Any]) -> BoolResult:
         """Call a tool whose answer text is ignored: ``BoolResult(data=True)`` on success."""
@@ -160,14 +164,24 @@ class BaseService:
                 f"{response.text[:200]}",
             )
         try:
-            body = response.json()
-        except ValueError:
+            body = json_object(response.content, what=f"VPC {name}")
+        except AgentBayError:
             return ToolCallResult(False, error_message=f"failed to call VPC {name}: not JSON")
-        data = body.get("data", body) if isinstance(body, dict) else body
+        # The description's CallToolResponse: ``data`` is the tool answer or JSON text whose
+        # ``result`` is; a body without ``data`` is taken as the tool answer itself.
+        data = body.get("data", body)
         if isinstance(data, str):
             try:
                 data = json.loads(data).get("result", data)
             except (ValueError, AttributeError):
                 return ToolCallResult(True, data=data)
+        from agentbay._api.models import ToolResult
+
+        try:
+            result = (
+                decoded(ToolResult, data, what=f"VPC {name}") if isinstance(data, dict) else data
+            )
+        except AgentBayError as exc:
+            return ToolCallResult(False, error_message=f"failed to call VPC {name}: {exc}")
         # Unlike 0.9 (which ignores it on this route), isError is reported as a failure.
-        return parse_tool_data(data, "")
+        return parse_tool_data(result, "")

@@ -40,6 +40,8 @@ from agentbay.session import Session
 from agentbay.session_params import BrowserContext, CreateSessionParams, ListSessionParams
 
 if TYPE_CHECKING:
+    from agentbay._answer import Answer
+    from agentbay._api.models import ListSessionResponse
     from agentbay._client import ApiClient
 
 __all__ = ["AgentBay", "Config"]
@@ -151,9 +153,11 @@ class AgentBay:
         except AgentBayError as exc:
             log.warning("cannot create the file transfer context: %s", exc)
             return None
-        data = answer.get("Data") or {}
-        if answer.get("Success") is not False and isinstance(data, dict) and data.get("Id"):
-            return str(data["Id"])
+        from agentbay._api.models import Context
+
+        data = answer.data_as(Context)
+        if not answer.failed and data is not None and data.id:
+            return str(data.id)
         return None
 
     def create(self, params: CreateSessionParams | None = None) -> SessionResult:
@@ -193,30 +197,29 @@ class AgentBay:
             fields["McpPolicyId"] = params.policy_id
         if syncs:
             fields["PersistenceDataList"] = persistence_data_list(syncs)
+        from agentbay._api.models import CreateMcpSessionData
+
         answer = self.api.call("CreateMcpSession", fields)
-        request_id = str(answer.get("RequestId") or "")
-        if answer.get("Success") is False and answer.get("Code"):
-            return SessionResult(
-                request_id=request_id,
-                error_message=f"[{answer['Code']}] {answer.get('Message', '')}",
-            )
-        data = answer.get("Data")
-        if not isinstance(data, dict) or data.get("Success") is False:
-            message = data.get("ErrMsg") if isinstance(data, dict) else None
+        request_id = answer.request_id
+        if answer.failed and answer.code:
+            return SessionResult(request_id=request_id, error_message=answer.error_text)
+        data = answer.data_as(CreateMcpSessionData)
+        if data is None or data.success is False:
+            message = data.err_msg if data is not None else None
             return SessionResult(
                 request_id=request_id, error_message=str(message or "Session creation failed")
             )
-        session_id = str(data.get("SessionId") or "")
+        session_id = str(data.session_id or "")
         if not session_id:
             return SessionResult(
                 request_id=request_id, error_message="SessionId not found in response"
             )
         session = Session(self, session_id)
         session.is_vpc = bool(params.is_vpc)
-        session.network_interface_ip = str(data.get("NetworkInterfaceIp") or "")
-        session.http_port = str(data.get("HttpPort") or "")
-        session.token = str(data.get("Token") or "")
-        session.resource_url = str(data.get("ResourceUrl") or "")
+        session.network_interface_ip = str(data.network_interface_ip or "")
+        session.http_port = str(data.http_port or "")
+        session.token = str(data.token or "")
+        session.resource_url = str(data.resource_url or "")
         session.image_id = params.image_id
         session.extra_configs = params.extra_configs
         session.enableBrowserReplay = bool(params.enable_browser_replay)
@@ -267,7 +270,7 @@ class AgentBay:
         try:
             for _ in range((page or 1) - 1):
                 answer = self.api.call("ListSession", fields)
-                token = answer.get("NextToken") if answer.get("Success") is True else None
+                token = answer.model.next_token if answer.success is True else None
                 if not token:
                     return _page_error(page or 1, "No more pages available")
                 fields["NextToken"] = token
@@ -276,21 +279,17 @@ class AgentBay:
             return SessionListResult(error_message=f"Failed to list sessions: {exc}")
         return self._session_list(answer)
 
-    def _session_list(self, answer: dict[str, Any]) -> SessionListResult:
-        request_id = str(answer.get("RequestId") or "")
-        if answer.get("Success") is False:
-            return SessionListResult(
-                request_id=request_id,
-                error_message=f"[{answer.get('Code', '')}] {answer.get('Message', '')}",
-            )
-        items = answer.get("Data") or []
+    def _session_list(self, answer: Answer[ListSessionResponse]) -> SessionListResult:
+        if answer.failed:
+            return SessionListResult(request_id=answer.request_id, error_message=answer.error_text)
+        page = answer.model
         return SessionListResult(
-            request_id=request_id,
+            request_id=answer.request_id,
             success=True,
-            session_ids=[str(item.get("SessionId")) for item in items if isinstance(item, dict)],
-            next_token=str(answer.get("NextToken") or ""),
-            max_results=int(answer.get("MaxResults") or 0),
-            total_count=int(answer.get("TotalCount") or 0),
+            session_ids=[str(item.session_id or "") for item in answer.data_as(list) or []],
+            next_token=str(page.next_token or ""),
+            max_results=int(page.max_results or 0),
+            total_count=int(page.total_count or 0),
         )
 
     def list_by_labels(
@@ -329,32 +328,32 @@ class AgentBay:
             )
         except AgentBayError as exc:
             return GetSessionResult(error_message=f"Failed to get session {session_id}: {exc}")
-        request_id = str(answer.get("RequestId") or "")
-        if answer.get("Success") is not True:
+        if answer.success is not True:
             return GetSessionResult(
-                request_id=request_id,
-                code=str(answer.get("Code") or ""),
-                http_status_code=int(answer.get("HttpStatusCode") or 0),
-                error_message=f"[{answer.get('Code', '')}] {answer.get('Message', '')}"
-                if answer.get("Code")
-                else "",
+                request_id=answer.request_id,
+                code=answer.code,
+                http_status_code=answer.http_status_code,
+                error_message=answer.error_text if answer.code else "",
             )
-        data = answer.get("Data") or {}
+        from agentbay._api.models import GetSessionData as WireSessionData
+        from agentbay._api.types import Unset
+
+        data = answer.data_as(WireSessionData) or WireSessionData()
         return GetSessionResult(
-            request_id=request_id,
-            http_status_code=int(answer.get("HttpStatusCode") or 200),
-            code=str(answer.get("Code") or ""),
+            request_id=answer.request_id,
+            http_status_code=answer.http_status_code or 200,
+            code=answer.code,
             success=True,
             data=GetSessionData(
-                app_instance_id=str(data.get("AppInstanceId") or ""),
-                resource_id=str(data.get("ResourceId") or ""),
-                session_id=str(data.get("SessionId") or session_id),
-                success=bool(data.get("Success", True)),
-                http_port=str(data.get("HttpPort") or ""),
-                network_interface_ip=str(data.get("NetworkInterfaceIp") or ""),
-                token=str(data.get("Token") or ""),
-                vpc_resource=bool(data.get("VpcResource")),
-                resource_url=str(data.get("ResourceUrl") or ""),
+                app_instance_id=str(data.app_instance_id or ""),
+                resource_id=str(data.resource_id or ""),
+                session_id=str(data.session_id or session_id),
+                success=True if isinstance(data.success, Unset) else bool(data.success),
+                http_port=str(data.http_port or ""),
+                network_interface_ip=str(data.network_interface_ip or ""),
+                token=str(data.token or ""),
+                vpc_resource=bool(data.vpc_resource),
+                resource_url=str(data.resource_url or ""),
             ),
         )
 

@@ -63,17 +63,18 @@ class ContextManager:
         if task_type:
             fields["TaskType"] = task_type
         answer = self.session.agent_bay.api.call("GetContextInfo", fields)
-        request_id = str(answer.get("RequestId") or "")
-        if answer.get("Success") is False and answer.get("Code"):
+        if answer.failed and answer.code:
             return ContextInfoResult(
-                request_id=request_id,
-                success=False,
-                error_message=f"[{answer['Code']}] {answer.get('Message', '')}",
+                request_id=answer.request_id, success=False, error_message=answer.error_text
             )
-        data = answer.get("Data") or {}
-        status = data.get("ContextStatus") if isinstance(data, dict) else None
+        from agentbay._api.models import GetContextInfoData
+
+        data = answer.data_as(GetContextInfoData)
+        status = data.context_status if data is not None else None
         return ContextInfoResult(
-            request_id=request_id, success=True, context_status_data=parse_context_status(status)
+            request_id=answer.request_id,
+            success=True,
+            context_status_data=parse_context_status(status),
         )
 
     def _start_sync(
@@ -87,14 +88,11 @@ class ContextManager:
         if mode:
             fields["Mode"] = mode
         answer = self.session.agent_bay.api.call("SyncContext", fields)
-        request_id = str(answer.get("RequestId") or "")
-        if answer.get("Success") is not True:
+        if answer.success is not True:
             return ContextSyncResult(
-                request_id=request_id,
-                success=False,
-                error_message=f"[{answer.get('Code', '')}] {answer.get('Message', '')}",
+                request_id=answer.request_id, success=False, error_message=answer.error_text
             )
-        return ContextSyncResult(request_id=request_id, success=True)
+        return ContextSyncResult(request_id=answer.request_id, success=True)
 
     def _poll(
         self, context_id: str | None, path: str | None, max_retries: int, retry_interval: int

@@ -19,6 +19,7 @@ from agentbay.model.response import DeleteResult, McpToolsResult, OperationResul
 from agentbay.models.mcp_tool import McpTool
 
 if TYPE_CHECKING:
+    from agentbay._answer import Answer
     from agentbay.agent.agent import Agent
     from agentbay.agentbay import AgentBay
     from agentbay.api.models import ExtraConfigs
@@ -239,21 +240,20 @@ class Session:
             answer = self.agent_bay.api.call("ReleaseMcpSession", {"SessionId": self.session_id})
         except AgentBayError as exc:
             return DeleteResult(error_message=f"Failed to delete session {self.session_id}: {exc}")
-        request_id = str(answer.get("RequestId") or "")
-        if answer.get("Success") is False:
+        if answer.failed:
             return DeleteResult(
-                request_id=request_id,
-                error_message=f"[{answer.get('Code', '')}] {answer.get('Message', '')}",
-                code=str(answer.get("Code") or ""),
-                message=str(answer.get("Message") or ""),
-                http_status_code=int(answer.get("HttpStatusCode") or 0),
+                request_id=answer.request_id,
+                error_message=answer.error_text,
+                code=answer.code,
+                message=answer.message,
+                http_status_code=answer.http_status_code,
             )
         self.agent_bay._forget(self.session_id)
         return DeleteResult(
-            request_id=request_id,
+            request_id=answer.request_id,
             success=True,
-            code=str(answer.get("Code") or ""),
-            http_status_code=int(answer.get("HttpStatusCode") or 200),
+            code=answer.code,
+            http_status_code=answer.http_status_code or 200,
         )
 
     def _upload_contexts(self) -> None:
@@ -314,8 +314,10 @@ class Session:
             raise SessionError(
                 f"Failed to get labels for session {self.session_id}: {exc}"
             ) from exc
-        data = answer.get("Data") or {}
-        text = data.get("Labels") if isinstance(data, dict) else None
+        from agentbay._api.models import GetLabelData
+
+        data = answer.data_as(GetLabelData)
+        text = data.labels if data is not None else None
         labels = json.loads(text) if isinstance(text, str) and text else {}
         return _operation(answer, labels)
 
@@ -331,17 +333,19 @@ class Session:
             raise SessionError(
                 f"Failed to get session info for session {self.session_id}: {exc}"
             ) from exc
-        data = answer.get("Data") or {}
-        desktop = data.get("DesktopInfo") or {}
+        from agentbay._api.models import DesktopInfo, GetMcpResourceData
+
+        data = answer.data_as(GetMcpResourceData) or GetMcpResourceData()
+        desktop = data.desktop_info if isinstance(data.desktop_info, DesktopInfo) else DesktopInfo()
         info = SessionInfo(
-            session_id=str(data.get("SessionId") or ""),
-            resource_url=str(data.get("ResourceUrl") or ""),
-            app_id=str(desktop.get("AppId") or ""),
-            auth_code=str(desktop.get("AuthCode") or ""),
-            connection_properties=str(desktop.get("ConnectionProperties") or ""),
-            resource_id=str(desktop.get("ResourceId") or ""),
-            resource_type=str(desktop.get("ResourceType") or ""),
-            ticket=str(desktop.get("Ticket") or ""),
+            session_id=str(data.session_id or ""),
+            resource_url=str(data.resource_url or ""),
+            app_id=str(desktop.app_id or ""),
+            auth_code=str(desktop.auth_code or ""),
+            connection_properties=str(desktop.connection_properties or ""),
+            resource_id=str(desktop.resource_id or ""),
+            resource_type=str(desktop.resource_type or ""),
+            ticket=str(desktop.ticket or ""),
         )
         if info.resource_url:
             self.resource_url = info.resource_url
@@ -373,13 +377,19 @@ class Session:
             answer = self.agent_bay.api.call("GetLink", fields)
         except AgentBayError as exc:
             raise SessionError(f"Failed to get link for session {self.session_id}: {exc}") from exc
-        data = answer.get("Data")
-        if isinstance(data, str):
+        from agentbay._api.models import GetLinkData
+
+        # Data is a GetLinkData, or (older servers) the same object as JSON text.
+        link = answer.data_as(GetLinkData)
+        text = answer.data_as(str)
+        if link is None and text:
             try:
-                data = json.loads(data)
+                decoded = json.loads(text)
             except ValueError:
-                data = {}
-        url = data.get("Url", "") if isinstance(data, dict) else ""
+                decoded = None
+            if isinstance(decoded, dict):
+                link = GetLinkData.from_dict(decoded)
+        url = link.url if link is not None else ""
         return _operation(answer, url or "")
 
     async def get_link_async(
@@ -400,9 +410,9 @@ class Session:
         """
         image = image_id or self.image_id or "linux_latest"
         answer = self.agent_bay.api.call("ListMcpTools", {"ImageId": image})
-        data = answer.get("Data")
+        data = answer.data_as(str)
         try:
-            entries = json.loads(data) if isinstance(data, str) and data else []
+            entries = json.loads(data) if data else []
         except ValueError as exc:
             raise AgentBayError(f"ListMcpTools answered invalid JSON: {exc}") from exc
         tools = [
@@ -417,15 +427,15 @@ class Session:
             if isinstance(entry, dict)
         ]
         self.mcp_tools = tools
-        return McpToolsResult(request_id=str(answer.get("RequestId") or ""), tools=tools)
+        return McpToolsResult(request_id=answer.request_id, tools=tools)
 
 
-def _operation(answer: dict[str, Any], data: Any) -> OperationResult:
+def _operation(answer: Answer[Any], data: Any) -> OperationResult:
     return OperationResult(
-        request_id=str(answer.get("RequestId") or ""),
+        request_id=answer.request_id,
         success=True,
         data=data,
-        code=str(answer.get("Code") or ""),
-        message=str(answer.get("Message") or ""),
-        http_status_code=int(answer.get("HttpStatusCode") or 200),
+        code=answer.code,
+        message=answer.message,
+        http_status_code=answer.http_status_code or 200,
     )

@@ -96,6 +96,10 @@ def _build(out: Path) -> list[str]:
     _require_pinned_tools()
     _validate_description()
     _generate_client(out / CLIENT_PACKAGE)
+    try:
+        sdk.check_action_table(out, sdk.load_catalogue(SPEC)["actions"])
+    except ValueError as exc:
+        raise GenerationError(str(exc)) from exc
     rendered = sdk.render(REPO, out, header=HEADER)
     produced = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     for rel in produced:

@@ -25,6 +25,7 @@ the description (``tools``, ``tools_by_name``, ``servers``, ``images``) and its 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +42,7 @@ def load_catalogue(spec_path: Path) -> dict[str, Any]:
         document = yaml.safe_load(handle)
     tools = document.get("x-mcp-tools", [])
     actions = [
-        {
-            "name": path[2:],
-            "tag": item["post"]["tags"][0],
-            "safe_to_retry": bool(item["post"].get("x-safe-to-retry")),
-        }
+        _action(path[2:], item["post"])
         for path, item in sorted(document["paths"].items())
         if path.startswith("/#")
     ]
@@ -58,6 +55,39 @@ def load_catalogue(spec_path: Path) -> dict[str, Any]:
     }
 
 
+def _schema_name(content: dict[str, Any]) -> str:
+    """The component a request or response body refers to (``#/components/schemas/<Name>``)."""
+    (media,) = content.values()
+    return str(media["schema"]["$ref"]).rsplit("/", 1)[1]
+
+
+def _action(name: str, operation: dict[str, Any]) -> dict[str, Any]:
+    """One row of the action table: where its generated code is and whether a retry is safe."""
+    tag = operation["tags"][0]
+    return {
+        "name": name,
+        "tag": tag,
+        # openapi-python-client's file name for the operation (snake case of operationId).
+        "module": f"agentbay._api.api.{tag}.{_SNAKE.sub('_', name).lower()}",
+        "request": _schema_name(operation["requestBody"]["content"]),
+        "response": _schema_name(operation["responses"]["200"]["content"]),
+        "safe_to_retry": bool(operation.get("x-safe-to-retry")),
+    }
+
+
+def check_action_table(out: Path, actions: list[dict[str, Any]]) -> None:
+    """Fail generation when a row names generated code that does not exist."""
+    for action in actions:
+        module = out / (action["module"].replace(".", "/") + ".py")
+        text = module.read_text(encoding="utf-8") if module.exists() else ""
+        for model in (action["request"], action["response"]):
+            if f"import {model}\n" not in text:
+                raise ValueError(
+                    f"action {action['name']}: {module.relative_to(out)} does not use {model}"
+                )
+
+
+_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 _JSON_TYPES = {
     "string": "str",
     "integer": "int",

@@ -1,10 +1,21 @@
-"""Context data and results (re-exported from ``agentbay.context``)."""
+"""Context data and results (re-exported from ``agentbay.context``).
+
+The wire shapes (``Context``, ``ContextFile``, ``FileUrlData``) are the description's, as
+generated models; the 0.9 classes here keep the documented names and are built from those
+models in one place each (``from_wire``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from agentbay._answer import given
 from agentbay.model.response import ApiResponse
+
+if TYPE_CHECKING:
+    from agentbay._api.models import Context as WireContext
+    from agentbay._api.models import ContextFile, FileUrlData
 
 
 class Context:
@@ -28,6 +39,18 @@ class Context:
 
     def __repr__(self) -> str:
         return f"Context(id={self.id!r}, name={self.name!r}, state={self.state!r})"
+
+    @classmethod
+    def from_wire(cls, data: WireContext) -> Context:
+        """The 0.9 view of a context of an answer."""
+        return cls(
+            id=str(data.id or ""),
+            name=str(data.name or ""),
+            state=str(data.state or "available"),
+            created_at=given(data.create_time),
+            last_used_at=given(data.last_used_time),
+            os_type=given(data.os_type),
+        )
 
 
 class ContextListParams:
@@ -73,6 +96,20 @@ class ContextFileEntry:
     size: int | None = None
     status: str | None = None
 
+    @classmethod
+    def from_wire(cls, data: ContextFile) -> ContextFileEntry:
+        """The 0.9 view of a file of a ``DescribeContextFiles`` answer."""
+        return cls(
+            file_id=str(data.file_id or ""),
+            file_name=str(data.file_name or ""),
+            file_path=str(data.file_path or ""),
+            file_type=given(data.file_type),
+            gmt_create=given(data.gmt_create),
+            gmt_modified=given(data.gmt_modified),
+            size=given(data.size),
+            status=given(data.status),
+        )
+
 
 @dataclass
 class FileUrlResult(ApiResponse):
@@ -82,6 +119,16 @@ class FileUrlResult(ApiResponse):
     url: str = ""
     expire_time: int | None = None
     error_message: str = ""
+
+    @classmethod
+    def from_wire(cls, request_id: str, data: FileUrlData) -> FileUrlResult:
+        """A successful result from the ``Data`` of a file-URL answer."""
+        return cls(
+            request_id=request_id,
+            success=True,
+            url=str(data.url or ""),
+            expire_time=given(data.expire_time),
+        )
 
 
 @dataclass

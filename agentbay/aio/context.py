@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from agentbay._answer import given
 from agentbay._types.context import (
     Context,
     ContextFileEntry,
@@ -32,29 +33,11 @@ __all__ = [
 ]
 
 
-def _context(data: dict[str, Any]) -> Context:
-    return Context(
-        id=str(data.get("Id") or ""),
-        name=str(data.get("Name") or ""),
-        state=str(data.get("State") or "available"),
-        created_at=data.get("CreateTime"),
-        last_used_at=data.get("LastUsedTime"),
-        os_type=data.get("OsType"),
-    )
-
-
-def _api_error(answer: dict[str, Any]) -> str:
-    return f"[{answer.get('Code', '')}] {answer.get('Message', '')}"
-
-
 class AsyncContextService:
     """Named persistent stores: list, get or create, rename, delete, and their files."""
 
     def __init__(self, agent_bay: AsyncAgentBay) -> None:
         self.agent_bay = agent_bay
-
-    async def _call(self, action: str, fields: dict[str, Any]) -> dict[str, Any]:
-        return await self.agent_bay.api.call(action, fields)
 
     async def list(self, params: ContextListParams | None = None) -> ContextListResult:
         """One page of contexts (``params.max_results``, default 10; ``next_token``)."""
@@ -63,49 +46,52 @@ class AsyncContextService:
         if params.next_token:
             fields["NextToken"] = params.next_token
         try:
-            answer = await self._call("ListContexts", fields)
+            answer = await self.agent_bay.api.call("ListContexts", fields)
         except AgentBayError as exc:
             return ContextListResult(error_message=f"Failed to list contexts: {exc}")
-        request_id = str(answer.get("RequestId") or "")
-        if answer.get("Success") is False:
-            return ContextListResult(request_id=request_id, error_message=_api_error(answer))
+        if answer.failed:
+            return ContextListResult(request_id=answer.request_id, error_message=answer.error_text)
+        page = answer.model
         return ContextListResult(
-            request_id=request_id,
+            request_id=answer.request_id,
             success=True,
-            contexts=[
-                _context(item) for item in answer.get("Data") or [] if isinstance(item, dict)
-            ],
-            next_token=answer.get("NextToken") or None,
-            max_results=answer.get("MaxResults"),
-            total_count=answer.get("TotalCount"),
+            contexts=[Context.from_wire(item) for item in answer.data_as(list) or []],
+            next_token=page.next_token or None,
+            max_results=given(page.max_results),
+            total_count=given(page.total_count),
         )
 
     async def get(self, name: str, create: bool = False) -> ContextResult:
         """The context called ``name``; ``create=True`` creates it when missing."""
         try:
-            answer = await self._call("GetContext", {"Name": name, "AllowCreate": create})
+            answer = await self.agent_bay.api.call(
+                "GetContext", {"Name": name, "AllowCreate": create}
+            )
         except ServerError as exc:
             return ContextResult(
                 request_id=exc.request_id, error_message=f"Failed to get context {name}: {exc}"
             )
         except AgentBayError as exc:
             return ContextResult(error_message=f"Failed to get context {name}: {exc}")
-        request_id = str(answer.get("RequestId") or "")
-        data = answer.get("Data")
-        if answer.get("Success") is False or not isinstance(data, dict):
-            return ContextResult(request_id=request_id, error_message=_api_error(answer))
-        context = _context(data)
+        from agentbay._api.models import Context as WireContext
+
+        data = answer.data_as(WireContext)
+        if answer.failed or data is None:
+            return ContextResult(request_id=answer.request_id, error_message=answer.error_text)
+        context = Context.from_wire(data)
         return ContextResult(
-            request_id=request_id, success=True, context_id=context.id, context=context
+            request_id=answer.request_id, success=True, context_id=context.id, context=context
         )
 
     async def create(self, name: str) -> ContextResult:
         """Create (or get) the context called ``name``."""
         return await self.get(name, create=True)
 
-    async def _simple(self, action: str, fields: dict[str, Any], what: str) -> OperationResult:
+    async def _simple(
+        self, action: Literal["ModifyContext", "DeleteContext"], fields: dict[str, Any], what: str
+    ) -> OperationResult:
         try:
-            answer = await self._call(action, fields)
+            answer = await self.agent_bay.api.call(action, fields)
         except ServerError as exc:
             return OperationResult(
                 request_id=exc.request_id,
@@ -116,12 +102,11 @@ class AsyncContextService:
             )
         except AgentBayError as exc:
             raise AgentBayError(f"Failed to {what}: {exc}") from exc
-        request_id = str(answer.get("RequestId") or "")
-        if answer.get("Success") is not True:
+        if answer.success is not True:
             return OperationResult(
-                request_id=request_id, data=False, error_message=_api_error(answer)
+                request_id=answer.request_id, data=False, error_message=answer.error_text
             )
-        return OperationResult(request_id=request_id, success=True, data=True)
+        return OperationResult(request_id=answer.request_id, success=True, data=True)
 
     async def update(self, context: Context) -> OperationResult:
         """Rename a context to ``context.name``.
@@ -145,21 +130,24 @@ class AsyncContextService:
             "DeleteContext", {"Id": context.id}, f"delete context {context.id}"
         )
 
-    async def _file_url(self, action: str, context_id: str, file_path: str) -> FileUrlResult:
+    async def _file_url(
+        self,
+        action: Literal["GetContextFileDownloadUrl", "GetContextFileUploadUrl"],
+        context_id: str,
+        file_path: str,
+    ) -> FileUrlResult:
         try:
-            answer = await self._call(action, {"ContextId": context_id, "FilePath": file_path})
+            answer = await self.agent_bay.api.call(
+                action, {"ContextId": context_id, "FilePath": file_path}
+            )
         except ServerError as exc:
             return FileUrlResult(request_id=exc.request_id, error_message=str(exc))
-        request_id = str(answer.get("RequestId") or "")
-        data = answer.get("Data")
-        if answer.get("Success") is not True or not isinstance(data, dict):
-            return FileUrlResult(request_id=request_id, error_message=_api_error(answer))
-        return FileUrlResult(
-            request_id=request_id,
-            success=True,
-            url=str(data.get("Url") or ""),
-            expire_time=data.get("ExpireTime"),
-        )
+        from agentbay._api.models import FileUrlData
+
+        data = answer.data_as(FileUrlData)
+        if answer.success is not True or data is None:
+            return FileUrlResult(request_id=answer.request_id, error_message=answer.error_text)
+        return FileUrlResult.from_wire(answer.request_id, data)
 
     async def get_file_download_url(self, context_id: str, file_path: str) -> FileUrlResult:
         """A pre-signed, expiring URL to GET one file of a context."""
@@ -172,23 +160,22 @@ class AsyncContextService:
     async def delete_file(self, context_id: str, file_path: str) -> OperationResult:
         """Delete one file of a context."""
         try:
-            answer = await self._call(
+            answer = await self.agent_bay.api.call(
                 "DeleteContextFile", {"ContextId": context_id, "FilePath": file_path}
             )
         except ServerError as exc:
             return OperationResult(request_id=exc.request_id, data=False, error_message=str(exc))
-        request_id = str(answer.get("RequestId") or "")
-        if answer.get("Success") is not True:
+        if answer.success is not True:
             return OperationResult(
-                request_id=request_id, data=False, error_message=_api_error(answer)
+                request_id=answer.request_id, data=False, error_message=answer.error_text
             )
-        return OperationResult(request_id=request_id, success=True, data=True)
+        return OperationResult(request_id=answer.request_id, success=True, data=True)
 
     async def list_files(
         self, context_id: str, parent_folder_path: str, page_number: int = 1, page_size: int = 50
     ) -> ContextFileListResult:
         """One page of the files in one folder of a context."""
-        answer = await self._call(
+        answer = await self.agent_bay.api.call(
             "DescribeContextFiles",
             {
                 "ContextId": context_id,
@@ -197,23 +184,12 @@ class AsyncContextService:
                 "PageSize": page_size,
             },
         )
-        request_id = str(answer.get("RequestId") or "")
-        if answer.get("Success") is not True:
-            return ContextFileListResult(request_id=request_id)
-        entries = [
-            ContextFileEntry(
-                file_id=str(item.get("FileId") or ""),
-                file_name=str(item.get("FileName") or ""),
-                file_path=str(item.get("FilePath") or ""),
-                file_type=item.get("FileType"),
-                gmt_create=item.get("GmtCreate"),
-                gmt_modified=item.get("GmtModified"),
-                size=item.get("Size"),
-                status=item.get("Status"),
-            )
-            for item in answer.get("Data") or []
-            if isinstance(item, dict)
-        ]
+        if answer.success is not True:
+            return ContextFileListResult(request_id=answer.request_id)
+        entries = [ContextFileEntry.from_wire(item) for item in answer.data_as(list) or []]
         return ContextFileListResult(
-            request_id=request_id, success=True, entries=entries, count=answer.get("Count")
+            request_id=answer.request_id,
+            success=True,
+            entries=entries,
+            count=given(answer.model.count),
         )

@@ -81,10 +81,12 @@ class Browser:
         except AgentBayError as exc:
             log.error("browser initialization failed: %s", exc)
             return False
-        data = answer.get("Data") or {}
-        port = data.get("Port") if isinstance(data, dict) else None
-        if port is None:
-            log.error("browser initialization failed: %s", answer.get("Message", "no port"))
+        from agentbay._api.models import InitBrowserData
+
+        data = answer.data_as(InitBrowserData)
+        port = data.port if data is not None else None
+        if not isinstance(port, int):
+            log.error("browser initialization failed: %s", answer.message or "no port")
             return False
         self._initialized, self._option = True, option
         self.endpoint_router_port = int(port)

@@ -17,10 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from agentbay._api.models import Context as WireContext
+from agentbay._api.models import FileUrlData
 from agentbay.local.archives import ArchiveError, unpack_into_session
 from agentbay.local.context_files import ContextPathError, ContextTree, clean_key
 from agentbay.local.envelope import ApiError, invalid
-from agentbay.local.sessions import decode_page_token, encode_page_token
+from agentbay.local.paging import decode_page_token, encode_page_token
 from agentbay.local.store import ContextRow
 from agentbay.local.sync_policy import SyncSpec
 
@@ -34,15 +36,16 @@ def iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _context_data(row: ContextRow) -> dict[str, str]:
-    return {
-        "Id": row.id,
-        "Name": row.name,
-        "State": row.state,
-        "CreateTime": iso(row.created_at),
-        "LastUsedTime": iso(row.last_used_at),
-        "OsType": "linux",
-    }
+def _context_data(row: ContextRow) -> dict[str, Any]:
+    """A context as the description's ``Context`` (the model the SDK decodes it with)."""
+    return WireContext(
+        id=row.id,
+        name=row.name,
+        state=row.state,
+        create_time=iso(row.created_at),
+        last_used_time=iso(row.last_used_at),
+        os_type="linux",
+    ).to_dict()
 
 
 def _missing_context(context_id: str) -> str:
@@ -356,7 +359,7 @@ class ContextActions:
             raise invalid("FilePath", "a file path is required")
         expires = int(time.time()) + self.runtime.url_lifetime_s
         url = self.runtime.signer.url(self.runtime.base_url, method, row.id, str(key), expires)
-        return {"Url": url, "ExpireTime": expires}
+        return FileUrlData(url=url, expire_time=expires).to_dict()
 
     @staticmethod
     def _key(path: str, field_name: str) -> PurePosixPath:

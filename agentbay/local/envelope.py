@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from agentbay.local.sandbox.answers import ToolAnswer
+from agentbay.local.answers import ToolAnswer
 
 
 class ApiError(Exception):

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import string
 import time
 from typing import TYPE_CHECKING, Any
 
+from agentbay._api.models import SessionSummary
+from agentbay.local.answers import ToolAnswer
 from agentbay.local.envelope import ApiError, invalid
 from agentbay.local.images import ImageError, ImageInfo, builtin_images
+from agentbay.local.paging import decode_page_token, encode_page_token
 from agentbay.local.resource_page import app_instance_id, resource_id
-from agentbay.local.sandbox.answers import ToolAnswer
 from agentbay.local.sandbox.image import HOST_ROOT, SandboxImage
 from agentbay.local.store import FAILED, RUNNING, SessionRow
 
@@ -30,26 +31,6 @@ TOOL_TIMEOUT_SLACK_S = 5.0
 def new_session_id() -> str:
     """A session id in the cloud's format (``session-`` + 17 lower-case alphanumerics)."""
     return "session-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(17))
-
-
-def encode_page_token(offset: int) -> str:
-    """An opaque NextToken for a list offset."""
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
-
-
-def decode_page_token(token: str | None) -> int:
-    """The offset a NextToken stands for; a token this runtime did not issue is refused."""
-    if not token:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        prefix, _, number = text.partition(":")
-        offset = int(number)
-    except (ValueError, UnicodeDecodeError):
-        raise invalid("NextToken", "not a token this server issued") from None
-    if prefix != "o" or offset < 0:
-        raise invalid("NextToken", "not a token this server issued")
-    return offset
 
 
 def string_labels(value: Any, field: str = "Labels") -> dict[str, str]:
@@ -237,7 +218,9 @@ class SessionActions:
             "MaxResults": limit,
             "TotalCount": len(sessions),
         }
-        return [{"SessionId": s.id, "SessionStatus": s.status} for s in page], extra
+        return [
+            SessionSummary(session_id=s.id, session_status=s.status).to_dict() for s in page
+        ], extra
 
     def set_labels(self, fields: dict[str, Any]) -> None:
         """SetLabel (replaces the whole label set)."""

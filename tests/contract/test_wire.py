@@ -228,7 +228,7 @@ def test_the_sdk_client_sends_the_captured_bytes(
     server = RawServer(lambda request: answer(json.dumps(record["response"]).encode()))
     try:
         api = sdk_client.ApiClient(api_key=key, endpoint=server.url, timeout_s=5)
-        assert api.call(action, typed_form(action, form))["Success"] is True
+        assert api.call(action, typed_form(action, form)).success is True
         api.close()
     finally:
         server.stop()

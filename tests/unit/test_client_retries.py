@@ -25,10 +25,14 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def sync_client(handler: Handler, retries: int = 2) -> ApiClient:
-    client = ApiClient(api_key=KEY, endpoint="http://test", timeout_s=5, max_retries=retries)
-    client._new_transport = lambda: httpx.MockTransport(handler)  # type: ignore[method-assign]
-    client._sleep = lambda seconds: None  # type: ignore[method-assign]
-    return client
+    return ApiClient(
+        api_key=KEY,
+        endpoint="http://test",
+        timeout_s=5,
+        max_retries=retries,
+        transport=httpx.MockTransport(handler),
+        sleep=lambda seconds: None,
+    )
 
 
 def counting(*answers: httpx.Response | Exception) -> tuple[Handler, list[httpx.Request]]:
@@ -49,7 +53,7 @@ def test_connect_failures_are_retried_for_every_action() -> None:
     answer = sync_client(handler).call(
         "CallMcpTool", {"SessionId": "s", "Name": "shell", "Args": "{}"}
     )
-    assert answer["Success"] is True
+    assert answer.success is True
     assert len(seen) == 2
 
 
@@ -57,7 +61,7 @@ def test_5xx_is_retried_only_when_safe() -> None:
     handler, seen = counting(
         httpx.Response(503, json={"Code": "Busy"}), httpx.Response(200, json=OK)
     )
-    assert sync_client(handler).call("GetSession", {"SessionId": "s"})["Success"] is True
+    assert sync_client(handler).call("GetSession", {"SessionId": "s"}).success is True
     assert len(seen) == 2
 
     handler, seen = counting(httpx.Response(503, json={"Code": "Busy", "Message": "try later"}))
@@ -82,9 +86,14 @@ def test_throttling_is_retried_and_honours_retry_after() -> None:
         httpx.Response(429, headers={"Retry-After": "3"}, json={"Code": "Throttling"}),
         httpx.Response(200, json=OK),
     )
-    client = sync_client(handler)
     waits: list[float] = []
-    client._sleep = waits.append  # type: ignore[method-assign]
+    client = ApiClient(
+        api_key=KEY,
+        endpoint="http://test",
+        timeout_s=5,
+        transport=httpx.MockTransport(handler),
+        sleep=waits.append,
+    )
     client.call("CreateMcpSession", {"VpcResource": False})
     assert len(seen) == 2 and waits == [3.0]
 
@@ -148,18 +157,23 @@ def test_sync_context_sends_the_key_in_the_query() -> None:
 
 def test_async_client_retries_and_pools_per_loop() -> None:
     handler, seen = counting(httpx.ConnectError("refused"), httpx.Response(200, json=OK))
-    client = AsyncApiClient(api_key=KEY, endpoint="http://test", timeout_s=5, max_retries=2)
 
     async def noop(seconds: float) -> None:
         return None
 
-    client._sleep = noop  # type: ignore[method-assign]
-    client._new_transport = lambda: httpx.MockTransport(handler)  # type: ignore[method-assign]
+    client = AsyncApiClient(
+        api_key=KEY,
+        endpoint="http://test",
+        timeout_s=5,
+        max_retries=2,
+        transport=httpx.MockTransport(handler),
+        sleep=noop,
+    )
 
-    async def main() -> dict[str, object]:
-        return await client.call("GetSession", {"SessionId": "s"})
+    async def main() -> bool | None:
+        return (await client.call("GetSession", {"SessionId": "s"})).success
 
-    assert asyncio.run(main())["Success"] is True
-    assert asyncio.run(main())["Success"] is True
+    assert asyncio.run(main()) is True
+    assert asyncio.run(main()) is True
     assert len(seen) == 3
     asyncio.run(client.close())

@@ -67,15 +67,25 @@ def recorder(
 
 def sync_session(answers: list[str]) -> tuple[Session, list[dict[str, str]]]:
     handler, sent = recorder(answers)
-    api = ApiClient(api_key="k", endpoint="http://test", timeout_s=5, max_retries=0)
-    api._new_transport = lambda: httpx.MockTransport(handler)  # type: ignore[method-assign]
+    api = ApiClient(
+        api_key="k",
+        endpoint="http://test",
+        timeout_s=5,
+        max_retries=0,
+        transport=httpx.MockTransport(handler),
+    )
     return Session(FakeBay(api), "s-1"), sent  # type: ignore[arg-type]
 
 
 def async_session(answers: list[str]) -> tuple[AsyncSession, list[dict[str, str]]]:
     handler, sent = recorder(answers)
-    api = AsyncApiClient(api_key="k", endpoint="http://test", timeout_s=5, max_retries=0)
-    api._new_transport = lambda: httpx.MockTransport(handler)  # type: ignore[method-assign]
+    api = AsyncApiClient(
+        api_key="k",
+        endpoint="http://test",
+        timeout_s=5,
+        max_retries=0,
+        transport=httpx.MockTransport(handler),
+    )
     return AsyncSession(FakeBay(api), "s-1"), sent  # type: ignore[arg-type]
 
 
@@ -407,8 +417,13 @@ def test_tool_errors_become_failed_results() -> None:
         data = {"content": [{"type": "text", "text": "no display"}], "isError": True}
         return httpx.Response(200, json={"RequestId": "r-2", "Success": True, "Data": data})
 
-    api = ApiClient(api_key="k", endpoint="http://test", timeout_s=5, max_retries=0)
-    api._new_transport = lambda: httpx.MockTransport(handler)  # type: ignore[method-assign]
+    api = ApiClient(
+        api_key="k",
+        endpoint="http://test",
+        timeout_s=5,
+        max_retries=0,
+        transport=httpx.MockTransport(handler),
+    )
     session = Session(FakeBay(api), "s-1")  # type: ignore[arg-type]
     result = session.computer.move_mouse(1, 1)
     assert result.success is False and result.request_id == "r-2"

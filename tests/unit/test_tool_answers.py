@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from agentbay.local.answers import ToolAnswer
 from agentbay.local.envelope import encode, success
-from agentbay.local.sandbox.answers import ToolAnswer
 
 GOOD = b'{"content": [{"type": "text", "text": "caf\\u00e9"}], "isError": false}'
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -22,17 +22,23 @@ class GetMcpResourceData:
     resource_url: str | Unset = UNSET
     """ The session's page, `…/mcp.html?authcode=<fresh in every answer>&resourceId=<ResourceId>`; clients parse
     `resourceId` out of it. """
-    desktop_info: DesktopInfo | Unset = UNSET
+    desktop_info: DesktopInfo | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.desktop_info import DesktopInfo  # noqa: PLC0415
+
         session_id = self.session_id
 
         resource_url = self.resource_url
 
-        desktop_info: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.desktop_info, Unset):
+        desktop_info: dict[str, Any] | None | Unset
+        if isinstance(self.desktop_info, Unset):
+            desktop_info = UNSET
+        elif isinstance(self.desktop_info, DesktopInfo):
             desktop_info = self.desktop_info.to_dict()
+        else:
+            desktop_info = self.desktop_info
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -55,12 +61,22 @@ class GetMcpResourceData:
 
         resource_url = d.pop("ResourceUrl", UNSET)
 
-        _desktop_info = d.pop("DesktopInfo", UNSET)
-        desktop_info: DesktopInfo | Unset
-        if isinstance(_desktop_info, Unset):
-            desktop_info = UNSET
-        else:
-            desktop_info = DesktopInfo.from_dict(_desktop_info)
+        def _parse_desktop_info(data: object) -> DesktopInfo | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                desktop_info_type_0 = DesktopInfo.from_dict(data)
+
+                return desktop_info_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(DesktopInfo | None | Unset, data)
+
+        desktop_info = _parse_desktop_info(d.pop("DesktopInfo", UNSET))
 
         get_mcp_resource_data = cls(
             session_id=session_id,

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agentbay.local.answers import ToolAnswer
 from agentbay.local.sandbox import egress, layers, layout
-from agentbay.local.sandbox.answers import ToolAnswer
 from agentbay.local.sandbox.cgroups import SessionCgroup
 from agentbay.local.sandbox.egress import NetworkPolicy
 from agentbay.local.sandbox.inside import procs, syscalls
