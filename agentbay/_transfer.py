@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from agentbay._flavour import sleep
 from agentbay._types.filesystem import DownloadResult, UploadResult
 from agentbay.exceptions import AgentBayError
 
@@ -32,7 +33,7 @@ class FileTransfer:
         self.session = session
 
     def _sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
+        sleep(seconds)
 
     def _wait(
         self, context_id: str, path: str, task_type: str, timeout: float, poll_interval: float

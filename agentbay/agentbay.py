@@ -16,6 +16,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from agentbay._embedded import LOCAL_ENDPOINT, embedded_runtime
+from agentbay._flavour import sleep
 from agentbay.api.models import ExtraConfigs
 from agentbay.config import BROWSER_DATA_PATH, Config, endpoint_url, resolve_settings
 from agentbay.context import ContextService
@@ -252,7 +253,7 @@ class AgentBay:
                             item.error_message,
                         )
                 return
-            time.sleep(delay)
+            sleep(delay)
             delay = min(delay * 2, CREATE_SYNC_INTERVAL_S)
 
     # ---- find and list ----

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from agentbay._flavour import sleep
 from agentbay._types.context_manager import ContextInfoResult, ContextStatusData, ContextSyncResult
 from agentbay.exceptions import AgentBayError
 from agentbay.logger import get_logger
@@ -106,7 +106,7 @@ class ContextManager:
             ]
             if all(t.status in ("Success", "Failed") for t in tasks):
                 return all(t.status == "Success" for t in tasks)
-            time.sleep(delay)
+            sleep(delay)
             delay = min(delay * 2, retry_interval / 1000)
         return False
 

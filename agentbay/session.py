@@ -9,9 +9,9 @@ itself on exit.
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING, Any, cast
 
+from agentbay._flavour import sleep
 from agentbay._types.session import SessionInfo
 from agentbay.exceptions import AgentBayError, SessionError
 from agentbay.logger import get_logger
@@ -279,7 +279,7 @@ class Session:
                             item.error_message,
                         )
                 return
-            time.sleep(delay)
+            sleep(delay)
             delay = min(delay * 2, DELETE_SYNC_INTERVAL_S)
         log.warning("context upload of %s did not finish in time; deleting anyway", self.session_id)
 

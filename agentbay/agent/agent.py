@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import json
-import time
 
 from agentbay import _tools
+from agentbay._flavour import sleep
 from agentbay._service import BaseService
 from agentbay._types.agent import ExecutionResult, QueryResult
 
@@ -69,7 +69,7 @@ class Agent(BaseService):
                         task_status=kind,
                         error_message="Unsuppported task.",
                     )
-            time.sleep(TASK_POLL_INTERVAL_S)
+            sleep(TASK_POLL_INTERVAL_S)
         return None
 
     def get_task_status(self, task_id: str) -> QueryResult:

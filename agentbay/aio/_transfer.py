@@ -9,13 +9,13 @@ remote path names the context file and the session file, as in 0.9. Files are st
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from agentbay._types.filesystem import DownloadResult, UploadResult
+from agentbay.aio._flavour import sleep
 from agentbay.exceptions import AgentBayError
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class FileTransfer:
         self.session = session
 
     async def _sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+        await sleep(seconds)
 
     async def _wait(
         self, context_id: str, path: str, task_type: str, timeout: float, poll_interval: float

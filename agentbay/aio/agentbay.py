@@ -9,7 +9,6 @@ errors; ``endpoint="local"`` runs the embedded local runtime.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import time
@@ -17,6 +16,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from agentbay._embedded import LOCAL_ENDPOINT, embedded_runtime
+from agentbay.aio._flavour import sleep
 from agentbay.aio.context import AsyncContextService
 from agentbay.aio.session import AsyncSession
 from agentbay.api.models import ExtraConfigs
@@ -253,7 +253,7 @@ class AsyncAgentBay:
                             item.error_message,
                         )
                 return
-            await asyncio.sleep(delay)
+            await sleep(delay)
             delay = min(delay * 2, CREATE_SYNC_INTERVAL_S)
 
     # ---- find and list ----

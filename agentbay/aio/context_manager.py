@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agentbay._types.context_manager import ContextInfoResult, ContextStatusData, ContextSyncResult
+from agentbay.aio._flavour import sleep
 from agentbay.logger import get_logger
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ class ContextManager:
             ]
             if all(t.status in ("Success", "Failed") for t in tasks):
                 return all(t.status == "Success" for t in tasks)
-            await asyncio.sleep(delay)
+            await sleep(delay)
             delay = min(delay * 2, retry_interval / 1000)
         return False
 

@@ -8,11 +8,11 @@ itself on exit.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import TYPE_CHECKING, Any, cast
 
 from agentbay._types.session import SessionInfo
+from agentbay.aio._flavour import sleep
 from agentbay.exceptions import AgentBayError, SessionError
 from agentbay.logger import get_logger
 from agentbay.model.response import DeleteResult, McpToolsResult, OperationResult
@@ -286,7 +286,7 @@ class AsyncSession:
                             item.error_message,
                         )
                 return
-            await asyncio.sleep(delay)
+            await sleep(delay)
             delay = min(delay * 2, DELETE_SYNC_INTERVAL_S)
         log.warning("context upload of %s did not finish in time; deleting anyway", self.session_id)
 

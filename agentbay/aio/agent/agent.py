@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from agentbay import _tools
 from agentbay._types.agent import ExecutionResult, QueryResult
+from agentbay.aio._flavour import sleep
 from agentbay.aio._service import BaseService
 
 __all__ = ["Agent", "ExecutionResult", "QueryResult"]
@@ -71,7 +71,7 @@ class Agent(BaseService):
                         task_status=kind,
                         error_message="Unsuppported task.",
                     )
-            await asyncio.sleep(TASK_POLL_INTERVAL_S)
+            await sleep(TASK_POLL_INTERVAL_S)
         return None
 
     async def get_task_status(self, task_id: str) -> QueryResult:
