@@ -24,6 +24,17 @@ UNISOLATED_WARNING = """\
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"""
 
 
+def _port(text: str) -> int:
+    """A TCP port number (argparse type)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return port
+
+
 def _parser() -> argparse.ArgumentParser:
     from agentbay.local import default_data_dir
 
@@ -70,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--allow-host-port",
-        type=int,
+        type=_port,
         action="append",
         default=[],
         metavar="PORT",
@@ -199,10 +210,6 @@ def _serve(options: argparse.Namespace) -> int:
     if options.unisolated:
         print(UNISOLATED_WARNING, file=sys.stderr)
     network = options.network
-    bad_ports = [port for port in options.allow_host_port if not 0 < port < 65536]
-    if bad_ports:
-        print(f"agentbay local serve: invalid --allow-host-port {bad_ports[0]}", file=sys.stderr)
-        return 2
     if not options.unisolated and network == "egress":
         from agentbay.local.sandbox.egress import egress_problem
 
