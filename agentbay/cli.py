@@ -88,6 +88,18 @@ def _parser() -> argparse.ArgumentParser:
         help="a TCP port of this host's 127.0.0.1 that sessions may reach at 10.0.2.2:PORT "
         "(repeatable; egress only)",
     )
+    serve.add_argument(
+        "--screen",
+        default="1024x768",
+        metavar="WxH",
+        help="size of each session's desktop display (96 dpi; default 1024x768)",
+    )
+    serve.add_argument(
+        "--start-desktop",
+        action="store_true",
+        help="start the desktop of linux_latest sessions at creation, not at the first "
+        "desktop tool call",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     _image_parser(local_commands, default_data_dir())
     return parser
@@ -192,6 +204,7 @@ def _size(size: int) -> str:
 
 
 def _serve(options: argparse.Namespace) -> int:
+    from agentbay.local.desktop import Screen, missing_programs_advice
     from agentbay.local.keys import generate_key
     from agentbay.local.runtime import RuntimeOptions
     from agentbay.local.sandbox import SandboxManager
@@ -221,6 +234,14 @@ def _serve(options: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             network = "none"
+    try:
+        screen = Screen.parse(options.screen)
+    except ValueError as exc:
+        print(f"agentbay local serve: --screen: {exc}", file=sys.stderr)
+        return 2
+    advice = missing_programs_advice()
+    if advice:
+        print(f"agentbay local serve: {advice}", file=sys.stderr)
     keys = list(options.api_key)
     keys += [key.strip() for key in os.environ.get(KEYS_ENV, "").split(",") if key.strip()]
     if not keys:
@@ -238,6 +259,8 @@ def _serve(options: argparse.Namespace) -> int:
         network=network,
         allow_host_ports=tuple(options.allow_host_port),
         max_sessions=options.max_sessions,
+        screen=screen,
+        start_desktop=options.start_desktop,
     )
     logging.basicConfig(level=options.log_level.upper(), format="%(levelname)s %(message)s")
     print(

@@ -31,7 +31,12 @@ class ToolAnswer:
     @classmethod
     def error(cls, text: str) -> ToolAnswer:
         """An answer the runtime itself gives to report a failure."""
-        value = {"content": [{"type": "text", "text": text}], "isError": True}
+        return cls.text(text, is_error=True)
+
+    @classmethod
+    def text(cls, text: str, *, is_error: bool = False) -> ToolAnswer:
+        """An answer the runtime itself gives: one text item."""
+        value = {"content": [{"type": "text", "text": text}], "isError": is_error}
         return cls(value, json.dumps(value).encode("ascii"))
 
     @classmethod

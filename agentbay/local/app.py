@@ -16,6 +16,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from agentbay.local import desktop
 from agentbay.local.context_files import ContextPathError, clean_key
 from agentbay.local.envelope import ApiError, encode, new_request_id
 from agentbay.local.resource_page import PAGE_PATH
@@ -140,6 +141,21 @@ def build_app(runtime: Runtime) -> RuntimeApp:
             return _storage_error(ApiError(400, "InvalidPath", str(exc)))
         return _BlockFileResponse(path, media_type="application/octet-stream")
 
+    async def screenshot_get(request: Request) -> Response:
+        """GET /screenshots/<session>/<key>: a system_screenshot PNG, by signed URL."""
+        query = request.query_params
+        path = desktop.screenshot_file(
+            runtime,
+            request.path_params["session_id"],
+            request.path_params["key"],
+            query.get("expires", ""),
+            query.get("signature", ""),
+        )
+        if path is None:
+            error = ApiError(404, "NoSuchKey", "The screenshot does not exist or the URL expired.")
+            return _json(failure(new_request_id(), error), 404)
+        return FileResponse(path, media_type="image/png")
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await runtime.start()
@@ -155,6 +171,7 @@ def build_app(runtime: Runtime) -> RuntimeApp:
             Route(PAGE_PATH, runtime.page.handle, methods=["GET"]),
             Route("/files/{context_id}/{key:path}", file_put, methods=["PUT"]),
             Route("/files/{context_id}/{key:path}", file_get, methods=["GET"]),
+            Route("/screenshots/{session_id}/{key:path}", screenshot_get, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

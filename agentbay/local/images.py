@@ -31,7 +31,17 @@ from pathlib import Path
 from agentbay.local.sandbox.image import SandboxImage
 
 #: Tool servers the local runtime implements; a built-in image runs locally if it needs no other.
-LOCAL_SERVERS = frozenset({"wuying_shell", "wuying_code", "wuying_filesystem"})
+LOCAL_SERVERS = frozenset(
+    {
+        "wuying_shell",
+        "wuying_code",
+        "wuying_filesystem",
+        "wuying_app",
+        "wuying_window",
+        "wuying_ui",
+        "wuying_computer",
+    }
+)
 #: Image ids: the cloud's custom image ids (``imgc-07eksy57nw6r759fb``) and names like them;
 #: no path separators, no leading dot.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")

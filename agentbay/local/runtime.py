@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import fcntl
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from agentbay.local import description as api_description
 from agentbay.local.contexts import ContextActions
+from agentbay.local.desktop import Screen
 from agentbay.local.images import ImageRegistry
 from agentbay.local.keys import ApiKeys
 from agentbay.local.links import LinkProxy
@@ -42,6 +43,8 @@ class RuntimeOptions:
     allow_host_ports: tuple[int, ...] = ()
     max_body_bytes: int = 16 * 1024 * 1024
     url_lifetime_s: int = 3600
+    screen: Screen = field(default_factory=Screen)
+    start_desktop: bool = False  # start each desktop session's display at creation
 
 
 class Runtime:
@@ -61,6 +64,7 @@ class Runtime:
             pool_size=options.pool_size,
             on_session_failed=self.store.mark_failed,
             network=NetworkPolicy(options.network, options.allow_host_ports),
+            screen=options.screen.config(),
         )
         self.links = LinkProxy(self.sandboxes.get)
         self.sessions = SessionActions(self)

@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from agentbay._api.models import SessionSummary
+from agentbay.local import desktop
 from agentbay.local.answers import ToolAnswer
 from agentbay.local.envelope import ApiError, invalid
 from agentbay.local.images import ImageError, ImageInfo, builtin_images
@@ -188,6 +189,10 @@ class SessionActions:
         if tool_image != image:
             self._tool_images[session_id] = tool_image
         await runtime.contexts.download_at_start(session_id, sandbox, syncs)
+        if runtime.options.start_desktop and runtime.description.image_has_tool(
+            image, "get_screen_size"
+        ):
+            await desktop.start_at_creation(sandbox)
         return self._session_data(row)
 
     async def release(self, fields: dict[str, Any]) -> None:
@@ -294,4 +299,7 @@ class SessionActions:
         sandbox = self.runtime.sandboxes.get(row.id)
         if sandbox is None:
             return ToolAnswer.error("the session sandbox is not running")
-        return await sandbox.call_tool_answer(name, args, timeout_s=tool_timeout(args))
+        answer = await sandbox.call_tool_answer(name, args, timeout_s=tool_timeout(args))
+        if name == "system_screenshot":
+            return desktop.screenshot_answer(self.runtime, row.id, answer)
+        return answer

@@ -1,4 +1,5 @@
-"""HMAC signatures of this process: pre-signed context file URLs and session page authcodes."""
+"""HMAC signatures of this process: pre-signed context file and screenshot URLs, session page
+authcodes."""
 
 from __future__ import annotations
 
@@ -24,11 +25,12 @@ class UrlSigner:
 
     def url(self, base_url: str, method: str, context_id: str, key: str, expires: int) -> str:
         """A URL that allows ``method`` on one context file until ``expires`` (epoch seconds)."""
-        signature = self._signature(method, context_id, key, expires)
-        return (
-            f"{base_url}/files/{quote(context_id)}/{quote(key)}"
-            f"?expires={expires}&signature={signature}"
-        )
+        query = self.query(method, context_id, key, expires)
+        return f"{base_url}/files/{quote(context_id)}/{quote(key)}?{query}"
+
+    def query(self, method: str, scope: str, key: str, expires: int) -> str:
+        """The ``expires=...&signature=...`` query that ``valid`` accepts for exactly these."""
+        return f"expires={expires}&signature={self._signature(method, scope, key, expires)}"
 
     def valid(self, method: str, context_id: str, key: str, expires: str, signature: str) -> bool:
         """Whether a request carries a live, untampered signature for exactly this file."""

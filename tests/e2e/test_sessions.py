@@ -169,10 +169,14 @@ def test_link_reaches_a_session_port(api: Api, session_id: str) -> None:
 
 
 def test_list_mcp_tools_reads_the_catalogue(api: Api) -> None:
-    tools = json.loads(api.call("ListMcpTools", ImageId="linux_latest"))
+    tools = json.loads(api.call("ListMcpTools", ImageId="code_latest"))
     names = {tool["name"] for tool in tools}
     assert {"shell", "run_code", "read_file", "get_file_change"} <= names
     assert len(names) == 12
+    desktop = {
+        tool["name"] for tool in json.loads(api.call("ListMcpTools", ImageId="linux_latest"))
+    }
+    assert names | {"click_mouse", "system_screenshot", "list_root_windows", "start_app"} <= desktop
     shell = next(tool for tool in tools if tool["name"] == "shell")
     assert shell["server"] == "wuying_shell"
     assert shell["inputSchema"]["properties"]["command"]["type"] == "string"

@@ -111,8 +111,12 @@ def test_missing_file_is_a_tool_error(api: Api, session_id: str) -> None:
     assert result["content"][0]["text"]
 
 
-def test_tool_the_image_lacks(api: Api, session_id: str) -> None:
-    result = api.tool(session_id, "click_mouse", x=1, y=1, button="left")
+def test_tool_the_image_lacks(api: Api) -> None:
+    session_id = api.create_session(ImageId="code_latest")
+    try:
+        result = api.tool(session_id, "click_mouse", x=1, y=1, button="left")
+    finally:
+        api.call("ReleaseMcpSession", SessionId=session_id)
     assert result == {
         "content": [{"type": "text", "text": "tool not found: click_mouse"}],
         "isError": True,

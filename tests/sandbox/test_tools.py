@@ -252,8 +252,8 @@ def test_get_file_change_events(env: Env, box: Sandbox) -> None:
 
 
 def test_unknown_tool_and_malformed_args(env: Env, box: Sandbox) -> None:
-    assert env.call(box, "click_mouse", x=1) == {
-        "content": [{"type": "text", "text": "tool not found: click_mouse"}],
+    assert env.call(box, "tap", x=1) == {
+        "content": [{"type": "text", "text": "tool not found: tap"}],
         "isError": True,
     }
     assert env.error(box, "write_file", path=5, content=None).startswith("Invalid arguments")

@@ -116,13 +116,15 @@ def start(
     hide: list[str],
     image: SandboxImage = HOST_ROOT,
     egress_rules: str | None = None,
+    screen: dict[str, int] | None = None,
 ) -> Started:
     """Start the tool server of one sandbox.
 
     Isolated, ``session_dir/root`` must already be the session's overlay. ``egress_rules``
     (isolated only): the nftables rules the tool server loads into the session's network
     namespace before the NAT interface arrives (see ``egress.py``). The caller reads the
-    tool server's ready message from the channel.
+    tool server's ready message from the channel. ``screen`` is the size of the session's
+    display (``width``, ``height``, ``dpi``), should it start one.
     """
     precompile()
     host_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -168,6 +170,7 @@ def start(
     if image.workdir:
         config["workdir"] = image.workdir
     config["port_fd"] = port_server_end.fileno()
+    config["desktop"] = dict(screen or {})
     try:
         with open(session_dir / "toolserver.log", "ab") as log_file:
             process = subprocess.Popen(

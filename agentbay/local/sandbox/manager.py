@@ -66,6 +66,7 @@ class SandboxManager:
         sessions_dir: Path | None = None,
         on_session_failed: Callable[[str], None] | None = None,
         network: NetworkPolicy | None = None,
+        screen: dict[str, int] | None = None,
     ) -> None:
         self.data_dir = Path(os.path.realpath(data_dir))
         self.isolated = isolated
@@ -82,6 +83,7 @@ class SandboxManager:
             if self.network_problem:
                 log.warning("sessions start without network: %s", self.network_problem)
                 self.network = NetworkPolicy("none")
+        self.screen = dict(screen or {})  # the size of session displays (inside/desktop.py)
         layout.check_data_dir(self.data_dir)
         # Cgroup names carry a tag of the sessions dir: stale-cgroup cleanup must never
         # touch the sessions of another manager sharing the same parent cgroup.
@@ -359,6 +361,7 @@ class SandboxManager:
                 hide=[str(self.data_dir)],
                 image=image,
                 egress_rules=rules,
+                screen=self.screen,
             )
             sandbox = Sandbox(
                 session_dir=session_dir,

@@ -29,6 +29,7 @@ with PID 1 the kernel ends every other process of the session.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import queue
@@ -111,15 +112,68 @@ class Workers:
             message = self._queue.get()
 
 
+#: The desktop's tools: name -> (module, function). Imported on first use (they cost ~10
+#: ms of imports a session without a desktop never needs). The runtime forwards only the
+#: tools an image has, plus its own ``desktop_start`` and ``desktop_frame``.
+DESKTOP_TOOLS = {
+    "click_mouse": ("computer_tools", "click_mouse"),
+    "move_mouse": ("computer_tools", "move_mouse"),
+    "drag_mouse": ("computer_tools", "drag_mouse"),
+    "scroll": ("computer_tools", "scroll"),
+    "get_cursor_position": ("computer_tools", "get_cursor_position"),
+    "press_keys": ("computer_tools", "press_keys"),
+    "release_keys": ("computer_tools", "release_keys"),
+    "get_screen_size": ("computer_tools", "get_screen_size"),
+    "input_text": ("computer_tools", "input_text"),
+    "system_screenshot": ("computer_tools", "system_screenshot"),
+    "click": ("computer_tools", "click"),
+    "swipe": ("computer_tools", "swipe"),
+    "send_key": ("computer_tools", "send_key"),
+    "get_clickable_ui_elements": ("computer_tools", "ui_elements"),
+    "get_all_ui_elements": ("computer_tools", "ui_elements"),
+    "desktop_start": ("computer_tools", "desktop_start"),
+    "desktop_frame": ("computer_tools", "desktop_frame"),
+    "list_root_windows": ("window_tools", "list_root_windows"),
+    "get_active_window": ("window_tools", "get_active_window"),
+    "activate_window": ("window_tools", "activate_window"),
+    "maximize_window": ("window_tools", "maximize_window"),
+    "minimize_window": ("window_tools", "minimize_window"),
+    "restore_window": ("window_tools", "restore_window"),
+    "close_window": ("window_tools", "close_window"),
+    "fullscreen_window": ("window_tools", "fullscreen_window"),
+    "resize_window": ("window_tools", "resize_window"),
+    "focus_mode": ("window_tools", "focus_mode"),
+    "get_installed_apps": ("app_tools", "get_installed_apps"),
+    "start_app": ("app_tools", "start_app"),
+    "stop_app_by_pname": ("app_tools", "stop_app_by_pname"),
+    "stop_app_by_pid": ("app_tools", "stop_app_by_pid"),
+    "stop_app_by_cmd": ("app_tools", "stop_app_by_cmd"),
+    "list_visible_apps": ("app_tools", "list_visible_apps"),
+}
+
+
+def _lazy_tool(name: str, module: str, function: str) -> Tool:
+    def call(args: dict[str, Any], server: ToolServer) -> str:
+        tool: Tool = getattr(importlib.import_module(f"{__package__}.{module}"), function)
+        server.tools[name] = tool  # later calls go direct
+        return tool(args, server)
+
+    return call
+
+
 class ToolServer:
     """Dispatches requests to the tools; holds the state tools share."""
 
-    def __init__(self, channel: Channel, env: dict[str, str]) -> None:
+    def __init__(
+        self, channel: Channel, env: dict[str, str], screen: dict[str, Any] | None = None
+    ) -> None:
         self.channel = channel
         self.env = env
         self.workers = Workers(self.handle)
         self.reaper = procs.Reaper()
         self.watcher = fs_tools.ChangeWatcher()
+        self.screen = screen or {}
+        self._desktop: Any = None
         self.tools: dict[str, Tool] = {
             "shell": exec_tools.shell,
             "run_code": exec_tools.run_code,
@@ -134,6 +188,20 @@ class ToolServer:
             "write_file": fs_tools.write_file,
             "get_file_change": self.watcher.changes,
         }
+        for name, (module, function) in DESKTOP_TOOLS.items():
+            self.tools[name] = _lazy_tool(name, module, function)
+        self._desktop_lock = threading.Lock()
+
+    @property
+    def desktop(self) -> Any:
+        """The session's desktop (``desktop.Desktop``), created on first use; it adds
+        DISPLAY to ``env`` once started, so shell commands reach it too."""
+        with self._desktop_lock:
+            if self._desktop is None:
+                from . import desktop
+
+                self._desktop = desktop.Desktop(self.reaper, self.env, self.screen)
+            return self._desktop
 
     def serve(self) -> None:
         """Answer requests until the runtime closes the channel."""
@@ -251,7 +319,7 @@ def main(fd: int) -> None:
         channel.send({"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         os._exit(1)
     # Threads start only now: they inherit the reduced privileges set by _prepare.
-    server = ToolServer(channel, dict(config.get("env") or {}))
+    server = ToolServer(channel, dict(config.get("env") or {}), config.get("desktop"))
     port_fd = config.get("port_fd")
     if type(port_fd) is int:
         network.PortConnector(port_fd).start()

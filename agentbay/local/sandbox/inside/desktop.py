@@ -1,0 +1,281 @@
+"""The session's desktop: its X server, window manager and keyboard map (stdlib only).
+
+Started on the first desktop tool call (or by the runtime's ``desktop_start`` at creation):
+``Xvfb`` at the configured size, then ``openbox``; both are processes of the session, so
+they end with it. Each session's display is its own: the server listens neither on TCP
+nor on an abstract socket (those live in the network namespace, which sessions may share),
+only on ``/tmp/.X11-unix/X<n>`` in the session's private ``/tmp``. ``-displayfd`` lets the
+server pick a free number, which matters where ``/tmp`` is the host's (unisolated mode).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import tempfile
+import threading
+import time
+
+from . import procs, xproto
+from . import tool_args as ta
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+
+#: Programs a desktop needs, and the Debian packages that provide them.
+REQUIRED_PROGRAMS = {"Xvfb": "xvfb", "openbox": "openbox"}
+#: How long the X server and the window manager may take to come up.
+START_TIMEOUT_S = 15.0
+#: The desktop's background colour (a plain blue: screenshots show where windows are).
+BACKGROUND_PIXEL = 0x2E5A88
+DEFAULT_SCREEN = {"width": 1024, "height": 768, "dpi": 96}
+#: Screenshots kept in the session (older ones are deleted, and their URLs answer 404).
+KEEP_SCREENSHOTS = 50
+_OPENBOX_RC = "/etc/xdg/openbox/rc.xml"
+
+
+def which(name: str, env: Mapping[str, str]) -> str | None:
+    """The executable ``name`` on ``env``'s PATH, or None."""
+    for directory in env.get("PATH", "").split(":"):
+        candidate = os.path.join(directory or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def missing_programs(env: Mapping[str, str]) -> list[str]:
+    """The required programs this session cannot run."""
+    return [name for name in REQUIRED_PROGRAMS if which(name, env) is None]
+
+
+class Keyboard:
+    """The server's keysym -> keycode map, plus spare keycodes bound on demand.
+
+    Characters the layout lacks (``é``, ``日``, ``✓``...) each get a keycode of their own
+    that stays bound: rebinding one scratch keycode per character (as ``xdotool type``
+    does) races with clients that read the new map late and drops or mixes characters.
+    """
+
+    def __init__(self, conn: xproto.XConnection) -> None:
+        self.min_keycode = conn.min_keycode
+        self.per, keysyms = conn.keyboard_mapping()
+        self.codes: dict[int, tuple[int, bool]] = {}  # keysym -> (keycode, needs Shift)
+        self.spare: list[int] = []
+        self.bound: dict[int, int] = {}  # keysym -> spare keycode we bound it to
+        self.lock = threading.Lock()
+        for index in range(len(keysyms) // self.per):
+            keycode = self.min_keycode + index
+            row = keysyms[index * self.per : (index + 1) * self.per]
+            if not any(row):
+                self.spare.append(keycode)
+                continue
+            for column, keysym in enumerate(row[:2]):
+                if keysym and keysym not in self.codes:
+                    self.codes[keysym] = (keycode, column == 1)
+        self.spare.reverse()  # hand out high keycodes first: nothing reads those
+
+    def resolve(self, conn: xproto.XConnection, keysym: int) -> tuple[int, bool]:
+        """``(keycode, needs Shift)`` for a keysym, binding a spare keycode if needed."""
+        with self.lock:
+            found = self.codes.get(keysym)
+            if found is not None:
+                return found
+            if not self.spare:
+                # Reuse the oldest binding: by now its clients have read the map it needs.
+                oldest = next(iter(self.bound))
+                keycode = self.bound.pop(oldest)
+                del self.codes[oldest]
+            else:
+                keycode = self.spare.pop()
+            conn.change_keyboard_mapping(keycode, self.per, [keysym] * self.per)
+            self.bound[keysym] = keycode
+            self.codes[keysym] = (keycode, False)
+            return keycode, False
+
+
+class Desktop:
+    """The X display of one session, started once, restarted if its server died."""
+
+    def __init__(self, reaper: procs.Reaper, env: dict[str, str], screen: Mapping[str, Any]):
+        self._reaper = reaper
+        self._env = env  # the tool server's session environment: DISPLAY is added to it
+        self.width = int(screen.get("width") or DEFAULT_SCREEN["width"])
+        self.height = int(screen.get("height") or DEFAULT_SCREEN["height"])
+        self.dpi = int(screen.get("dpi") or DEFAULT_SCREEN["dpi"])
+        self.number: int | None = None
+        self.state_dir = ""
+        self.keyboard: Keyboard | None = None
+        self.held: list[int] = []  # keycodes press_keys(hold=True) left down
+        self.focus_new = True
+        self._server_pid: int | None = None
+        self._wm_pid: int | None = None
+        self._lock = threading.Lock()
+        self._atoms: dict[str, int] = {}
+        self._screenshots = 0
+
+    # ---- lifecycle ----
+    @property
+    def running(self) -> bool:
+        """Whether the X server was started and is still alive."""
+        pid = self._server_pid
+        return pid is not None and not self._reaper.has_exited(pid)
+
+    def ensure(self) -> None:
+        """Start the display if it is not running (ToolError when it cannot)."""
+        if self.running:
+            return
+        with self._lock:
+            if self.running:
+                return
+            self._start()
+
+    def _start(self) -> None:
+        missing = missing_programs(self._env)
+        if missing:
+            packages = " ".join(REQUIRED_PROGRAMS[name] for name in missing)
+            raise ta.ToolError(
+                f"The desktop is not available in this session: {', '.join(missing)} "
+                f"not installed (on Debian or Ubuntu: apt-get install {packages})"
+            )
+        self._env.pop("DISPLAY", None)
+        self.state_dir = self.state_dir or tempfile.mkdtemp(prefix=".agentbay-desktop-")
+        deadline = time.monotonic() + START_TIMEOUT_S
+        number = self._start_server(deadline)
+        conn = xproto.wait_for_socket(number, deadline)
+        with conn:
+            conn.set_background(conn.screen.root, BACKGROUND_PIXEL)
+            self._atoms.clear()
+            self.keyboard = Keyboard(conn)
+            self.held.clear()
+            self.number = number
+            self._env["DISPLAY"] = f":{number}"
+            self._start_window_manager()
+            check = self.atom(conn, "_NET_SUPPORTING_WM_CHECK")
+            while not conn.cardinals(conn.screen.root, check):
+                if self._reaper.has_exited(self._wm_pid or 0):
+                    raise ta.ToolError(f"The window manager failed to start: {self._log('wm')}")
+                if time.monotonic() > deadline:
+                    raise ta.ToolError("The window manager did not start in time")
+                time.sleep(0.005)
+
+    def _start_server(self, deadline: float) -> int:
+        read_end, write_end = os.pipe()
+        log = os.open(f"{self.state_dir}/xvfb.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            argv = [
+                which("Xvfb", self._env) or "Xvfb",
+                "-displayfd", "1",
+                "-screen", "0", f"{self.width}x{self.height}x24",
+                "-dpi", str(self.dpi),
+                "-nolisten", "tcp",
+                "-nolisten", "local",  # no abstract socket: it would be shared (see above)
+                "-noreset",
+            ]  # fmt: skip
+            self._server_pid = self._reaper.spawn(argv, self._env, write_end, log)
+        finally:
+            os.close(write_end)
+            os.close(log)
+        try:
+            text = b""
+            while not text.endswith(b"\n"):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not select.select([read_end], [], [], remaining)[0]:
+                    raise ta.ToolError("The X server did not start in time")
+                chunk = os.read(read_end, 64)
+                if not chunk:
+                    raise ta.ToolError(f"The X server failed to start: {self._log('xvfb')}")
+                text += chunk
+            return int(text)
+        finally:
+            os.close(read_end)
+
+    def _start_window_manager(self) -> None:
+        config = f"{self.state_dir}/openbox-rc.xml"
+        self.write_wm_config()
+        log = os.open(f"{self.state_dir}/wm.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            argv = [which("openbox", self._env) or "openbox", "--config-file", config]
+            self._wm_pid = self._reaper.spawn(argv, self.app_env(), log, log)
+        finally:
+            os.close(log)
+
+    def write_wm_config(self) -> None:
+        """The window manager's configuration: the distribution's, with our focus policy."""
+        try:
+            with open(_OPENBOX_RC, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError:
+            text = (
+                '<openbox_config xmlns="http://openbox.org/3.4/rc"><focus></focus></openbox_config>'
+            )
+        policy = "yes" if self.focus_new else "no"
+        if "<focusNew>" in text:
+            start = text.index("<focusNew>")
+            end = text.index("</focusNew>", start) + len("</focusNew>")
+            text = text[:start] + f"<focusNew>{policy}</focusNew>" + text[end:]
+        else:
+            text = text.replace("<focus>", f"<focus><focusNew>{policy}</focusNew>", 1)
+        with open(f"{self.state_dir}/openbox-rc.xml", "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+    def _log(self, name: str) -> str:
+        with contextlib.suppress(OSError), open(f"{self.state_dir}/{name}.log", "rb") as handle:
+            return handle.read()[-1500:].decode("utf-8", "replace").strip() or "no output"
+        return "no output"
+
+    # ---- use ----
+    def app_env(self) -> dict[str, str]:
+        """The environment programs on the desktop get."""
+        env = dict(self._env)
+        # GTK apps otherwise wait for an accessibility bus that sessions do not run.
+        env.setdefault("NO_AT_BRIDGE", "1")
+        return env
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[xproto.XConnection]:
+        """A fresh connection to the running display (started first if needed)."""
+        self.ensure()
+        assert self.number is not None
+        try:
+            conn = xproto.XConnection(self.number)
+        except xproto.XError as exc:
+            raise ta.ToolError(f"The desktop is not reachable: {exc}") from None
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def run(self, action: Callable[[xproto.XConnection], T]) -> T:
+        """``action(connection)``, with X errors turned into tool errors."""
+        with self.connect() as conn:
+            try:
+                return action(conn)
+            except xproto.XError as exc:
+                raise ta.ToolError(f"Error: the X server refused the request: {exc}") from None
+
+    def atom(self, conn: xproto.XConnection, name: str) -> int:
+        """An atom, interned once per X server."""
+        value = self._atoms.get(name)
+        if value is None:
+            value = self._atoms[name] = conn.atom(name)
+        return value
+
+    def next_screenshot_path(self) -> str:
+        """A new file name for a screenshot (the runtime serves it under a signed URL)."""
+        self._screenshots += 1
+        with contextlib.suppress(OSError):
+            os.unlink(f"{self.state_dir}/screenshot_{self._screenshots - KEEP_SCREENSHOTS}.png")
+        return f"{self.state_dir}/screenshot_{self._screenshots}.png"
+
+    def check_point(self, x: int, y: int) -> None:
+        """ToolError unless ``(x, y)`` is on the screen."""
+        if not (0 <= x < self.width and 0 <= y < self.height):
+            raise ta.ToolError(
+                f"Invalid arguments: ({x}, {y}) is outside the screen "
+                f"(0..{self.width - 1}, 0..{self.height - 1})"
+            )
