@@ -153,7 +153,7 @@ def build_app(runtime: Runtime) -> RuntimeApp:
         )
         if path is None:
             error = ApiError(404, "NoSuchKey", "The screenshot does not exist or the URL expired.")
-            return _json(failure(new_request_id(), error), 404)
+            return _storage_error(error)
         return FileResponse(path, media_type="image/png")
 
     @contextlib.asynccontextmanager
