@@ -267,7 +267,11 @@ def get_file_change_args(
     path: str,
 ) -> dict[str, Any]:
     """Arguments of ``get_file_change`` (wuying_filesystem): Return file change events
-    under a directory since the previous call; polled by FileSystem.watch_directory
+    under a directory since the previous call, as inotify reports them, coalesced per
+    call: a new file gives create then modify, writing to an existing file modify,
+    removing delete, a new directory create (pathType directory), a move delete of the
+    old path and create of the new; in order, each (eventType, path) once per answer;
+    the first call starts the watch and answers []. Polled by FileSystem.watch_directory
     (default every 0.5 s)."""
     return _present(
         {

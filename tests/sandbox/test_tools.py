@@ -229,23 +229,80 @@ def test_edit_file_dry_run_and_errors(env: Env, box: Sandbox) -> None:
     assert "edits" in env.error(box, "edit_file", path="/tmp/t-edit.txt", edits="x")
 
 
-def test_get_file_change_events(env: Env, box: Sandbox) -> None:
-    env.sh(box, "mkdir -p /tmp/t-watch && echo 1 > /tmp/t-watch/keep && echo 1 > /tmp/t-watch/gone")
-    assert json.loads(env.text(box, "get_file_change", path="/tmp/t-watch")) == []
-    assert json.loads(env.text(box, "get_file_change", path="/tmp/t-watch")) == []
-    env.sh(
-        box,
-        "echo 22 > /tmp/t-watch/keep && rm /tmp/t-watch/gone && mkdir /tmp/t-watch/d "
-        "&& echo n > /tmp/t-watch/d/new",
-    )
-    events = json.loads(env.text(box, "get_file_change", path="/tmp/t-watch"))
-    assert sorted(events, key=lambda e: (e["path"], e["eventType"])) == [
-        {"eventType": "create", "path": "/tmp/t-watch/d", "pathType": "directory"},
-        {"eventType": "create", "path": "/tmp/t-watch/d/new", "pathType": "file"},
-        {"eventType": "delete", "path": "/tmp/t-watch/gone", "pathType": "file"},
-        {"eventType": "modify", "path": "/tmp/t-watch/keep", "pathType": "file"},
+def _changes(env: Env, box: Sandbox, path: str) -> list[tuple[str, str, str]]:
+    events = json.loads(env.text(box, "get_file_change", path=path))
+    return [(e["eventType"], e["path"].removeprefix(path), e["pathType"]) for e in events]
+
+
+def test_get_file_change_reports_what_inotify_reports(env: Env, box: Sandbox) -> None:
+    w = "/tmp/t-watch"
+    env.sh(box, f"mkdir -p {w} && echo 1 > {w}/keep && echo 1 > {w}/gone && echo 1 > {w}/old")
+    assert _changes(env, box, w) == []  # the first call starts watching
+    assert _changes(env, box, w) == []
+    env.sh(box, f"echo 22 > {w}/keep && echo 3 >> {w}/keep && rm {w}/gone && touch {w}/empty")
+    assert _changes(env, box, w) == [
+        ("modify", "/keep", "file"),  # overwrite and append: one modify (no repeats)
+        ("delete", "/gone", "file"),
+        ("create", "/empty", "file"),  # nothing written into it: no modify
     ]
-    assert json.loads(env.text(box, "get_file_change", path="/tmp/t-watch")) == []
+    env.sh(box, f"mkdir -p {w}/d/e && echo n > {w}/d/e/new")
+    assert _changes(env, box, w) == [
+        ("create", "/d", "directory"),
+        ("create", "/d/e", "directory"),  # made before d's own watch: found by a scan
+        ("create", "/d/e/new", "file"),
+        ("modify", "/d/e/new", "file"),
+    ]
+    env.sh(box, f"mv {w}/old {w}/d/renamed")
+    assert _changes(env, box, w) == [("delete", "/old", "file"), ("create", "/d/renamed", "file")]
+    env.sh(box, f"echo again > {w}/d/e/new && rm -r {w}/d/e")
+    assert _changes(env, box, w) == [
+        ("modify", "/d/e/new", "file"),
+        ("delete", "/d/e/new", "file"),
+        ("delete", "/d/e", "directory"),
+    ]
+    # A directory moved out of the tree is a delete; what happens to it later is not reported.
+    env.sh(box, f"rm -rf /tmp/t-away && mv {w}/d /tmp/t-away && echo x > /tmp/t-away/f")
+    assert _changes(env, box, w) == [("delete", "/d", "directory")]
+    env.sh(box, f"mv /tmp/t-away {w}/back")
+    assert _changes(env, box, w) == [("create", "/back", "directory")]  # not its contents
+    env.sh(box, f"echo y > {w}/back/f2")  # but it is watched from then on
+    assert _changes(env, box, w) == [("create", "/back/f2", "file"), ("modify", "/back/f2", "file")]
+
+
+def test_get_file_change_reports_the_tools_own_writes_as_writes(env: Env, box: Sandbox) -> None:
+    w = "/tmp/t-watch-tools"
+    env.sh(box, f"mkdir -p {w}")
+    assert _changes(env, box, w) == []
+    env.text(box, "write_file", path=f"{w}/a.txt", content="one", mode="overwrite")
+    assert _changes(env, box, w) == [("create", "/a.txt", "file"), ("modify", "/a.txt", "file")]
+    env.text(box, "write_file", path=f"{w}/a.txt", content="two", mode="overwrite")
+    env.text(box, "write_file", path=f"{w}/a.txt", content="three", mode="append")
+    env.text(box, "edit_file", path=f"{w}/a.txt", edits=[{"oldText": "two", "newText": "2"}])
+    assert _changes(env, box, w) == [("modify", "/a.txt", "file")]
+    env.text(box, "create_directory", path=f"{w}/sub")
+    assert _changes(env, box, w) == [("create", "/sub", "directory")]
+    env.text(box, "move_file", source=f"{w}/a.txt", destination=f"{w}/sub/b.txt")
+    assert _changes(env, box, w) == [("delete", "/a.txt", "file"), ("create", "/sub/b.txt", "file")]
+    # A file is watched through its directory: replacing it atomically is still a modify.
+    target = f"{w}/sub/b.txt"
+    assert _changes(env, box, target) == []
+    env.text(box, "write_file", path=target, content="new", mode="overwrite")
+    env.text(box, "write_file", path=f"{w}/sub/other.txt", content="not watched")
+    assert _changes(env, box, target) == [("modify", "", "file")]
+    assert _changes(env, box, w) == [
+        ("modify", "/sub/b.txt", "file"),
+        ("create", "/sub/other.txt", "file"),
+        ("modify", "/sub/other.txt", "file"),
+    ]
+    # The watched directory goes: its last events, then an error.
+    env.sh(box, f"rm -r {w}")
+    assert _changes(env, box, w) == [
+        ("delete", "/sub/b.txt", "file"),
+        ("delete", "/sub/other.txt", "file"),
+        ("delete", "/sub", "directory"),
+        ("delete", "", "directory"),
+    ]
+    assert "ENOENT" in env.error(box, "get_file_change", path=w)
 
 
 # ---- protocol ----

@@ -1,20 +1,19 @@
-"""The ten file-system tools (stdlib only; runs inside the sandbox).
+"""The file-system tools but ``get_file_change`` (file_changes.py) (stdlib only; runs inside
+the sandbox).
 
 Text formats follow the AgentBay wire contract (c.1), because the official SDK parses
 them: ``get_file_info`` as ``key: value`` lines, ``list_directory`` as ``[DIR]``/``[FILE]``
 lines, ``read_multiple_files`` as ``<path>: <content>`` blocks separated by ``---``,
-``search_files`` as one path per line (empty text when nothing matches, as in the cloud),
-``get_file_change`` as a JSON array of events.
+``search_files`` as one path per line (empty text when nothing matches, as in the cloud).
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
+import re
 import stat
-import threading
 import time
 
 from . import tool_args as ta
@@ -29,6 +28,17 @@ MAX_READ_BYTES = 64 * 1024 * 1024
 MAX_ENTRIES = 100_000
 
 _write_counter = itertools.count()
+#: Marks the temporary files of atomic writes: ``.<name>.agentbay-<pid>-<n>.<replace|new>``.
+#: The suffix says whether the write replaces a file, so get_file_change can report the
+#: write as the caller made it (``modify``, or ``create`` and ``modify``), not as its rename.
+_TEMP_PATTERN = re.compile(r"\..+\.agentbay-\d+-\d+\.(replace|new)", re.S)
+
+
+def atomic_write_replaces(name: str) -> bool | None:
+    """For the name of an atomic write's temporary file: whether that write replaces an
+    existing file; None for any other name."""
+    match = _TEMP_PATTERN.fullmatch(name)
+    return None if match is None else match.group(1) == "replace"
 
 
 def _absolute(path: str) -> str:
@@ -44,13 +54,15 @@ def _atomic_write(path: str, data: bytes) -> None:
     target = _absolute(path)
     directory = os.path.dirname(target)
     number = next(_write_counter)  # atomic under the GIL
-    temp = os.path.join(directory, f".{os.path.basename(target)}.agentbay-{os.getpid()}-{number}")
     try:
         existing: os.stat_result | None = os.stat(target)
     except FileNotFoundError:
         existing = None
     if existing is not None and stat.S_ISDIR(existing.st_mode):
         raise IsADirectoryError(21, "Is a directory", path)
+    kind = "new" if existing is None else "replace"
+    name = f".{os.path.basename(target)}.agentbay-{os.getpid()}-{number}.{kind}"
+    temp = os.path.join(directory, name)
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with open(fd, "wb") as handle:
@@ -315,69 +327,3 @@ def search_files(args: dict[str, Any], ctx: object) -> str:
         if len(found) >= MAX_ENTRIES:
             break
     return "\n".join(found[:MAX_ENTRIES])
-
-
-class ChangeWatcher:
-    """Snapshot-diff state of ``get_file_change``: one snapshot per watched path."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._snapshots: dict[str, dict[str, tuple[bool, int, int]]] = {}
-
-    def changes(self, args: dict[str, Any], ctx: object) -> str:
-        """Events since the previous call for this path; the first call returns ``[]``."""
-        path = ta.path(args)
-        key = _absolute(path)
-        if not os.path.exists(key):
-            raise ta.os_error(FileNotFoundError(2, "No such file or directory"), "stat", path)
-        current = _snapshot(key)
-        with self._lock:
-            previous = self._snapshots.get(key)
-            self._snapshots[key] = current
-        if previous is None:
-            return "[]"
-        events = []
-        for name in sorted(previous.keys() - current.keys()):
-            events.append(_event("delete", name, previous[name][0]))
-        for name in sorted(current.keys() - previous.keys()):
-            events.append(_event("create", name, current[name][0]))
-        for name in sorted(current.keys() & previous.keys()):
-            before, after = previous[name], current[name]
-            # Directory mtimes change with every entry created inside; those are reported
-            # as the entries' own events, so only files report "modify".
-            if before[0] != after[0]:
-                events.append(_event("delete", name, before[0]))
-                events.append(_event("create", name, after[0]))
-            elif not after[0] and before != after:
-                events.append(_event("modify", name, after[0]))
-        return json.dumps(events, ensure_ascii=False)
-
-
-def _event(kind: str, path: str, is_dir: bool) -> dict[str, str]:
-    return {"eventType": kind, "path": path, "pathType": "directory" if is_dir else "file"}
-
-
-def _snapshot(root: str) -> dict[str, tuple[bool, int, int]]:
-    """``{path: (is_dir, mtime_ns, size)}`` for everything under ``root`` (or the file)."""
-    entries: dict[str, tuple[bool, int, int]] = {}
-    if not os.path.isdir(root):
-        info = os.stat(root)
-        entries[root] = (False, info.st_mtime_ns, info.st_size)
-        return entries
-    pending = [root]
-    while pending and len(entries) < MAX_ENTRIES:
-        directory = pending.pop()
-        try:
-            with os.scandir(directory) as scan:
-                for entry in scan:
-                    try:
-                        info = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    is_dir = stat.S_ISDIR(info.st_mode)
-                    entries[entry.path] = (is_dir, info.st_mtime_ns, info.st_size)
-                    if is_dir:
-                        pending.append(entry.path)
-        except OSError:
-            continue
-    return entries

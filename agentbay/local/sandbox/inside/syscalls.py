@@ -143,3 +143,42 @@ def syncfs(path: str | os.PathLike[str]) -> None:
         _check(_libc.syncfs(fd), f"syncfs {os.fsdecode(path)}")
     finally:
         os.close(fd)
+
+
+# inotify(7) (sys/inotify.h): the events get_file_change reports, and the flags it needs.
+IN_MODIFY = 0x00000002
+IN_MOVED_FROM = 0x00000040
+IN_MOVED_TO = 0x00000080
+IN_CREATE = 0x00000100
+IN_DELETE = 0x00000200
+IN_DELETE_SELF = 0x00000400
+IN_MOVE_SELF = 0x00000800
+IN_Q_OVERFLOW = 0x00004000
+IN_IGNORED = 0x00008000
+IN_ONLYDIR = 0x01000000
+IN_DONT_FOLLOW = 0x02000000
+IN_EXCL_UNLINK = 0x04000000
+IN_ISDIR = 0x40000000
+
+
+def inotify_init() -> int:
+    """A non-blocking, close-on-exec inotify descriptor."""
+    fd = int(_libc.inotify_init1(ctypes.c_int(os.O_NONBLOCK | os.O_CLOEXEC)))
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"inotify_init1: {os.strerror(err)}")
+    return fd
+
+
+def inotify_add_watch(fd: int, path: str, mask: int) -> int:
+    """Watch ``path`` on ``fd``; answer the watch descriptor."""
+    wd = int(_libc.inotify_add_watch(ctypes.c_int(fd), os.fsencode(path), ctypes.c_uint32(mask)))
+    if wd < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"inotify_add_watch: {os.strerror(err)}", path)
+    return wd
+
+
+def inotify_rm_watch(fd: int, wd: int) -> None:
+    """Stop a watch (an already removed one is fine)."""
+    _libc.inotify_rm_watch(ctypes.c_int(fd), ctypes.c_int(wd))

@@ -37,7 +37,7 @@ import signal
 import sys
 import threading
 
-from . import exec_tools, fs_tools, network, procs
+from . import exec_tools, file_changes, fs_tools, network, procs
 from . import tool_args as ta
 
 TYPE_CHECKING = False
@@ -171,7 +171,7 @@ class ToolServer:
         self.env = env
         self.workers = Workers(self.handle)
         self.reaper = procs.Reaper()
-        self.watcher = fs_tools.ChangeWatcher()
+        self.watcher = file_changes.ChangeWatcher()
         self.screen = screen or {}
         self._desktop: Any = None
         self.tools: dict[str, Tool] = {
