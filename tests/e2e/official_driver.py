@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from message_probes import probe_messages  # next to this file; imports the official client
+from watch_steps import run_steps
 
 from agentbay import AgentBay  # the official client
 from agentbay.context_sync import ContextSync, SyncPolicy
@@ -146,6 +147,7 @@ def main() -> None:
     stop.set()
     watcher.join(5)
     record("watch", sorted({(e.event_type, e.path) for e in events}))
+    record("watch_steps", run_steps(session, "/tmp/official-watch"))
 
     ctx = bay.context.create("official-ctx")
     record(

@@ -11,6 +11,7 @@ import httpx
 from agentbay import AgentBay
 from agentbay.context_sync import ContextSync, SyncPolicy
 from agentbay.session_params import CreateSessionParams
+from tests.e2e.watch_steps import expected_stream, run_steps
 
 
 def _resource_id(url: str) -> str:
@@ -92,5 +93,15 @@ def test_hostname_files_agree(bay: AgentBay) -> None:
         name, file_name, resolved = out.output.splitlines()
         assert name == file_name == session.session_id
         assert resolved.split() == ["127.0.1.1", name]
+    finally:
+        session.delete()
+
+
+def test_watch_directory_delivers_inotify_events(bay: AgentBay) -> None:
+    session = bay.create().session
+    try:
+        got = run_steps(session, "/tmp/fid-watch")
+        assert got["ready"], "the watcher never delivered the marker's event"
+        assert got["stream"] == expected_stream()
     finally:
         session.delete()

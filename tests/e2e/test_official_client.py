@@ -20,6 +20,7 @@ from agentbay import AgentBay, Config
 from agentbay.local.spawn import free_port, serve_argv, wait_until_listening
 from tests.e2e.api import LINK_URL
 from tests.e2e.message_probes import probe_messages
+from tests.e2e.watch_steps import expected_stream
 
 REPO = Path(__file__).resolve().parents[2]
 OFFICIAL = "wuying-agentbay-sdk==0.9.3"
@@ -180,6 +181,8 @@ def test_official_client_main_flows(
     assert got["search_none"] == {"success": True, "matches": [], "error": ""}
     assert got["read_missing"]["success"] is False
     assert ["create", "/tmp/official/watched.txt"] in got["watch"]
+    assert got["watch_steps"]["ready"] is True
+    assert got["watch_steps"]["stream"] == [list(event) for event in expected_stream()]
 
     assert got["context_create"] == {"success": True, "name": "official-ctx"}
     assert "official-ctx" in got["context_list"]["names"]
