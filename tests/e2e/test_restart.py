@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from agentbay.local.spawn import free_port, serve_argv, wait_until_listening
 from tests.e2e.api import Api, RpcError
+from tests.spawn import free_port, serve_argv, wait_until_listening
 
 
 def serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
@@ -26,7 +27,9 @@ def test_crash_then_restart(tmp_path: Path) -> None:
     api = Api(f"http://127.0.0.1:{port}", "k1")
     context_id = api.call("GetContext", Name="survivor", AllowCreate=True)["Id"]
     session_id = api.create_session()
-    pids = api.text(session_id, "shell", command="sleep 300 & echo $$", timeout_ms=3000)
+    # A duration no other process on this shared machine sleeps for: pgrep finds only ours.
+    sleeper = f"sleep 300.{secrets.randbelow(10**9):09d}"
+    pids = api.text(session_id, "shell", command=f"{sleeper} & echo $$", timeout_ms=3000)
     assert pids.strip()
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
@@ -40,7 +43,7 @@ def test_crash_then_restart(tmp_path: Path) -> None:
         assert "released" in caught.value.answer["Message"]
         assert api.call("GetContext", Name="survivor", AllowCreate=False)["Id"] == context_id
         assert not (tmp_path / "sessions" / session_id).exists()
-        leftovers = subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True, text=True)
+        leftovers = subprocess.run(["pgrep", "-f", sleeper], capture_output=True, text=True)
         assert leftovers.stdout.strip() == "", "processes of the crashed runtime's sessions remain"
     finally:
         second.send_signal(signal.SIGINT)
