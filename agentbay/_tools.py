@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from agentbay._timeouts import ToolTimeout
+
 
 class _Omit:
     """Marks an optional tool argument that is not sent."""
@@ -86,6 +88,19 @@ TOOL_SERVERS: Final[dict[str, str]] = {
     "page_use_get_extract_result": "wuying_browser",
     "page_use_act": "wuying_browser",
     "page_use_extract": "wuying_browser",
+}
+
+#: The tools whose calls carry their own timeout: which argument, its unit and its default.
+TOOL_TIMEOUTS: Final[dict[str, ToolTimeout]] = {
+    "shell": ToolTimeout("timeout_ms", "ms", 1000.0),
+    "run_code": ToolTimeout("timeout_s", "s", 60.0),
+    "list_root_windows": ToolTimeout("timeout_ms", "ms", 3000.0),
+    "get_active_window": ToolTimeout("timeout_ms", "ms", 3000.0),
+    "get_clickable_ui_elements": ToolTimeout("timeout_ms", "ms", 2000.0),
+    "get_all_ui_elements": ToolTimeout("timeout_ms", "ms", 2000.0),
+    "page_use_screenshot": ToolTimeout("timeout", "ms", None),
+    "page_use_act_async": ToolTimeout("timeout_ms", "ms", None),
+    "page_use_act": ToolTimeout("timeout_ms", "ms", None),
 }
 
 

@@ -97,7 +97,9 @@ def _build(out: Path) -> list[str]:
     _validate_description()
     _generate_client(out / CLIENT_PACKAGE)
     try:
-        sdk.check_action_table(out, sdk.load_catalogue(SPEC)["actions"])
+        catalogue = sdk.load_catalogue(SPEC)
+        sdk.check_action_table(out, catalogue["actions"])
+        sdk.check_tool_timeouts(catalogue["tools"])
     except ValueError as exc:
         raise GenerationError(str(exc)) from exc
     rendered = sdk.render(REPO, out, header=HEADER)

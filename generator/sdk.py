@@ -87,6 +87,14 @@ def check_action_table(out: Path, actions: list[dict[str, Any]]) -> None:
                 )
 
 
+def check_tool_timeouts(tools: list[dict[str, Any]]) -> None:
+    """Fail generation when a tool's ``timeout`` names an unknown argument or unit."""
+    from agentbay._timeouts import ToolTimeout
+
+    for tool in tools:
+        ToolTimeout.from_catalogue(tool)
+
+
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 _JSON_TYPES = {
     "string": "str",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentbay import _tools
 from agentbay._failures import decoded, json_object
+from agentbay._timeouts import client_deadline_s
 from agentbay.exceptions import AgentBayError, ServerError
 from agentbay.logger import get_logger
 from agentbay.model.response import BoolResult, OperationResult
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
 
 log = get_logger("tools")
 
-#: Extra seconds a tool gets on top of its own timeout before the HTTP read gives up.
-TOOL_TIMEOUT_SLACK_S = 10.0
 #: The VPC route's HTTP timeout (as the 0.9 client) when the tool has no timeout of its own.
 VPC_TIMEOUT_S = 30.0
 
@@ -41,15 +40,6 @@ class ToolCallResult:
     data: str = ""
     error_message: str = ""
     request_id: str = ""
-
-
-def tool_timeout_s(args: dict[str, Any], default_s: float) -> float:
-    """The read timeout for a tool call: the tool's own timeout plus slack, at least the default."""
-    for key, scale in (("timeout_ms", 0.001), ("timeout_s", 1.0), ("timeout", 0.001)):
-        value = args.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            return max(default_s, value * scale + TOOL_TIMEOUT_SLACK_S)
-    return default_s
 
 
 def parse_tool_data(data: Any, request_id: str) -> ToolCallResult:
@@ -104,7 +94,7 @@ class BaseService:
                     "Name": name,
                     "Args": json.dumps(args, ensure_ascii=False),
                 },
-                timeout_s=tool_timeout_s(args, client.timeout_s),
+                timeout_s=client_deadline_s(_tools.TOOL_TIMEOUTS.get(name), args, client.timeout_s),
             )
         except ServerError as exc:
             return ToolCallResult(False, error_message=f"Failed to call MCP tool {name}: {exc}")
@@ -154,7 +144,11 @@ class BaseService:
         }
         client = session.agent_bay.api
         try:
-            response = await client.get(url, params, timeout_s=tool_timeout_s(args, VPC_TIMEOUT_S))
+            response = await client.get(
+                url,
+                params,
+                timeout_s=client_deadline_s(_tools.TOOL_TIMEOUTS.get(name), args, VPC_TIMEOUT_S),
+            )
         except AgentBayError as exc:
             return ToolCallResult(False, error_message=f"failed to call VPC {name}: {exc}")
         if response.status_code >= 300:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentbay._timeouts import ToolTimeout
+
 _PACKAGE_COPY = Path(__file__).resolve().parent.parent / "_description" / "agentbay.yaml"
 _SOURCE_COPY = Path(__file__).resolve().parents[2] / "openapi" / "agentbay.yaml"
 
@@ -37,7 +39,6 @@ class FormField:
     enum: tuple[str, ...] | None = None
     minimum: int | None = None
     maximum: int | None = None
-    default: Any = None
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,6 @@ class Action:
     name: str
     fields: dict[str, FormField]
     key_in_query: bool  # the API key travels in the query string (SyncContext)
-    response_schema: str  # components/schemas name of the 200 answer
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class Tool:
     server: str
     description: str
     input_schema: dict[str, Any]
+    timeout: ToolTimeout | None = None
 
     def listing(self) -> dict[str, Any]:
         """The entry ListMcpTools answers for this tool."""
@@ -113,7 +114,6 @@ def _form_field(
         enum=tuple(enum) if enum else None,
         minimum=schema.get("minimum"),
         maximum=schema.get("maximum"),
-        default=schema.get("default"),
     )
 
 
@@ -129,8 +129,7 @@ def _action(document: dict[str, Any], name: str, operation: dict[str, Any]) -> A
         param.get("name") == "Authorization" and param.get("in") == "query"
         for param in operation.get("parameters", ())
     )
-    answer = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
-    return Action(name, fields, key_in_query, answer.rsplit("/", 1)[1])
+    return Action(name, fields, key_in_query)
 
 
 def parse(document: dict[str, Any]) -> Description:
@@ -145,6 +144,7 @@ def parse(document: dict[str, Any]) -> Description:
             server=entry["server"],
             description=entry.get("description", ""),
             input_schema=entry.get("inputSchema", {"type": "object"}),
+            timeout=ToolTimeout.from_catalogue(entry),
         )
         for entry in document.get("x-mcp-tools", [])
     }

@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from agentbay._api.models import SessionSummary
+from agentbay._timeouts import in_session_deadline_s
 from agentbay.local import desktop
 from agentbay.local.answers import ToolAnswer
 from agentbay.local.envelope import ApiError, invalid
@@ -23,10 +24,6 @@ if TYPE_CHECKING:
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 DEFAULT_IMAGE = "linux_latest"
-#: Outer bound on one tool call when its own arguments carry no timeout.
-DEFAULT_TOOL_TIMEOUT_S = 60.0
-#: Slack given to a tool on top of its own timeout before the control plane gives up on it.
-TOOL_TIMEOUT_SLACK_S = 5.0
 
 
 def new_session_id() -> str:
@@ -44,15 +41,6 @@ def string_labels(value: Any, field: str = "Labels") -> dict[str, str]:
         if not isinstance(item, str):
             raise invalid(field, f"the value of label {key!r} must be a string")
     return dict(value)
-
-
-def tool_timeout(args: dict[str, Any]) -> float:
-    """How long the control plane waits for a tool: its own timeout plus slack, or the default."""
-    for key, scale in (("timeout_ms", 0.001), ("timeout_s", 1.0), ("timeout", 0.001)):
-        value = args.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            return min(float(value) * scale, 24 * 3600.0) + TOOL_TIMEOUT_SLACK_S
-    return DEFAULT_TOOL_TIMEOUT_S
 
 
 class SessionActions:
@@ -299,7 +287,12 @@ class SessionActions:
         sandbox = self.runtime.sandboxes.get(row.id)
         if sandbox is None:
             return ToolAnswer.error("the session sandbox is not running")
-        answer = await sandbox.call_tool_answer(name, args, timeout_s=tool_timeout(args))
+        timeout = self.runtime.description.tools[name].timeout
+        if timeout is not None and timeout.argument not in args and timeout.default is not None:
+            # The catalogue's default, not the tool server's own: one place says what it is.
+            args = {**args, timeout.argument: int(timeout.default)}
+        deadline_s = in_session_deadline_s(timeout, args)
+        answer = await sandbox.call_tool_answer(name, args, timeout_s=deadline_s)
         if name == "system_screenshot":
             return desktop.screenshot_answer(self.runtime, row.id, answer)
         return answer
