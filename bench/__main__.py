@@ -26,10 +26,10 @@ from typing import Any
 import httpx
 
 from agentbay import AgentBay, AsyncAgentBay, Config
-from agentbay.local.spawn import free_port, serve_argv, wait_until_listening
 from bench.harness import Report, Target, ainterleaved, interleaved, ms, p50, pct, timed
 from bench.images import section_images
 from bench.network import section_network
+from tests.spawn import free_port, serve_argv, wait_until_listening
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"

@@ -30,8 +30,8 @@ from urllib.parse import urlsplit
 
 from agentbay import AgentBay, Config
 from agentbay.local.sandbox.inside import syscalls
-from agentbay.local.spawn import free_port, serve_argv, wait_until_listening
 from bench.harness import Report, Target, ms, p50, pct
+from tests.spawn import free_port, serve_argv, wait_until_listening
 
 KEY = "akm-bench-network"
 SESSIONS = int(os.environ.get("BENCH_NETWORK_SESSIONS", "30"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from collections.abc import AsyncIterator
 from html import escape
 from typing import Any
@@ -22,8 +21,9 @@ from agentbay.local.envelope import ApiError, encode, new_request_id
 from agentbay.local.resource_page import PAGE_PATH
 from agentbay.local.rpc import RpcEndpoint
 from agentbay.local.runtime import Runtime
+from agentbay.logger import get_logger
 
-log = logging.getLogger("agentbay.local")
+log = get_logger("agentbay.local")
 
 
 #: Bytes written to (or read from) disk per thread hop when files are streamed.

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agentbay.local.sandbox import Sandbox
+from agentbay.logger import get_logger
 
-log = logging.getLogger("agentbay.local.links")
+log = get_logger("agentbay.local.links")
 
 #: Longest request head accepted (431 beyond).
 MAX_HEAD_BYTES = 64 * 1024

@@ -7,20 +7,20 @@ request objects: that stack was about a third of the runtime's CPU time per call
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from agentbay.local.actions import dispatch
 from agentbay.local.envelope import ApiError, encode, failure, new_request_id, success
 from agentbay.local.forms import parse_form, read_fields
+from agentbay.logger import get_logger
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
     from agentbay.local.runtime import Runtime
 
-log = logging.getLogger("agentbay.local")
+log = get_logger("agentbay.local")
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 

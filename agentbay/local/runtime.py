@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -20,8 +19,9 @@ from agentbay.local.sandbox.egress import NetworkMode, NetworkPolicy
 from agentbay.local.sessions import SessionActions
 from agentbay.local.signing import UrlSigner
 from agentbay.local.store import Store
+from agentbay.logger import get_logger
 
-log = logging.getLogger("agentbay.local")
+log = get_logger("agentbay.local")
 
 
 @dataclass

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from agentbay.local.spawn import free_port, serve_argv, wait_until_listening
 from tests.e2e.api import Api
+from tests.spawn import free_port, serve_argv, wait_until_listening
 
 
 def serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], Api]:

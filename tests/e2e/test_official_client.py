@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from agentbay import AgentBay, Config
-from agentbay.local.spawn import free_port, serve_argv, wait_until_listening
 from tests.e2e.api import LINK_URL
 from tests.e2e.message_probes import probe_messages
 from tests.e2e.watch_steps import expected_stream
+from tests.spawn import free_port, serve_argv, wait_until_listening
 
 REPO = Path(__file__).resolve().parents[2]
 OFFICIAL = "wuying-agentbay-sdk==0.9.3"

@@ -6,8 +6,8 @@ import signal
 import subprocess
 from pathlib import Path
 
-from agentbay.local.spawn import free_port, serve_argv, wait_until_listening
 from tests.e2e.api import Api
+from tests.spawn import free_port, serve_argv, wait_until_listening
 
 
 def test_network_none_gives_sessions_loopback_only(tmp_path: Path) -> None:

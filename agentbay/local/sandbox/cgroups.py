@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentbay.local.sandbox.inside import procs
+from agentbay.logger import get_logger
 
-log = logging.getLogger("agentbay.local.sandbox")
+log = get_logger("agentbay.local.sandbox")
 
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
 

@@ -7,7 +7,6 @@ import contextlib
 import errno
 import itertools
 import json
-import logging
 import os
 import signal
 import socket
@@ -24,8 +23,9 @@ from agentbay.local.sandbox.cgroups import SessionCgroup
 from agentbay.local.sandbox.egress import NetworkPolicy
 from agentbay.local.sandbox.inside import procs, syscalls
 from agentbay.local.sandbox.ports import PortChannel
+from agentbay.logger import get_logger
 
-log = logging.getLogger("agentbay.local.sandbox")
+log = get_logger("agentbay.local.sandbox")
 
 #: Longest line the runtime accepts from a tool server (its answers are capped below this).
 MAX_LINE_BYTES = 128 * 1024 * 1024
@@ -35,7 +35,6 @@ STOPPED = (
     "is marked FAILED and its processes and files are released"
 )
 MALFORMED = "the session sandbox sent a malformed answer"
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 def hosts_text(hostname: str) -> str:
@@ -334,17 +333,6 @@ class Sandbox:
         if self._slirp is not None and self._slirp.poll() is None:
             found.add(self._slirp.pid)
         return sorted(found)
-
-    def rss_bytes(self) -> int:
-        """Resident memory of all the session's processes (shared pages counted per process)."""
-        total = 0
-        for pid in self.pids():
-            with (
-                contextlib.suppress(OSError, IndexError, ValueError),
-                open(f"/proc/{pid}/statm") as handle,
-            ):
-                total += int(handle.read().split()[1]) * _PAGE_SIZE
-        return total
 
     # ---- teardown ----
     async def close(self) -> None:

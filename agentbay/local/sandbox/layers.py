@@ -14,7 +14,6 @@ image put in ``/root`` or ``/app`` stays visible.
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import stat
@@ -22,8 +21,9 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from agentbay.local.sandbox.inside import syscalls
+from agentbay.logger import get_logger
 
-log = logging.getLogger("agentbay.local.sandbox")
+log = get_logger("agentbay.local.sandbox")
 
 #: Host directories every session gets empty and its own: scratch space, users' homes and
 #: mount points hold the host's data (build trees, keys, sockets), not its operating system.

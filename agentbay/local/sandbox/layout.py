@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
 import shutil
 import sys
@@ -19,8 +18,9 @@ from pathlib import Path
 
 from agentbay.local.sandbox import layers as layers_module
 from agentbay.local.sandbox.inside import syscalls
+from agentbay.logger import get_logger
 
-log = logging.getLogger("agentbay.local.sandbox")
+log = get_logger("agentbay.local.sandbox")
 
 
 def tool_server_paths() -> list[Path]:

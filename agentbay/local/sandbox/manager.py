@@ -6,7 +6,6 @@ import asyncio
 import atexit
 import contextlib
 import hashlib
-import logging
 import os
 import secrets
 import subprocess
@@ -19,8 +18,9 @@ from agentbay.local.sandbox.cgroups import CgroupLayout, SessionCgroup, stale_cg
 from agentbay.local.sandbox.egress import NetworkPolicy
 from agentbay.local.sandbox.handle import Sandbox
 from agentbay.local.sandbox.image import HOST_ROOT, SandboxImage
+from agentbay.logger import get_logger
 
-log = logging.getLogger("agentbay.local.sandbox")
+log = get_logger("agentbay.local.sandbox")
 
 #: How long a new sandbox may take to report ready.
 START_TIMEOUT_S = 30.0
