@@ -242,6 +242,10 @@ def _serve(options: argparse.Namespace) -> int:
     advice = missing_programs_advice()
     if advice:
         print(f"agentbay local serve: {advice}", file=sys.stderr)
+    from agentbay.local.browser_option import INSTALL_ADVICE, find_chromium
+
+    if find_chromium() is None:
+        print(f"agentbay local serve: no Chromium found; {INSTALL_ADVICE}.", file=sys.stderr)
     keys = list(options.api_key)
     keys += [key.strip() for key in os.environ.get(KEYS_ENV, "").split(",") if key.strip()]
     if not keys:

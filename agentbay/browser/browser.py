@@ -136,15 +136,22 @@ def _require(browser: Browser, method: str) -> None:
 
 
 def _page_id(page: Any) -> Any:
-    """The CDP target id of a Playwright page (or a string given directly), else OMIT."""
+    """The CDP target id of a Playwright page (or a target id given directly), else OMIT.
+
+        Asked over CDP, as the official client does, from a page of Playwright's
+    sync API.
+    """
     if page is None:
         return _tools.OMIT
     if isinstance(page, str):
         return page
-    target_id = getattr(page, "_agentbay_target_id", None)
-    if target_id:
-        return target_id
-    raise BrowserError("pass the page's CDP target id (str) or a page with _agentbay_target_id")
+    try:
+        cdp = page.context.new_cdp_session(page)
+        info = cdp.send("Target.getTargetInfo")
+        cdp.detach()
+        return str(info["targetInfo"]["targetId"])
+    except Exception as exc:  # Playwright raises its own error types
+        raise BrowserError(f"Failed to get page/context index: {exc}") from exc
 
 
 class BrowserAgent(BaseService):
@@ -213,7 +220,7 @@ class BrowserAgent(BaseService):
         started = self._call_mcp_tool("page_use_act_async", args)
         task_id = _task_id(started)
         if task_id is None:
-            raise BrowserError("Failed to start act task")
+            raise BrowserError(_failed("Failed to start act task", started))
         for _ in range(ACT_MAX_POLLS):
             status = self._call_mcp_tool(
                 "page_use_get_act_result", _tools.page_use_get_act_result_args(task_id=task_id)
@@ -247,6 +254,7 @@ class BrowserAgent(BaseService):
         )
         result = self._call_mcp_tool("page_use_observe", args)
         if not result.success:
+            log.warning("observe failed: %s", result.error_message)
             return False, []
         try:
             items = json.loads(result.data)
@@ -290,7 +298,7 @@ class BrowserAgent(BaseService):
         started = self._call_mcp_tool("page_use_extract_async", args)
         task_id = _task_id(started)
         if task_id is None:
-            raise BrowserError("Failed to start extraction task")
+            raise BrowserError(_failed("Failed to start extraction task", started))
         for _ in range(EXTRACT_MAX_POLLS):
             status = self._call_mcp_tool(
                 "page_use_get_extract_result",
@@ -363,6 +371,11 @@ class BrowserAgent(BaseService):
     async def extract_async(self, options: ExtractOptions, page: Any = None) -> tuple[bool, Any]:
         """``extract`` as a coroutine."""
         return await asyncio.to_thread(self._extract, options, page)
+
+
+def _failed(what: str, result: ToolCallResult) -> str:
+    """The documented failure text, with the tool's reason when it gave one."""
+    return f"{what}: {result.error_message}" if result.error_message else what
 
 
 def _task_id(result: ToolCallResult) -> str | None:

@@ -40,13 +40,7 @@ async def dispatch(runtime: Runtime, action: str, fields: dict[str, Any]) -> Ans
         case "CallMcpTool":
             return await sessions.call_tool(fields["SessionId"], fields["Name"], fields["Args"]), {}
         case "InitBrowser":
-            row = sessions.running(fields["SessionId"])
-            raise ApiError(
-                400,
-                "InvalidImage.NoBrowser",
-                f"The session's image {row.image_id} has no browser; the local runtime does not "
-                "offer browser_latest yet.",
-            )
+            return await runtime.browsers.init(fields), {}
         case "GetContext":
             return contexts.get(fields), {}
         case "ListContexts":

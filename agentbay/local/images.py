@@ -40,6 +40,7 @@ LOCAL_SERVERS = frozenset(
         "wuying_window",
         "wuying_ui",
         "wuying_computer",
+        "wuying_browser",
     }
 )
 #: Image ids: the cloud's custom image ids (``imgc-07eksy57nw6r759fb``) and names like them;

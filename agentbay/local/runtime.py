@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import IO
 
 from agentbay.local import description as api_description
+from agentbay.local.browsers import BrowserActions
 from agentbay.local.contexts import ContextActions
 from agentbay.local.desktop import Screen
 from agentbay.local.images import ImageRegistry
@@ -69,6 +70,7 @@ class Runtime:
         self.links = LinkProxy(self.sandboxes.get)
         self.sessions = SessionActions(self)
         self.contexts = ContextActions(self)
+        self.browsers = BrowserActions(self)
         self.signer = UrlSigner()
         self.page = ResourcePage(self)
         self.max_sessions = options.max_sessions
@@ -104,6 +106,7 @@ class Runtime:
             except Exception:  # keep releasing the others; a failure here is only logged
                 log.exception("releasing %s at shutdown failed", row.id)
         await self.links.close()
+        await self.browsers.close()
         await self.sandboxes.close()
         self.store.close()
         self._lock.close()

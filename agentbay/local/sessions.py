@@ -12,6 +12,8 @@ from agentbay._api.models import SessionSummary
 from agentbay._timeouts import in_session_deadline_s
 from agentbay.local import desktop
 from agentbay.local.answers import ToolAnswer
+from agentbay.local.browser_option import INSTALL_ADVICE, find_chromium
+from agentbay.local.browsers import BROWSER_IMAGE
 from agentbay.local.envelope import ApiError, invalid
 from agentbay.local.images import ImageError, ImageInfo, builtin_images
 from agentbay.local.paging import decode_page_token, encode_page_token
@@ -90,6 +92,11 @@ class SessionActions:
             info = self._user_image(image.name)
         return info is not None and self.runtime.images.sandbox_image(info).key == image.key
 
+    def tool_image(self, row: SessionRow) -> str:
+        """The built-in image whose tools a running session serves (its own, or the base of
+        its user image)."""
+        return self._tool_images.get(row.id, row.image_id)
+
     def running(self, session_id: str, *, failed_too: bool = False) -> SessionRow:
         """A running session, or the not-found/released error the cloud gives.
 
@@ -137,6 +144,8 @@ class SessionActions:
         runtime = self.runtime
         image = fields.get("ImageId") or DEFAULT_IMAGE
         sandbox_image, tool_image = self._sandbox_image(image)
+        if tool_image == BROWSER_IMAGE and find_chromium() is None:
+            raise ApiError(400, "InvalidImageId.NotFound", f"{INSTALL_ADVICE}.")
         labels = string_labels(fields["Labels"]) if "Labels" in fields else {}
         syncs = runtime.contexts.parse_persistence(fields.get("PersistenceDataList"))
         if len(self.runtime.store.running_sessions({})) >= runtime.max_sessions:
@@ -187,6 +196,7 @@ class SessionActions:
         """ReleaseMcpSession: upload what the policies ask for, then end every process."""
         row = self.running(fields["SessionId"], failed_too=True)
         sandbox = self.runtime.sandboxes.get(row.id)
+        await self.runtime.browsers.stop_for_release(row.id, sandbox)
         if sandbox is not None:
             await self.runtime.contexts.upload_at_release(row.id, sandbox)
         self.runtime.store.mark_released(row.id)
@@ -258,12 +268,9 @@ class SessionActions:
         return {"Url": links.url(links.link(row.id, int(port)), scheme)}
 
     def default_link(self, row: SessionRow, scheme: str) -> str:
-        """GetLink without a port: the session's page.
-
-        The seam for the managed browser: it answers the CDP endpoint here instead, as
-        ``runtime.links.url(runtime.links.link(row.id, <debugging port>), "ws")``.
-        """
-        return self.runtime.resource_url(row.id)
+        """GetLink without a port: the browser's CDP WebSocket URL once InitBrowser started
+        it (``ws://…/<token>/devtools/browser/<id>``), else the session's page."""
+        return self.runtime.browsers.endpoint_url(row.id) or self.runtime.resource_url(row.id)
 
     def list_tools(self, fields: dict[str, Any]) -> str:
         """ListMcpTools: the catalogue entries of an image, as a JSON array string."""

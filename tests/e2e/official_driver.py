@@ -22,7 +22,22 @@ from watch_steps import run_steps
 
 from agentbay import AgentBay  # the official client
 from agentbay.context_sync import ContextSync, SyncPolicy
-from agentbay.session_params import CreateSessionParams
+from agentbay.session_params import BrowserContext, CreateSessionParams
+
+#: A page server for the browser flow, started inside the session (pages never leave it).
+PAGE_SERVER = r"""
+import http.server, os, sys
+os.makedirs("/tmp/www", exist_ok=True)
+with open("/tmp/www/index.html", "w") as handle:
+    handle.write("<title>official</title><h1>served inside the session</h1>")
+os.chdir("/tmp/www")
+http.server.SimpleHTTPRequestHandler.log_message = lambda *args: None
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+with open("/tmp/www.port.tmp", "w") as handle:
+    handle.write(str(server.server_address[1]))
+os.rename("/tmp/www.port.tmp", "/tmp/www.port")
+server.serve_forever()
+"""
 
 results: dict[str, Any] = {}
 
@@ -45,8 +60,85 @@ def http_status(url: str) -> int:
         return int(error.code)
 
 
+def serve_page(session: Any) -> int:
+    """Start the page server in the session; answers its port (waited for in the session)."""
+    session.file_system.write_file("/tmp/page_server.py", PAGE_SERVER)
+    started = session.command.execute_command(
+        "nohup python3 /tmp/page_server.py >/dev/null 2>&1 & "
+        "for i in $(seq 200); do [ -s /tmp/www.port ] && cat /tmp/www.port && exit 0; "
+        "sleep 0.05; done; exit 1",
+        timeout_ms=15000,
+    )
+    return int(started.output.strip())
+
+
+def browser_flow(bay: AgentBay) -> None:
+    """The documented browser flow: create(browser_latest) with a BrowserContext, initialize,
+    get_endpoint_url, connect_over_cdp, pages, Browser.close, delete(sync_context=True),
+    and the next session with the same context; the agent's tools; a VPC browser."""
+    import asyncio
+
+    from playwright.sync_api import sync_playwright
+
+    from agentbay.browser.browser import BrowserOption, BrowserViewport
+
+    profile = bay.context.get("official-browser-profile", create=True).context
+    params = CreateSessionParams(
+        image_id="browser_latest", browser_context=BrowserContext(profile.id, auto_upload=True)
+    )
+    first = bay.create(params).session
+    record(
+        "browser_init", first.browser.initialize(BrowserOption(viewport=BrowserViewport(1200, 800)))
+    )
+    url = first.browser.get_endpoint_url()
+    record("browser_endpoint", url)
+    port = serve_page(first)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.connect_over_cdp(url)
+        context = browser.contexts[0]
+        page = context.pages[0] if context.pages else context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        record("browser_title", page.title())
+        record("browser_width", page.evaluate("innerWidth"))
+        page.evaluate("document.cookie = 'official=kept; max-age=86400; path=/'")
+        cdp = browser.new_browser_cdp_session()
+        cdp.send("Browser.close")
+        browser.close()
+    record("browser_delete", bay.delete(first, sync_context=True).success)
+
+    second = bay.create(params).session
+    record("browser_init_again", second.browser.initialize(BrowserOption()))
+    port = serve_page(second)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.connect_over_cdp(second.browser.get_endpoint_url())
+        context = browser.contexts[0]
+        page = context.pages[0] if context.pages else context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        record("browser_cookie", page.evaluate("document.cookie"))
+        browser.close()
+    agent = second.browser.agent
+    record("agent_navigate", asyncio.run(agent.navigate_async(f"http://127.0.0.1:{port}/")))
+    record("agent_screenshot", asyncio.run(agent.screenshot_async())[:23])
+    record("browser_delete_again", bay.delete(second).success)
+    bay.context.delete(profile)
+
+    vpc = bay.create(CreateSessionParams(image_id="browser_latest", is_vpc=True)).session
+    record("vpc_browser_init", asyncio.run(vpc.browser.initialize_async(BrowserOption())))
+    vpc_url = vpc.browser.get_endpoint_url()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.connect_over_cdp(vpc_url)
+        record("vpc_browser_contexts", len(browser.contexts))
+        browser.close()
+    record("vpc_browser_endpoint", vpc_url)
+    bay.delete(vpc)
+
+
 def main() -> None:
     bay = AgentBay()
+    try:
+        browser_flow(bay)
+    except Exception as exc:  # recorded: the other flows still run
+        record("browser_error", f"{type(exc).__name__}: {exc}")
     created = bay.create(
         CreateSessionParams(labels={"suite": "official", "n": "1"}, image_id="linux_latest")
     )

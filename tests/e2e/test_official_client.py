@@ -198,6 +198,20 @@ def test_official_client_main_flows(
     assert got["absent_file_url"] == {"success": True, "status": 404}
     assert got["context_delete"] is True
 
+    assert "browser_error" not in got, got.get("browser_error")
+    assert got["browser_init"] is True and got["browser_init_again"] is True
+    assert (
+        got["browser_endpoint"].startswith("ws://")
+        and "/devtools/browser/" in got["browser_endpoint"]
+    )
+    assert got["browser_title"] == "official" and got["browser_width"] == 1200
+    assert got["browser_delete"] is True and got["browser_delete_again"] is True
+    assert "official=kept" in got["browser_cookie"]
+    assert got["agent_navigate"].startswith("Navigated to")
+    assert got["agent_screenshot"] == "data:image/jpeg;base64,"
+    assert got["vpc_browser_init"] is True and got["vpc_browser_contexts"] == 1
+    assert got["vpc_browser_endpoint"].startswith("ws://127.0.0.1:")
+
     assert got["vpc_create"] == {"success": True, "is_vpc": True}
     assert got["vpc_command"] == {"success": True, "output": "via-vpc\n"}
     assert got["vpc_read"] == "vpc file"

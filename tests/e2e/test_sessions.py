@@ -177,6 +177,7 @@ def test_list_mcp_tools_reads_the_catalogue(api: Api) -> None:
         tool["name"] for tool in json.loads(api.call("ListMcpTools", ImageId="linux_latest"))
     }
     assert names | {"click_mouse", "system_screenshot", "list_root_windows", "start_app"} <= desktop
+    assert {"page_use_navigate", "stopChrome"} <= desktop  # linux_latest serves the browser too
     shell = next(tool for tool in tools if tool["name"] == "shell")
     assert shell["server"] == "wuying_shell"
     assert shell["inputSchema"]["properties"]["command"]["type"] == "string"
@@ -209,7 +210,8 @@ def test_vpc_session_serves_call_tool(api: Api) -> None:
     assert gone.status_code == 401
 
 
-def test_init_browser_is_refused_clearly(api: Api, session_id: str) -> None:
+def test_init_browser_is_refused_clearly_without_a_browser(api: Api) -> None:
+    session_id = api.create_session(ImageId="code_latest")
     with pytest.raises(RpcError) as caught:
         api.call(
             "InitBrowser",
@@ -217,4 +219,6 @@ def test_init_browser_is_refused_clearly(api: Api, session_id: str) -> None:
             PersistentPath="/tmp/agentbay_browser",
             BrowserOption={},
         )
-    assert "browser" in caught.value.answer["Message"]
+    assert "has no browser" in caught.value.answer["Message"]
+    assert "browser_latest" in caught.value.answer["Message"]
+    api.call("ReleaseMcpSession", SessionId=session_id)

@@ -134,16 +134,23 @@ def _require(browser: Browser, method: str) -> None:
         raise BrowserError(f"Browser must be initialized before calling {method}.")
 
 
-def _page_id(page: Any) -> Any:
-    """The CDP target id of a Playwright page (or a string given directly), else OMIT."""
+async def _page_id(page: Any) -> Any:
+    """The CDP target id of a Playwright page (or a target id given directly), else OMIT.
+
+        Asked over CDP, as the official client does, from a page of Playwright's
+    async API.
+    """
     if page is None:
         return _tools.OMIT
     if isinstance(page, str):
         return page
-    target_id = getattr(page, "_agentbay_target_id", None)
-    if target_id:
-        return target_id
-    raise BrowserError("pass the page's CDP target id (str) or a page with _agentbay_target_id")
+    try:
+        cdp = await page.context.new_cdp_session(page)
+        info = await cdp.send("Target.getTargetInfo")
+        await cdp.detach()
+        return str(info["targetInfo"]["targetId"])
+    except Exception as exc:  # Playwright raises its own error types
+        raise BrowserError(f"Failed to get page/context index: {exc}") from exc
 
 
 class BrowserAgent(BaseService):
@@ -173,7 +180,7 @@ class BrowserAgent(BaseService):
     ) -> str:
         _require(self.browser, "screenshot")
         args = _tools.page_use_screenshot_args(
-            page_id=_page_id(page),
+            page_id=await _page_id(page),
             full_page=full_page,
             quality=quality,
             clip=clip if clip is not None else _tools.OMIT,
@@ -194,10 +201,10 @@ class BrowserAgent(BaseService):
             action = json.dumps(
                 {"method": action_input.method, "arguments": action_input.arguments}
             )
-            args = _tools.page_use_act_async_args(page_id=_page_id(page), action=action)
+            args = _tools.page_use_act_async_args(page_id=await _page_id(page), action=action)
         else:
             args = _tools.page_use_act_async_args(
-                page_id=_page_id(page),
+                page_id=await _page_id(page),
                 action=action_input.action,
                 variables=action_input.variables if action_input.variables else _tools.OMIT,
                 timeout_ms=action_input.timeoutMS
@@ -216,7 +223,7 @@ class BrowserAgent(BaseService):
         started = await self._call_mcp_tool("page_use_act_async", args)
         task_id = _task_id(started)
         if task_id is None:
-            raise BrowserError("Failed to start act task")
+            raise BrowserError(_failed("Failed to start act task", started))
         for _ in range(ACT_MAX_POLLS):
             status = await self._call_mcp_tool(
                 "page_use_get_act_result", _tools.page_use_get_act_result_args(task_id=task_id)
@@ -238,7 +245,7 @@ class BrowserAgent(BaseService):
     ) -> tuple[bool, list[ObserveResult]]:
         _require(self.browser, "observe")
         args = _tools.page_use_observe_args(
-            page_id=_page_id(page),
+            page_id=await _page_id(page),
             instruction=options.instruction,
             iframes=options.iframes if options.iframes is not None else _tools.OMIT,
             dom_settle_timeout_ms=(
@@ -250,6 +257,7 @@ class BrowserAgent(BaseService):
         )
         result = await self._call_mcp_tool("page_use_observe", args)
         if not result.success:
+            log.warning("observe failed: %s", result.error_message)
             return False, []
         try:
             items = json.loads(result.data)
@@ -275,7 +283,7 @@ class BrowserAgent(BaseService):
         _require(self.browser, "extract")
         schema = options.schema
         args = _tools.page_use_extract_async_args(
-            page_id=_page_id(page),
+            page_id=await _page_id(page),
             instruction=options.instruction,
             field_schema="schema: " + json.dumps(schema.model_json_schema()),
             use_text_extract=options.use_text_extract
@@ -293,7 +301,7 @@ class BrowserAgent(BaseService):
         started = await self._call_mcp_tool("page_use_extract_async", args)
         task_id = _task_id(started)
         if task_id is None:
-            raise BrowserError("Failed to start extraction task")
+            raise BrowserError(_failed("Failed to start extraction task", started))
         for _ in range(EXTRACT_MAX_POLLS):
             status = await self._call_mcp_tool(
                 "page_use_get_extract_result",
@@ -347,6 +355,11 @@ class BrowserAgent(BaseService):
         return await self._extract(options, page)
 
     extract_async = extract
+
+
+def _failed(what: str, result: ToolCallResult) -> str:
+    """The documented failure text, with the tool's reason when it gave one."""
+    return f"{what}: {result.error_message}" if result.error_message else what
 
 
 def _task_id(result: ToolCallResult) -> str | None:

@@ -37,7 +37,7 @@ import signal
 import sys
 import threading
 
-from . import exec_tools, file_changes, fs_tools, network, procs
+from . import browser, exec_tools, file_changes, fs_tools, network, procs
 from . import tool_args as ta
 
 TYPE_CHECKING = False
@@ -174,6 +174,7 @@ class ToolServer:
         self.watcher = file_changes.ChangeWatcher()
         self.screen = screen or {}
         self._desktop: Any = None
+        self.browser = browser.ManagedBrowser()
         self.tools: dict[str, Tool] = {
             "shell": exec_tools.shell,
             "run_code": exec_tools.run_code,
@@ -187,9 +188,18 @@ class ToolServer:
             "search_files": fs_tools.search_files,
             "write_file": fs_tools.write_file,
             "get_file_change": self.watcher.changes,
+            "stopChrome": browser.stop_chrome,
+            "page_use_navigate": browser.page_use_navigate,
+            "page_use_screenshot": browser.page_use_screenshot,
+            "page_use_close_session": browser.page_use_close_session,
+            # Internal: reached only from the runtime (CallMcpTool refuses names outside the
+            # catalogue), for InitBrowser and release.
+            "browser_start": browser.browser_start,
+            "browser_stop": browser.browser_stop,
         }
         for name, (module, function) in DESKTOP_TOOLS.items():
             self.tools[name] = _lazy_tool(name, module, function)
+        self.tools.update({name: browser.needs_cloud(name) for name in browser.MODEL_TOOLS})
         self._desktop_lock = threading.Lock()
 
     @property
