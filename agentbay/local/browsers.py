@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agentbay.local import browser_option
 from agentbay.local.cdp_link import CdpLink
 from agentbay.local.envelope import ApiError
+from agentbay.logger import get_logger
 
 if TYPE_CHECKING:
     from agentbay.local.runtime import Runtime
     from agentbay.local.sandbox import Sandbox
 
-log = logging.getLogger("agentbay.local.browser")
+log = get_logger("agentbay.local.browser")
 
 BROWSER_SERVER = "wuying_browser"
 BROWSER_IMAGE = "browser_latest"

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Awaitable, Callable
 
-log = logging.getLogger("agentbay.local.browser")
+log = get_logger("agentbay.local.browser")
 
 #: Opens a connection to a port inside the session.
 Connector = Callable[[int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
