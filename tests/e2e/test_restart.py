@@ -48,3 +48,28 @@ def test_crash_then_restart(tmp_path: Path) -> None:
     finally:
         second.send_signal(signal.SIGINT)
         assert second.wait(timeout=60) == 0
+
+
+def test_user_images_survive_a_restart(tmp_path: Path) -> None:
+    from agentbay.local import user_images
+
+    port = free_port()
+    first = serve(tmp_path, port)
+    try:
+        user_images.build_image(
+            "imgc-kept", base="code_latest", run=["echo kept > /opt/kept"], data_dir=tmp_path
+        )
+    finally:
+        first.send_signal(signal.SIGINT)
+        assert first.wait(timeout=60) == 0
+    port = free_port()
+    second = serve(tmp_path, port)
+    try:
+        api = Api(f"http://127.0.0.1:{port}", "k1")
+        session_id = api.create_session(ImageId="imgc-kept")
+        assert api.text(session_id, "shell", command="cat /opt/kept", timeout_ms=30000) == "kept\n"
+        api.call("ReleaseMcpSession", SessionId=session_id)
+    finally:
+        second.send_signal(signal.SIGINT)
+        assert second.wait(timeout=60) == 0
+    assert [info.name for info in user_images.list_images(tmp_path)] == ["imgc-kept"]
