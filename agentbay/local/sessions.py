@@ -187,7 +187,7 @@ class SessionActions:
             self._tool_images[session_id] = tool_image
         await runtime.contexts.download_at_start(session_id, sandbox, syncs)
         if runtime.options.start_desktop and runtime.description.image_has_tool(
-            image, "get_screen_size"
+            tool_image, "get_screen_size"
         ):
             await desktop.start_at_creation(sandbox)
         return self._session_data(row)
