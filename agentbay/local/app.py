@@ -15,7 +15,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from agentbay.local import desktop
+from agentbay.local import desktop, live_view
 from agentbay.local.context_files import ContextPathError, clean_key
 from agentbay.local.envelope import ApiError, encode, new_request_id
 from agentbay.local.resource_page import PAGE_PATH
@@ -169,6 +169,8 @@ def build_app(runtime: Runtime) -> RuntimeApp:
             Route("/", rpc, methods=["POST"]),  # other methods: 405
             Route("/callTool", call_tool, methods=["GET"]),
             Route(PAGE_PATH, runtime.page.handle, methods=["GET"]),
+            Route(live_view.FRAME_PATH, runtime.page.frame, methods=["GET"]),
+            Route(live_view.INPUT_PATH, runtime.page.input, methods=["POST"]),
             Route("/files/{context_id}/{key:path}", file_put, methods=["PUT"]),
             Route("/files/{context_id}/{key:path}", file_get, methods=["GET"]),
             Route("/screenshots/{session_id}/{key:path}", screenshot_get, methods=["GET"]),

@@ -18,6 +18,9 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from agentbay.local import live_view
+from agentbay.local.store import RUNNING
+
 if TYPE_CHECKING:
     from agentbay.local.runtime import Runtime
     from agentbay.local.store import SessionRow
@@ -78,8 +81,8 @@ class ResourcePage:
             return False
         return hmac.compare_digest(self._mac(resource, int(expires_text), nonce), mac)
 
-    async def handle(self, request: Request) -> Response:
-        """GET /mcp.html: the page of the session the (authorised) resourceId names."""
+    def session(self, request: Request) -> SessionRow | Response:
+        """The session an (authorised) page request names, or the error page to answer."""
         resource = request.query_params.get("resourceId", "")
         if not self._authorised(resource, request.query_params.get("authcode", "")):
             return _message_page(403, "The authcode is invalid or has expired.")
@@ -87,7 +90,31 @@ class ResourcePage:
         row = self.runtime.store.session(session_id) if session_id else None
         if row is None:
             return _message_page(404, "No such session.")
+        return row
+
+    async def handle(self, request: Request) -> Response:
+        """GET /mcp.html: the page of the session the (authorised) resourceId names; for a
+        running desktop session, its live view (see ``live_view``)."""
+        row = self.session(request)
+        if isinstance(row, Response):
+            return row
+        if row.status == RUNNING and live_view.has_desktop(self.runtime, row):
+            return live_view.page(row, request)
         return HTMLResponse(_session_html(row))
+
+    async def frame(self, request: Request) -> Response:
+        """GET /mcp.html/frame: the live view's next frame."""
+        row = self.session(request)
+        if isinstance(row, Response):
+            return row
+        return await live_view.frame(self.runtime, row, request)
+
+    async def input(self, request: Request) -> Response:
+        """POST /mcp.html/input: one mouse or keyboard event of an interactive live view."""
+        row = self.session(request)
+        if isinstance(row, Response):
+            return row
+        return await live_view.send_input(self.runtime, row, request)
 
 
 def _message_page(status: int, message: str) -> Response:
