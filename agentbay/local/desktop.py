@@ -9,7 +9,6 @@ while the session runs.
 
 from __future__ import annotations
 
-import logging
 import re
 import shutil
 import time
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from agentbay.local.answers import ToolAnswer
 from agentbay.local.sandbox.inside.desktop import DEFAULT_SCREEN, REQUIRED_PROGRAMS
+from agentbay.logger import get_logger
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from agentbay.local.runtime import Runtime
     from agentbay.local.sandbox.handle import Sandbox
 
-log = logging.getLogger("agentbay.local")
+log = get_logger("agentbay.local")
 
 #: The signing "method" of screenshot URLs (never valid for context files, nor vice versa).
 SCREENSHOT_METHOD = "SCREENSHOT"
