@@ -15,6 +15,8 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from agentbay.logger import get_logger
+
 log = get_logger("agentbay.local.browser")
 
 #: Opens a connection to a port inside the session.
