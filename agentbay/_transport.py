@@ -170,10 +170,13 @@ class StdlibTransport(httpx.BaseTransport):
             raise _closed(
                 connection, httpx.RemoteProtocolError(f"the server sent no answer: {exc}")
             ) from exc
-        except (OSError, http.client.HTTPException) as exc:
+        except http.client.HTTPException as exc:  # a status line or headers that are not HTTP
             raise _closed(
-                connection, httpx.ReadError(f"{request.method} {request.url} failed: {exc}")
+                connection,
+                httpx.RemoteProtocolError(f"the server's answer is not valid HTTP: {exc!r}"),
             ) from exc
+        except OSError as exc:
+            raise _closed(connection, httpx.ReadError(f"reading the answer failed: {exc}")) from exc
         return httpx.Response(
             response.status,
             headers=response.getheaders(),
