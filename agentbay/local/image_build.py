@@ -325,10 +325,12 @@ async def _run(
     exports = "".join(
         f"export {key}={shlex.quote(value)}; " for key, value in state.environment().items()
     )
+    # The status goes to a file: the shell tool's own answer cannot tell the step's exit
+    # code from a failure of the wrapper. A missing working directory fails the step (cd's
+    # message lands in its output).
     wrapper = (
-        f"{exports}cd -- {shlex.quote(state.cwd())} || exit 97; "
-        f"/bin/sh -c {shlex.quote(command)} > {log_name}.log 2>&1 < /dev/null; "
-        f"echo $? > {log_name}.status"
+        f"{exports}{{ cd -- {shlex.quote(state.cwd())} && /bin/sh -c {shlex.quote(command)}; }}"
+        f" > {log_name}.log 2>&1 < /dev/null; echo $? > {log_name}.status"
     )
     log_path = sandbox.host_path(log_name + ".log")
     status_path = sandbox.host_path(log_name + ".status")
@@ -357,8 +359,6 @@ async def _run(
             raise BuildError(f"{where} ran longer than {step_timeout_s:g} s", 124, tail.recent)
         raise BuildError(f"{where} could not run: {text or 'no answer'}", 1, tail.recent)
     code = int(status_text)
-    if code == 97 and not tail.recent:
-        raise BuildError(f"{where}: the working directory {state.cwd()} is missing", code)
     if code != 0:
         raise BuildError(f"{where} failed with exit code {code}", code, tail.recent)
 
