@@ -376,3 +376,21 @@ def test_release_ends_the_browser_and_its_links(bay: AgentBay, api: Api) -> None
     assert answer.status_code == 404
     with pytest.raises(RpcError):
         api.call("InitBrowser", SessionId=session.session_id, BrowserOption={})
+
+
+def test_the_browser_example_runs(runtime: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.e2e.conftest import API_KEY
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "browser.py"
+    env = {**os.environ, "AGENTBAY_ENDPOINT": runtime.endpoint, "AGENTBAY_API_KEY": API_KEY}
+    run = subprocess.run(
+        [sys.executable, str(example)], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Hello from the session" in run.stdout
+    assert "window width     1280" in run.stdout
