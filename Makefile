@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install generate lint types freshness test test-repeat check demo serve bench docs soak
+.PHONY: help install generate lint types freshness test test-rootless test-repeat check demo serve bench docs soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ freshness: $(STAMP) ## fail if checked-in generated code differs from a fresh ge
 
 test: $(STAMP) ## the whole test suite (contract, unit, end to end)
 	$(BIN)/python -m pytest
+
+test-rootless: $(STAMP) ## (as root) the sandbox and end-to-end suites again as an ordinary user
+	.ci/test-rootless
 
 REPEAT ?= 10
 test-repeat: $(STAMP) ## the sandbox and end-to-end suites $(REPEAT) times in a row (flakiness hunt)

@@ -214,14 +214,17 @@ def _serve(options: argparse.Namespace) -> int:
     if problem and not options.unisolated:
         print(
             f"agentbay local serve: cannot isolate sessions on this machine: {problem}\n"
-            "Sessions need PID/mount/UTS/IPC namespaces and overlayfs (run as root, or in a "
-            "container with those privileges).\nTo run anyway WITHOUT isolation, pass "
-            "--unisolated.",
+            "Sessions need user (when not root), PID, mount, UTS, IPC and network namespaces "
+            "and overlayfs.\nTo run anyway WITHOUT isolation, pass --unisolated.",
             file=sys.stderr,
         )
         return 2
     if options.unisolated:
         print(UNISOLATED_WARNING, file=sys.stderr)
+    else:
+        for note in SandboxManager.isolation_notes():
+            print(note, file=sys.stderr)
+    print(SandboxManager.limits_in_force(isolated=not options.unisolated), file=sys.stderr)
     network = options.network
     if not options.unisolated and network == "egress":
         from agentbay.local.sandbox.egress import egress_problem

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -31,16 +32,20 @@ def _fails(env: Env, box: Sandbox, command: str) -> str:
 def test_writes_stay_in_the_session(env: Env, pair: tuple[Sandbox, Sandbox]) -> None:
     first, second = pair
     marker = f"agentbay-iso-{os.getpid()}"
-    env.sh(
-        first, f"echo inside > /etc/{marker} && echo inside > /tmp/{marker} && echo x >> /etc/hosts"
-    )
+    env.sh(first, f"echo inside > /etc/{marker} && echo inside > /tmp/{marker}")
+    if env.manager.rootless:
+        # The host's root owns /etc/hosts and is not mapped in the session's user namespace.
+        assert "Permission denied" in _fails(env, first, "echo x >> /etc/hosts")
+    else:
+        env.sh(first, "echo x >> /etc/hosts")
     assert env.sh(first, f"cat /etc/{marker} /tmp/{marker}") == "inside\ninside\n"
     assert not os.path.exists(f"/etc/{marker}") and not os.path.exists(f"/tmp/{marker}")
     with open("/etc/hosts") as hosts:
         assert not hosts.read().endswith("x\n")
     assert "No such file" in _fails(env, second, f"cat /etc/{marker}")
     assert "No such file" in _fails(env, second, f"cat /tmp/{marker}")
-    # The runtime sees the session's files through the overlay mounted on the host.
+    # The runtime sees the session's files: through the overlay mounted on the host (root),
+    # or through the tool server's root (rootless).
     assert (first.root_path / "etc" / marker).read_text() == "inside\n"
 
 
@@ -67,7 +72,7 @@ def test_scratch_dirs_start_empty_and_stay_private(
 
 def test_the_hosts_data_is_not_in_the_session(env: Env, pair: tuple[Sandbox, Sandbox]) -> None:
     first, _ = pair
-    secret = Path("/root") / f"agentbay-host-secret-{os.getpid()}"
+    secret = Path.home() / f"agentbay-host-secret-{os.getpid()}"  # /root, or /home/...
     secret.write_text("host only")
     repo = Path(__file__).resolve().parents[2]
     try:
@@ -246,3 +251,35 @@ def test_config_links_into_host_tmpfs_are_copied(tmp_path: Path) -> None:
     assert not copied.is_symlink()
     assert copied.read_bytes() == Path("/etc/resolv.conf").read_bytes()
     assert (tmp_path / "etc" / "hosts").is_symlink()  # resolvable inside: left alone
+
+
+def test_nothing_of_a_rootless_session_is_the_hosts_root(
+    env: Env, pair: tuple[Sandbox, Sandbox]
+) -> None:
+    """Rootless: every process of a session runs as the runtime's user (or its subordinate
+    ids) and every file it makes belongs to them, never to the host's root."""
+    if not env.manager.rootless:
+        pytest.skip("the runtime runs as root: its sessions' root is the host's root")
+    first, _ = pair
+    env.sh(
+        first,
+        "mkdir -p /root/own /var/tmp/own /opt/own && touch /root/own/f /tmp/f /etc/own-f"
+        " && (useradd -M someone 2>/dev/null; chown 1000:1000 /root/own/f || true)"
+        " && (sleep 600 >/dev/null 2>&1 &) && echo done",
+    )
+    for pid in first.pids():
+        with open(f"/proc/{pid}/status") as status:
+            ids = {
+                line.split(":")[0]: line.split()[1:]
+                for line in status
+                if line.startswith(("Uid:", "Gid:"))
+            }
+        assert "0" not in ids["Uid"] + ids["Gid"], (pid, ids)
+    owners = set()
+    for directory, subdirs, files in os.walk(first.session_dir):
+        for name in [*subdirs, *files]:
+            with contextlib.suppress(FileNotFoundError):
+                info = os.lstat(os.path.join(directory, name))
+                owners.add((info.st_uid, info.st_gid))
+    assert owners and all(0 not in owner for owner in owners), owners
+    assert (os.getuid(), os.getgid()) in owners

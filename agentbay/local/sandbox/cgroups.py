@@ -3,7 +3,7 @@
 One child cgroup per session (per controller hierarchy on v1) holds every process of the
 session: ``pids.max`` stops fork bombs, the memory limit stops memory hogs, and the
 cgroup's process list is a reliable way to find and kill what is left at release.
-Where no controller is usable the runtime still works, without limits (with a warning).
+Where no controller is usable, sessions get resource limits instead (see ``limits.py``).
 """
 
 from __future__ import annotations
@@ -43,10 +43,7 @@ class CgroupLayout:
             layout = None
             log.debug("cgroup detection failed: %s", exc)
         if layout is None or not layout.parents:
-            log.warning(
-                "no usable pids/memory cgroup controller: sessions run without process "
-                "and memory limits"
-            )
+            log.debug("no usable pids/memory cgroup controller")
             return None
         return layout
 
@@ -79,6 +76,8 @@ def _detect_v2() -> CgroupLayout | None:
         enabled = set((parent / "cgroup.subtree_control").read_text().split())
         missing = {"pids", "memory"} - enabled
         available = set((parent / "cgroup.controllers").read_text().split())
+        if missing & available and parent == own and os.geteuid() != 0:
+            _leave_for_a_leaf(own)
         if missing & available:
             with contextlib.suppress(OSError):
                 wanted = " ".join(f"+{name}" for name in sorted(missing & available))
@@ -88,6 +87,23 @@ def _detect_v2() -> CgroupLayout | None:
         if usable:
             return CgroupLayout(2, {name: parent for name in sorted(usable)})
     return None
+
+
+def _leave_for_a_leaf(own: Path) -> None:
+    """Rootless in a delegated cgroup v2 subtree (e.g. ``systemd-run --user --scope -p
+    Delegate=yes``): move this process into a leaf of its own cgroup, so that the cgroup,
+    free of processes, may enable controllers for session cgroups beside that leaf (the
+    "no internal processes" rule). Nothing happens where other processes share the cgroup.
+    """
+    try:
+        members = (own / "cgroup.procs").read_text().split()
+        if members != [str(os.getpid())]:
+            return
+        leaf = own / "agentbay-runtime"
+        leaf.mkdir(exist_ok=True)
+        (leaf / "cgroup.procs").write_text(str(os.getpid()))
+    except OSError as exc:
+        log.debug("cannot move into a leaf of %s: %s", own, exc)
 
 
 def _detect_v1() -> CgroupLayout | None:
@@ -122,12 +138,14 @@ class SessionCgroup:
         """This cgroup's directories (one per hierarchy)."""
         return self.layout.directories(self.name)
 
-    def create(self, pids_max: int, memory_max_bytes: int) -> None:
-        """Make the directories and write the limits."""
+    def create(self, pids_max: int | None, memory_max_bytes: int | None) -> None:
+        """Make the directories and write the limits (None: the controller's "max")."""
         for directory in self.directories:
             directory.mkdir(exist_ok=True)
         for controller, parent in self.layout.parents.items():
             directory = parent / self.name
+            if (pids_max if controller == "pids" else memory_max_bytes) is None:
+                continue  # a new cgroup starts without a limit
             if controller == "pids":
                 (directory / "pids.max").write_text(str(pids_max))
             elif self.layout.version == 1:

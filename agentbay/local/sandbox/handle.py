@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agentbay.local.answers import ToolAnswer
-from agentbay.local.sandbox import egress, layers, layout
+from agentbay.local.sandbox import egress, layers, layout, userns
 from agentbay.local.sandbox.cgroups import SessionCgroup
 from agentbay.local.sandbox.egress import NetworkPolicy
 from agentbay.local.sandbox.inside import procs, syscalls
@@ -68,6 +68,8 @@ class Sandbox:
         session_id: the session it serves ("" while it waits in the pool).
         image_id: the image the session asked for (every image is the host's root today).
         isolated: whether it runs in namespaces on an overlay root.
+        rootless: whether those namespaces include a user namespace of its own (the
+            runtime is not root; see ``userns.py``).
     """
 
     def __init__(
@@ -79,10 +81,13 @@ class Sandbox:
         channel: Any,
         port_channel: socket.socket,
         cgroup: SessionCgroup | None,
+        rootless: bool = False,
     ) -> None:
         self.session_id = ""
         self.image_id = ""
         self.isolated = isolated
+        self.rootless = rootless and isolated
+        self._root_fd: int | None = None  # rootless: the session's root, held open
         self.session_dir = session_dir
         self._process = process
         self._socket = channel
@@ -108,7 +113,19 @@ class Sandbox:
     @property
     def root_path(self) -> Path:
         """Host path of the session's filesystem: the merged overlay root (isolated) or
-        the session's home directory (unisolated)."""
+        the session's home directory (unisolated).
+
+        Rootless, the overlays exist only in the sandbox's mount namespace: the path is
+        then the runtime's descriptor of the tool server's root directory, opened through
+        ``/proc/<pid>/root`` once it was ready (allowed: the runtime's user owns the
+        sandbox's user namespace, so the tool server's "not dumpable" does not stop it).
+        The descriptor, not ``/proc/<pid>/root`` itself, so that a recycled PID can never
+        point it at another process's root.
+        """
+        if self.rootless:
+            if self._root_fd is None:
+                raise OSError(errno.ESRCH, NOT_RUNNING)
+            return Path(f"/proc/self/fd/{self._root_fd}")
         return self.session_dir / ("root" if self.isolated else "home")
 
     @property
@@ -154,6 +171,11 @@ class Sandbox:
         if not hello.get("ready") or self._pid is None:
             reason = hello.get("error") or self._log_tail() or "it exited during start-up"
             raise RuntimeError(f"the sandbox failed to start: {reason}")
+        if self.rootless:
+            try:
+                self._root_fd = os.open(f"/proc/{self._pid}/root", os.O_PATH | os.O_DIRECTORY)
+            except OSError as exc:
+                raise RuntimeError(f"cannot reach the sandbox's files: {exc}") from exc
         self._running = True
         self._read_task = asyncio.get_running_loop().create_task(self._read_answers())
 
@@ -284,6 +306,9 @@ class Sandbox:
         if not self.isolated or self._pid is None:
             return
         name = hostname.encode()[:64].decode(errors="ignore") or "localhost"
+        if self.rootless:
+            userns.set_hostname(self._pid, name)
+            return
         failure: list[OSError] = []
 
         def enter_and_set() -> None:
@@ -321,6 +346,17 @@ class Sandbox:
         if not self.isolated:
             return self.root_path / path  # an absolute path replaces the base
         return _resolve_in_root(self.root_path, path)
+
+    def writable_dirs(self) -> list[Path]:
+        """Host directories holding what the session wrote (its share of the disk)."""
+        if self.rootless:  # the top level of its root is a plain directory of the host
+            return [self.session_dir / "upper", self.session_dir / "root"]
+        return [self.session_dir / ("upper" if self.isolated else "home")]
+
+    def stop_commands(self) -> None:
+        """SIGKILL every process of the session but its tool server (which keeps serving)."""
+        keep = {self._process.pid, self._pid}
+        procs.kill_all([pid for pid in self.pids() if pid not in keep])
 
     # ---- inspection ----
     def pids(self) -> list[int]:
@@ -374,6 +410,9 @@ class Sandbox:
         leftovers = self.pids()
         if leftovers:
             log.error("sandbox %s: processes survived release: %s", self.session_id, leftovers)
+        if self._root_fd is not None:
+            os.close(self._root_fd)  # the last reference to the sandbox's mounts
+            self._root_fd = None
         failure: OSError | None = None
         if capture_to is not None:
             if leftovers:

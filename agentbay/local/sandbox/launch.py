@@ -2,9 +2,10 @@
 
 Isolated, the process tree is::
 
-    unshare --pid --fork --mount --uts --ipc ...   (host PID namespace, ~1 MB, waits)
+    unshare [--user ...] --pid --fork --mount --uts --ipc ...   (host PID namespace, waits)
       └─ python toolserver  = PID 1 of the new namespaces: builds the sandbox, then serves
 
+``--user`` and its id mapping only when the runtime is not root (``userns.py``).
 ``--kill-child`` ties PID 1 to the helper, and PID 1 exits when the runtime's end of the
 channel closes, so a crashed runtime leaves no session processes behind. ``--net`` gives
 the session a network namespace of its own (loopback only, brought up by the tool server):
@@ -30,7 +31,7 @@ from importlib.util import cache_from_source
 from pathlib import Path
 from typing import NamedTuple
 
-from agentbay.local.sandbox import egress, inside, layout
+from agentbay.local.sandbox import egress, inside, layout, userns
 from agentbay.local.sandbox.image import HOST_ROOT, SandboxImage
 
 #: The package of in-sandbox code; its parent goes on the tool server's ``sys.path``, so the
@@ -109,22 +110,32 @@ class Started(NamedTuple):
     port_channel: socket.socket
 
 
+def user_namespace_args(rootless: bool) -> list[str]:
+    """The ``unshare`` options of a sandbox's user namespace: none as root (the host's own
+    user namespace), else a new one with the user's mapping (see ``userns.py``)."""
+    return userns.id_mapping().unshare_args() if rootless else []
+
+
 def start(
     session_dir: Path,
     *,
     isolated: bool,
     hide: list[str],
+    overlays: list[dict[str, str]] | None = None,
+    rlimits: dict[str, int] | None = None,
     image: SandboxImage = HOST_ROOT,
     egress_rules: str | None = None,
     screen: dict[str, int] | None = None,
 ) -> Started:
     """Start the tool server of one sandbox.
 
-    Isolated, ``session_dir/root`` must already be the session's overlay. ``egress_rules``
-    (isolated only): the nftables rules the tool server loads into the session's network
-    namespace before the NAT interface arrives (see ``egress.py``). The caller reads the
-    tool server's ready message from the channel. ``screen`` is the size of the session's
-    display (``width``, ``height``, ``dpi``), should it start one.
+    Isolated as root, ``session_dir/root`` must already be the session's overlay. Rootless,
+    ``overlays`` (from ``layers.rootless_overlays``) are what the tool server mounts in its
+    own user and mount namespaces; ``rlimits`` (``limits.SessionLimits.rlimits``) what it
+    sets on itself. ``egress_rules`` (isolated only): the nftables rules the tool server
+    loads into the session's network namespace before the NAT interface arrives (see
+    ``egress.py``). The caller reads the tool server's ready message from the channel. ``screen`` is the size of the
+    session's display (``width``, ``height``, ``dpi``), should it start one.
     """
     precompile()
     host_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -137,6 +148,7 @@ def start(
             raise RuntimeError("the util-linux 'unshare' program is not installed")
         argv = [
             unshare,
+            *user_namespace_args(overlays is not None),
             "--pid",
             "--fork",
             "--mount",
@@ -162,6 +174,10 @@ def start(
         if egress_rules is not None:
             config["firewall"] = {"program": egress.nft(), "ruleset": egress_rules}
             config["resolv_conf"] = f"nameserver {egress.NAMESERVER}\n"
+        if overlays is not None:
+            config["overlays"] = overlays
+        if rlimits:
+            config["rlimits"] = rlimits
     else:
         argv = python
         home = str(session_dir / "home")
@@ -199,7 +215,7 @@ def start(
 
 
 def start_watchdog(
-    sessions_dir: Path, cgroup_prefix: str, cgroup_parents: list[Path]
+    sessions_dir: Path, cgroup_prefix: str, cgroup_parents: list[Path], *, rootless: bool
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Start the manager's watchdog (see ``watchdog.py``); returns it and the pipe's write end.
 
@@ -219,6 +235,7 @@ def start_watchdog(
                 str(read_end),
                 str(sessions_dir),
                 cgroup_prefix,
+                json.dumps(userns.remover_argv() if rootless else []),
                 *map(str, cgroup_parents),
             ],
             stdin=subprocess.DEVNULL,

@@ -58,7 +58,12 @@ SYSTEM_ENTRIES = frozenset(
         "var",
     ]
 )
+#: The opaque-directory marker: overlayfs reads its metadata from ``trusted.`` xattrs when
+#: root mounts it in the host, from ``user.`` ones inside a user namespace (``userxattr``).
 OPAQUE_XATTR = "trusted.overlay.opaque"
+USERNS_OPAQUE_XATTR = "user.overlay.opaque"
+#: Top-level entries a rootless session gets as fresh mounts from the tool server.
+_MOUNTED_BY_JAIL = frozenset(["dev", "proc", "sys"])
 #: The kernel copies mount options into one page; stay well below it.
 MAX_OPTIONS_BYTES = 3800
 
@@ -120,26 +125,70 @@ def hide_host_data(upper: Path, layers: Sequence[Path] = ()) -> None:
     the system's are gone (whiteouts), except where a layer below already decides.
     """
     for name in PRIVATE_DIRS:
-        host = Path("/") / name
-        if not host.is_dir() or host.is_symlink() or _in_layers(layers, name):
-            continue
-        inside, original = upper, Path("/")
-        for part in PurePosixPath(name).parts:
-            inside, original = inside / part, original / part
-            if not inside.exists():
-                inside.mkdir()
-                # A directory of the upper layer lends its owner and mode to the merged view.
-                _copy_owner_and_mode(original, inside)
-        try:
-            os.setxattr(inside, OPAQUE_XATTR, b"y")
-        except OSError as exc:
-            log.warning("session %s sees the host's /%s: %s", upper.parent.name, name, exc)
+        if not _in_layers(layers, name):
+            _make_opaque(upper, name, OPAQUE_XATTR)
     for name in os.listdir("/"):
         if name not in SYSTEM_ENTRIES and not _in_layers(layers, name):
             try:
                 os.mknod(upper / name, stat.S_IFCHR, os.makedev(0, 0))  # a whiteout
             except OSError as exc:
                 log.warning("session %s sees the host's /%s: %s", upper.parent.name, name, exc)
+
+
+def _make_opaque(upper: Path, name: str, xattr: str) -> None:
+    """Make ``/<name>`` start empty: an opaque directory (marker ``xattr``) of ``upper``."""
+    host = Path("/") / name
+    if not host.is_dir() or host.is_symlink():
+        return
+    inside, original = upper, Path("/")
+    for part in PurePosixPath(name).parts:
+        inside, original = inside / part, original / part
+        if not inside.exists():
+            inside.mkdir()
+            # A directory of the upper layer lends its owner and mode to the merged view.
+            _copy_owner_and_mode(original, inside)
+    try:
+        os.setxattr(inside, xattr, b"y")
+    except OSError as exc:
+        log.warning("session %s sees the host's /%s: %s", upper.parent.name, name, exc)
+
+
+def rootless_overlays(session_dir: Path) -> list[dict[str, str]]:
+    """Lay out a rootless session's root; returns the overlays its tool server mounts inside
+    its user and mount namespaces, as ``{"target", "options"}`` items.
+
+    Inside a user namespace the kernel refuses ``/`` as a lower layer ("failed to clone
+    lowerpath": ``/`` has submounts, ``/proc`` and ``/dev``, that the namespace does not
+    own). So ``root/`` is a plain directory for the top level, each system directory that
+    has no submounts gets an overlay of its own (``upper/<name>``, ``work/<name>``), and the
+    host's data stays out as with ``hide_host_data``: the top-level private directories
+    are plain empty directories, deeper ones (``var/tmp``) opaque, and the top-level
+    entries outside the system's are simply not there.
+    """
+    upper, work = writable_dirs(session_dir)
+    root = session_dir / "root"
+    for directory in (upper, work, root):
+        directory.mkdir(parents=True, exist_ok=True)
+    overlays: list[dict[str, str]] = []
+    private_top = {name for name in PRIVATE_DIRS if "/" not in name}
+    for name in sorted(SYSTEM_ENTRIES):
+        host = Path("/") / name
+        if host.is_symlink():  # merged-/usr systems: /bin -> usr/bin and the like
+            os.symlink(os.readlink(host), root / name)
+        elif not host.is_dir():
+            continue
+        elif name in _MOUNTED_BY_JAIL or name in private_top:
+            (root / name).mkdir()
+            _copy_owner_and_mode(host, root / name)
+        else:
+            for directory in (root, upper, work):
+                (directory / name).mkdir()
+            options = f"lowerdir={host},upperdir={upper / name},workdir={work / name},userxattr"
+            overlays.append({"target": str(root / name), "options": options})
+    for name in PRIVATE_DIRS:
+        if "/" in name:
+            _make_opaque(upper, name, USERNS_OPAQUE_XATTR)
+    return overlays
 
 
 def _in_layers(layers: Sequence[Path], name: str) -> bool:
@@ -149,7 +198,9 @@ def _in_layers(layers: Sequence[Path], name: str) -> bool:
 
 def _copy_owner_and_mode(source: Path, target: Path) -> None:
     info = source.stat()
-    os.chown(target, info.st_uid, info.st_gid)
+    if os.geteuid() == 0:
+        # Rootless, the directory stays the runtime user's: root inside the session.
+        os.chown(target, info.st_uid, info.st_gid)
     os.chmod(target, stat.S_IMODE(info.st_mode))
 
 

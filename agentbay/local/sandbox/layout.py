@@ -1,15 +1,20 @@
-"""Session directories and overlay mounts on the host.
+"""Session directories and overlay mounts.
 
 ``<data_dir>/sessions/<id>/`` holds ``upper/`` and ``work/`` (the overlay's writable
-layer, see ``layers.writable_dirs``), ``root/`` (the merged view, mounted in the HOST mount
-namespace so the runtime can read and write session files directly), ``home/`` (the
+layer, see ``layers.writable_dirs``), ``root/`` (the session's root), ``home/`` (the
 working directory of unisolated sessions) and ``toolserver.log`` (the tool server's stderr).
+
+As root, ``root/`` is the merged overlay view, mounted in the HOST mount namespace so the
+runtime reads and writes session files directly. Rootless (see ``userns.py``), ``root/`` is
+a plain directory holding the top level of the session's root, and each system directory
+gets an overlay of its own that the tool server mounts inside its namespaces (see
+``layers.rootless_overlays``); the runtime reaches the files through the tool server's root
+(``handle.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import shutil
 import sys
@@ -17,7 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agentbay.local.sandbox import layers as layers_module
-from agentbay.local.sandbox.inside import syscalls
+from agentbay.local.sandbox import userns
+from agentbay.local.sandbox.inside import jail, syscalls
 from agentbay.logger import get_logger
 
 log = get_logger("agentbay.local.sandbox")
@@ -61,14 +67,7 @@ def mount_overlay(
     for directory in (upper, work, root):
         directory.mkdir(parents=True, exist_ok=True)
     layers_module.hide_host_data(upper, layers)
-    flags = syscalls.MS_NOSUID | syscalls.MS_NODEV
-    try:
-        # volatile: no syncs to disk, since the layer is deleted with the session anyway.
-        syscalls.mount("overlay", root, "overlay", flags, options + ",volatile")
-    except OSError as exc:
-        if exc.errno != errno.EINVAL:
-            raise
-        syscalls.mount("overlay", root, "overlay", flags, options)  # kernel < 5.10
+    jail.mount_overlay(str(root), options)
     return root
 
 
@@ -98,11 +97,19 @@ def mounted_paths() -> list[str]:
 def remove_session_dir(session_dir: Path) -> None:
     """Unmount what is still mounted below the session dir, then delete it."""
     unmount_tree(session_dir)
+    failures: list[tuple[str, BaseException]] = []
 
     def report(
         _function: object, path: str, exc_info: tuple[object, BaseException, object]
     ) -> None:
-        log.warning("cannot delete %s: %s", path, exc_info[1])
+        failures.append((path, exc_info[1]))
 
     if session_dir.exists():
         shutil.rmtree(session_dir, onerror=report)
+    if failures and userns.rootless():
+        # Files of the session's other ids, or directories it left without permissions.
+        userns.remove_as_namespace_root(session_dir)
+        if not session_dir.exists():
+            return
+    for path, exc in failures:
+        log.warning("cannot delete %s: %s", path, exc)

@@ -13,11 +13,12 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from agentbay.local.sandbox import egress, launch, layers, layout, probe
+from agentbay.local.sandbox import egress, launch, layers, layout, limits, probe, userns
 from agentbay.local.sandbox.cgroups import CgroupLayout, SessionCgroup, stale_cgroups
 from agentbay.local.sandbox.egress import NetworkPolicy
 from agentbay.local.sandbox.handle import Sandbox
 from agentbay.local.sandbox.image import HOST_ROOT, SandboxImage
+from agentbay.local.sandbox.limits import SessionLimits
 from agentbay.logger import get_logger
 
 log = get_logger("agentbay.local.sandbox")
@@ -61,8 +62,9 @@ class SandboxManager:
         *,
         isolated: bool = True,
         pool_size: int = 2,
-        pids_max: int = 512,
-        memory_max_bytes: int = 2 * 1024**3,
+        pids_max: int | None = 512,
+        memory_max_bytes: int | None = 2 * 1024**3,
+        disk_max_bytes: int | None = None,
         sessions_dir: Path | None = None,
         on_session_failed: Callable[[str], None] | None = None,
         network: NetworkPolicy | None = None,
@@ -70,9 +72,11 @@ class SandboxManager:
     ) -> None:
         self.data_dir = Path(os.path.realpath(data_dir))
         self.isolated = isolated
+        #: Isolated without root: each sandbox in a user namespace of its own.
+        self.rootless = isolated and userns.rootless()
         self.pool_size = max(0, pool_size)
-        self.pids_max = pids_max
-        self.memory_max_bytes = memory_max_bytes
+        #: Every session's budget, enforced by cgroups where usable, else by rlimits.
+        self.limits = SessionLimits(pids_max, memory_max_bytes, disk_max_bytes)
         self._on_session_failed = on_session_failed
         self.sessions_dir = Path(os.path.realpath(sessions_dir or self.data_dir / "sessions"))
         self.network = network or NetworkPolicy()
@@ -99,12 +103,26 @@ class SandboxManager:
         self._closing: set[asyncio.Task[None]] = set()  # strong refs to background closes
         self._dying: dict[str, asyncio.Task[None]] = {}  # sessions whose sandbox stopped
         self._watchdog: tuple[subprocess.Popen[bytes], int] | None = None
+        self._disk_watch: asyncio.Task[None] | None = None
         # close_sync() runs on whatever thread atexit or a signal handler uses, while the
         # event loop's thread may be finishing a sandbox start: handing a sandbox to the
         # pool or to a session and closing the manager exclude each other, so a start that
         # finishes after the close always sees it and releases what it made.
         self._handover = threading.Lock()
         self._host_root: Path | None = None  # see layers.mount_host_root
+
+    @staticmethod
+    def isolation_notes() -> list[str]:
+        """What isolated sessions are like here, beyond working (rootless mode, id mapping)."""
+        return probe.isolation_notes()
+
+    @staticmethod
+    def limits_in_force(*, isolated: bool, budget: SessionLimits | None = None) -> str:
+        """Which limits sessions get on this machine, and how (for ``serve``'s start)."""
+        if not isolated:
+            return "session limits: none (unisolated)"
+        found = CgroupLayout.detect()
+        return limits.describe(budget or SessionLimits(), found.version if found else None)
 
     @staticmethod
     def isolation_problem() -> str | None:
@@ -134,13 +152,36 @@ class SandboxManager:
             return
         self.sessions_dir.mkdir(parents=True, exist_ok=True)
         self._cgroups = CgroupLayout.detect()
+        if self._cgroups is None and self.isolated:
+            log.info("no usable cgroup: sessions get per-process resource limits (rlimits)")
         parents = list(dict.fromkeys(self._cgroups.parents.values())) if self._cgroups else []
         try:
-            self._watchdog = launch.start_watchdog(self.sessions_dir, self._cgroup_prefix, parents)
+            self._watchdog = launch.start_watchdog(
+                self.sessions_dir, self._cgroup_prefix, parents, rootless=self.rootless
+            )
         except OSError as exc:
             log.warning("no watchdog (a killed runtime would leave mounts behind): %s", exc)
         atexit.register(self.close_sync)
+        if self.isolated and self.limits.disk_bytes is not None:
+            self._disk_watch = asyncio.get_running_loop().create_task(self._watch_disk())
         self._ready = True
+
+    async def _watch_disk(self) -> None:
+        """Stop the commands of sessions whose writable layer outgrew the disk limit."""
+        budget = self.limits.disk_bytes
+        assert budget is not None
+        while True:
+            await asyncio.sleep(limits.DISK_WATCH_INTERVAL_S)
+            for sandbox in list(self._active.values()):
+                used = await asyncio.to_thread(limits.disk_usage, sandbox.writable_dirs())
+                if used > budget:
+                    log.warning(
+                        "session %s uses %d bytes of disk (limit %d): its commands are stopped",
+                        sandbox.session_id,
+                        used,
+                        budget,
+                    )
+                    await asyncio.to_thread(sandbox.stop_commands)
 
     def _stop_watchdog(self) -> None:
         """Tell the watchdog this is an orderly shutdown (nothing for it to clean)."""
@@ -177,6 +218,8 @@ class SandboxManager:
         in their own teardown would return before its worker thread finished it.
         """
         sandboxes = self._take_all()
+        if self._disk_watch is not None:
+            self._disk_watch.cancel()
         await asyncio.gather(*self._filling_tasks(), *self._closing, return_exceptions=True)
         await asyncio.gather(*(s.close() for s in sandboxes), return_exceptions=True)
         await asyncio.to_thread(self._remove_host_root)
@@ -345,13 +388,20 @@ class SandboxManager:
         cgroup = None
         sandbox = None
         try:
-            if self.isolated:
+            overlays = None
+            if self.rootless:
+                if image.layers:
+                    raise ValueError("user images need the runtime to run as root (for now)")
+                overlays = layers.rootless_overlays(session_dir)
+            elif self.isolated:
                 layout.mount_overlay(session_dir, image.layers, self._lowest(image))
             else:
                 (session_dir / "home").mkdir()
+            rlimits = self.limits.rlimits()
             if self._cgroups is not None:
                 cgroup = SessionCgroup(self._cgroups, self._cgroup_prefix + name)
-                cgroup.create(self.pids_max, self.memory_max_bytes)
+                cgroup.create(self.limits.pids, self.limits.memory_bytes)
+                rlimits = {k: v for k, v in rlimits.items() if k == "RLIMIT_FSIZE"}
             rules = None
             if self.isolated and self.network.mode == "egress":
                 rules = egress.ruleset(self.network, egress.host_addresses())
@@ -359,6 +409,8 @@ class SandboxManager:
                 session_dir,
                 isolated=self.isolated,
                 hide=[str(self.data_dir)],
+                overlays=overlays,
+                rlimits=rlimits,
                 image=image,
                 egress_rules=rules,
                 screen=self.screen,
@@ -370,6 +422,7 @@ class SandboxManager:
                 channel=started.channel,
                 port_channel=started.port_channel,
                 cgroup=cgroup,
+                rootless=self.rootless,
             )
             # Also moves the tool server into the cgroup before any tool call: every
             # process the session ever runs descends from it and inherits the cgroup.

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -22,11 +22,6 @@ def quick_problem() -> str | None:
     """The reasons ``isolation_problem`` finds without starting a sandbox (or None)."""
     if sys.platform != "linux":
         return f"isolated sessions need Linux namespaces (this is {sys.platform})"
-    if os.geteuid() != 0:
-        return (
-            "isolated sessions need root (namespaces, overlay mounts, cgroups); "
-            "run the runtime as root"
-        )
     from agentbay.local.sandbox.launch import unshare_binary
 
     if unshare_binary() is None:
@@ -37,7 +32,86 @@ def quick_problem() -> str | None:
                 return "the kernel has no overlayfs (try: modprobe overlay)"
     except OSError as exc:
         return f"cannot read /proc/filesystems: {exc}"
+    from agentbay.local.sandbox import userns
+
+    if userns.rootless():
+        return user_namespace_problem()
     return None
+
+
+def _sysctl(name: str) -> str | None:
+    """The value of ``/proc/sys/<name with dots as slashes>``, None where it does not exist."""
+    try:
+        with open("/proc/sys/" + name.replace(".", "/")) as handle:
+            return handle.read().strip()
+    except OSError:
+        return None
+
+
+#: How to change a kernel setting, for the explanations below.
+_SET = "as root: sysctl -w {setting}; to keep it, put '{setting}' in /etc/sysctl.d/90-agentbay.conf"
+
+
+def user_namespace_problem() -> str | None:
+    """Why this (non-root) user cannot create the user namespaces rootless sessions need,
+    and how to allow it; None when nothing is in the way."""
+    if _sysctl("user.max_user_namespaces") == "0":
+        return (
+            "user namespaces are disabled (user.max_user_namespaces = 0); to enable them, "
+            + _SET.format(setting="user.max_user_namespaces=15000")
+        )
+    if _sysctl("kernel.unprivileged_userns_clone") == "0":
+        return (
+            "this kernel lets only root create user namespaces "
+            "(kernel.unprivileged_userns_clone = 0); to allow users, "
+            + _SET.format(setting="kernel.unprivileged_userns_clone=1")
+        )
+    if _sysctl("kernel.apparmor_restrict_unprivileged_userns") == "1":
+        return (
+            "AppArmor forbids unprivileged user namespaces "
+            "(kernel.apparmor_restrict_unprivileged_userns = 1, Ubuntu 23.10 and later); "
+            "to allow them, "
+            + _SET.format(setting="kernel.apparmor_restrict_unprivileged_userns=0")
+            + " (or give this Python an AppArmor profile with the 'userns' permission)"
+        )
+    from agentbay.local.sandbox.launch import SANDBOX_PATH, unshare_binary
+
+    unshare = unshare_binary()
+    assert unshare is not None  # checked by the caller
+    try:
+        trial = subprocess.run(
+            [unshare, "--user", "--map-root-user", "--mount", "--pid", "--fork", "true"],
+            capture_output=True,
+            timeout=10,
+            env={"PATH": SANDBOX_PATH, "LANG": "C"},
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"cannot create a user namespace: {exc}"
+    if trial.returncode != 0:
+        error = trial.stderr.decode(errors="replace").strip()
+        return (
+            f"cannot create a user namespace as this user ({error or trial.returncode}); "
+            "isolated sessions need unprivileged user namespaces (or run the runtime as root)"
+        )
+    return None
+
+
+def isolation_notes() -> list[str]:
+    """What isolated sessions lack on this machine without being refused, for humans."""
+    from agentbay.local.sandbox import userns
+
+    if not userns.rootless():
+        return []
+    notes = [
+        "rootless mode: each session has its own user namespace ("
+        + userns.id_mapping().describe()
+        + "); the host's system files are read-only in sessions"
+    ]
+    missing = userns.missing_id_mapping()
+    if missing:
+        notes.append(missing)
+    return notes
 
 
 def _trial() -> str | None:

@@ -10,7 +10,9 @@ inherited only by threads and children created afterwards.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import sys
 
 from . import syscalls as sc
 
@@ -49,25 +51,37 @@ def host_pid() -> int:
     return int(os.readlink("/proc/self"))
 
 
-def enter(root: str, hide: list[str], hostname: str, show: list[str] | None = None) -> None:
+def enter(
+    root: str,
+    hide: list[str],
+    hostname: str,
+    show: list[str] | None = None,
+    overlays: list[dict[str, str]] | None = None,
+) -> None:
     """Build the sandbox's mounts under ``root``, pivot into it and drop privileges.
 
-    ``root`` is the session's overlay (mounted by the runtime in the host namespace),
-    ``hide`` host paths to cover with an empty read-only tmpfs (the runtime's data dir,
-    whose other sessions' upper dirs are otherwise readable through the lower layer),
-    ``show`` host paths to bind read-only where the overlay hides them (the tool server's
-    own code and interpreter, which it still imports from after the pivot).
+    ``root`` is the session's overlay (mounted by the runtime in the host namespace), or
+    with ``overlays`` (rootless: the tool server is root of its own user namespace) a plain
+    directory on which this mounts each ``{"target", "options"}`` overlay first. ``hide``
+    are host paths to cover with an empty read-only tmpfs (the runtime's data dir, whose
+    other sessions' upper dirs are otherwise readable through the lower layer), ``show``
+    host paths to bind read-only where the overlay hides them (the tool server's own code
+    and interpreter, which it still imports from after the pivot).
     """
     # unshare already made the copy private; repeat it so nothing we mount can ever
     # propagate back to the host, whatever the unshare defaults are.
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+    if overlays is not None:
+        _mount_rootless_root(root, overlays)
     _mount_proc(root)
     _mount_dev(root)
     _mount_sys(root)
     _copy_dangling_config(root)
     for path in show or []:
         target = root + path
-        os.makedirs(target, exist_ok=True)
+        if os.path.exists(target):
+            continue  # visible anyway (a system Python under /usr): its overlay stays
+        os.makedirs(target)
         sc.mount(path, target, None, sc.MS_BIND | sc.MS_REC)
         sc.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID)
     for path in hide:
@@ -82,6 +96,35 @@ def enter(root: str, hide: list[str], hostname: str, show: list[str] | None = No
     os.chdir("/")
     sc.sethostname(hostname)
     drop_privileges()
+
+
+def _mount_rootless_root(root: str, overlays: list[dict[str, str]]) -> None:
+    """Make ``root`` a mount point (pivot_root needs one) and mount each system directory's
+    overlay on it. A directory whose overlay the kernel refuses (a host submount below it,
+    such as a container's bind-mounted /etc/hosts) is shown read-only instead."""
+    sc.mount(root, root, None, sc.MS_BIND)
+    for overlay in overlays:
+        target, options = overlay["target"], overlay["options"]
+        try:
+            mount_overlay(target, options)
+        except OSError as exc:
+            lower = options.split(",", 1)[0].partition("=")[2]
+            print(f"toolserver: {lower} is read-only in this session: {exc}", file=sys.stderr)
+            sc.mount(lower, target, None, sc.MS_BIND | sc.MS_REC)
+            flags = sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID
+            sc.mount(None, target, None, flags)
+
+
+def mount_overlay(target: str, options: str) -> None:
+    """Mount an overlay (nosuid, nodev, volatile where the kernel has it) at ``target``."""
+    flags = sc.MS_NOSUID | sc.MS_NODEV
+    try:
+        # volatile: no syncs to disk, since the layer is deleted with the session anyway.
+        sc.mount("overlay", target, "overlay", flags, options + ",volatile")
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        sc.mount("overlay", target, "overlay", flags, options)  # kernel < 5.10
 
 
 def _copy_dangling_config(root: str) -> None:
@@ -103,9 +146,12 @@ def _copy_dangling_config(root: str) -> None:
                 content = handle.read()
         except OSError:
             continue
-        os.unlink(inside)
-        with open(inside, "wb") as handle:
-            handle.write(content)
+        try:
+            os.unlink(inside)
+            with open(inside, "wb") as handle:
+                handle.write(content)
+        except OSError as exc:  # rootless: the host's /etc is not the session's to change
+            print(f"toolserver: cannot copy {path} into the session: {exc}", file=sys.stderr)
 
 
 def _mount_proc(root: str) -> None:
@@ -137,13 +183,14 @@ def _mount_dev(root: str) -> None:
             os.close(os.open(f"{dev}/{name}", os.O_CREAT | os.O_WRONLY, 0o666))
             sc.mount(f"/dev/{name}", f"{dev}/{name}", None, sc.MS_BIND)
     os.mkdir(f"{dev}/pts", 0o755)
-    sc.mount(
-        "devpts",
-        f"{dev}/pts",
-        "devpts",
-        sc.MS_NOSUID | sc.MS_NOEXEC,
-        "newinstance,ptmxmode=0666,mode=620,gid=5",
-    )
+    devpts = "newinstance,ptmxmode=0666,mode=620"
+    try:
+        sc.mount("devpts", f"{dev}/pts", "devpts", sc.MS_NOSUID | sc.MS_NOEXEC, devpts + ",gid=5")
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        # A user namespace without subordinate ids has no group 5 (tty).
+        sc.mount("devpts", f"{dev}/pts", "devpts", sc.MS_NOSUID | sc.MS_NOEXEC, devpts)
     os.symlink("pts/ptmx", f"{dev}/ptmx")
     os.mkdir(f"{dev}/shm", 0o1777)
     sc.mount("shm", f"{dev}/shm", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=1777,size=64m")

@@ -288,7 +288,9 @@ def _prepare(config: dict[str, Any]) -> int:
             list(config.get("hide", [])),
             config["hostname"],
             list(config.get("show", [])),
+            config.get("overlays"),
         )
+        _set_rlimits(dict(config.get("rlimits") or {}))
     else:
         from . import syscalls
 
@@ -302,6 +304,15 @@ def _prepare(config: dict[str, Any]) -> int:
     os.makedirs(workdir, exist_ok=True)
     os.chdir(workdir)
     return pid
+
+
+def _set_rlimits(rlimits: dict[str, int]) -> None:
+    """Lower soft and hard limits for this process and everything it will start (the
+    session's root has no CAP_SYS_RESOURCE to raise them again)."""
+    import resource
+
+    for name, value in rlimits.items():
+        resource.setrlimit(getattr(resource, name), (value, value))
 
 
 def _kill_descendants() -> None:

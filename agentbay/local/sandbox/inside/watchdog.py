@@ -3,7 +3,7 @@
 One watchdog process per ``SandboxManager``, started as::
 
     python -E -s -S -c WATCHDOG_BOOT <parent of inside/> <fd> <sessions dir> <cgroup prefix> \
-        [<cgroup parent>...]
+        <remover> [<cgroup parent>...]
 
 (``launch.WATCHDOG_BOOT`` imports this module from the package ``inside``.)
 
@@ -13,14 +13,20 @@ the runtime died (SIGKILL, crash): the tool servers die by themselves (their cha
 end of file too), but the overlay mounts in the host namespace, the cgroups and the
 session directories would stay until the next start on the same data dir, which for a
 scratch data dir never comes. The watchdog removes them.
+
+``<remover>`` is a JSON list: ``[]``, or (rootless) the command prefix that deletes a
+directory as root of a user namespace with the sessions' id mapping, for the files of a
+session's other ids that the runtime's user cannot delete itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
+import subprocess
 import time
 
 from . import procs, syscalls
@@ -71,7 +77,7 @@ def _unmount_below(directory: str) -> None:
             syscalls.umount2(target, syscalls.MNT_DETACH)
 
 
-def clean(sessions_dir: str, prefix: str, parents: list[str]) -> None:
+def clean(sessions_dir: str, prefix: str, parents: list[str], remover: list[str]) -> None:
     """Kill what is left in the session cgroups, unmount, delete the session dirs."""
     cgroups = _kill_cgroups(prefix, parents)
     _unmount_below(sessions_dir)
@@ -80,7 +86,11 @@ def clean(sessions_dir: str, prefix: str, parents: list[str]) -> None:
     except OSError:
         children = []
     for child in children:
-        shutil.rmtree(os.path.join(sessions_dir, child), ignore_errors=True)
+        path = os.path.join(sessions_dir, child)
+        shutil.rmtree(path, ignore_errors=True)
+        if remover and os.path.lexists(path):
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                subprocess.run([*remover, path], capture_output=True, timeout=60, check=False)
     for directory in cgroups:
         for _ in range(100):
             try:
@@ -94,7 +104,8 @@ def clean(sessions_dir: str, prefix: str, parents: list[str]) -> None:
 
 def main(argv: list[str]) -> None:
     """Entry point: wait for the runtime to go, clean up if it went badly."""
-    fd, sessions_dir, prefix, parents = int(argv[1]), argv[2], argv[3], argv[4:]
+    fd, sessions_dir, prefix = int(argv[1]), argv[2], argv[3]
+    remover, parents = json.loads(argv[4]), argv[5:]
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the runtime's to handle
     if _wait_for_runtime_exit(fd):
-        clean(sessions_dir, prefix, parents)
+        clean(sessions_dir, prefix, parents, remover)

@@ -1,0 +1,94 @@
+"""What each session may use, and how that is enforced on this machine.
+
+``SessionLimits`` is the one description of a session's budget; the manager enforces it
+with whichever mechanism the machine offers, in both modes (root and rootless):
+
+- ``cgroup``: a session cgroup (``cgroups.py``) with ``pids.max`` and the memory limit,
+  for the whole session together; where the runtime is root, or the machine delegates a
+  cgroup v2 subtree to the user (a systemd user slice);
+- ``rlimit``: otherwise, resource limits the tool server sets on itself before it starts
+  anything, inherited by every process of the session: ``RLIMIT_NPROC`` (counted per user
+  namespace, so per session when rootless), ``RLIMIT_DATA`` per process (not
+  ``RLIMIT_AS``: Chromium and V8 reserve tens of GB of address space they never use, and
+  fail to start under any address-space limit) and, with a disk limit, ``RLIMIT_FSIZE``.
+
+The disk limit is watched, not enforced by a filesystem: ``disk_usage`` measures the
+session's writable layer, and a session over its limit loses its processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+#: How often the manager measures the writable layers of sessions with a disk limit.
+DISK_WATCH_INTERVAL_S = 2.0
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    """The budget of one session (None: no limit of that kind)."""
+
+    #: Processes and threads of the session (cgroup) / of its root user (rlimit).
+    pids: int | None = 512
+    #: Memory of the whole session (cgroup) / of each of its processes (rlimit).
+    memory_bytes: int | None = 2 * 1024**3
+    #: Bytes in the session's writable layer (its own files); also the largest file.
+    disk_bytes: int | None = None
+
+    def rlimits(self) -> dict[str, int]:
+        """The ``resource.RLIMIT_*`` names and values the tool server sets without cgroups."""
+        wanted = {"RLIMIT_NPROC": self.pids, "RLIMIT_DATA": self.memory_bytes}
+        wanted["RLIMIT_FSIZE"] = self.disk_bytes
+        return {name: value for name, value in wanted.items() if value is not None}
+
+
+def describe(limits: SessionLimits, cgroup_version: int | None) -> str:
+    """One line for ``serve``'s start: which limits are in force, and how."""
+    parts = []
+    if limits.pids is not None:
+        parts.append(f"{limits.pids} processes")
+    if limits.memory_bytes is not None:
+        per = "per session" if cgroup_version else "per process"
+        parts.append(f"{limits.memory_bytes / 1024**2:g} MiB memory {per}")
+    if limits.disk_bytes is not None:
+        parts.append(f"{limits.disk_bytes / 1024**2:g} MiB disk (watched)")
+    budget = ", ".join(parts) or "none"
+    if cgroup_version:
+        return f"session limits: cgroup v{cgroup_version} ({budget})"
+    return (
+        f"session limits: resource limits (rlimits: {budget}); no usable cgroup, so "
+        "memory is limited per process, not per session"
+    )
+
+
+def current_rlimit(name: str) -> int:
+    """This process's soft limit ``name`` (``resource.RLIM_INFINITY`` when unlimited)."""
+    return resource.getrlimit(getattr(resource, name))[0]
+
+
+def disk_usage(directories: list[Path]) -> int:
+    """Bytes allocated to the files below ``directories`` (not following links, not
+    crossing into other filesystems; what cannot be read counts as nothing)."""
+    total = 0
+    for directory in directories:
+        try:
+            device = os.lstat(directory).st_dev
+        except OSError:
+            continue
+        pending = [str(directory)]
+        while pending:
+            path = pending.pop()
+            with contextlib.suppress(OSError):
+                info = os.lstat(path)
+                if info.st_dev != device:
+                    continue
+                total += info.st_blocks * 512
+                if stat.S_ISDIR(info.st_mode):
+                    with os.scandir(path) as entries:
+                        pending.extend(entry.path for entry in entries)
+    return total
