@@ -33,7 +33,7 @@ from agentbay.local.images import (
     builtin_images,
     check_name,
 )
-from agentbay.local.sandbox import SandboxManager, layers, layout, probe
+from agentbay.local.sandbox import SandboxManager, layers, layout, probe, userns
 from agentbay.local.sandbox.egress import NetworkPolicy
 from agentbay.local.sandbox.handle import Sandbox
 from agentbay.local.sandbox.image import SandboxImage
@@ -112,6 +112,11 @@ async def build(
     problem = probe.quick_problem()
     if problem:
         raise ImageError(f"images are built in isolated sandboxes, impossible here: {problem}")
+    if userns.rootless():
+        raise ImageError(
+            "user images are built and used as root only, for now (rootless sessions stack "
+            "no image layers yet): run the build and the runtime as root"
+        )
     _sweep(registry)
     layer_id = registry.new_layer_id()
     build_dir = registry.builds_dir / layer_id

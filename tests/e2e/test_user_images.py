@@ -18,9 +18,15 @@ import pytest
 from agentbay import AgentBay
 from agentbay.local import user_images
 from agentbay.local.images import ImageRegistry
+from agentbay.local.sandbox import userns
 from agentbay.local.server import EmbeddedRuntime
 from agentbay.session_params import CreateSessionParams
 from tests.e2e.api import Api, RpcError
+
+# Rootless builds refuse (test_official_client checks the refusal's message).
+pytestmark = pytest.mark.skipif(
+    userns.rootless(), reason="user images need the runtime to run as root, for now"
+)
 
 IMAGE = "imgc-07eksy57nw6r759fb"  # a cloud custom image id, mirrored locally
 
