@@ -56,6 +56,8 @@ def _ip(*args: str) -> None:
 
 @pytest.fixture(scope="module")
 def internet() -> Iterator[Internet]:
+    if os.geteuid() != 0:
+        pytest.skip("the stand-in internet is a network namespace made by `ip netns add` (root)")
     if shutil.which("ip") is None:
         pytest.skip("the iproute2 'ip' program is needed to build the test's network namespace")
     pid = os.getpid()

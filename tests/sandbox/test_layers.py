@@ -13,10 +13,14 @@ import pytest
 
 from agentbay.local import image_build, imagefile
 from agentbay.local.images import ImageInfo, ImageRegistry
-from agentbay.local.sandbox import Sandbox, egress, layers, layout
+from agentbay.local.sandbox import Sandbox, egress, layers, layout, userns
 from agentbay.local.sandbox.egress import NetworkPolicy
 from agentbay.local.sandbox.image import SandboxImage
 from tests.sandbox.conftest import Env, new_env
+
+pytestmark = pytest.mark.skipif(
+    userns.rootless(), reason="user images need the runtime to run as root, for now"
+)
 
 RUN = "mkdir -p /root/from-image /app && echo layer > /app/f && echo etc > /etc/agentbay-layer"
 

@@ -308,12 +308,18 @@ class Sandbox:
         name = hostname.encode()[:64].decode(errors="ignore") or "localhost"
         if self.rootless:
             userns.set_hostname(self._pid, name)
-            return
+        else:
+            self._set_hostname_as_root(self._pid, name)
+        # As on a cloud machine, `hostname`, /etc/hostname and /etc/hosts agree.
+        write_hostname_files(self.host_path("/etc"), name)
+
+    @staticmethod
+    def _set_hostname_as_root(pid: int, name: str) -> None:
         failure: list[OSError] = []
 
         def enter_and_set() -> None:
             try:
-                fd = os.open(f"/proc/{self._pid}/ns/uts", os.O_RDONLY)
+                fd = os.open(f"/proc/{pid}/ns/uts", os.O_RDONLY)
                 try:
                     syscalls.setns(fd, syscalls.CLONE_NEWUTS)
                 finally:
@@ -327,8 +333,6 @@ class Sandbox:
         worker.join()
         if failure:
             raise failure[0]
-        # As on a cloud machine, `hostname`, /etc/hostname and /etc/hosts agree.
-        write_hostname_files(self.host_path("/etc"), name)
 
     def host_path(self, path: str) -> Path:
         """The host path of a path as the session sees it, for direct file transfer.

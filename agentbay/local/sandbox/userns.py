@@ -5,8 +5,8 @@ Inside its user namespace a session's tool server is root (the runtime's user ma
 PID, UTS and IPC namespaces and mount overlayfs (``userxattr``), never more than the
 runtime's user has on the host. Where ``/etc/subuid`` and ``/etc/subgid`` give the user
 subordinate ids (and the setuid ``newuidmap``/``newgidmap`` of the uidmap package exist),
-ids 1..N of the session map onto them, so ``useradd``, ``chown`` and ``su`` work in the
-session; otherwise the mapping is the one id.
+ids 1..N of the session map onto them, so files and processes of the session can belong to
+other users (``chown``, ``setpriv``); otherwise the mapping is the one id.
 
 The host's own root (uid 0) is not mapped in the session, so the host's system files are
 read-only there, whatever the session's root does; files the session creates belong to
@@ -117,7 +117,7 @@ def id_mapping() -> IdMapping:
 
 
 def missing_id_mapping() -> str | None:
-    """Why sessions get only one id (no ``useradd``/``chown`` to other users in them), and
+    """Why sessions get only one id (no ``chown`` to other users in them), and
     how to give them more; None when subordinate ids are mapped."""
     if id_mapping().uids is not None:
         return None
