@@ -134,8 +134,9 @@ def start(
     own user and mount namespaces; ``rlimits`` (``limits.SessionLimits.rlimits``) what it
     sets on itself. ``egress_rules`` (isolated only): the nftables rules the tool server
     loads into the session's network namespace before the NAT interface arrives (see
-    ``egress.py``). The caller reads the tool server's ready message from the channel. ``screen`` is the size of the
-    session's display (``width``, ``height``, ``dpi``), should it start one.
+    ``egress.py``). The caller reads the tool server's ready message from the channel.
+    ``screen`` is the size of the session's display (``width``, ``height``, ``dpi``), should
+    it start one.
     """
     precompile()
     host_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
