@@ -27,6 +27,15 @@ REPO = Path(__file__).resolve().parent.parent
 ECHO = {"command": "echo ok", "timeout_ms": 5000}
 
 
+def _rss_bytes(pid: int) -> int:
+    """Resident memory of one process (0 once it has exited)."""
+    try:
+        with open(f"/proc/{pid}/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 async def _round(sessions: int) -> dict[str, list[float]]:
     """One round in this process's mode: samples in seconds, idle memory in bytes."""
     from agentbay.local.sandbox import SandboxManager
@@ -47,7 +56,7 @@ async def _round(sessions: int) -> dict[str, list[float]]:
                     assert answer["isError"] is False, answer
                     if key == "cold" and index == 0:
                         await asyncio.sleep(0.5)  # idle: nothing runs but the tool server
-                        results["idle_rss"].append(sandbox.rss_bytes())
+                        results["idle_rss"].append(sum(map(_rss_bytes, sandbox.pids())))
                     await manager.release(f"b-{index}")
             finally:
                 await manager.close()
