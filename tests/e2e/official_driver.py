@@ -231,11 +231,18 @@ def main() -> None:
     stop = threading.Event()
     watcher = fs.watch_directory("/tmp/official", lambda evs: events.extend(evs), 0.2, stop)
     watcher.start()
-    time.sleep(0.8)
-    fs.write_file("/tmp/official/watched.txt", "w")
+    # A write before the watch's first snapshot gives no event: write a marker until one
+    # arrives, so the watched file is created after the snapshot and reported as created.
     deadline = time.time() + 10
     while time.time() < deadline and not events:
-        time.sleep(0.2)
+        fs.write_file("/tmp/official/.ready", "x")
+        poll_end = time.time() + 0.6
+        while time.time() < poll_end and not events:
+            time.sleep(0.05)
+    fs.write_file("/tmp/official/watched.txt", "w")
+    deadline = time.time() + 10
+    while time.time() < deadline and not any(e.path.endswith("watched.txt") for e in events):
+        time.sleep(0.05)
     stop.set()
     watcher.join(5)
     record("watch", sorted({(e.event_type, e.path) for e in events}))

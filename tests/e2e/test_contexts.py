@@ -110,7 +110,12 @@ def test_a_session_link_cannot_redirect_a_download_to_the_host(api: Api) -> None
             Path="/root/esc/agentbay-escape",
             Mode="download",
         )
-        time.sleep(0.5)
+        (task,) = wait_for_tasks(api, session, ContextId=context["Id"])
+        assert task["status"] == "Success"
+        # The session's own link was followed inside the session: the file is in the
+        # session's /etc, and the host's /etc is untouched.
+        inside = "/etc/agentbay-escape/agentbay-escape"
+        assert api.text(session, "shell", command=f"cat {inside}", timeout_ms=3000) == "x"
         assert not os.path.exists("/etc/agentbay-escape")
     finally:
         api.call("ReleaseMcpSession", SessionId=session)

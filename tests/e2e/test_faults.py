@@ -8,6 +8,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from agentbay.local.server import EmbeddedRuntime
 from tests.e2e.api import Api, RpcError
 
@@ -78,13 +80,10 @@ def test_a_killed_tool_server_fails_its_session_and_frees_it(
     _wait_for(lambda: not _host_processes_with(marker))
     session_dir = Path(runtime.data_dir) / "sessions" / session_id
     _wait_for(lambda: not session_dir.exists())
-    try:
+    with pytest.raises(RpcError) as refused:
         api.tool(session_id, "shell", command="echo x", timeout_ms=1000)
-    except RpcError as exc:
-        assert exc.code == "InvalidMcpSession.Failed"
-        assert "Release it" in str(exc.answer["Message"])
-    else:
-        raise AssertionError("a tool call on a failed session was accepted")
+    assert refused.value.code == "InvalidMcpSession.Failed"
+    assert "Release it" in str(refused.value.answer["Message"])
 
     # Releasing it works, and the runtime goes on serving new sessions.
     api.call("ReleaseMcpSession", SessionId=session_id)

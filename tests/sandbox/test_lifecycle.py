@@ -152,7 +152,7 @@ async def main():
     print(" ".join(map(str, box.pids())), flush=True)
     print(" ".join(Path(f"/proc/{pid}/comm").read_text().strip() for pid in box.pids()))
     if sys.argv[2] == "with-watchdog":
-        os.kill(manager._watchdog[0].pid, signal.SIGKILL)
+        os.kill(manager.watchdog_pid, signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
 
 asyncio.run(main())
@@ -192,7 +192,7 @@ def test_killed_runtime_is_cleaned_up_by_its_watchdog(tmp_path: Path) -> None:
     assert _eventually(lambda: not any(_alive(pid) for pid in pids))
     assert _eventually(lambda: _mounts_under(tmp_path) == [])
     assert _eventually(lambda: list((tmp_path / "sessions").iterdir()) == [])
-    prefix = SandboxManager(tmp_path)._cgroup_prefix  # names carry a tag of the data dir
+    prefix = SandboxManager(tmp_path).cgroup_prefix  # names carry a tag of the data dir
     assert _eventually(lambda: _cgroup_dirs(prefix) == [])
 
 
@@ -206,7 +206,7 @@ def test_next_start_cleans_up_when_even_the_watchdog_died(tmp_path: Path) -> Non
         # ...until the next start on the same data dir.
         assert _mounts_under(tmp_path) == []
         assert list((tmp_path / "sessions").iterdir()) == []
-        assert _cgroup_dirs(env.manager._cgroup_prefix) == []
+        assert _cgroup_dirs(env.manager.cgroup_prefix) == []
     finally:
         env.close()
 

@@ -111,6 +111,16 @@ class SandboxManager:
         self._handover = threading.Lock()
         self._host_root: Path | None = None  # see layers.mount_host_root
 
+    @property
+    def cgroup_prefix(self) -> str:
+        """The name prefix of this data dir's session cgroups (a tag of the data dir)."""
+        return self._cgroup_prefix
+
+    @property
+    def watchdog_pid(self) -> int | None:
+        """The PID of the watchdog that cleans up if this process dies (None when stopped)."""
+        return self._watchdog[0].pid if self._watchdog is not None else None
+
     @staticmethod
     def isolation_notes() -> list[str]:
         """What isolated sessions are like here, beyond working (rootless mode, id mapping)."""
