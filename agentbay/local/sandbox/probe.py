@@ -132,10 +132,13 @@ def _trial() -> str | None:
 
 
 async def _trial_session() -> str | None:
+    from agentbay.local.sandbox.egress import NetworkPolicy
     from agentbay.local.sandbox.manager import SandboxManager
 
     scratch = Path(tempfile.mkdtemp(prefix="agentbay-probe-"))
-    manager = SandboxManager(scratch, pool_size=0)
+    # Loopback only: isolation must not hinge on egress, which serve checks on its own
+    # (``egress.egress_problem``) and can do without.
+    manager = SandboxManager(scratch, pool_size=0, network=NetworkPolicy("none"))
     try:
         await manager.start()
         sandbox = await manager.create("probe", hostname="probe", image_id="probe")
