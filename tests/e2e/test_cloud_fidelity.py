@@ -84,6 +84,7 @@ def test_download_urls_behave_like_object_storage(bay: AgentBay) -> None:
 
 def test_hostname_files_agree(bay: AgentBay) -> None:
     created = bay.create()
+    assert created.success, created.error_message
     session = created.session
     try:
         out = session.command.execute_command(
@@ -98,7 +99,9 @@ def test_hostname_files_agree(bay: AgentBay) -> None:
 
 
 def test_watch_directory_delivers_inotify_events(bay: AgentBay) -> None:
-    session = bay.create().session
+    created = bay.create()
+    assert created.success, created.error_message
+    session = created.session
     try:
         got = run_steps(session, "/tmp/fid-watch")
         assert got["ready"], "the watcher never delivered the marker's event"
