@@ -552,6 +552,9 @@ def main() -> None:
         section_idle_memory(report, bay)
         section_images(report, bay, data_dir)
         section_network(report)
+        from bench.desktop import section_desktop  # it imports this module's helpers
+
+        section_desktop(report, bay)
         plot(report, medians, scaling)
         bay.close()
     finally:
