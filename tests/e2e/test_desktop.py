@@ -343,3 +343,19 @@ def test_screenshot_urls_are_signed(desk: Session) -> None:
     assert httpx.get(url, timeout=10).status_code == 200
     assert httpx.get(url.replace("signature=", "signature=0"), timeout=10).status_code == 404
     assert httpx.get(url.split("?")[0], timeout=10).status_code == 404
+
+
+def test_a_session_without_the_x_server_says_what_to_install(bay: AgentBay) -> None:
+    session = bay.create(CreateSessionParams(image_id="linux_latest")).session
+    try:
+        # The session's root is its own copy-on-write view: the host keeps its X server.
+        removed = session.command.execute_command('rm "$(command -v Xvfb)" && echo ok', 5000)
+        assert removed.output == "ok\n", removed
+        missing = session.computer.get_screen_size()
+        assert not missing.success
+        assert "Xvfb not installed" in missing.error_message
+        assert "apt-get install xvfb" in missing.error_message
+        assert session.command.execute_command("echo still", 5000).output == "still\n"
+        assert session.file_system.write_file("/root/f.txt", "x").success
+    finally:
+        session.delete()
