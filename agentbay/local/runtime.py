@@ -63,7 +63,7 @@ class Runtime:
             options.data_dir,
             isolated=options.isolated,
             pool_size=options.pool_size,
-            on_session_failed=self.store.mark_failed,
+            on_session_failed=self._session_failed,
             network=NetworkPolicy(options.network, options.allow_host_ports),
             screen=options.screen.config(),
         )
@@ -77,6 +77,11 @@ class Runtime:
         self.url_lifetime_s = options.url_lifetime_s
         self.public_host = "127.0.0.1" if options.host in ("0.0.0.0", "::", "") else options.host
         self.public_port = options.port
+
+    def _session_failed(self, session_id: str) -> None:
+        """A session's sandbox died by itself: report it failed, close its links."""
+        self.store.mark_failed(session_id)
+        self.links.close_session(session_id)
 
     @property
     def base_url(self) -> str:

@@ -6,6 +6,8 @@ traffic is real HTTP (and raw bytes after an Upgrade) to loopback addresses only
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ import pytest
 
 from agentbay.local.server import EmbeddedRuntime
 from tests.e2e.api import Api
+from tests.e2e.test_faults import _host_processes_with, _sandbox_init
 
 PORT = 30100
 #: Echoes every connection's bytes back once the client half-closes (shows what arrived).
@@ -194,3 +197,20 @@ def test_sessions_cannot_reach_the_runtime(
             timeout_ms=10000,
         )
         assert "connected" not in text and text.count("\n") == 2, text
+
+
+def test_a_failed_sessions_link_closes(api: Api) -> None:
+    """A session whose tool server dies by itself loses its links like a released one."""
+    session_id = api.create_session()
+    _serve_page(api, session_id)
+    url = _link(api, session_id)
+    with httpx.Client() as client:
+        assert _get_when_up(client, url).text == session_id
+        (server,) = _host_processes_with("/tmp/www")  # the page server's --directory
+        os.kill(_sandbox_init(server), signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while api.call("GetSession", SessionId=session_id)["Status"] != "FAILED":
+            assert time.monotonic() < deadline, "the session was not reported failed"
+            time.sleep(0.02)
+        assert client.get(url, timeout=5).status_code == 404
+    api.call("ReleaseMcpSession", SessionId=session_id)
