@@ -202,11 +202,13 @@ def test_sessions_cannot_reach_the_runtime(
 def test_a_failed_sessions_link_closes(api: Api) -> None:
     """A session whose tool server dies by itself loses its links like a released one."""
     session_id = api.create_session()
-    _serve_page(api, session_id)
+    folder = f"/tmp/www-{session_id}"  # marks its server among all the host's processes
+    api.text(session_id, "write_file", path=f"{folder}/index.html", content=session_id)
+    _start(api, session_id, f"python3 -m http.server {PORT} --bind 127.0.0.1 --directory {folder}")
     url = _link(api, session_id)
     with httpx.Client() as client:
         assert _get_when_up(client, url).text == session_id
-        (server,) = _host_processes_with("/tmp/www")  # the page server's --directory
+        (server,) = _host_processes_with(folder)
         os.kill(_sandbox_init(server), signal.SIGKILL)
         deadline = time.monotonic() + 20
         while api.call("GetSession", SessionId=session_id)["Status"] != "FAILED":
