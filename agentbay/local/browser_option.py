@@ -25,6 +25,8 @@ INSTALL_ADVICE = (
 DEFAULT_SIZE = (1920, 1080)  # the documented default of viewport and screen
 MOBILE_SIZE = (390, 844)
 DEFAULT_EXTENSION_PATH = "/tmp/extensions/"
+#: The user-data dir every client sends as PersistentPath (and a BrowserContext syncs).
+BROWSER_DATA_PATH = "/tmp/agentbay_browser"
 
 #: Flags of every session browser. It runs as the session's root, so Chromium's own sandbox
 #: cannot start (the session sandbox is the isolation); nothing may reach outside hosts on

@@ -45,6 +45,23 @@ class BrowserActions:
         self.runtime = runtime
         self._browsers: dict[str, SessionBrowser] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        #: Browsers started ahead of InitBrowser (browser_latest, default options): the
+        #: plan's tool arguments and the start under way.
+        self._early: dict[str, tuple[dict[str, Any], asyncio.Task[Any]]] = {}
+
+    def start_early(self, session_id: str, tool_image: str, sandbox: Sandbox) -> None:
+        """Start a new browser_latest session's Chromium with the default options now, in
+        the background: most InitBrowser calls then find it running (Chromium's start is
+        most of a first page's wait). Other options restart it at InitBrowser."""
+        chromium = browser_option.find_chromium()
+        if tool_image != BROWSER_IMAGE or chromium is None:
+            return
+        plan = browser_option.launch_plan({}, browser_option.BROWSER_DATA_PATH, chromium)
+        args = plan.tool_args()
+        task = asyncio.ensure_future(
+            sandbox.call_tool_answer("browser_start", args, timeout_s=START_TIMEOUT_S)
+        )
+        self._early[session_id] = (args, task)
 
     def serves_browser(self, image_id: str) -> bool:
         """Whether sessions of ``image_id`` have the managed browser."""
@@ -65,7 +82,7 @@ class BrowserActions:
         if chromium is None:
             raise ApiError(503, "BrowserUnavailable", browser_option.INSTALL_ADVICE + ".")
         option = browser_option.parse_option(fields.get("BrowserOption"))
-        persistent = fields.get("PersistentPath") or "/tmp/agentbay_browser"
+        persistent = fields.get("PersistentPath") or browser_option.BROWSER_DATA_PATH
         plan = browser_option.launch_plan(option, persistent, chromium)
         if plan.unsupported:
             log.info("session %s: %s accepted but not supported locally", row.id, plan.unsupported)
@@ -73,6 +90,12 @@ class BrowserActions:
         if sandbox is None:
             raise ApiError(400, "InvalidMcpSession.NotFound", "The session sandbox is not running.")
         async with self._locks.setdefault(row.id, asyncio.Lock()):
+            early = self._early.pop(row.id, None)
+            if early is not None:
+                early_args, task = early
+                await asyncio.gather(task, return_exceptions=True)
+                if early_args != plan.tool_args():  # asked for other options: start again
+                    await sandbox.call_tool_answer("browser_stop", {}, timeout_s=STOP_TIMEOUT_S)
             answer = await sandbox.call_tool_answer(
                 "browser_start", plan.tool_args(), timeout_s=START_TIMEOUT_S
             )
@@ -105,6 +128,11 @@ class BrowserActions:
         upload), then close its link. Sessions without a browser cost nothing."""
         browser = self._browsers.pop(session_id, None)
         self._locks.pop(session_id, None)
+        early = self._early.pop(session_id, None)
+        if early is not None:  # released before any InitBrowser: end the early start first
+            await asyncio.gather(early[1], return_exceptions=True)
+            if sandbox is not None:
+                await sandbox.call_tool_answer("browser_stop", {}, timeout_s=STOP_TIMEOUT_S)
         if browser is None:
             return
         if sandbox is not None:
@@ -113,6 +141,8 @@ class BrowserActions:
 
     async def close(self) -> None:
         """Close every link (the sandboxes end their browsers)."""
+        early, self._early = [task for _, task in self._early.values()], {}
+        await asyncio.gather(*early, return_exceptions=True)
         browsers, self._browsers = list(self._browsers.values()), {}
         await asyncio.gather(*(b.link.close() for b in browsers), return_exceptions=True)
 

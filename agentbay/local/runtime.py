@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from agentbay.local import description as api_description
+from agentbay.local.browser_option import find_chromium
 from agentbay.local.browsers import BrowserActions
 from agentbay.local.contexts import ContextActions
 from agentbay.local.desktop import Screen
@@ -101,7 +103,8 @@ class Runtime:
         self.contexts.recover()
         await self.links.start(self.options.host, self.options.link_port)
         self.links.host = self.public_host
-        await self.sandboxes.start()
+        # Found once, off the event loop (create and InitBrowser ask for it).
+        await asyncio.gather(self.sandboxes.start(), asyncio.to_thread(find_chromium))
 
     async def close(self) -> None:
         """Release every session (uploading what policies ask for) and stop."""

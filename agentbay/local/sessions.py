@@ -186,6 +186,7 @@ class SessionActions:
         if tool_image != image:
             self._tool_images[session_id] = tool_image
         await runtime.contexts.download_at_start(session_id, sandbox, syncs)
+        runtime.browsers.start_early(session_id, tool_image, sandbox)
         if runtime.options.start_desktop and runtime.description.image_has_tool(
             tool_image, "get_screen_size"
         ):

@@ -127,7 +127,30 @@ class ManagedBrowser:
             self.user_data_dir = user_data_dir
             timeout_s = ta.number(plan, "timeout_s", START_TIMEOUT_S)
             self._wait_ready(port_file, timeout_s)
+            if isinstance(auth, dict):
+                self._wait_worker(timeout_s)
             return self._endpoint(restarted=True, extensions=extensions)
+
+    def _wait_worker(self, timeout_s: float) -> None:
+        """Wait until the proxy-credentials extension's worker runs: a page loaded before
+        would meet the proxy's challenge with nobody to answer it."""
+        deadline = time.monotonic() + timeout_s
+        try:
+            with Cdp.connect(self.port, self.path, timeout_s) as cdp:
+                while time.monotonic() < deadline:
+                    targets = cdp.call("Target.getTargets").get("targetInfos", [])
+                    if any(
+                        t.get("type") == "service_worker"
+                        and str(t.get("url", "")).endswith("/worker.js")
+                        for t in targets
+                        if isinstance(t, dict)
+                    ):
+                        return
+                    time.sleep(0.02)
+        except CdpError as exc:
+            raise ta.ToolError(f"the browser did not start its proxy credentials: {exc}") from None
+        self._kill()
+        raise ta.ToolError(f"the proxy credentials extension did not start within {timeout_s:g} s")
 
     def _wait_ready(self, port_file: str, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
