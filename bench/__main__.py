@@ -555,6 +555,9 @@ def main() -> None:
         from bench.desktop import section_desktop  # it imports this module's helpers
 
         section_desktop(report, bay)
+        from bench.browser import section_browser  # it imports this module's helpers
+
+        section_browser(report, bay)
         plot(report, medians, scaling)
         bay.close()
     finally:
