@@ -164,6 +164,17 @@ def test_input_text_into_a_terminal_lands_in_a_file(desk: Session) -> None:
     assert read_when(desk, "/root/typed.txt", text + "\n") == text + "\n"
 
 
+def test_long_unicode_text_arrives_whole(desk: Session) -> None:
+    # More distinct characters than the keyboard has spare keycodes: bindings get recycled.
+    text = "".join(chr(0x4E00 + 7 * i) for i in range(300)) + " ÀÉÎÕÜ ąęłńś ∑∫√∞ ★☆♠♥\n"
+    pids = start(desk, "xterm -e sh -c 'cat > /root/long.txt'")
+    window = window_of(desk, pids)
+    wait_for(lambda: focused(desk, window.window_id), "the terminal to have the focus")
+    assert desk.computer.input_text(text).success
+    assert desk.computer.press_keys(["Ctrl", "d"]).success
+    assert read_when(desk, "/root/long.txt", text) == text
+
+
 def test_select_all_copy_paste_through_the_clipboard(desk: Session) -> None:
     pids = start(desk, "mousepad /root/notes.txt")
     window = window_of(desk, pids)

@@ -238,17 +238,20 @@ def input_text(args: dict[str, Any], ctx: Context) -> str:
         keyboard = keyboard_of.keyboard
         assert keyboard is not None
         shift = keyboard.resolve(conn, _SHIFT)[0]
-        for index, char in enumerate(text):
-            keycode, shifted = keyboard.resolve(conn, keysyms.character(char))
-            if shifted:
-                conn.fake_input(xproto.KEY_PRESS, shift)
-            conn.fake_input(xproto.KEY_PRESS, keycode)
-            conn.fake_input(xproto.KEY_RELEASE, keycode)
-            if shifted:
-                conn.fake_input(xproto.KEY_RELEASE, shift)
-            if index % 256 == 255:
-                conn.sync()  # bounded backlog: the server answers as it goes
-        conn.sync()
+        symbols = [keysyms.character(char) for char in text]
+        start = 0
+        while start < len(symbols):
+            end = keyboard.bind(conn, symbols, start)
+            for symbol in symbols[start:end]:
+                keycode, shifted = keyboard.codes[symbol]
+                if shifted:
+                    conn.fake_input(xproto.KEY_PRESS, shift)
+                conn.fake_input(xproto.KEY_PRESS, keycode)
+                conn.fake_input(xproto.KEY_RELEASE, keycode)
+                if shifted:
+                    conn.fake_input(xproto.KEY_RELEASE, shift)
+            conn.sync()  # a bounded backlog: the server has handled this part
+            start = end
 
     keyboard_of.run(type_text)
     return f"Text sent successfully. Characters: {len(text)}"

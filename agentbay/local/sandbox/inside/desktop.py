@@ -37,6 +37,8 @@ DEFAULT_SCREEN = {"width": 1024, "height": 768, "dpi": 96}
 #: Screenshots kept in the session (older ones are deleted, and their URLs answer 404).
 KEEP_SCREENSHOTS = 50
 _OPENBOX_RC = "/etc/xdg/openbox/rc.xml"
+#: XFree86 vendor keysyms (media keys): their keycodes are free for characters.
+_VENDOR_KEYSYMS = (0x1008FF00, 0x1008FFFF)
 
 
 def which(name: str, env: Mapping[str, str]) -> str | None:
@@ -56,46 +58,98 @@ def missing_programs(env: Mapping[str, str]) -> list[str]:
 class Keyboard:
     """The server's keysym -> keycode map, plus spare keycodes bound on demand.
 
-    Characters the layout lacks (``é``, ``日``, ``✓``...) each get a keycode of their own
-    that stays bound: rebinding one scratch keycode per character (as ``xdotool type``
-    does) races with clients that read the new map late and drops or mixes characters.
+    Characters the layout lacks (``é``, ``日``, ``✓``...) each get a key of their own that
+    stays bound: rebinding one scratch keycode per character (as ``xdotool type`` does)
+    races with clients that read the new map late and drops or mixes characters. Spare
+    keycodes are the unused ones and those of vendor media keys (``XF86Audio...``, which no
+    tool presses): about 110 on Xvfb, two characters each (plain and with Shift). The new
+    characters of a text are bound in one request (every map change makes the window
+    manager grab its keys again). When a text needs more, every binding is recycled at
+    once, after a pause that gives the focused client time to read the events typed with
+    them (a lagging client can still mistype then: texts of more than ~200 distinct such
+    characters are rare).
     """
+
+    #: Pause before recycling: a base plus a share per key event typed since the last one.
+    RECYCLE_PAUSE_S = 0.2
+    RECYCLE_PAUSE_PER_EVENT_S = 0.004
 
     def __init__(self, conn: xproto.XConnection) -> None:
         self.min_keycode = conn.min_keycode
         self.per, keysyms = conn.keyboard_mapping()
+        self.rows = [keysyms[i : i + self.per] for i in range(0, len(keysyms), self.per)]
         self.codes: dict[int, tuple[int, bool]] = {}  # keysym -> (keycode, needs Shift)
         self.spare: list[int] = []
-        self.bound: dict[int, int] = {}  # keysym -> spare keycode we bound it to
+        self.bound: dict[int, list[int]] = {}  # spare keycode we bound -> its keysyms
+        self.half: int | None = None  # a bound keycode whose Shift level is still free
+        self.typed = 0  # key events since the last recycling
         self.lock = threading.Lock()
-        for index in range(len(keysyms) // self.per):
+        low, high = _VENDOR_KEYSYMS
+        for index, row in enumerate(self.rows):
             keycode = self.min_keycode + index
-            row = keysyms[index * self.per : (index + 1) * self.per]
-            if not any(row):
+            if all(not keysym or low <= keysym <= high for keysym in row):
                 self.spare.append(keycode)
                 continue
             for column, keysym in enumerate(row[:2]):
                 if keysym and keysym not in self.codes:
                     self.codes[keysym] = (keycode, column == 1)
-        self.spare.reverse()  # hand out high keycodes first: nothing reads those
+        self.spare.reverse()  # hand out high keycodes first
 
     def resolve(self, conn: xproto.XConnection, keysym: int) -> tuple[int, bool]:
-        """``(keycode, needs Shift)`` for a keysym, binding a spare keycode if needed."""
+        """``(keycode, needs Shift)`` for a keysym, binding a spare key if needed."""
+        self.bind(conn, [keysym], 0)
+        return self.codes[keysym]
+
+    def bind(
+        self, conn: xproto.XConnection, symbols: list[int], start: int, most: int = 256
+    ) -> int:
+        """Bind the keysyms of ``symbols[start:end]`` the map lacks, in one request, for the
+        longest ``end`` that fits, at most ``most`` symbols (at least one: recycling first
+        if need be)."""
         with self.lock:
-            found = self.codes.get(keysym)
-            if found is not None:
-                return found
-            if not self.spare:
-                # Reuse the oldest binding: by now its clients have read the map it needs.
-                oldest = next(iter(self.bound))
-                keycode = self.bound.pop(oldest)
-                del self.codes[oldest]
-            else:
-                keycode = self.spare.pop()
-            conn.change_keyboard_mapping(keycode, self.per, [keysym] * self.per)
-            self.bound[keysym] = keycode
-            self.codes[keysym] = (keycode, False)
-            return keycode, False
+            changed: set[int] = set()
+            end = start
+            while end < min(len(symbols), start + most):
+                symbol = symbols[end]
+                if symbol not in self.codes:
+                    if self.half is None and not self.spare:
+                        if end > start:
+                            break  # type what is bound; the next call recycles
+                        self._recycle(conn)
+                    changed.add(self._assign(symbol))
+                end += 1
+            self.typed += end - start
+            if changed:
+                first, last = min(changed), max(changed)
+                rows = self.rows[first - self.min_keycode : last - self.min_keycode + 1]
+                conn.change_keyboard_mapping(first, self.per, [k for row in rows for k in row])
+            return end
+
+    def _assign(self, keysym: int) -> int:
+        if self.half is not None:
+            keycode, shifted = self.half, True
+            self.half = None
+            self.bound[keycode].append(keysym)
+        else:
+            keycode, shifted = self.spare.pop(), False
+            self.half = keycode
+            self.bound[keycode] = [keysym]
+        pair = self.bound[keycode] * (1 if shifted else 2)
+        self.rows[keycode - self.min_keycode] = (pair * 2 + [0] * self.per)[: self.per]
+        self.codes[keysym] = (keycode, shifted)
+        return keycode
+
+    def _recycle(self, conn: xproto.XConnection) -> None:
+        conn.sync()  # the server has delivered every event typed so far...
+        # ...and the focused client gets time to read them with the bindings they need.
+        time.sleep(self.RECYCLE_PAUSE_S + self.typed * self.RECYCLE_PAUSE_PER_EVENT_S)
+        for keycode, symbols in self.bound.items():
+            for symbol in symbols:
+                del self.codes[symbol]
+            self.spare.append(keycode)
+        self.bound.clear()
+        self.half = None
+        self.typed = 0
 
 
 class Desktop:
