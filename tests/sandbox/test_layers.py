@@ -16,6 +16,7 @@ from agentbay.local.images import ImageInfo, ImageRegistry
 from agentbay.local.sandbox import Sandbox, egress, layers, layout, userns
 from agentbay.local.sandbox.egress import NetworkPolicy
 from agentbay.local.sandbox.image import SandboxImage
+from agentbay.local.sandbox.manager import MAX_IMAGE_POOLS
 from tests.sandbox.conftest import Env, new_env
 
 pytestmark = pytest.mark.skipif(
@@ -140,3 +141,22 @@ def test_a_build_runs_with_the_sessions_network_policy(tmp_path: Path, mode: str
     )
     links = (ImageRegistry(tmp_path).layer_path(info.layers[0]) / "opt" / "links").read_text()
     assert links.split() == (["lo", "tap0"] if mode == "egress" else ["lo"])
+
+
+def test_pools_are_kept_for_the_most_recently_used_images_only(
+    image_env: tuple[Env, SandboxImage],
+) -> None:
+    env, _ = image_env
+    info = ImageRegistry(env.data_dir).get("imgc-layers")  # as built last (maybe rebuilt)
+    assert info is not None
+    stack = ImageRegistry(env.data_dir).sandbox_image(info).layers
+    # Five images by pool key, one layer stack: what matters here is the key.
+    images = [
+        SandboxImage(key=f"recent-{n}", name=f"imgc-recent-{n}", layers=stack)
+        for n in range(MAX_IMAGE_POOLS + 1)
+    ]
+    for number, image in enumerate(images):
+        env.release(_session(env, image, f"recent-{number}"))
+        _wait_ready(env, image, 1)
+    assert env.manager.ready_count(images[0]) == 0  # the least recently used one went
+    assert all(env.manager.ready_count(image) == 1 for image in images[1:])
