@@ -68,7 +68,7 @@ def public_api(package: griffe.Module) -> dict[str, griffe.Object]:
             target = _target(member)
             if (
                 target is not None
-                and target.path.startswith(PACKAGE + ".")
+                and target.path.startswith(package.path + ".")
                 and (target.is_class or target.is_function)
             ):
                 found[target.path] = target
@@ -104,15 +104,23 @@ def _rendered(docs_dir: Path, package: griffe.Module) -> set[str]:
     return rendered
 
 
+def problems(package_name: str, root: Path, docs_dir: Path) -> list[str]:
+    """What is wrong with the package's documentation: one line per public name without a
+    docstring or missing from the reference pages under ``docs_dir``."""
+    package = griffe.load(package_name, search_paths=[str(root)], resolve_aliases=True)
+    assert isinstance(package, griffe.Module)
+    api = public_api(package)
+    rendered = _rendered(docs_dir, package)
+    found = []
+    for path, obj in sorted(api.items()):
+        found += [f"public name without a docstring: {name}" for name in _undocumented(obj)]
+        if path not in rendered:
+            found.append(f"public name missing from the reference pages: {path}")
+    return found
+
+
 def on_pre_build(config: Any) -> None:
     """Check the docstrings and the reference's coverage before the pages are rendered."""
     root = Path(config["config_file_path"]).parent
-    package = griffe.load(PACKAGE, search_paths=[str(root)], resolve_aliases=True)
-    assert isinstance(package, griffe.Module)
-    api = public_api(package)
-    rendered = _rendered(Path(config["docs_dir"]), package)
-    for path, obj in sorted(api.items()):
-        for name in _undocumented(obj):
-            log.warning("public name without a docstring: %s", name)
-        if path not in rendered:
-            log.warning("public name missing from the reference pages: %s", path)
+    for problem in problems(PACKAGE, root, Path(config["docs_dir"])):
+        log.warning("%s", problem)
