@@ -80,20 +80,25 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sessions", type=int, default=10, help="per round and scenario")
     parser.add_argument("--user", default=os.environ.get("AGENTBAY_CI_USER", "agentbay-ci"))
+    parser.add_argument("--python", help="the user's interpreter (default: prepare one)")
+    parser.add_argument("--checkout", help="a checkout the user can read (with --python)")
     options = parser.parse_args()
     if options.child is not None:
         print(json.dumps(asyncio.run(_round(options.child))))
         return
     if os.geteuid() != 0:
         raise SystemExit("run as root: it measures root mode and, as another user, rootless")
-    prepared = subprocess.run(
-        [str(REPO / ".ci" / "test-rootless"), "--prepare"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "AGENTBAY_CI_USER": options.user},
-    )
-    python, checkout = prepared.stdout.split()[-2:]
+    if options.python and options.checkout:
+        python, checkout = options.python, options.checkout
+    else:
+        prepared = subprocess.run(
+            [str(REPO / ".ci" / "test-rootless"), "--prepare"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "AGENTBAY_CI_USER": options.user},
+        )
+        python, checkout = prepared.stdout.split()[-2:]
     totals: dict[str, dict[str, list[float]]] = {"root": {}, "rootless": {}}
     for _ in range(options.rounds):
         rounds = {

@@ -119,6 +119,25 @@ def test_memory_limit_kills_the_hog_not_the_session(tmp_path: Path) -> None:
         env.close()
 
 
+def test_disk_limit_stops_the_commands_of_a_session_over_it(tmp_path: Path) -> None:
+    limit = 24 * 1024 * 1024
+    env = new_env(tmp_path, pool_size=0, disk_max_bytes=limit)
+    try:
+        box = env.session("disk")
+        # No single file outgrows the limit (RLIMIT_FSIZE)...
+        too_big = env.error(box, "shell", command="head -c 30000000 /dev/zero > /root/big")
+        assert "File size limit exceeded" in too_big or "Error code:153" in too_big, too_big
+        env.sh(box, "rm -f /root/big")
+        # ...and many files together get the session's commands stopped by the watch.
+        env.sh(box, "for i in 1 2 3 4; do head -c 8000000 /dev/zero > /root/f$i; done")
+        stopped = env.error(box, "shell", command="sleep 60; echo survived", timeout_ms=70000)
+        assert "survived" not in stopped
+        # The tool server itself keeps serving (get_file_info runs no process).
+        assert env.text(box, "get_file_info", path="/root/f1")
+    finally:
+        env.close()
+
+
 def test_close_releases_pool_and_sessions_and_close_sync_too(tmp_path: Path) -> None:
     env = new_env(tmp_path / "a", pool_size=2)
     boxes = [env.session(), env.session()]
