@@ -21,6 +21,8 @@ from agentbay.logger import get_logger
 log = get_logger("agentbay.local.sandbox")
 
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
+#: The leaf a rootless runtime moves itself into in a delegated cgroup v2 subtree.
+_RUNTIME_LEAF = "agentbay-runtime"
 
 
 @dataclass
@@ -68,6 +70,8 @@ def _writable(path: Path) -> bool:
 
 def _detect_v2() -> CgroupLayout | None:
     own = _CGROUP_ROOT / _own_paths().get("", "/").lstrip("/")
+    if own.name == _RUNTIME_LEAF:  # moved there by an earlier detection (see below)
+        own = own.parent
     # Our own cgroup first; the root as a fallback (it is exempt from the rule that a
     # cgroup with processes cannot delegate controllers to children).
     for parent in dict.fromkeys([own, _CGROUP_ROOT]):
@@ -99,7 +103,7 @@ def _leave_for_a_leaf(own: Path) -> None:
         members = (own / "cgroup.procs").read_text().split()
         if members != [str(os.getpid())]:
             return
-        leaf = own / "agentbay-runtime"
+        leaf = own / _RUNTIME_LEAF
         leaf.mkdir(exist_ok=True)
         (leaf / "cgroup.procs").write_text(str(os.getpid()))
     except OSError as exc:
