@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from agentbay.local.sandbox import userns
 from tests.e2e.api import Api, RpcError
 from tests.spawn import free_port, serve_argv, wait_until_listening
 
@@ -50,6 +51,9 @@ def test_crash_then_restart(tmp_path: Path) -> None:
         assert second.wait(timeout=60) == 0
 
 
+@pytest.mark.skipif(
+    userns.rootless(), reason="user images need the runtime to run as root, for now"
+)
 def test_user_images_survive_a_restart(tmp_path: Path) -> None:
     from agentbay.local import user_images
 

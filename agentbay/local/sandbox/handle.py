@@ -102,6 +102,7 @@ class Sandbox:
         self._running = False
         self._destroy_lock = threading.Lock()
         self._destroyed = False
+        self._port_socket = port_channel
         self._ports = PortChannel(port_channel)
         #: Called (on the event loop) when the tool server goes away without ``close()``.
         self.on_unexpected_exit: Callable[[Sandbox], None] | None = None
@@ -115,12 +116,11 @@ class Sandbox:
         """Host path of the session's filesystem: the merged overlay root (isolated) or
         the session's home directory (unisolated).
 
-        Rootless, the overlays exist only in the sandbox's mount namespace: the path is
-        then the runtime's descriptor of the tool server's root directory, opened through
-        ``/proc/<pid>/root`` once it was ready (allowed: the runtime's user owns the
-        sandbox's user namespace, so the tool server's "not dumpable" does not stop it).
-        The descriptor, not ``/proc/<pid>/root`` itself, so that a recycled PID can never
-        point it at another process's root.
+        Rootless, the overlays exist only in the sandbox's namespaces: the path is then
+        that of the runtime's descriptor of a copy of the session's mount tree, which the
+        tool server made before adding ``/proc``, ``/dev`` or its own code and handed over
+        (``jail.mount_rootless_root``): the same files the session has, without the
+        sandbox's own mounts, as the host overlay mount shows them in root mode.
         """
         if self.rootless:
             if self._root_fd is None:
@@ -172,12 +172,23 @@ class Sandbox:
             reason = hello.get("error") or self._log_tail() or "it exited during start-up"
             raise RuntimeError(f"the sandbox failed to start: {reason}")
         if self.rootless:
-            try:
-                self._root_fd = os.open(f"/proc/{self._pid}/root", os.O_PATH | os.O_DIRECTORY)
-            except OSError as exc:
-                raise RuntimeError(f"cannot reach the sandbox's files: {exc}") from exc
+            self._root_fd = self._receive_root_view()
         self._running = True
         self._read_task = asyncio.get_running_loop().create_task(self._read_answers())
+
+    def _receive_root_view(self) -> int:
+        """The tool server's first port-channel datagram: its view of the session's files
+        (sent before its ready message, so it is already queued)."""
+        try:
+            _data, fds, _flags, _address = socket.recv_fds(self._port_socket, 64, 1)
+        except OSError as exc:
+            raise RuntimeError(f"cannot reach the sandbox's files: {exc}") from exc
+        if len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            raise RuntimeError("the sandbox did not hand over its files")
+        os.set_inheritable(fds[0], False)
+        return fds[0]
 
     def _log_tail(self) -> str:
         with contextlib.suppress(OSError):

@@ -56,13 +56,11 @@ def enter(
     hide: list[str],
     hostname: str,
     show: list[str] | None = None,
-    overlays: list[dict[str, str]] | None = None,
 ) -> None:
     """Build the sandbox's mounts under ``root``, pivot into it and drop privileges.
 
     ``root`` is the session's overlay (mounted by the runtime in the host namespace), or
-    with ``overlays`` (rootless: the tool server is root of its own user namespace) a plain
-    directory on which this mounts each ``{"target", "options"}`` overlay first. ``hide``
+    (rootless) the directory ``mount_rootless_root`` mounted the overlays on. ``hide``
     are host paths to cover with an empty read-only tmpfs (the runtime's data dir, whose
     other sessions' upper dirs are otherwise readable through the lower layer), ``show``
     host paths to bind read-only where the overlay hides them (the tool server's own code
@@ -71,8 +69,6 @@ def enter(
     # unshare already made the copy private; repeat it so nothing we mount can ever
     # propagate back to the host, whatever the unshare defaults are.
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
-    if overlays is not None:
-        _mount_rootless_root(root, overlays)
     _mount_proc(root)
     _mount_dev(root)
     _mount_sys(root)
@@ -98,10 +94,17 @@ def enter(
     drop_privileges()
 
 
-def _mount_rootless_root(root: str, overlays: list[dict[str, str]]) -> None:
-    """Make ``root`` a mount point (pivot_root needs one) and mount each system directory's
-    overlay on it. A directory whose overlay the kernel refuses (a host submount below it,
-    such as a container's bind-mounted /etc/hosts) is shown read-only instead."""
+def mount_rootless_root(root: str, overlays: list[dict[str, str]]) -> int:
+    """Rootless (root of a user namespace of its own): make ``root`` a mount point
+    (pivot_root needs one) and mount each system directory's overlay on it.
+
+    A directory whose overlay the kernel refuses (a host submount below it, such as a
+    container's bind-mounted /etc/hosts) is shown read-only instead. Returns a descriptor of
+    a copy of this tree taken before any sandbox mount (``/proc``, ``/dev``, the tool
+    server's code) exists: the runtime's view of the session's files, as the host overlay
+    mount is in root mode.
+    """
+    sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
     sc.mount(root, root, None, sc.MS_BIND)
     for overlay in overlays:
         target, options = overlay["target"], overlay["options"]
@@ -113,6 +116,7 @@ def _mount_rootless_root(root: str, overlays: list[dict[str, str]]) -> None:
             sc.mount(lower, target, None, sc.MS_BIND | sc.MS_REC)
             flags = sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID
             sc.mount(None, target, None, flags)
+    return sc.open_tree_clone(root)
 
 
 def mount_overlay(target: str, options: str) -> None:

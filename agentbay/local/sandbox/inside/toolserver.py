@@ -267,14 +267,19 @@ class ToolServer:
             self.channel.send(answer, prefix=f"{request_id} ")
 
 
-def _prepare(config: dict[str, Any]) -> int:
-    """Build the sandbox (or the plain working directory) and return the host PID."""
+def _prepare(config: dict[str, Any]) -> tuple[int, int | None]:
+    """Build the sandbox (or the plain working directory); returns the host PID and, when
+    rootless, the descriptor of the runtime's view of the session's files."""
     os.umask(0o022)
     home = config["home"]
+    view = None
     if config.get("isolated"):
         from . import jail
 
         pid = jail.host_pid()  # read before /proc is replaced by the sandbox's own
+        if isinstance(config.get("overlays"), list):
+            # First: the network set-up below writes into the session's /etc.
+            view = jail.mount_rootless_root(config["root"], config["overlays"])
         if config.get("own_network"):
             # Before jail.enter drops CAP_NET_ADMIN: the session can never change these.
             network.loopback_up()
@@ -288,7 +293,6 @@ def _prepare(config: dict[str, Any]) -> int:
             list(config.get("hide", [])),
             config["hostname"],
             list(config.get("show", [])),
-            config.get("overlays"),
         )
         _set_rlimits(dict(config.get("rlimits") or {}))
     else:
@@ -303,7 +307,20 @@ def _prepare(config: dict[str, Any]) -> int:
     workdir = config.get("workdir") or home
     os.makedirs(workdir, exist_ok=True)
     os.chdir(workdir)
-    return pid
+    return pid, view
+
+
+def _send_root_view(port_fd: int, view: int) -> None:
+    """Hand the runtime its view of the session's files (``jail.mount_rootless_root``) as
+    the first datagram of the port channel, then close this process's copy."""
+    import socket
+
+    channel = socket.socket(fileno=os.dup(port_fd))
+    try:
+        socket.send_fds(channel, [b'{"root_view": true}'], [view])
+    finally:
+        channel.close()
+        os.close(view)
 
 
 def _set_rlimits(rlimits: dict[str, int]) -> None:
@@ -335,7 +352,7 @@ def main(fd: int) -> None:
     if not isinstance(config, dict):
         os._exit(2)
     try:
-        pid = _prepare(config)
+        pid, view = _prepare(config)
     except Exception as exc:
         channel.send({"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         os._exit(1)
@@ -343,6 +360,9 @@ def main(fd: int) -> None:
     server = ToolServer(channel, dict(config.get("env") or {}), config.get("desktop"))
     port_fd = config.get("port_fd")
     if type(port_fd) is int:
+        if view is not None:
+            # Before the ready message: the runtime takes it from the port channel then.
+            _send_root_view(port_fd, view)
         network.PortConnector(port_fd).start()
     channel.send({"ready": True, "pid": pid})
     try:
