@@ -47,6 +47,7 @@ from agentbay._actions import ACTIONS, endpoint
 from agentbay._answer import Answer
 from agentbay._failures import decoded, http_failure, json_object, never_reached, transport_failure
 from agentbay._flavour import blocking, sleep
+from agentbay._form import form_body
 from agentbay.logger import get_logger
 
 if TYPE_CHECKING:
@@ -185,7 +186,8 @@ class ApiClient:
         request = httpx.Request(
             kwargs["method"],
             f"{self.endpoint}/?{urlencode(kwargs['params'])}",
-            content=urlencode(kwargs["data"]).encode("ascii") if "data" in kwargs else None,
+            # urlencode's exact text; its per-byte loop was most of a 10 MB write_file's CPU.
+            content=form_body(kwargs["data"]).encode("ascii") if "data" in kwargs else None,
             headers=headers,
             extensions={"timeout": timeout.as_dict()},
         )

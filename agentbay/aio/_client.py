@@ -48,6 +48,7 @@ from agentbay import __version__
 from agentbay._actions import ACTIONS, endpoint
 from agentbay._answer import Answer
 from agentbay._failures import decoded, http_failure, json_object, never_reached, transport_failure
+from agentbay._form import form_body
 from agentbay.aio._flavour import blocking, sleep
 from agentbay.logger import get_logger
 
@@ -188,7 +189,8 @@ class AsyncApiClient:
         request = httpx.Request(
             kwargs["method"],
             f"{self.endpoint}/?{urlencode(kwargs['params'])}",
-            content=urlencode(kwargs["data"]).encode("ascii") if "data" in kwargs else None,
+            # urlencode's exact text; its per-byte loop was most of a 10 MB write_file's CPU.
+            content=form_body(kwargs["data"]).encode("ascii") if "data" in kwargs else None,
             headers=headers,
             extensions={"timeout": timeout.as_dict()},
         )

@@ -2,22 +2,59 @@
 
 from __future__ import annotations
 
+import binascii
 import json
 import re
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from agentbay.local.description import Action, FormField
 from agentbay.local.envelope import ApiError, invalid, missing
 
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
+#: What quote_plus never writes: quoted-printable decoding would read these differently.
+_NOT_QUOTE_PLUS = re.compile(r"[=\r\n]|%(?![0-9A-Fa-f]{2})")
+_PERCENT_TO_QP = bytes.maketrans(b"%+", b"= ")
+
+
+def unquote_field(text: str) -> str:
+    """``unquote_plus(text, errors="strict")``, about 20x faster on what quote_plus writes.
+
+    A 51,200-character file chunk takes ~100 ms in unquote_plus's pure Python. A quote_plus
+    value is ASCII with no literal ``=``, CR or LF and every ``%`` before two hex digits, so
+    with ``%`` read as ``=`` and ``+`` as a space it is quoted-printable, which binascii
+    decodes in C. Anything else (and bytes that are not UTF-8, for the same error message)
+    takes the standard library's path.
+    """
+    if "%" not in text and "+" not in text:
+        return text
+    if text.isascii() and not _NOT_QUOTE_PLUS.search(text):
+        try:
+            return binascii.a2b_qp(text.encode("ascii").translate(_PERCENT_TO_QP)).decode()
+        except UnicodeDecodeError:
+            pass
+    return unquote_plus(text, errors="strict")
+
+
+def parse_pairs(text: str) -> list[tuple[str, str]]:
+    """``parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict")``.
+
+    Raises ValueError on a field without ``=`` and UnicodeDecodeError on escapes that are
+    not UTF-8, as parse_qsl does; values are decoded by :func:`unquote_field`.
+    """
+    pairs = []
+    for field in text.split("&") if text else ():
+        name, equals, value = field.partition("=")
+        if not equals:
+            raise ValueError(f"bad query field: {field!r}")
+        pairs.append((unquote_field(name), unquote_field(value)))
+    return pairs
 
 
 def parse_form(body: bytes) -> dict[str, str]:
     """Decode an ``application/x-www-form-urlencoded`` body; refuse bytes that are not UTF-8."""
     try:
-        text = body.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
+        pairs = parse_pairs(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(
             400, "InvalidParameter", f"The request body is not a valid form: {exc}"
