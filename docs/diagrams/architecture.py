@@ -143,9 +143,9 @@ def drawing() -> str:
         118,
         "sandbox, one per session",
         (
-            "overlay root, PID/mount/UTS/IPC ns,",
-            "cgroup limits; inside it the tool",
-            "server (stdlib only)",
+            "overlay root; PID, mount, UTS, IPC, net ns;",
+            "process and memory limits; inside it, the",
+            "tool server (stdlib only)",
         ),
         "runtime",
     )
