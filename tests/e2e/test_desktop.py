@@ -268,6 +268,19 @@ def test_installed_apps_come_from_desktop_entries(desk: Session) -> None:
     )
 
 
+def test_chromium_starts_from_its_menu_entry(desk: Session) -> None:
+    entry = next(
+        (a for a in desk.computer.get_installed_apps().data if a.name.startswith("Chromium")), None
+    )
+    if entry is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    pids = start(desk, entry.start_cmd.replace("%U", "--no-first-run"))
+    window = window_of(desk, pids)
+    assert window.title.endswith("Chromium") and window.pname == "chromium"
+    assert desk.computer.stop_app_by_pname("chromium").success
+    assert window.window_id not in {w.window_id for w in desk.computer.list_root_windows().windows}
+
+
 def test_stop_app_by_pid_and_pname_end_the_app(desk: Session) -> None:
     started = desk.computer.start_app("xterm -title stop-by-pid")
     xterm = next(p for p in started.data if p.pname == "xterm")

@@ -172,7 +172,21 @@ def _session_processes() -> set[int]:
     return procs.descendants(os.getpid())
 
 
-def _stop(pids: set[int]) -> None:
+def _stop(ctx: Context, pids: set[int]) -> None:
+    """SIGTERM, SIGKILL after a grace period, then wait (bounded) until the window manager
+    let go of their windows: when the answer arrives, the app is gone from the screen."""
+    _end(pids)
+    if not ctx.desktop.running:
+        return
+    with ctx.desktop.connect() as conn:
+        deadline = time.monotonic() + STOP_GRACE_S
+        while set(_window_pids(ctx, conn, visible_only=False)) & pids:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+
+
+def _end(pids: set[int]) -> None:
     for pid in pids:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
@@ -193,7 +207,7 @@ def stop_app_by_pname(args: dict[str, Any], ctx: Context) -> str:
     found = {pid for pid in _session_processes() if _named(pid, pname)}
     if not found:
         raise ta.ToolError(f"No process named {pname!r} is running in this session")
-    _stop(found)
+    _stop(ctx, found)
     return f"Stopped {len(found)} process(es) named {pname}"
 
 
@@ -212,7 +226,7 @@ def stop_app_by_pid(args: dict[str, Any], ctx: Context) -> str:
     pid = ta.integer(args, "pid", 0)
     if pid not in _session_processes() or not _alive(pid):
         raise ta.ToolError(f"No process with PID {pid} is running in this session")
-    _stop({pid})
+    _stop(ctx, {pid})
     return f"Stopped process {pid}"
 
 

@@ -37,6 +37,7 @@ DEFAULT_SCREEN = {"width": 1024, "height": 768, "dpi": 96}
 #: Screenshots kept in the session (older ones are deleted, and their URLs answer 404).
 KEEP_SCREENSHOTS = 50
 _OPENBOX_RC = "/etc/xdg/openbox/rc.xml"
+_CHROMIUM_FLAGS_DIR = "/etc/chromium.d"
 #: XFree86 vendor keysyms (media keys): their keycodes are free for characters.
 _VENDOR_KEYSYMS = (0x1008FF00, 0x1008FFFF)
 
@@ -53,6 +54,20 @@ def which(name: str, env: Mapping[str, str]) -> str | None:
 def missing_programs(env: Mapping[str, str]) -> list[str]:
     """The required programs this session cannot run."""
     return [name for name in REQUIRED_PROGRAMS if which(name, env) is None]
+
+
+def _let_chromium_run_as_root() -> None:
+    """Debian's ``chromium`` launcher refuses root without ``--no-sandbox``; sessions run
+    as root, and the session's sandbox is the isolation. Its launcher reads flags from
+    ``/etc/chromium.d/``: only an isolated session (PID 1 of its namespace, whose ``/etc``
+    is its own copy-on-write layer) gets one more file there, never the host."""
+    if os.getpid() != 1 or os.geteuid() != 0 or not os.path.isdir(_CHROMIUM_FLAGS_DIR):
+        return
+    path = f"{_CHROMIUM_FLAGS_DIR}/agentbay-desktop"
+    # No GPU process either: the display has no GLX, Chromium draws in software anyway.
+    flags = 'export CHROMIUM_FLAGS="$CHROMIUM_FLAGS --no-sandbox --disable-gpu"\n'
+    with contextlib.suppress(OSError), open(path, "w", encoding="utf-8") as handle:
+        handle.write(flags)
 
 
 class Keyboard:
@@ -198,6 +213,7 @@ class Desktop:
             )
         self._env.pop("DISPLAY", None)
         self.state_dir = self.state_dir or tempfile.mkdtemp(prefix=".agentbay-desktop-")
+        _let_chromium_run_as_root()
         deadline = time.monotonic() + START_TIMEOUT_S
         number = self._start_server(deadline)
         conn = xproto.wait_for_socket(number, deadline)
