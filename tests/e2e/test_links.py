@@ -216,3 +216,20 @@ def test_a_failed_sessions_link_closes(api: Api) -> None:
             time.sleep(0.02)
         assert client.get(url, timeout=5).status_code == 404
     api.call("ReleaseMcpSession", SessionId=session_id)
+
+
+def test_large_bodies_pass_both_ways(api: Api, session_id: str) -> None:
+    """8 MiB each way: more than any buffer, so reading pauses and resumes on both sides."""
+    api.text(session_id, "write_file", path="/tmp/echo.py", content=ECHO)
+    _start(api, session_id, f"python3 /tmp/echo.py {PORT}")
+    url = _link(api, session_id)
+    token = urlsplit(url).path.strip("/")
+    body = os.urandom(8 * 1024 * 1024)
+    head = f"PUT /{token}/big HTTP/1.1\r\nHost: h\r\nContent-Length: {len(body)}\r\n\r\n"
+    deadline = time.monotonic() + 20
+    while (answer := _exchange(url, head.encode() + body)).startswith(b"HTTP/1.1 502"):
+        assert time.monotonic() < deadline, answer[:200]
+        time.sleep(0.05)
+    expected_head = head.replace(f"/{token}/big", "/big").encode()
+    assert len(answer) == len(expected_head) + len(body)
+    assert answer == expected_head + body
