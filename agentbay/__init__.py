@@ -8,8 +8,9 @@ so ``import agentbay`` stays light.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+# typing (with re, enum, functools and collections behind it) would be most of this module's
+# import time; mypy reads a module-level TYPE_CHECKING as typing's.
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 
@@ -103,6 +104,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from agentbay._types.application import InstalledApp, Process
     from agentbay._types.context_manager import ContextInfoResult, ContextSyncResult
     from agentbay._types.extension import Extension, ExtensionOption
@@ -144,6 +147,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'agentbay' has no attribute {name!r}")
+    import importlib
+
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
