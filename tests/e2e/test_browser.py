@@ -285,6 +285,24 @@ def test_option_extension_content_script(dressed_page: Any) -> None:
     assert dressed_page.evaluate("document.documentElement.dataset.agentbayExtension") == "loaded"
 
 
+def test_extension_written_after_create_is_loaded_by_initialize(
+    bay: AgentBay, playwright: Any
+) -> None:
+    created = bay.create(CreateSessionParams(image_id="browser_latest"))
+    assert created.success, created.error_message
+    session = created.session
+    try:
+        install_extension(session)  # after create: the browser may already be running
+        port = serve_pages(session, {"index.html": INDEX})
+        assert session.browser.initialize(BrowserOption())
+        browser = playwright.chromium.connect_over_cdp(session.browser.get_endpoint_url())
+        page = open_page(browser, f"http://127.0.0.1:{port}/")
+        assert page.evaluate("document.documentElement.dataset.agentbayExtension") == "loaded"
+        browser.close()
+    finally:
+        bay.delete(session)
+
+
 def test_option_proxy_with_credentials(dressed_page: Any) -> None:
     dressed_page.goto(f"http://{PROXIED_HOST}/via-proxy?x=1")
     seen = json.loads(dressed_page.locator("#seen").text_content())

@@ -78,6 +78,7 @@ class ManagedBrowser:
         self.path = ""  # /devtools/browser/<id>
         self.user_data_dir = ""
         self.current_target = ""  # the agent's page (page_use_*), once it used one
+        self._extensions: list[str] = []  # the unpacked extensions it was started with
 
     def alive(self) -> bool:
         """Whether the started Chromium still runs."""
@@ -97,14 +98,19 @@ class ManagedBrowser:
 
     def start(self, plan: dict[str, Any], ctx: Context) -> dict[str, Any]:
         """Start Chromium from a launch plan, or answer the running one's endpoint."""
+        extensions = find_extensions(str(plan.get("extension_dir") or ""))
+        if self.alive() and extensions != self._extensions:
+            # Extensions arrived after the browser started (it starts at session creation):
+            # only a new start loads them.
+            self.stop()
         with self._lock:
             if self.alive():
                 return self._endpoint(restarted=False)
             self._kill()  # a crashed browser's helpers, and its exit code
+            self._extensions = list(extensions)
             user_data_dir = ta.text(plan, "user_data_dir")
             binary = ta.text(plan, "binary")
             flags = [str(flag) for flag in plan.get("flags", [])]
-            extensions = find_extensions(str(plan.get("extension_dir") or ""))
             auth = plan.get("proxy_auth")
             if isinstance(auth, dict):
                 extensions.append(write_proxy_auth_extension(auth))
