@@ -35,6 +35,38 @@ def _port(text: str) -> int:
     return port
 
 
+def _size_arg(text: str) -> int:
+    """A size such as 512M or 10G, in bytes (argparse type)."""
+    from agentbay.local.sandbox.limits import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    """A whole number above 0 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return value
+
+
+def _cpus(text: str) -> float:
+    """A number of CPUs above 0, fractions allowed (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 4096:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of CPUs (e.g. 1 or 0.5)")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     from agentbay.local import default_data_dir
 
@@ -99,6 +131,42 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start the desktop of linux_latest sessions at creation, not at the first "
         "desktop tool call",
+    )
+    from agentbay.local.sandbox.limits import SessionLimits, human_size
+
+    defaults = SessionLimits()
+    serve.add_argument(
+        "--session-memory",
+        type=_size_arg,
+        default=defaults.memory_bytes,
+        metavar="SIZE",
+        help="memory of each session, all its processes together (default: "
+        f"{human_size(defaults.memory_bytes or 0)}); a process past it is killed inside the "
+        "session and its tool call says so",
+    )
+    serve.add_argument(
+        "--session-disk",
+        type=_size_arg,
+        default=defaults.disk_bytes,
+        metavar="SIZE",
+        help=f"disk of each session's own files (default: {human_size(defaults.disk_bytes or 0)}"
+        "); as root a filesystem of that size per session (writes past it fail with ENOSPC), "
+        "rootless a watched budget",
+    )
+    serve.add_argument(
+        "--session-pids",
+        type=_positive_int,
+        default=defaults.pids,
+        metavar="N",
+        help=f"processes and threads of each session (default: {defaults.pids}): a fork bomb "
+        "stops there",
+    )
+    serve.add_argument(
+        "--session-cpus",
+        type=_cpus,
+        default=None,
+        metavar="CPUS",
+        help="CPU time of each session, in CPUs, e.g. 1 or 0.5 (default: no cap; cgroups only)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     _image_parser(local_commands, default_data_dir())
@@ -208,6 +276,7 @@ def _serve(options: argparse.Namespace) -> int:
     from agentbay.local.keys import generate_key
     from agentbay.local.runtime import RuntimeOptions
     from agentbay.local.sandbox import SandboxManager
+    from agentbay.local.sandbox.limits import SessionLimits
     from agentbay.local.server import serve_foreground
 
     problem = SandboxManager.isolation_problem()
@@ -224,7 +293,16 @@ def _serve(options: argparse.Namespace) -> int:
     else:
         for note in SandboxManager.isolation_notes():
             print(note, file=sys.stderr)
-    print(SandboxManager.limits_in_force(isolated=not options.unisolated), file=sys.stderr)
+    budget = SessionLimits(
+        pids=options.session_pids,
+        memory_bytes=options.session_memory,
+        disk_bytes=options.session_disk,
+        cpus=options.session_cpus,
+    )
+    print(
+        SandboxManager.limits_in_force(isolated=not options.unisolated, budget=budget),
+        file=sys.stderr,
+    )
     network = options.network
     if not options.unisolated and network == "egress":
         from agentbay.local.sandbox.egress import egress_problem
@@ -268,6 +346,7 @@ def _serve(options: argparse.Namespace) -> int:
         max_sessions=options.max_sessions,
         screen=screen,
         start_desktop=options.start_desktop,
+        limits=budget,
     )
     logging.basicConfig(level=options.log_level.upper(), format="%(levelname)s %(message)s")
     print(

@@ -19,6 +19,7 @@ from agentbay.local.links import LinkProxy
 from agentbay.local.resource_page import ResourcePage
 from agentbay.local.sandbox import SandboxManager
 from agentbay.local.sandbox.egress import NetworkMode, NetworkPolicy
+from agentbay.local.sandbox.limits import SessionLimits
 from agentbay.local.sessions import SessionActions
 from agentbay.local.signing import UrlSigner
 from agentbay.local.store import Store
@@ -47,6 +48,8 @@ class RuntimeOptions:
     max_body_bytes: int = 16 * 1024 * 1024
     url_lifetime_s: int = 3600
     screen: Screen = field(default_factory=Screen)
+    #: What each session may use (serve's --session-* flags).
+    limits: SessionLimits = field(default_factory=SessionLimits)
     start_desktop: bool = False  # start each desktop session's display at creation
 
 
@@ -65,6 +68,10 @@ class Runtime:
             options.data_dir,
             isolated=options.isolated,
             pool_size=options.pool_size,
+            pids_max=options.limits.pids,
+            memory_max_bytes=options.limits.memory_bytes,
+            disk_max_bytes=options.limits.disk_bytes,
+            cpus=options.limits.cpus,
             on_session_failed=self._session_failed,
             network=NetworkPolicy(options.network, options.allow_host_ports),
             screen=options.screen.config(),

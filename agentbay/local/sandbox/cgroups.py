@@ -23,6 +23,8 @@ log = get_logger("agentbay.local.sandbox")
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
 #: The leaf a rootless runtime moves itself into in a delegated cgroup v2 subtree.
 _RUNTIME_LEAF = "agentbay-runtime"
+#: The CFS period a CPU limit is expressed in (the kernel's default, 100 ms).
+_CPU_PERIOD_US = 100_000
 
 
 @dataclass
@@ -34,13 +36,18 @@ class CgroupLayout:
     parents: dict[str, Path] = field(default_factory=dict)
 
     @classmethod
-    def detect(cls) -> CgroupLayout | None:
-        """The usable layout here, or None (logged) when no pids/memory controller is."""
+    def detect(cls, *, cpu: bool = False) -> CgroupLayout | None:
+        """The usable layout here, or None (logged) when no pids/memory controller is.
+
+        ``cpu``: also the cpu controller, for a CPU limit (on cgroup v1 a hierarchy more
+        to join per sandbox, so only when a limit asks for it).
+        """
+        wanted = {"pids", "memory", "cpu"} if cpu else {"pids", "memory"}
         try:
             if (_CGROUP_ROOT / "cgroup.controllers").exists():
-                layout = _detect_v2()
+                layout = _detect_v2(wanted)
             else:
-                layout = _detect_v1()
+                layout = _detect_v1(wanted)
         except OSError as exc:
             layout = None
             log.debug("cgroup detection failed: %s", exc)
@@ -68,7 +75,7 @@ def _writable(path: Path) -> bool:
     return path.is_dir() and os.access(path, os.W_OK)
 
 
-def _detect_v2() -> CgroupLayout | None:
+def _detect_v2(wanted: set[str]) -> CgroupLayout | None:
     own = _CGROUP_ROOT / _own_paths().get("", "/").lstrip("/")
     if own.name == _RUNTIME_LEAF:  # moved there by an earlier detection (see below)
         own = own.parent
@@ -78,17 +85,17 @@ def _detect_v2() -> CgroupLayout | None:
         if not _writable(parent):
             continue
         enabled = set((parent / "cgroup.subtree_control").read_text().split())
-        missing = {"pids", "memory"} - enabled
+        missing = wanted - enabled
         available = set((parent / "cgroup.controllers").read_text().split())
         if missing & available and parent == own and os.geteuid() != 0:
             _leave_for_a_leaf(own)
         if missing & available:
             with contextlib.suppress(OSError):
-                wanted = " ".join(f"+{name}" for name in sorted(missing & available))
-                (parent / "cgroup.subtree_control").write_text(wanted)
+                enable = " ".join(f"+{name}" for name in sorted(missing & available))
+                (parent / "cgroup.subtree_control").write_text(enable)
             enabled = set((parent / "cgroup.subtree_control").read_text().split())
-        usable = {"pids", "memory"} & enabled
-        if usable:
+        usable = wanted & enabled
+        if usable & {"pids", "memory"}:
             return CgroupLayout(2, {name: parent for name in sorted(usable)})
     return None
 
@@ -110,14 +117,14 @@ def _leave_for_a_leaf(own: Path) -> None:
         log.debug("cannot move into a leaf of %s: %s", own, exc)
 
 
-def _detect_v1() -> CgroupLayout | None:
+def _detect_v1(wanted: set[str]) -> CgroupLayout | None:
     mounts: dict[str, Path] = {}
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         left, _, right = line.partition(" - ")
         fstype, _source, options = ([*right.split(), "", "", ""])[:3]
         if fstype == "cgroup":
             for option in options.split(","):
-                if option in ("pids", "memory"):
+                if option in wanted:
                     mounts[option] = Path(left.split()[4])
     own = _own_paths()
     layout = CgroupLayout(1)
@@ -142,15 +149,25 @@ class SessionCgroup:
         """This cgroup's directories (one per hierarchy)."""
         return self.layout.directories(self.name)
 
-    def create(self, pids_max: int | None, memory_max_bytes: int | None) -> None:
+    def create(
+        self, pids_max: int | None, memory_max_bytes: int | None, cpus: float | None = None
+    ) -> None:
         """Make the directories and write the limits (None: the controller's "max")."""
         for directory in self.directories:
             directory.mkdir(exist_ok=True)
         for controller, parent in self.layout.parents.items():
             directory = parent / self.name
-            if (pids_max if controller == "pids" else memory_max_bytes) is None:
+            limit = {"pids": pids_max, "memory": memory_max_bytes, "cpu": cpus}[controller]
+            if limit is None:
                 continue  # a new cgroup starts without a limit
-            if controller == "pids":
+            if controller == "cpu":
+                quota = max(1000, int(float(limit) * _CPU_PERIOD_US))
+                if self.layout.version == 1:
+                    (directory / "cpu.cfs_period_us").write_text(str(_CPU_PERIOD_US))
+                    (directory / "cpu.cfs_quota_us").write_text(str(quota))
+                else:
+                    (directory / "cpu.max").write_text(f"{quota} {_CPU_PERIOD_US}")
+            elif controller == "pids":
                 (directory / "pids.max").write_text(str(pids_max))
             elif self.layout.version == 1:
                 (directory / "memory.limit_in_bytes").write_text(str(memory_max_bytes))
@@ -159,6 +176,19 @@ class SessionCgroup:
                 # No swapping around the limit (ignored where the kernel has no swap files).
                 with contextlib.suppress(OSError):
                     (directory / "memory.swap.max").write_text("0")
+
+    def oom_kills(self) -> int:
+        """How many processes of the session the kernel killed for its memory limit."""
+        memory = self.layout.parents.get("memory")
+        if memory is None:
+            return 0
+        name = "memory.oom_control" if self.layout.version == 1 else "memory.events"
+        with contextlib.suppress(OSError, ValueError):
+            for line in (memory / self.name / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        return 0
 
     def add(self, pid: int) -> None:
         """Move a process (and its threads) into every hierarchy of this cgroup."""

@@ -30,6 +30,10 @@ log = get_logger("agentbay.local.sandbox")
 #: Longest line the runtime accepts from a tool server (its answers are capped below this).
 MAX_LINE_BYTES = 128 * 1024 * 1024
 NOT_RUNNING = "session sandbox is not running"
+MEMORY_KILLED = (
+    "(The kernel killed a process of this session: the session reached its memory limit, "
+    "{limit}. The session goes on; use less memory or ask for a larger --session-memory.)"
+)
 STOPPED = (
     "the session's sandbox stopped unexpectedly (its tool server exited); the session "
     "is marked FAILED and its processes and files are released"
@@ -107,6 +111,9 @@ class Sandbox:
         #: Called (on the event loop) when the tool server goes away without ``close()``.
         self.on_unexpected_exit: Callable[[Sandbox], None] | None = None
         self._stopped_by_itself = False
+        self._memory_kills_seen = 0
+        #: The session's memory limit, for messages (set by the manager).
+        self.memory_limit_bytes: int | None = None
         self._slirp: subprocess.Popen[bytes] | None = None
         self._slirp_exit_fd: int | None = None
 
@@ -273,7 +280,10 @@ class Sandbox:
                 async with self._write_lock:
                     self._writer.write(line.encode("ascii"))
                     await self._writer.drain()
-                return await future
+                answer = await future
+            if answer.value["isError"] and self._cgroup is not None:
+                return self._note_memory_kills(answer)
+            return answer
         except TimeoutError:
             return ToolAnswer.error(
                 f"Execution failed. Error code:-1 Error message: [timeout] "
@@ -307,6 +317,23 @@ class Sandbox:
         if not self.running:
             raise ConnectionError(NOT_RUNNING)
         return await self._ports.open(port, timeout_s)
+
+    def _note_memory_kills(self, answer: ToolAnswer) -> ToolAnswer:
+        """A failed call during which the kernel killed a process of the session for its
+        memory limit says so (the tool itself only sees a SIGKILL)."""
+        assert self._cgroup is not None
+        kills = self._cgroup.oom_kills()
+        if kills <= self._memory_kills_seen:
+            return answer
+        self._memory_kills_seen = kills
+        texts = [item.get("text", "") for item in answer.value["content"] if isinstance(item, dict)]
+        return ToolAnswer.error(
+            " ".join([*filter(None, texts), MEMORY_KILLED.format(limit=self._memory_limit_text())])
+        )
+
+    def _memory_limit_text(self) -> str:
+        limit = self.memory_limit_bytes
+        return f"{limit / 1024**2:g} MiB" if limit else "its limit"
 
     def set_hostname(self, hostname: str) -> None:
         """Set the sandbox's hostname from the host (it lives in the sandbox's UTS namespace).
@@ -366,7 +393,9 @@ class Sandbox:
         """Host directories holding what the session wrote (its share of the disk)."""
         if self.rootless:  # the top level of its root is a plain directory of the host
             return [self.session_dir / "upper", self.session_dir / "root"]
-        return [self.session_dir / ("upper" if self.isolated else "home")]
+        if self.isolated:
+            return [layers.writable_dirs(self.session_dir)[0]]
+        return [self.session_dir / "home"]
 
     def stop_commands(self) -> None:
         """SIGKILL every process of the session but its tool server (which keeps serving)."""

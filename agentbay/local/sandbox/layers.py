@@ -68,9 +68,17 @@ _MOUNTED_BY_JAIL = frozenset(["dev", "proc", "sys"])
 MAX_OPTIONS_BYTES = 3800
 
 
+#: Where a session's own filesystem is mounted when its disk is limited (``disk.py``).
+DISK_DIR = "disk"
+
+
 def writable_dirs(session_dir: Path) -> tuple[Path, Path]:
-    """The session's writable layer and overlay work directory (``upper``, ``work``)."""
-    return session_dir / "upper", session_dir / "work"
+    """The session's writable layer and overlay work directory (``upper``, ``work``): on
+    the session's own filesystem at ``DISK_DIR`` when it has one, else in its directory."""
+    base = session_dir / DISK_DIR
+    if not base.is_dir():
+        base = session_dir
+    return base / "upper", base / "work"
 
 
 def overlay_options(

@@ -12,8 +12,10 @@ with whichever mechanism the machine offers, in both modes (root and rootless):
   ``RLIMIT_AS``: Chromium and V8 reserve tens of GB of address space they never use, and
   fail to start under any address-space limit) and, with a disk limit, ``RLIMIT_FSIZE``.
 
-The disk limit is watched, not enforced by a filesystem: ``disk_usage`` measures the
-session's writable layer, and a session over its limit loses its processes.
+The disk limit is enforced by a filesystem of its own per session where the runtime is
+root and the kernel offers loop devices (``disk.py``: ``ENOSPC`` inside the session, the
+host's disk grows by at most the limit); otherwise it is watched: ``disk_usage`` measures
+the session's writable layer, and a session over its limit loses its processes.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ class SessionLimits:
     #: Memory of the whole session (cgroup) / of each of its processes (rlimit).
     memory_bytes: int | None = 2 * 1024**3
     #: Bytes in the session's writable layer (its own files); also the largest file.
-    disk_bytes: int | None = None
+    disk_bytes: int | None = 10 * 1024**3
+    #: CPU time of the whole session, in CPUs (1.5: one and a half cores); cgroups only.
+    cpus: float | None = None
 
     def rlimits(self) -> dict[str, int]:
         """The ``resource.RLIMIT_*`` names and values the tool server sets without cgroups."""
@@ -47,8 +51,17 @@ class SessionLimits:
         return {name: value for name, value in wanted.items() if value is not None}
 
 
-def describe(limits: SessionLimits, cgroup_version: int | None) -> str:
-    """One line for ``serve``'s start: which limits are in force, and how."""
+def human_size(size: int) -> str:
+    """``2G``, ``512M``: the largest unit that divides the size (``parse_size`` reads it)."""
+    for unit in ("T", "G", "M", "K"):
+        if size % _UNITS[unit] == 0:
+            return f"{size // _UNITS[unit]}{unit}"
+    return str(size)
+
+
+def describe(limits: SessionLimits, cgroup_version: int | None, own_disks: bool = False) -> str:
+    """One line for ``serve``'s start: which limits are in force, and how (``own_disks``:
+    each session's writable layer is a filesystem of the limit's size, see ``disk.py``)."""
     parts = []
     if limits.pids is not None:
         parts.append(f"{limits.pids} processes")
@@ -56,7 +69,10 @@ def describe(limits: SessionLimits, cgroup_version: int | None) -> str:
         per = "per session" if cgroup_version else "per process"
         parts.append(f"{limits.memory_bytes / 1024**2:g} MiB memory {per}")
     if limits.disk_bytes is not None:
-        parts.append(f"{limits.disk_bytes / 1024**2:g} MiB disk (watched)")
+        how = "a filesystem of its own" if own_disks else "watched"
+        parts.append(f"{limits.disk_bytes / 1024**2:g} MiB disk ({how})")
+    if limits.cpus is not None:
+        parts.append(f"{limits.cpus:g} CPUs" + ("" if cgroup_version else " (not enforced)"))
     budget = ", ".join(parts) or "none"
     if cgroup_version:
         return f"session limits: cgroup v{cgroup_version} ({budget})"
@@ -64,6 +80,28 @@ def describe(limits: SessionLimits, cgroup_version: int | None) -> str:
         f"session limits: resource limits (rlimits: {budget}); no usable cgroup, so "
         "memory is limited per process, not per session"
     )
+
+
+_UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from a size such as ``512M``, ``2G``, ``10GiB`` or ``1048576``.
+
+    Raises:
+        ValueError: not a positive size, with the accepted forms in the message.
+    """
+    cleaned = text.strip().upper().removesuffix("IB").removesuffix("B")
+    number, unit = cleaned, ""
+    if cleaned and cleaned[-1] in _UNITS:
+        number, unit = cleaned[:-1], cleaned[-1]
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValueError(f"{text!r} is not a size (use e.g. 512M, 2G, 10G or a byte count)")
+    return int(value * _UNITS[unit])
 
 
 def current_rlimit(name: str) -> int:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from agentbay.local.sandbox import egress, launch, layers, layout, limits, probe, userns
+from agentbay.local.sandbox import disk, egress, launch, layers, layout, limits, probe, userns
 from agentbay.local.sandbox.cgroups import CgroupLayout, SessionCgroup, stale_cgroups
 from agentbay.local.sandbox.egress import NetworkPolicy
 from agentbay.local.sandbox.handle import Sandbox
@@ -62,9 +62,10 @@ class SandboxManager:
         *,
         isolated: bool = True,
         pool_size: int = 2,
-        pids_max: int | None = 512,
-        memory_max_bytes: int | None = 2 * 1024**3,
-        disk_max_bytes: int | None = None,
+        pids_max: int | None = SessionLimits.pids,
+        memory_max_bytes: int | None = SessionLimits.memory_bytes,
+        disk_max_bytes: int | None = SessionLimits.disk_bytes,
+        cpus: float | None = SessionLimits.cpus,
         sessions_dir: Path | None = None,
         on_session_failed: Callable[[str], None] | None = None,
         network: NetworkPolicy | None = None,
@@ -76,7 +77,12 @@ class SandboxManager:
         self.rootless = isolated and userns.rootless()
         self.pool_size = max(0, pool_size)
         #: Every session's budget, enforced by cgroups where usable, else by rlimits.
-        self.limits = SessionLimits(pids_max, memory_max_bytes, disk_max_bytes)
+        self.limits = SessionLimits(pids_max, memory_max_bytes, disk_max_bytes, cpus)
+        #: Each session's writable layer on a filesystem of the disk limit's size (root, loop
+        #: devices); otherwise a disk limit is watched.
+        self.own_disks = (
+            disk_max_bytes is not None and isolated and not self.rootless and disk.problem() is None
+        )
         self._on_session_failed = on_session_failed
         self.sessions_dir = Path(os.path.realpath(sessions_dir or self.data_dir / "sessions"))
         self.network = network or NetworkPolicy()
@@ -131,8 +137,10 @@ class SandboxManager:
         """Which limits sessions get on this machine, and how (for ``serve``'s start)."""
         if not isolated:
             return "session limits: none (unisolated)"
-        found = CgroupLayout.detect()
-        return limits.describe(budget or SessionLimits(), found.version if found else None)
+        budget = budget or SessionLimits()
+        found = CgroupLayout.detect(cpu=budget.cpus is not None)
+        own_disks = not userns.rootless() and disk.problem() is None
+        return limits.describe(budget, found.version if found else None, own_disks)
 
     @staticmethod
     def isolation_problem() -> str | None:
@@ -161,7 +169,7 @@ class SandboxManager:
         if self._ready:
             return
         self.sessions_dir.mkdir(parents=True, exist_ok=True)
-        self._cgroups = CgroupLayout.detect()
+        self._cgroups = CgroupLayout.detect(cpu=self.limits.cpus is not None)
         if self._cgroups is None and self.isolated:
             log.info("no usable cgroup: sessions get per-process resource limits (rlimits)")
         parents = list(dict.fromkeys(self._cgroups.parents.values())) if self._cgroups else []
@@ -172,7 +180,7 @@ class SandboxManager:
         except OSError as exc:
             log.warning("no watchdog (a killed runtime would leave mounts behind): %s", exc)
         atexit.register(self.close_sync)
-        if self.isolated and self.limits.disk_bytes is not None:
+        if self.isolated and self.limits.disk_bytes is not None and not self.own_disks:
             self._disk_watch = asyncio.get_running_loop().create_task(self._watch_disk())
         self._ready = True
 
@@ -404,13 +412,17 @@ class SandboxManager:
                     raise ValueError("user images need the runtime to run as root (for now)")
                 overlays = layers.rootless_overlays(session_dir)
             elif self.isolated:
+                if self.own_disks:
+                    assert self.limits.disk_bytes is not None
+                    template = disk.template(self.data_dir / "disks", self.limits.disk_bytes)
+                    disk.mount(template, session_dir, session_dir / layers.DISK_DIR)
                 layout.mount_overlay(session_dir, image.layers, self._lowest(image))
             else:
                 (session_dir / "home").mkdir()
             rlimits = self.limits.rlimits()
             if self._cgroups is not None:
                 cgroup = SessionCgroup(self._cgroups, self._cgroup_prefix + name)
-                cgroup.create(self.limits.pids, self.limits.memory_bytes)
+                cgroup.create(self.limits.pids, self.limits.memory_bytes, self.limits.cpus)
                 rlimits = {k: v for k, v in rlimits.items() if k == "RLIMIT_FSIZE"}
             rules = None
             if self.isolated and self.network.mode == "egress":
@@ -434,6 +446,7 @@ class SandboxManager:
                 cgroup=cgroup,
                 rootless=self.rootless,
             )
+            sandbox.memory_limit_bytes = self.limits.memory_bytes
             # Also moves the tool server into the cgroup before any tool call: every
             # process the session ever runs descends from it and inherits the cgroup.
             await sandbox.connect(START_TIMEOUT_S)
