@@ -64,7 +64,7 @@ class SandboxManager:
         pool_size: int = 2,
         pids_max: int | None = SessionLimits.pids,
         memory_max_bytes: int | None = SessionLimits.memory_bytes,
-        disk_max_bytes: int | None = SessionLimits.disk_bytes,
+        disk_max_bytes: int | None = None,
         cpus: float | None = SessionLimits.cpus,
         sessions_dir: Path | None = None,
         on_session_failed: Callable[[str], None] | None = None,
