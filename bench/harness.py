@@ -8,6 +8,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+#: One line of the mixed text the transfer figures use: ASCII, accented letters, punctuation.
+MIXED_LINE = 'The quick brown fox — café, naïve, Ærøskøbing, über straße; 12345 <tag> & "q"\n'
+
+
+def mixed_text(size: int) -> str:
+    """``size`` characters of mixed text (what files hold; ``"y" * size`` flatters every codec).
+
+    Stdlib-only like this module: the official client's probe imports it from its own venv.
+    """
+    return (MIXED_LINE * (size // len(MIXED_LINE) + 1))[:size]
+
 
 def timed(fn: Callable[[], Any], repeat: int, warmup: int = 3) -> list[float]:
     """Seconds per call of ``fn``, ``repeat`` times after ``warmup`` untimed calls."""
