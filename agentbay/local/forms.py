@@ -12,8 +12,8 @@ from agentbay.local.description import Action, FormField
 from agentbay.local.envelope import ApiError, invalid, missing
 
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
-#: What quote_plus never writes: quoted-printable decoding would read these differently.
-_NOT_QUOTE_PLUS = re.compile(r"[=\r\n]|%(?![0-9A-Fa-f]{2})")
+#: A ``%`` that quote_plus never writes (one alternation with ``[=\r\n]`` scans 2x slower).
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _PERCENT_TO_QP = bytes.maketrans(b"%+", b"= ")
 
 
@@ -28,7 +28,9 @@ def unquote_field(text: str) -> str:
     """
     if "%" not in text and "+" not in text:
         return text
-    if text.isascii() and not _NOT_QUOTE_PLUS.search(text):
+    # Quoted-printable decoding reads "=", CR and LF differently: quote_plus never writes them.
+    quote_plus_text = not ("=" in text or "\r" in text or "\n" in text)
+    if text.isascii() and quote_plus_text and not _LONE_PERCENT.search(text):
         try:
             return binascii.a2b_qp(text.encode("ascii").translate(_PERCENT_TO_QP)).decode()
         except UnicodeDecodeError:
