@@ -15,9 +15,11 @@ gets an overlay of its own that the tool server mounts inside its namespaces (se
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -94,6 +96,10 @@ def mounted_paths() -> list[str]:
     return paths
 
 
+#: How often removing a session dir is tried while something still writes into it.
+_REMOVE_ATTEMPTS = 40
+
+
 def remove_session_dir(session_dir: Path) -> None:
     """Unmount what is still mounted below the session dir, then delete it."""
     unmount_tree(session_dir)
@@ -104,8 +110,15 @@ def remove_session_dir(session_dir: Path) -> None:
     ) -> None:
         failures.append((path, exc_info[1]))
 
-    if session_dir.exists():
-        shutil.rmtree(session_dir, onerror=report)
+    for _ in range(_REMOVE_ATTEMPTS):
+        failures.clear()
+        if session_dir.exists():
+            shutil.rmtree(session_dir, onerror=report)
+        # A dying process of a crashed runtime's sandbox may still be creating files (the
+        # tool server of a pool refill still building its root): "not empty" goes away.
+        if not any(getattr(exc, "errno", None) == errno.ENOTEMPTY for _, exc in failures):
+            break
+        time.sleep(0.05)
     if failures and userns.rootless():
         # Files of the session's other ids, or directories it left without permissions.
         userns.remove_as_namespace_root(session_dir)
