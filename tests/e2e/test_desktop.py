@@ -17,6 +17,7 @@ import pytest
 
 from agentbay import AgentBay, AsyncAgentBay, Config
 from agentbay.local.desktop import missing_programs
+from agentbay.local.sandbox import userns
 from agentbay.local.server import EmbeddedRuntime
 from agentbay.session import Session
 from agentbay.session_params import CreateSessionParams
@@ -369,6 +370,9 @@ def test_screenshot_urls_are_signed(desk: Session) -> None:
     assert httpx.get(url.split("?")[0], timeout=10).status_code == 404
 
 
+@pytest.mark.skipif(
+    userns.rootless(), reason="rootless, the host's /usr/bin/Xvfb is read-only in sessions"
+)
 def test_a_session_without_the_x_server_says_what_to_install(bay: AgentBay) -> None:
     session = bay.create(CreateSessionParams(image_id="linux_latest")).session
     try:

@@ -190,7 +190,7 @@ async def main():
     args = {"command": "sleep 1000 &", "timeout_ms": 3000}
     await box.call_tool("shell", args, timeout_s=5)
     print(" ".join(map(str, box.pids())), flush=True)
-    print(" ".join(Path(f"/proc/{pid}/comm").read_text().strip() for pid in box.pids()))
+    print(" ".join(Path(f"/proc/{pid}/comm").read_text().strip() for pid in box.pids()), flush=True)
     if sys.argv[2] == "with-watchdog":
         os.kill(manager.watchdog_pid, signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
