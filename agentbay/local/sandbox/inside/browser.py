@@ -26,19 +26,13 @@ from .cdp import Cdp, CdpError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from typing import Any, Protocol
 
-    from . import procs
+    from . import exec_tools, procs
 
-    class Context(Protocol):
-        """What the browser tools need from the tool server."""
-
-        @property
-        def reaper(self) -> procs.Reaper: ...
-
-        @property
-        def env(self) -> Mapping[str, str]: ...
+    class Context(exec_tools.Context, Protocol):
+        """What the browser tools need from the tool server: the exec tools' needs and the
+        session's browser."""
 
         @property
         def browser(self) -> ManagedBrowser: ...

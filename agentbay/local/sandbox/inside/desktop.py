@@ -42,18 +42,9 @@ _CHROMIUM_FLAGS_DIR = "/etc/chromium.d"
 _VENDOR_KEYSYMS = (0x1008FF00, 0x1008FFFF)
 
 
-def which(name: str, env: Mapping[str, str]) -> str | None:
-    """The executable ``name`` on ``env``'s PATH, or None."""
-    for directory in env.get("PATH", "").split(":"):
-        candidate = os.path.join(directory or ".", name)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
 def missing_programs(env: Mapping[str, str]) -> list[str]:
     """The required programs this session cannot run."""
-    return [name for name in REQUIRED_PROGRAMS if which(name, env) is None]
+    return [name for name in REQUIRED_PROGRAMS if procs.which(name, env) is None]
 
 
 def _let_chromium_run_as_root() -> None:
@@ -238,7 +229,7 @@ class Desktop:
         log = os.open(f"{self.state_dir}/xvfb.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             argv = [
-                which("Xvfb", self._env) or "Xvfb",
+                procs.which("Xvfb", self._env) or "Xvfb",
                 "-displayfd", "1",
                 "-screen", "0", f"{self.width}x{self.height}x24",
                 "-dpi", str(self.dpi),
@@ -270,7 +261,7 @@ class Desktop:
         self.write_wm_config()
         log = os.open(f"{self.state_dir}/wm.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            argv = [which("openbox", self._env) or "openbox", "--config-file", config]
+            argv = [procs.which("openbox", self._env) or "openbox", "--config-file", config]
             self._wm_pid = self._reaper.spawn(argv, self.app_env(), log, log)
         finally:
             os.close(log)

@@ -33,14 +33,6 @@ if TYPE_CHECKING:
 _counter = itertools.count()
 
 
-def _which(name: str, env: Mapping[str, str]) -> str | None:
-    for directory in env.get("PATH", "").split(":"):
-        candidate = os.path.join(directory or ".", name)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
 def _failure(result: procs.RunResult, timeout_note: str) -> ta.ToolError:
     if result.timed_out:
         return ta.ToolError(
@@ -81,10 +73,10 @@ def run_code(args: dict[str, Any], ctx: Context) -> str:
         raise ta.ToolError("Invalid arguments: 'timeout_s' must be positive")
     if language == "python":
         interpreter = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else None
-        interpreter = interpreter or _which("python3", ctx.env)
+        interpreter = interpreter or procs.which("python3", ctx.env)
         suffix = ".py"
     elif language in ("javascript", "js", "node"):
-        interpreter = _which("node", ctx.env) or _which("nodejs", ctx.env)
+        interpreter = procs.which("node", ctx.env) or procs.which("nodejs", ctx.env)
         suffix = ".js"
     else:
         raise ta.ToolError(

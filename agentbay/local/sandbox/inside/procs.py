@@ -268,3 +268,13 @@ def descendants(root: int) -> set[int]:
                 found.add(child)
                 stack.append(child)
     return found
+
+
+def which(name: str, env: Mapping[str, str]) -> str | None:
+    """The executable ``name`` on ``env``'s PATH (the session's, not the tool server's), or
+    None."""
+    for directory in env.get("PATH", "").split(":"):
+        candidate = os.path.join(directory or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
