@@ -267,7 +267,10 @@ class Sandbox:
         ``args``; this is the outer guard).
         """
         if not self.running or self._writer is None:
-            return ToolAnswer.error(STOPPED if self._stopped_by_itself else NOT_RUNNING)
+            # _running is cleared by close() only: still set, the process went by itself
+            # (its exit may be seen here before the channel's end of file is read).
+            by_itself = self._stopped_by_itself or self._running
+            return ToolAnswer.error(STOPPED if by_itself else NOT_RUNNING)
         request_id = next(self._ids)
         try:
             line = json.dumps({"id": request_id, "tool": name, "args": args}) + "\n"
