@@ -61,7 +61,9 @@ def test_background_process_does_not_make_the_call_hang(env: Env, box: Sandbox) 
     started = time.monotonic()
     assert env.sh(box, "sleep 100 & echo started", timeout_ms=60_000) == "started\n"
     assert time.monotonic() - started < 30
-    # It keeps running after the call (servers started this way must survive).
+    # It keeps running after the call (servers started this way must survive). On a loaded
+    # machine the forked shell may not have become `sleep` yet: wait for it, with a deadline.
+    assert env.sh(box, "for i in $(seq 100); do pgrep -x sleep && break; sleep 0.1; done")
     assert env.sh(box, "pgrep -c -x sleep") == "1\n"
     env.sh(box, "pkill -x sleep; true")
 
