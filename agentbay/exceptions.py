@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+# typing (with re and collections behind it) would be most of the import time of
+# `from agentbay import AgentBay`, which needs these classes; mypy reads a module-level
+# TYPE_CHECKING as typing's.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class AgentBayError(Exception):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+# typing (with re and collections behind it) would be most of the import time of
+# `from agentbay import AsyncAgentBay`; mypy reads a module-level TYPE_CHECKING as typing's.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from agentbay.aio.agentbay import AsyncAgentBay
     from agentbay.aio.session import AsyncSession
 

@@ -9,45 +9,66 @@ errors; ``endpoint="local"`` runs the embedded local runtime.
 
 from __future__ import annotations
 
-import json
-import secrets
+import os
 import time
-import warnings
-from typing import TYPE_CHECKING, Any
 
-from agentbay._embedded import LOCAL_ENDPOINT, embedded_runtime
-from agentbay.aio._flavour import sleep
-from agentbay.aio.context import AsyncContextService
-from agentbay.aio.session import AsyncSession
-from agentbay.api.models import ExtraConfigs
-from agentbay.config import BROWSER_DATA_PATH, Config, endpoint_url, resolve_settings
-from agentbay.context_sync import (
-    BWList,
-    ContextSync,
-    SyncPolicy,
-    UploadPolicy,
-    WhiteList,
-    persistence_data_list,
-)
 from agentbay.exceptions import AgentBayError, ServerError
-from agentbay.logger import get_logger, register_secret
-from agentbay.model.response import (
-    DeleteResult,
-    GetSessionData,
-    GetSessionResult,
-    SessionListResult,
-    SessionResult,
-)
-from agentbay.session_params import BrowserContext, CreateSessionParams, ListSessionParams
+
+# Everything else is imported where it is first needed: ``from agentbay import AsyncAgentBay``
+# would otherwise pay for the session, context and result modules (their dataclasses with
+# inspect and ast behind them), logging, json and typing before any client exists. The
+# names stay attributes of this module (``__getattr__``); mypy reads a module-level
+# TYPE_CHECKING as typing's.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from agentbay._answer import Answer
     from agentbay._api.models import ListSessionResponse
     from agentbay.aio._client import AsyncApiClient
+    from agentbay.aio.session import AsyncSession
+    from agentbay.api.models import ExtraConfigs
+    from agentbay.config import Config
+    from agentbay.context_sync import ContextSync
+    from agentbay.model.response import (
+        DeleteResult,
+        GetSessionResult,
+        SessionListResult,
+        SessionResult,
+    )
+    from agentbay.session_params import BrowserContext, CreateSessionParams, ListSessionParams
 
-__all__ = ["AsyncAgentBay", "Config"]
+__all__ = ["AsyncAgentBay", "Config", "ExtraConfigs"]
 
-log = get_logger()
+#: Names this module imported at the top before they were deferred -> their modules.
+_LAZY: dict[str, str] = {
+    "Config": "agentbay.config",
+    "ExtraConfigs": "agentbay.api.models",
+    "AsyncContextService": "agentbay.aio.context",
+    "AsyncSession": "agentbay.aio.session",
+    "BWList": "agentbay.context_sync",
+    "ContextSync": "agentbay.context_sync",
+    "SyncPolicy": "agentbay.context_sync",
+    "UploadPolicy": "agentbay.context_sync",
+    "WhiteList": "agentbay.context_sync",
+    "DeleteResult": "agentbay.model.response",
+    "GetSessionData": "agentbay.model.response",
+    "GetSessionResult": "agentbay.model.response",
+    "SessionListResult": "agentbay.model.response",
+    "SessionResult": "agentbay.model.response",
+    "BrowserContext": "agentbay.session_params",
+    "CreateSessionParams": "agentbay.session_params",
+    "ListSessionParams": "agentbay.session_params",
+    "log": "agentbay.logger",
+}
+
+
+def __getattr__(name: str) -> Any:
+    from agentbay._lazy import lazy_attribute
+
+    return lazy_attribute(__name__, _LAZY, name)
+
 
 FILE_TRANSFER_PATH = "/temp/file-transfer"
 #: create(): status checks of the context downloads, at most this many...
@@ -58,6 +79,9 @@ CREATE_SYNC_INTERVAL_S = 2.0
 
 def _browser_context_sync(browser_context: BrowserContext) -> ContextSync:
     """The sync of a browser profile: Local State and cookies, uploaded as the context says."""
+    from agentbay.config import BROWSER_DATA_PATH
+    from agentbay.context_sync import BWList, ContextSync, SyncPolicy, UploadPolicy, WhiteList
+
     policy = SyncPolicy(
         upload_policy=UploadPolicy(auto_upload=browser_context.auto_upload),
         bw_list=BWList(
@@ -72,6 +96,8 @@ def _browser_context_sync(browser_context: BrowserContext) -> ContextSync:
 
 
 def _page_error(page: int, reason: str) -> SessionListResult:
+    from agentbay.model.response import SessionListResult
+
     return SessionListResult(error_message=f"Cannot reach page {page}: {reason}")
 
 
@@ -99,6 +125,11 @@ class AsyncAgentBay:
         *,
         max_retries: int = 2,
     ) -> None:
+        from agentbay._embedded import LOCAL_ENDPOINT, embedded_runtime
+        from agentbay.aio.context import AsyncContextService
+        from agentbay.config import endpoint_url, resolve_settings
+        from agentbay.logger import register_secret
+
         settings = resolve_settings(api_key or None, cfg, env_file)
         endpoint, key = settings.endpoint, settings.api_key
         if endpoint == LOCAL_ENDPOINT:
@@ -108,8 +139,6 @@ class AsyncAgentBay:
         self.api_key = key
         self.endpoint = endpoint_url(endpoint)
         self.timeout_ms = settings.timeout_ms
-        # Imported here: the HTTP layer is the heaviest import, and ``from agentbay import
-        # AgentBay`` should not pay for it before a client exists.
         from agentbay.aio._client import AsyncApiClient
 
         self.api: AsyncApiClient = AsyncApiClient(
@@ -148,10 +177,13 @@ class AsyncAgentBay:
         would swap each other's bytes. The name adds a random part to 0.9.3's
         ``file-transfer-context-<unix time>`` (two creates in one second shared a context).
         """
-        name = f"file-transfer-context-{int(time.time())}-{secrets.token_hex(4)}"
+        # os.urandom(4).hex() is secrets.token_hex(4) without importing hashlib and hmac.
+        name = f"file-transfer-context-{int(time.time())}-{os.urandom(4).hex()}"
         try:
             answer = await self.api.call("GetContext", {"Name": name, "AllowCreate": True})
         except AgentBayError as exc:
+            from agentbay.logger import log
+
             log.warning("cannot create the file transfer context: %s", exc)
             return None
         from agentbay._api.models import Context
@@ -172,6 +204,9 @@ class AsyncAgentBay:
             ``SessionResult`` with ``session`` on success; never raises for API or transport
             failures (``success=False`` and ``error_message``).
         """
+        from agentbay.model.response import SessionResult
+        from agentbay.session_params import CreateSessionParams
+
         params = params or CreateSessionParams()
         try:
             return await self._create(params)
@@ -183,6 +218,11 @@ class AsyncAgentBay:
             return SessionResult(error_message=f"Unexpected error creating session: {exc}")
 
     async def _create(self, params: CreateSessionParams) -> SessionResult:
+        from agentbay._api.models import CreateMcpSessionData
+        from agentbay.aio.session import AsyncSession
+        from agentbay.context_sync import ContextSync, persistence_data_list
+        from agentbay.model.response import SessionResult
+
         syncs: list[ContextSync] = list(params.context_syncs or [])
         transfer_id = await self._file_transfer_context()
         if transfer_id:
@@ -193,13 +233,13 @@ class AsyncAgentBay:
         if params.image_id:
             fields["ImageId"] = params.image_id
         if params.labels:
+            import json
+
             fields["Labels"] = json.dumps(params.labels)
         if params.policy_id:
             fields["McpPolicyId"] = params.policy_id
         if syncs:
             fields["PersistenceDataList"] = persistence_data_list(syncs)
-        from agentbay._api.models import CreateMcpSessionData
-
         answer = await self.api.call("CreateMcpSession", fields)
         request_id = answer.request_id
         if answer.failed and answer.code:
@@ -230,6 +270,8 @@ class AsyncAgentBay:
             try:
                 await session.list_mcp_tools()
             except AgentBayError as exc:
+                from agentbay.logger import log
+
                 log.warning("listing the tools of VPC session %s failed: %s", session_id, exc)
         mobile = params.extra_configs.mobile if params.extra_configs else None
         if mobile is not None:
@@ -239,6 +281,8 @@ class AsyncAgentBay:
         return SessionResult(request_id=request_id, success=True, session=session)
 
     async def _wait_for_downloads(self, session: AsyncSession) -> None:
+        from agentbay.aio._flavour import sleep
+
         delay = 0.02
         for _ in range(CREATE_SYNC_MAX_CHECKS):
             info = await session.context.info()
@@ -246,6 +290,8 @@ class AsyncAgentBay:
             if not items or all(item.status in ("Success", "Failed") for item in items):
                 for item in items:
                     if item.status == "Failed":
+                        from agentbay.logger import log
+
                         log.error(
                             "context %s could not be synced to %s: %s",
                             item.context_id,
@@ -264,6 +310,10 @@ class AsyncAgentBay:
         limit: int | None = None,
     ) -> SessionListResult:
         """Session ids by label filter, one page (1-based ``page``, ``limit`` per page, 10)."""
+        import json
+
+        from agentbay.model.response import SessionListResult
+
         if page is not None and page < 1:
             return _page_error(page, "Page number must be >= 1")
         limit = limit or 10
@@ -281,6 +331,8 @@ class AsyncAgentBay:
         return self._session_list(answer)
 
     def _session_list(self, answer: Answer[ListSessionResponse]) -> SessionListResult:
+        from agentbay.model.response import SessionListResult
+
         if answer.failed:
             return SessionListResult(request_id=answer.request_id, error_message=answer.error_text)
         page = answer.model
@@ -297,6 +349,12 @@ class AsyncAgentBay:
         self, params: ListSessionParams | dict[str, str] | None = None
     ) -> SessionListResult:
         """Deprecated: use ``list()``. One ``ListSession`` page by labels and token."""
+        import json
+        import warnings
+
+        from agentbay.model.response import SessionListResult
+        from agentbay.session_params import ListSessionParams
+
         warnings.warn(
             "list_by_labels is deprecated; use list() instead", DeprecationWarning, stacklevel=2
         )
@@ -318,6 +376,8 @@ class AsyncAgentBay:
 
     async def get_session(self, session_id: str) -> GetSessionResult:
         """The raw ``GetSession`` data of a session."""
+        from agentbay.model.response import GetSessionData, GetSessionResult
+
         try:
             answer = await self.api.call("GetSession", {"SessionId": session_id})
         except ServerError as exc:
@@ -360,6 +420,9 @@ class AsyncAgentBay:
 
     async def get(self, session_id: str) -> SessionResult:
         """A ``AsyncSession`` for an existing session id (VPC sessions fetch their tools lazily)."""
+        from agentbay.aio.session import AsyncSession
+        from agentbay.model.response import SessionResult
+
         if not isinstance(session_id, str) or not session_id.strip():
             return SessionResult(error_message="session_id is required")
         got = await self.get_session(session_id)
@@ -381,6 +444,3 @@ class AsyncAgentBay:
     async def delete(self, session: AsyncSession, sync_context: bool = False) -> DeleteResult:
         """Delete a session (``session.delete``); browser-replay sessions always sync first."""
         return await session.delete(sync_context=sync_context or session.enableBrowserReplay)
-
-
-__all__ += ["ExtraConfigs"]
