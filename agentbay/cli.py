@@ -97,7 +97,13 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="port of the listener serving GetLink URLs (default: a free port)",
     )
-    serve.add_argument("--pool-size", type=int, default=2, help="sandboxes kept ready")
+    serve.add_argument(
+        "--pool-size",
+        type=int,
+        default=2,
+        help="sandboxes kept started for new sessions (refilled once creates pause for a "
+        "moment, at once when none is left)",
+    )
     serve.add_argument("--max-sessions", type=int, default=100, help="running sessions allowed")
     serve.add_argument(
         "--unisolated",

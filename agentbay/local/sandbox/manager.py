@@ -28,6 +28,11 @@ START_TIMEOUT_S = 30.0
 _POOL_PREFIX = "pool-"
 #: User images whose pools are kept at once (the most recently used ones).
 MAX_IMAGE_POOLS = 4
+#: How long after the last create a pool that still has sandboxes is refilled. A new
+#: session's first commands come right after its create; a sandbox starting meanwhile (its
+#: tool server's boot is ~0.1 s of CPU) took their CPU on 2 cores and doubled create ->
+#: first command (docs/performance.md). An empty pool is refilled at once.
+POOL_REFILL_DELAY_S = 0.25
 
 
 class SandboxManager:
@@ -42,7 +47,9 @@ class SandboxManager:
 
     ``pool_size`` sandboxes are kept started and waiting, so that ``create`` only has to
     hand one out (rename its directory, set its hostname): for the built-in images from
-    ``start()`` on, and for each user image once a session used it.
+    ``start()`` on, and for each user image once a session used it. A pool is refilled
+    ``POOL_REFILL_DELAY_S`` after the last create, so that starting sandboxes does not take
+    the CPU from the new session's first commands; at once when it ran empty.
 
     ``sessions_dir`` (default ``<data_dir>/sessions``) is the manager's own: it cleans up
     everything in it, so two managers on one data dir (a server and an image build) need
@@ -106,6 +113,7 @@ class SandboxManager:
         self._pool: dict[str, list[Sandbox]] = {}  # by SandboxImage.key
         self._pool_images: dict[str, SandboxImage] = {}  # the images pools are kept for
         self._filling: dict[str, set[asyncio.Task[None]]] = {}
+        self._refill_timers: dict[str, asyncio.TimerHandle] = {}  # by SandboxImage.key
         self._closing: set[asyncio.Task[None]] = set()  # strong refs to background closes
         self._dying: dict[str, asyncio.Task[None]] = {}  # sessions whose sandbox stopped
         self._watchdog: tuple[subprocess.Popen[bytes], int] | None = None
@@ -236,6 +244,9 @@ class SandboxManager:
         in their own teardown would return before its worker thread finished it.
         """
         sandboxes = self._take_all()
+        for timer in self._refill_timers.values():
+            timer.cancel()
+        self._refill_timers.clear()
         if self._disk_watch is not None:
             self._disk_watch.cancel()
         await asyncio.gather(*self._filling_tasks(), *self._closing, return_exceptions=True)
@@ -314,7 +325,7 @@ class SandboxManager:
                 self._close_later(candidate)
         if self.pool_size:
             self._keep_pool_for(image)
-        self._refill(image)
+        self._refill_later(image)
         if sandbox is None:
             sandbox = await self._spawn(session_id, image)
         try:
@@ -476,8 +487,25 @@ class SandboxManager:
         task.add_done_callback(self._closing.discard)
         return task
 
+    def _refill_later(self, image: SandboxImage) -> None:
+        """Refill ``image``'s pool once creates pause for ``POOL_REFILL_DELAY_S`` (each
+        create pushes it back), or at once when the pool is empty."""
+        timer = self._refill_timers.pop(image.key, None)
+        if timer is not None:
+            timer.cancel()
+        if not self._pool.get(image.key):
+            self._refill(image)
+            return
+        self._refill_timers[image.key] = asyncio.get_running_loop().call_later(
+            POOL_REFILL_DELAY_S, self._refill_now, image
+        )
+
+    def _refill_now(self, image: SandboxImage) -> None:
+        self._refill_timers.pop(image.key, None)
+        self._refill(image)
+
     def _refill(self, image: SandboxImage) -> None:
-        if image.key not in self._pool_images:
+        if self._closed or image.key not in self._pool_images:
             return
         filling = self._filling.setdefault(image.key, set())
         missing = self.pool_size - len(self._pool.get(image.key, ())) - len(filling)
