@@ -62,8 +62,9 @@ POOL_SIZE = 4
 def start_runtime(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     """`agentbay local serve` in its own process, as users run it."""
     port = free_port()
+    sessions = str(MANY_SESSIONS + 16)
     argv = serve_argv(
-        data_dir, port, KEY, "--pool-size", str(POOL_SIZE), "--max-sessions", str(MANY_SESSIONS + 16)
+        data_dir, port, KEY, "--pool-size", str(POOL_SIZE), "--max-sessions", sessions
     )
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_until_listening(process, port)
