@@ -50,6 +50,12 @@ def test_quote_plus_fast_is_quote_plus(text: str) -> None:
     assert quote_plus_fast(text.encode("utf-8")) == quote_plus(text.encode("utf-8"))
 
 
+def test_quote_plus_fast_is_quote_plus_with_every_byte_value() -> None:
+    every_byte = bytes(range(256))  # more distinct escapes than replace passes pay off for
+    assert quote_plus_fast(every_byte) == quote_plus(every_byte)
+    assert quote_plus_fast(every_byte[:128] * 3) == quote_plus(every_byte[:128] * 3)
+
+
 @given(
     st.dictionaries(st.one_of(TEXT, st.integers()), st.one_of(TEXT, st.integers(), st.booleans()))
 )
