@@ -52,9 +52,14 @@ def test_async_managers(runtime: EmbeddedRuntime, tmp_path: Path) -> None:
             code = await session.code.run_code("print(1 + 1)", "python")
             assert code.result == "2\n"
             fs = session.file_system
-            text = "α" * 120_000  # 240,000 bytes: five read chunks, fetched concurrently
+            # 180,000 characters, 234,000 bytes: four write chunks, in order, and five read
+            # chunks, fetched concurrently; every line differs, so order is checked.
+            text = "".join(f"{i:05d} αβγ\n" for i in range(18_000))
             assert (await fs.write_file("/tmp/a.txt", text)).success
             assert (await fs.read_file("/tmp/a.txt")).content == text
+            into_dir = await fs.write_file("/tmp", text)
+            assert not into_dir.success
+            assert into_dir.error_message == (await fs.write_file("/tmp", "x")).error_message
             assert (await fs.list_directory("/tmp")).success
             assert (await fs.search_files("/tmp", "a.txt")).matches == ["/tmp/a.txt"]
             source = tmp_path / "blob"

@@ -116,6 +116,13 @@ def test_file_system(session: Session) -> None:
     text = "".join(f"{i:06d} ✓ text\n" for i in range(20000))  # several chunks each way
     assert fs.write_file("/tmp/sdk/big.txt", text).success
     assert fs.read_file("/tmp/sdk/big.txt").content == text
+    # A chunked write whose first chunk fails stops there, with that chunk's answer.
+    into_dir, small_into_dir = (
+        fs.write_file("/tmp/sdk/dir", text),
+        fs.write_file("/tmp/sdk/dir", "x"),
+    )
+    assert not into_dir.success and into_dir.error_message == small_into_dir.error_message
+    assert fs.list_directory("/tmp/sdk/dir").entries == []
     assert fs.write_file("/tmp/sdk/big.txt", "end", mode="append").success
     assert fs.read_file("/tmp/sdk/big.txt").content.endswith("text\nend")
     bad_mode = fs.write_file("/tmp/x", "y", mode="truncate")
