@@ -31,15 +31,18 @@ from bench.harness import (
     Target,
     ainterleaved,
     interleaved,
+    interleaved_samplers,
     mixed_text,
     ms,
     p50,
     pct,
     timed,
+    timing,
 )
 from bench.images import section_images
 from bench.limits import copy_bytes_per_s, http_round_trip_s, spawn_echo_s
 from bench.network import section_network
+from bench.official import OfficialProbe
 from bench.warm import wait_for_warm_pool
 from tests.spawn import free_port, serve_argv, wait_until_listening
 
@@ -51,7 +54,7 @@ OFFICIAL_VENV = REPO / ".cache" / "official-sdk-0.9.3"
 CALLS = 300
 #: Samples behind each throughput median (single transfers moved by 30 % between runs).
 TRANSFER_REPEATS = 3
-READS_10MB = 3
+READS_10MB = 5
 MB = 1024 * 1024
 #: Concurrent sessions of the scaling figure's largest step (the issue's target).
 MANY_SESSIONS = 256
@@ -213,7 +216,7 @@ def section_sdk_overhead(
     report: Report,
     bay: AgentBay,
     endpoint: str,
-    official_results: dict[str, list[float]],
+    probe: OfficialProbe | None,
     limits: dict[str, float],
 ) -> dict[str, float]:
     """Our clients against the floor of their own flavour, calls interleaved with the floor's."""
@@ -274,9 +277,12 @@ def section_sdk_overhead(
     async_samples = asyncio.run(async_pairs())
     rows, medians = [], {}
     for op, pair in sync_ops.items():
-        floor_s, sync_s = interleaved(list(pair), CALLS)
+        samplers = [timing(fn) for fn in pair]
+        if probe is not None:
+            samplers.append(partial(probe.seconds, official_keys[op]))
+        floor_s, sync_s, *official_s = interleaved_samplers(samplers, CALLS)
         afloor_s, async_s = async_samples[op]
-        off = official_results.get(official_keys[op])
+        off = official_s[0] if official_s else None
         sync_ratio, async_ratio = p50(sync_s) / p50(floor_s), p50(async_s) / p50(afloor_s)
         medians[op] = p50(sync_s)
         medians[f"async {op}"] = p50(async_s)
@@ -302,7 +308,8 @@ def section_sdk_overhead(
             )
         )
     report.table(
-        f"SDK overhead per call (p50 of {CALLS} calls, interleaved with the floor's)",
+        f"SDK overhead per call (p50 of {CALLS} calls, interleaved with the floor's and the "
+        "official client's)",
         [
             "call",
             "sync floor",
@@ -315,7 +322,8 @@ def section_sdk_overhead(
         "Floors: the identical form POSTed with a bare `httpx.Client` / `httpx.AsyncClient` to "
         "the same runtime in the same run (httpx's default transport). Our sync client sends "
         "through its own httpx transport on `http.client`, hence below its floor. The official "
-        "client ran in its own process just before, against the same runtime.",
+        "client ran in its own process against the same runtime, one call at a time in turn "
+        "with ours and the floor's (the seconds it measured itself).",
     )
     shell_s, code_s = interleaved(
         [
@@ -413,7 +421,7 @@ def section_files(
     report: Report,
     bay: AgentBay,
     runtime_pid: int,
-    official_results: dict[str, list[float]],
+    probe: OfficialProbe | None,
     limits: dict[str, float],
 ) -> None:
     session = bay.create().session
@@ -435,15 +443,21 @@ def section_files(
         ["size", "write_file", "read_file"],
         rows,
     )
-    # The last size of the loop above: the file now holds 10 MB of mixed text.
-    ten_read = p50(timed(lambda: fs.read_file("/tmp/tp.txt"), READS_10MB, warmup=0))
+    # The last size of the loop above: the file now holds 10 MB of mixed text. Each of our
+    # 10 MB calls alternates with the official client's.
     text = mixed_text(10 * MB)
-    ten_write = p50(timed(partial(fs.write_file, "/tmp/tp.txt", text), READS_10MB, warmup=0))
-    for call, ours, key in (
-        ("write_file", ten_write, "write_file_10m"),
-        ("read_file", ten_read, "read_file_10m"),
-    ):
-        off = official_results.get(key)
+    samplers = {
+        "write_file_10m": timing(partial(fs.write_file, "/tmp/tp.txt", text)),
+        "read_file_10m": timing(lambda: fs.read_file("/tmp/tp.txt")),
+    }
+    tens: dict[str, list[list[float]]] = {}
+    for key, ours_sampler in samplers.items():
+        pair = [ours_sampler] + ([partial(probe.seconds, key)] if probe else [])
+        tens[key] = interleaved_samplers(pair, READS_10MB, warmup=0)
+    for call, key in (("write_file", "write_file_10m"), ("read_file", "read_file_10m")):
+        ours_s, *official_s = tens[key]
+        ours = p50(ours_s)
+        off = official_s[0] if official_s else None
         ratio = p50(off) / ours if off else 0.0
         measured = f"{ours:.3f} s"
         if off:
@@ -616,35 +630,20 @@ def main() -> None:
     official = official_python()
     try:
         bay = AgentBay(api_key=KEY, cfg=Config(endpoint=endpoint, timeout_ms=120000))
-        official_results: dict[str, list[float]] = {}
-        big = "/tmp/official-10m.txt"  # written by the probe in its own session
+        probe = None
         if official:
-            # The official client reads a 10 MB file in its own session: write it there first.
-            results = Path(tempfile.mkdtemp()) / "official.json"
-            env = {**os.environ, "AGENTBAY_ENDPOINT": endpoint, "AGENTBAY_API_KEY": KEY}
-            probe = subprocess.run(
-                [
-                    str(official.parent / "python"),
-                    str(REPO / "bench" / "official_probe.py"),
-                    str(results),
-                    str(CALLS),
-                    big,
-                ],
-                env=env,
-                cwd=tempfile.gettempdir(),
-                capture_output=True,
-                text=True,
-                timeout=900,
-            )
-            if probe.returncode == 0:
-                official_results = json.loads(results.read_text())
-            else:
-                print("official probe failed:", probe.stderr[-500:])
+            try:
+                # It writes its 10 MB file in its own session, to read it back when asked.
+                probe = OfficialProbe(official, endpoint, KEY, "/tmp/official-10m.txt")
+            except RuntimeError as error:
+                print(f"official client unavailable, comparison skipped: {error}")
         limits = section_limits(report)
-        medians = section_sdk_overhead(report, bay, endpoint, official_results, limits)
+        medians = section_sdk_overhead(report, bay, endpoint, probe, limits)
         section_import(report, official)
         section_create(report, bay, process.pid, data_dir)
-        section_files(report, bay, process.pid, official_results, limits)
+        section_files(report, bay, process.pid, probe, limits)
+        if probe is not None:
+            probe.close()
         scaling = section_scaling(report, bay, endpoint)
         section_idle_memory(report, bay)
         section_images(report, bay, data_dir)

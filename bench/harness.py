@@ -37,16 +37,32 @@ def interleaved(fns: list[Callable[[], Any]], repeat: int, warmup: int = 3) -> l
 
     The order rotates every round, so no function always runs right after another.
     """
-    for fn in fns:
+    return interleaved_samplers([timing(fn) for fn in fns], repeat, warmup)
+
+
+def timing(fn: Callable[[], Any]) -> Callable[[], float]:
+    """A sampler: ``fn`` called once, its seconds."""
+
+    def sample() -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    return sample
+
+
+def interleaved_samplers(
+    samplers: list[Callable[[], float]], repeat: int, warmup: int = 3
+) -> list[list[float]]:
+    """``interleaved`` for samplers that measure themselves (another process's calls)."""
+    for sampler in samplers:
         for _ in range(warmup):
-            fn()
-    samples: list[list[float]] = [[] for _ in fns]
+            sampler()
+    samples: list[list[float]] = [[] for _ in samplers]
     for round_ in range(repeat):
-        for offset in range(len(fns)):
-            index = (round_ + offset) % len(fns)
-            start = time.perf_counter()
-            fns[index]()
-            samples[index].append(time.perf_counter() - start)
+        for offset in range(len(samplers)):
+            index = (round_ + offset) % len(samplers)
+            samples[index].append(samplers[index]())
     return samples
 
 
