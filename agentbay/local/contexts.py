@@ -156,9 +156,9 @@ class ContextActions:
     async def upload_at_release(self, session_id: str, sandbox: Sandbox) -> None:
         """Upload the mappings whose policy asks for it before the session goes away."""
         for context_id, path, policy_text in self.runtime.store.session_contexts(session_id):
-            if not policy_text or self.runtime.store.context(context_id) is None:
-                continue  # no policy (e.g. file transfer): nothing is uploaded automatically
-            spec = SyncSpec(context_id, path, policy_text, json.loads(policy_text))
+            spec = SyncSpec(context_id, path, policy_text, json.loads(policy_text or "{}"))
+            if spec.transfers_files or self.runtime.store.context(context_id) is None:
+                continue  # a file-transfer mapping is never uploaded automatically
             if spec.wants("uploadPolicy", "autoUpload", True):
                 await self._sync_one(session_id, sandbox, spec, None, "upload")
 
@@ -179,7 +179,7 @@ class ContextActions:
         mapped = True
         if path is None or PurePosixPath(path) == mount:
             key, session_path = PurePosixPath("."), spec.path
-        elif PurePosixPath(path).is_relative_to(mount):
+        elif PurePosixPath(path).is_relative_to(mount) and not spec.transfers_files:
             key, session_path = clean_key(str(PurePosixPath(path).relative_to(mount))), path
         else:  # file transfer: the path is both the context file path and the session path
             key, session_path, mapped = clean_key(path), path, False

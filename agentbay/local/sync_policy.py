@@ -58,6 +58,16 @@ class SyncSpec:
     policy_text: str = ""
     policy: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def transfers_files(self) -> bool:
+        """A mapping without a policy (the file-transfer context, browser replay).
+
+        It is never uploaded at release, and a sync of one path below the mount moves that
+        path alone, named the same in the context and in the session, as for a path outside
+        it: the client puts or gets the file under that full path.
+        """
+        return not self.policy_text
+
     def _section(self, name: str) -> dict[str, Any]:
         part = self.policy.get(name)
         return part if isinstance(part, dict) else {}

@@ -32,3 +32,24 @@ def test_two_sessions_transfer_the_same_path_at_once(bay: AgentBay, tmp_path: Pa
     finally:
         for session in sessions:
             session.delete()
+
+
+def test_transfers_inside_the_file_transfer_mount_move_files(bay: AgentBay, tmp_path: Path) -> None:
+    # upload_file/download_file name the context file by the full remote path, also when
+    # that path lies below the file-transfer context's own mount (/temp/file-transfer).
+    session = bay.create().session
+    try:
+        for remote in ("/temp/file-transfer/a.bin", "/temp/file-transfer/sub/b.bin"):
+            payload = os.urandom(70_000)
+            source, back = tmp_path / "up", tmp_path / "down"
+            source.write_bytes(payload)
+            up = session.file_system.upload_file(str(source), remote)
+            assert up.success, up.error
+            info = session.file_system.get_file_info(remote).file_info
+            assert info["isFile"] is True and info["size"] == len(payload)
+            session.command.execute_command(f"echo more >> {remote}")
+            down = session.file_system.download_file(remote, str(back))
+            assert down.success, down.error
+            assert back.read_bytes() == payload + b"more\n"
+    finally:
+        session.delete()
