@@ -388,9 +388,16 @@ def section_import(report: Report, official: Path | None) -> None:
     )
 
 
-def section_create(report: Report, bay: AgentBay, runtime_pid: int, data_dir: Path) -> None:
+def section_create(
+    report: Report, bay: AgentBay, runtime_pid: int, data_dir: Path, limits: dict[str, float]
+) -> None:
     """Create -> first command from a warm pool (the issue's condition): before each create
-    the pool is full again and the runtime at rest (``bench.warm``)."""
+    the pool is full again and the runtime at rest (``bench.warm``).
+
+    The SDK's create is three requests (GetContext for the file-transfer context,
+    CreateMcpSession, GetContextInfo for its download), then the command is a fourth: the
+    machine's limit is four HTTP round trips and one bash.
+    """
     samples = []
     for _ in range(50):
         wait_for_warm_pool(runtime_pid, data_dir / "sessions", POOL_SIZE)
@@ -404,8 +411,14 @@ def section_create(report: Report, bay: AgentBay, runtime_pid: int, data_dir: Pa
         ["p50", "p95", "max"],
         [[ms(p50(samples)), ms(pct(samples, 0.95)), ms(max(samples))]],
     )
+    limit = 4 * limits["http round trip"] + limits["bash -c 'echo x'"]
     report.target(
-        Target("create -> first command p50", "<= 5 ms", ms(p50(samples)), p50(samples) <= 0.005)
+        Target(
+            "create -> first command p50",
+            "<= 5 ms",
+            f"{ms(p50(samples))} (machine limit {ms(limit)}: 4 HTTP round trips + bash)",
+            p50(samples) <= 0.005,
+        )
     )
     report.target(
         Target(
@@ -640,7 +653,7 @@ def main() -> None:
         limits = section_limits(report)
         medians = section_sdk_overhead(report, bay, endpoint, probe, limits)
         section_import(report, official)
-        section_create(report, bay, process.pid, data_dir)
+        section_create(report, bay, process.pid, data_dir, limits)
         section_files(report, bay, process.pid, probe, limits)
         if probe is not None:
             probe.close()

@@ -137,6 +137,17 @@ class ContextTree:
             raise
         shutil.rmtree(old, ignore_errors=True)
 
+    def holds(self, key: PurePosixPath) -> bool:
+        """Whether the live version has anything (a file, folder or link) at ``key``.
+
+        Cheap enough for the event loop: a context never written to is not created on disk.
+        """
+        link = self.root / "current"
+        if not link.is_symlink():
+            return False
+        source = self.root / os.readlink(link) / key
+        return source.exists() or source.is_symlink()
+
     def copy_into(
         self, key: PurePosixPath, session_path: str, resolve: Callable[[str], Path]
     ) -> None:
@@ -146,10 +157,10 @@ class ContextTree:
         link the session made cannot redirect the copy outside the session. Existing files
         are replaced; others are kept.
         """
-        source = self.current / key
-        if not source.exists() and not source.is_symlink():
+        if not self.holds(key):
             resolve(session_path).mkdir(parents=True, exist_ok=True)
             return
+        source = self.current / key
         if not source.is_dir() or source.is_symlink():
             target = resolve(session_path)
             target.parent.mkdir(parents=True, exist_ok=True)
