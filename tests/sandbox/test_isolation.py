@@ -24,6 +24,10 @@ def pair(env: Env) -> Iterator[tuple[Sandbox, Sandbox]]:
     env.release(second)
 
 
+async def _hostname_on_loop() -> str:
+    return socket.gethostname()  # on the thread that runs the manager's event loop
+
+
 def _fails(env: Env, box: Sandbox, command: str) -> str:
     """Run a command that must fail; returns its error text."""
     return env.error(box, "shell", command=command, timeout_ms=10000)
@@ -199,6 +203,9 @@ def test_hostname_and_namespaces(env: Env, pair: tuple[Sandbox, Sandbox]) -> Non
     assert env.sh(first, "hostname") == f"{first.session_id}\n"
     assert env.sh(second, "hostname") == f"{second.session_id}\n"
     assert socket.gethostname() not in (first.session_id, second.session_id)
+    # The hostname is set from the manager's own thread, which joins the session's UTS
+    # namespace for it: that thread must be back in the runtime's afterwards.
+    assert env.run(_hostname_on_loop()) == socket.gethostname()
     assert env.sh(first, "readlink /proc/self/ns/pid") != env.sh(
         second, "readlink /proc/self/ns/pid"
     )

@@ -356,24 +356,26 @@ class Sandbox:
 
     @staticmethod
     def _set_hostname_as_root(pid: int, name: str) -> None:
-        failure: list[OSError] = []
+        """Join the sandbox's UTS namespace on this thread, set the name, and come back.
 
-        def enter_and_set() -> None:
+        Only this thread moves, and only for three system calls (a thread of its own for
+        it cost ~1 ms of every create on a busy machine). Coming back cannot be refused:
+        the runtime holds CAP_SYS_ADMIN, and the descriptor of its own namespace was
+        opened before leaving it.
+        """
+        own = os.open("/proc/thread-self/ns/uts", os.O_RDONLY)
+        try:
+            target = os.open(f"/proc/{pid}/ns/uts", os.O_RDONLY)
             try:
-                fd = os.open(f"/proc/{pid}/ns/uts", os.O_RDONLY)
-                try:
-                    syscalls.setns(fd, syscalls.CLONE_NEWUTS)
-                finally:
-                    os.close(fd)
+                syscalls.setns(target, syscalls.CLONE_NEWUTS)
+            finally:
+                os.close(target)
+            try:
                 syscalls.sethostname(name)
-            except OSError as exc:
-                failure.append(exc)
-
-        worker = threading.Thread(target=enter_and_set, name="agentbay-sethostname")
-        worker.start()
-        worker.join()
-        if failure:
-            raise failure[0]
+            finally:
+                syscalls.setns(own, syscalls.CLONE_NEWUTS)
+        finally:
+            os.close(own)
 
     def host_path(self, path: str) -> Path:
         """The host path of a path as the session sees it, for direct file transfer.
