@@ -48,6 +48,9 @@ def outcome(fn, *args):  # type: ignore[no-untyped-def]
 def test_quote_plus_fast_is_quote_plus(text: str) -> None:
     assert quote_plus_fast(text) == quote_plus(text)
     assert quote_plus_fast(text.encode("utf-8")) == quote_plus(text.encode("utf-8"))
+    # Large values take the other path (a replace pass per escaped byte value).
+    large = (text + "%é ") * (5000 // (len(text.encode("utf-8")) + 4) + 1)
+    assert quote_plus_fast(large) == quote_plus(large)
 
 
 def test_quote_plus_fast_is_quote_plus_with_every_byte_value() -> None:
