@@ -26,10 +26,12 @@ STATEMENTS = (
 )
 
 
-def run(code: str, cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+def run(
+    code: str, cwd: Path, env: dict[str, str], python: str = sys.executable
+) -> tuple[float, float]:
     """CPU and wall seconds of ``python -c code`` in ``cwd``."""
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", code], cwd=cwd, env=env)
+    child = subprocess.Popen([python, "-c", code], cwd=cwd, env=env)
     _, status, usage = os.wait4(child.pid, 0)
     if status != 0:
         raise SystemExit(f"python -c {code!r} failed in {cwd}")
