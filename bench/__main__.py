@@ -44,7 +44,7 @@ from bench.import_cpu import run as run_python
 from bench.limits import copy_bytes_per_s, http_round_trip_s, spawn_echo_s
 from bench.network import section_network
 from bench.official import OfficialProbe
-from bench.warm import wait_for_warm_pool
+from bench.warm import POOL_SIZE, wait_for_warm_pool
 from tests.spawn import free_port, serve_argv, wait_until_listening
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,8 +61,6 @@ IMPORT_RUNS = 15
 MB = 1024 * 1024
 #: Concurrent sessions of the scaling figure's largest step (the issue's target).
 MANY_SESSIONS = 256
-#: The runtime's --pool-size.
-POOL_SIZE = 4
 
 
 def start_runtime(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from agentbay import AgentBay, Config
 from agentbay.local.sandbox.inside import syscalls
 from bench.harness import Report, Target, ms, p50, pct
+from bench.warm import POOL_SIZE, wait_for_warm_pool
 from tests.spawn import free_port, serve_argv, wait_until_listening
 
 KEY = "akm-bench-network"
@@ -62,7 +63,9 @@ SERVER = (
 def start_runtime(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     """``agentbay local serve`` with extra flags, in its own process."""
     port = free_port()
-    argv = serve_argv(data_dir, port, KEY, "--pool-size", "4", "--max-sessions", "200", *extra)
+    argv = serve_argv(
+        data_dir, port, KEY, "--pool-size", str(POOL_SIZE), "--max-sessions", "200", *extra
+    )
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_until_listening(process, port)
     return process, f"http://127.0.0.1:{port}"
@@ -153,17 +156,28 @@ def request_seconds(connection: http.client.HTTPConnection, path: str, count: in
     return samples
 
 
-def section_create(report: Report, none_bay: AgentBay, egress_bay: AgentBay) -> None:
-    for bay in (none_bay, egress_bay):
-        create_and_run(bay)
+def section_create(
+    report: Report, none: tuple[AgentBay, int, Path], egress: tuple[AgentBay, int, Path]
+) -> None:
+    """Create -> first command on each runtime (client, its PID, its data dir), warm pools."""
+
+    def warm_create(runtime: tuple[AgentBay, int, Path]) -> float:
+        # Both at rest: the other runtime's refill would compete for the CPU too.
+        for _, pid, data_dir in (none, egress):
+            wait_for_warm_pool(pid, data_dir / "sessions", POOL_SIZE)
+        return create_and_run(runtime[0])
+
+    for runtime in (none, egress):
+        warm_create(runtime)
     none_s: list[float] = []
     egress_s: list[float] = []
     for _ in range(SESSIONS):  # interleaved, so load changes hit both alike
-        none_s.append(create_and_run(none_bay))
-        egress_s.append(create_and_run(egress_bay))
+        none_s.append(warm_create(none))
+        egress_s.append(warm_create(egress))
     ratio = p50(egress_s) / p50(none_s)
     report.table(
-        f"Create -> first command by network policy ({SESSIONS} sessions each, interleaved)",
+        f"Create -> first command by network policy ({SESSIONS} sessions each, interleaved, "
+        "warm pools)",
         ["--network", "p50", "p95"],
         [
             ["none (namespace, loopback only)", ms(p50(none_s)), ms(pct(none_s, 0.95))],
@@ -293,7 +307,11 @@ def section_network(report: Report) -> None:
     )
     try:
         with client(none_endpoint) as none_bay, client(egress_endpoint) as egress_bay:
-            section_create(report, none_bay, egress_bay)
+            section_create(
+                report,
+                (none_bay, none_process.pid, scratch / "none"),
+                (egress_bay, egress_process.pid, scratch / "egress"),
+            )
             section_link(report, egress_bay)
             section_concurrent(report, egress_bay, host_port)
     finally:

@@ -18,6 +18,8 @@ from pathlib import Path
 #: ticks (CPU time is counted in 10 ms ticks), far shorter than a sandbox's start.
 REST_S = 0.1
 _POLL_S = 0.01
+#: The ``--pool-size`` of the runtimes the bench starts.
+POOL_SIZE = 4
 
 
 def _stats() -> dict[int, tuple[int, int]]:
