@@ -56,6 +56,8 @@ CALLS = 300
 #: Samples behind each throughput median (single transfers moved by 30 % between runs).
 TRANSFER_REPEATS = 3
 READS_10MB = 5
+#: bash processes behind the in-session spawn figure.
+SPAWNS = 200
 #: Fresh interpreters behind each import figure.
 IMPORT_RUNS = 15
 MB = 1024 * 1024
@@ -326,20 +328,28 @@ def section_sdk_overhead(
         "client ran in its own process against the same runtime, one call at a time in turn "
         "with ours and the floor's (the seconds it measured itself).",
     )
-    shell_s, code_s = interleaved(
+    label_s, info_s, shell_s, code_s = interleaved(
         [
+            session.get_labels,
+            lambda: session.file_system.get_file_info("/tmp"),
             lambda: session.command.execute_command("echo x", 5000),
             lambda: session.code.run_code("print(1)", "python"),
         ],
         100,
     )
+    spawn = in_session_spawn_s(session)
     report.table(
-        "Tool round trips (sync SDK)",
-        ["tool", "p50", "p95"],
+        "Tool round trips (sync SDK), and what a shell call is made of",
+        ["call", "p50", "p95"],
         [
+            ["GetLabel (an API call, no tool)", ms(p50(label_s)), ms(pct(label_s, 0.95))],
+            ["get_file_info (a tool, no process)", ms(p50(info_s)), ms(pct(info_s, 0.95))],
             ["shell `echo x`", ms(p50(shell_s)), ms(pct(shell_s, 0.95))],
             ["run_code python `print(1)`", ms(p50(code_s)), ms(pct(code_s, 0.95))],
+            [f"`bash -c 'echo x'` run {SPAWNS} times inside the session, each", ms(spawn), "-"],
         ],
+        "A shell call is a tool call (get_file_info's round trip: HTTP, the runtime, the "
+        "session's tool server) plus a bash started inside the session.",
     )
     limit = limits["http round trip"] + limits["bash -c 'echo x'"]
     report.target(
@@ -361,6 +371,18 @@ def section_sdk_overhead(
     )
     session.delete()
     return medians
+
+
+def in_session_spawn_s(session: Any) -> float:
+    """Seconds per ``bash -c 'echo x'`` started by bash inside the session (timed there)."""
+    loop = (
+        f"s=$(date +%s%N); for i in $(seq {SPAWNS}); do /bin/bash -c 'echo x' >/dev/null; "
+        "done; echo $(( $(date +%s%N) - s ))"
+    )
+    out = session.command.execute_command(loop, 60000)
+    if not out.success:
+        raise RuntimeError(f"the spawn loop failed: {out.error_message}")
+    return int(out.output.strip()) / 1e9 / SPAWNS
 
 
 def section_import(report: Report, official: Path | None) -> None:
