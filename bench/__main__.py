@@ -681,7 +681,7 @@ def main() -> None:
             probe.close()
         scaling = section_scaling(report, bay, endpoint)
         section_idle_memory(report, bay)
-        section_images(report, bay, data_dir)
+        section_images(report, bay, data_dir, process.pid)
         section_network(report)
         from bench.desktop import section_desktop  # it imports this module's helpers
 

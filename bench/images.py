@@ -16,6 +16,7 @@ from pathlib import Path
 from agentbay import AgentBay, Config
 from agentbay.session_params import CreateSessionParams
 from bench.harness import Report, Target, ms, p50, pct
+from bench.warm import POOL_SIZE, wait_for_warm_pool
 
 BUILDS = 5
 SESSIONS = 30
@@ -53,8 +54,11 @@ def create_and_run(bay: AgentBay, image: str) -> float:
     return elapsed
 
 
-def section_images(report: Report, bay: AgentBay, data_dir: Path) -> None:
-    """Build time of ``RUN true`` and create -> first command from a user image vs a built-in."""
+def section_images(report: Report, bay: AgentBay, data_dir: Path, runtime_pid: int) -> None:
+    """Build time of ``RUN true`` and create -> first command from a user image vs a built-in.
+
+    Each create starts from warm pools: both images' pools full, the runtime at rest.
+    """
     folder = Path(tempfile.mkdtemp(prefix="agentbay-bench-image-"))
     imagefile = folder / "Imagefile"
     imagefile.write_text("FROM linux_latest\nRUN true\n")
@@ -76,17 +80,22 @@ def section_images(report: Report, bay: AgentBay, data_dir: Path) -> None:
     report.target(
         Target("image build, one RUN true, p50", "< 2 s", ms(p50(builds)), p50(builds) < 2.0)
     )
+
+    def warm_create(image: str) -> float:
+        wait_for_warm_pool(runtime_pid, data_dir / "sessions", 2 * POOL_SIZE)
+        return create_and_run(bay, image)
+
     # One session each first: the pool keeps sandboxes for an image once it is used.
     create_and_run(bay, IMAGE)
     create_and_run(bay, "linux_latest")
     builtin: list[float] = []
     mine: list[float] = []
     for _ in range(SESSIONS):  # interleaved, so load changes hit both alike
-        builtin.append(create_and_run(bay, "linux_latest"))
-        mine.append(create_and_run(bay, IMAGE))
+        builtin.append(warm_create("linux_latest"))
+        mine.append(warm_create(IMAGE))
     ratio = p50(mine) / p50(builtin)
     report.table(
-        f"Create -> first command, user image vs built-in ({SESSIONS} sessions each)",
+        f"Create -> first command, user image vs built-in ({SESSIONS} sessions each, warm pools)",
         ["image", "p50", "p95"],
         [
             ["linux_latest", ms(p50(builtin)), ms(pct(builtin, 0.95))],
@@ -111,7 +120,7 @@ def main() -> None:
     process, endpoint = start_runtime(data_dir)
     try:
         with AgentBay(api_key=KEY, cfg=Config(endpoint=endpoint, timeout_ms=120000)) as bay:
-            section_images(Report(), bay, data_dir)
+            section_images(Report(), bay, data_dir, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=60)
