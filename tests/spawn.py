@@ -1,4 +1,5 @@
-"""``agentbay local serve`` as a child process: the command, a free port, waiting for it to listen.
+"""``agentbay local serve`` as a child process: the command, a free port, waiting for it to
+listen, stopping it.
 
 The end-to-end tests that restart or kill the runtime, and ``make bench``, run it this way,
 exactly as users do.
@@ -6,6 +7,7 @@ exactly as users do.
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -62,3 +64,16 @@ def wait_until_listening(
                 raise RuntimeError(f"serve exited with {process.returncode}: {text}") from None
             time.sleep(0.05)
     raise RuntimeError(f"serve did not listen on port {port} within {timeout_s} s")
+
+
+def stop_serve(process: subprocess.Popen[Any], timeout_s: float = 60.0) -> int:
+    """Stop ``serve`` as a user does (Ctrl-C, every session released); its exit status.
+
+    A runtime that has not exited within ``timeout_s`` is killed (status -9).
+    """
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()

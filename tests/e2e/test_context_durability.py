@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from tests.e2e.api import Api
-from tests.spawn import free_port, serve_argv, wait_until_listening
+from tests.spawn import free_port, serve_argv, stop_serve, wait_until_listening
 
 
 def serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], Api]:
@@ -59,8 +59,7 @@ def test_sigkill_during_an_upload_keeps_the_previous_version(tmp_path: Path) -> 
         leftovers = list((tmp_path / "contexts" / context / "tmp").glob("*"))
         assert leftovers == [], "partial files of the killed upload must be cleaned at start"
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
+        stop_serve(process)
 
 
 def _wait_for_sync(api: Api, session: str, task_type: str) -> None:
@@ -110,5 +109,4 @@ def test_concurrent_syncs_into_one_context_never_interleave(tmp_path: Path) -> N
         assert len(lines) == 1, f"files of both uploads are mixed: {owners}"
         assert lines[0].split()[0] == "300"
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
+        stop_serve(process)

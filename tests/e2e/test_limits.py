@@ -9,7 +9,6 @@ a fork bomb that stops at the process limit, a CPU cap, and sessions that go on 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import pytest
 from agentbay.local.sandbox import SandboxManager, disk, userns
 from agentbay.local.sandbox.cgroups import CgroupLayout
 from tests.e2e.api import Api
-from tests.spawn import free_port, serve_argv, wait_until_listening
+from tests.spawn import free_port, serve_argv, stop_serve, wait_until_listening
 
 MIB = 1024 * 1024
 DISK_LIMIT = 256 * MIB
@@ -45,8 +44,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, Pat
     try:
         yield Api(f"http://127.0.0.1:{port}", "akm-limits"), data_dir
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
+        stop_serve(process)
 
 
 @pytest.fixture(scope="module")

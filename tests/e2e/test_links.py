@@ -50,6 +50,15 @@ def _link(api: Api, session_id: str, port: int = PORT) -> str:
     return str(api.call("GetLink", SessionId=session_id, Port=port)["Url"])
 
 
+def _exchange_when_up(url: str, request: bytes) -> bytes:
+    """``_exchange`` once the session's server listens (until then the link answers 502)."""
+    deadline = time.monotonic() + 20
+    while (answer := _exchange(url, request)).startswith(b"HTTP/1.1 502"):
+        assert time.monotonic() < deadline, answer[:200]
+        time.sleep(0.05)
+    return answer
+
+
 def _get_when_up(client: httpx.Client, url: str) -> httpx.Response:
     """GET ``url``, waiting (with a deadline) for the session's server to listen."""
     deadline = time.monotonic() + 20
@@ -108,11 +117,7 @@ def test_requests_are_forwarded_with_the_token_taken_out(api: Api, session_id: s
         b"5\r\nhello\r\n0\r\n\r\n"
         b"PUT /?y HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc" + bare
     )
-    deadline = time.monotonic() + 20
-    while (answer := _exchange(url, chunked + sized + bare)).startswith(b"HTTP/1.1 502"):
-        assert time.monotonic() < deadline, answer
-        time.sleep(0.05)
-    assert answer == expected
+    assert _exchange_when_up(url, chunked + sized + bare) == expected
 
 
 def test_an_upgrade_switches_to_a_raw_splice(api: Api, session_id: str) -> None:
@@ -125,10 +130,7 @@ def test_an_upgrade_switches_to_a_raw_splice(api: Api, session_id: str) -> None:
     ).encode()
     # After the upgrade the bytes are the application's: nothing is parsed or rewritten.
     frames = f"GET /{token}/not-http HTTP/1.1\r\n\r\n".encode() + bytes(range(256))
-    deadline = time.monotonic() + 20
-    while (answer := _exchange(url, upgrade + frames)).startswith(b"HTTP/1.1 502"):
-        assert time.monotonic() < deadline, answer
-        time.sleep(0.05)
+    answer = _exchange_when_up(url, upgrade + frames)
     assert answer == upgrade.replace(f"/{token}/ws".encode(), b"/ws") + frames
 
 
@@ -140,10 +142,7 @@ def test_unknown_and_foreign_tokens_are_refused(api: Api, two_sessions: tuple[st
     parts = urlsplit(first_url)
     first_token, second_token = parts.path.strip("/"), urlsplit(second_url).path.strip("/")
     alone = f"GET /{first_token}/ HTTP/1.1\r\nHost: h\r\n\r\n".encode()
-    deadline = time.monotonic() + 20
-    while _exchange(first_url, alone).startswith(b"HTTP/1.1 502"):  # until it listens
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    _exchange_when_up(first_url, alone)
     with httpx.Client() as client:
         wrong = f"http://{parts.hostname}:{parts.port}/{'A' * 32}/"
         assert client.get(wrong, timeout=5).status_code == 404
@@ -227,10 +226,7 @@ def test_large_bodies_pass_both_ways(api: Api, session_id: str) -> None:
     # Until the echo server listens the link answers 502 and closes: with 8 MiB still being
     # sent that is a reset, so wait for it with an empty request first.
     probe = f"PUT /{token}/probe HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n".encode()
-    deadline = time.monotonic() + 20
-    while (answer := _exchange(url, probe)).startswith(b"HTTP/1.1 502"):
-        assert time.monotonic() < deadline, answer[:200]
-        time.sleep(0.05)
+    _exchange_when_up(url, probe)
     body = os.urandom(8 * 1024 * 1024)
     head = f"PUT /{token}/big HTTP/1.1\r\nHost: h\r\nContent-Length: {len(body)}\r\n\r\n"
     answer = _exchange(url, head.encode() + body)

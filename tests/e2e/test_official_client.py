@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +21,7 @@ from agentbay.local.sandbox import userns
 from tests.e2e.api import LINK_URL
 from tests.e2e.message_probes import probe_messages
 from tests.e2e.watch_steps import expected_stream
-from tests.spawn import free_port, serve_argv, wait_until_listening
+from tests.spawn import free_port, serve_argv, stop_serve, wait_until_listening
 
 REPO = Path(__file__).resolve().parents[2]
 OFFICIAL = "wuying-agentbay-sdk==0.9.3"
@@ -60,6 +60,32 @@ def official_python() -> Path:
     return python
 
 
+def run_driver(
+    python: Path,
+    driver: Path,
+    endpoint: str,
+    key: str,
+    cwd: Path,
+    timeout_s: float,
+    extra_env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run a driver script with the official client's interpreter against ``endpoint``; the
+    results it wrote (JSON). A driver that fails fails the test with its stderr."""
+    env = {**os.environ, "AGENTBAY_ENDPOINT": endpoint, "AGENTBAY_API_KEY": key}
+    results = cwd / "results.json"
+    run = subprocess.run(
+        [str(python), str(driver), str(results)],
+        cwd=cwd,
+        env={**env, **(extra_env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    result: dict[str, Any] = json.loads(results.read_text())
+    return result
+
+
 @pytest.fixture(scope="module")
 def served(
     tmp_path_factory: pytest.TempPathFactory,
@@ -76,12 +102,7 @@ def served(
         pytest.fail(str(exc))
     yield f"http://127.0.0.1:{port}", data_dir, process
     if process.poll() is None:  # the test failed before its own Ctrl-C: stop it gracefully
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_serve(process)
 
 
 def test_official_client_main_flows(
@@ -133,24 +154,8 @@ def test_official_client_main_flows(
             timeout=300,
         )
         assert build.returncode == 0, build.stdout + build.stderr
-    env = {
-        **os.environ,
-        "AGENTBAY_ENDPOINT": endpoint,
-        "AGENTBAY_API_KEY": KEY,
-    }
-    if with_images:
-        env["AGENTBAY_TEST_USER_IMAGE"] = USER_IMAGE + "-wd"
-    results = tmp_path / "results.json"
-    run = subprocess.run(
-        [str(python), str(DRIVER), str(results)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    got = json.loads(results.read_text())
+    extra = {"AGENTBAY_TEST_USER_IMAGE": USER_IMAGE + "-wd"} if with_images else {}
+    got = run_driver(python, DRIVER, endpoint, KEY, tmp_path, 600, extra)
 
     assert got["create"] == {"success": True, "error": ""}
     assert got["set_labels"] is True
@@ -243,7 +248,6 @@ def test_official_client_main_flows(
     assert got["after_delete"]["success"] is False
 
     # Ctrl-C releases every session and exits cleanly.
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=60) == 0
+    assert stop_serve(process) == 0
     sessions = data_dir / "sessions"
     assert not sessions.exists() or not any(sessions.iterdir())

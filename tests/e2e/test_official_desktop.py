@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from agentbay.local.desktop import missing_programs
-from tests.e2e.test_official_client import official_python
-from tests.spawn import free_port, serve_argv, wait_until_listening
+from tests.e2e.test_official_client import official_python, run_driver
+from tests.spawn import free_port, serve_argv, stop_serve, wait_until_listening
 
 DRIVER = Path(__file__).with_name("official_desktop_driver.py")
 KEY = "akm-official-desktop"
@@ -35,29 +32,9 @@ def test_official_client_desktop_flows(tmp_path: Path) -> None:
     )
     try:
         wait_until_listening(process, port)
-        env = {
-            **os.environ,
-            "AGENTBAY_ENDPOINT": f"http://127.0.0.1:{port}",
-            "AGENTBAY_API_KEY": KEY,
-        }
-        results = tmp_path / "results.json"
-        run = subprocess.run(
-            [str(python), str(DRIVER), str(results)],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert run.returncode == 0, run.stderr[-3000:]
+        got = run_driver(python, DRIVER, f"http://127.0.0.1:{port}", KEY, tmp_path, 300)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    got = json.loads(results.read_text())
+        stop_serve(process)
 
     assert got["move"] is True and got["click"] is True
     assert got["cursor"] == '{"x":200,"y":150}'  # 0.9.3 hands the raw text over

@@ -12,7 +12,7 @@ import pytest
 
 from agentbay.local.sandbox import userns
 from tests.e2e.api import Api, RpcError
-from tests.spawn import free_port, serve_argv, wait_until_listening
+from tests.spawn import free_port, serve_argv, stop_serve, wait_until_listening
 
 
 def serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
@@ -47,8 +47,7 @@ def test_crash_then_restart(tmp_path: Path) -> None:
         leftovers = subprocess.run(["pgrep", "-f", sleeper], capture_output=True, text=True)
         assert leftovers.stdout.strip() == "", "processes of the crashed runtime's sessions remain"
     finally:
-        second.send_signal(signal.SIGINT)
-        assert second.wait(timeout=60) == 0
+        assert stop_serve(second) == 0
 
 
 @pytest.mark.skipif(
@@ -64,8 +63,7 @@ def test_user_images_survive_a_restart(tmp_path: Path) -> None:
             "imgc-kept", base="code_latest", run=["echo kept > /opt/kept"], data_dir=tmp_path
         )
     finally:
-        first.send_signal(signal.SIGINT)
-        assert first.wait(timeout=60) == 0
+        assert stop_serve(first) == 0
     port = free_port()
     second = serve(tmp_path, port)
     try:
@@ -74,6 +72,5 @@ def test_user_images_survive_a_restart(tmp_path: Path) -> None:
         assert api.text(session_id, "shell", command="cat /opt/kept", timeout_ms=30000) == "kept\n"
         api.call("ReleaseMcpSession", SessionId=session_id)
     finally:
-        second.send_signal(signal.SIGINT)
-        assert second.wait(timeout=60) == 0
+        assert stop_serve(second) == 0
     assert [info.name for info in user_images.list_images(tmp_path)] == ["imgc-kept"]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 from pathlib import Path
 
 from tests.e2e.api import Api
-from tests.spawn import free_port, serve_argv, wait_until_listening
+from tests.spawn import free_port, serve_argv, stop_serve, wait_until_listening
 
 
 def test_network_none_gives_sessions_loopback_only(tmp_path: Path) -> None:
@@ -23,8 +22,7 @@ def test_network_none_gives_sessions_loopback_only(tmp_path: Path) -> None:
         routes = api.text(session_id, "shell", command="cat /proc/net/route", timeout_ms=5000)
         assert len(routes.splitlines()) == 1  # the header only: no way out
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
+        stop_serve(process)
 
 
 def test_bad_host_port_is_refused_with_a_clear_message(tmp_path: Path) -> None:
