@@ -41,7 +41,7 @@ REPEAT ?= 10
 test-repeat: $(STAMP) ## the sandbox and end-to-end suites $(REPEAT) times in a row (flakiness hunt)
 	@for i in $$(seq 1 $(REPEAT)); do \
 		echo "== run $$i of $(REPEAT)"; \
-		$(BIN)/python -m pytest -q tests/sandbox tests/e2e || exit 1; \
+		$(BIN)/python -m pytest -q tests/runtime/sandbox tests/runtime/e2e || exit 1; \
 	done
 
 check: lint types freshness test ## everything CI checks

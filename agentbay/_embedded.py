@@ -1,4 +1,8 @@
-"""``endpoint="local"``: one embedded local runtime per process, started on first use."""
+"""``endpoint="local"``: one embedded local runtime per process, started on first use.
+
+The SDK's one bridge to the runtime package ``agentbay_local``, imported only when that
+endpoint is used.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from agentbay.local.server import EmbeddedRuntime
+    from agentbay_local.server import EmbeddedRuntime
 
 LOCAL_ENDPOINT = "local"
 
@@ -24,10 +28,11 @@ def embedded_runtime() -> EmbeddedRuntime:
     with _lock:
         if _runtime is None:
             try:
-                from agentbay import local
+                import agentbay_local
+
+                _runtime = agentbay_local.start()
             except ImportError as exc:  # starlette/uvicorn/pyyaml are an optional extra
                 raise RuntimeError(
                     "endpoint='local' needs the local runtime: pip install 'agentbay-python[local]'"
                 ) from exc
-            _runtime = local.start()
         return _runtime

@@ -5,7 +5,7 @@ text one dict lookup per byte in a list comprehension (about 40 ms per chunk, 4 
 milliseconds a 10 MB write spends in the client). Here each escaped byte that occurs is
 replaced in one C pass (a lookup per byte through a 256-entry table when there are too many
 distinct ones). The official client's requests
-and ours must stay identical (tests/contract), so every value is encoded as urlencode does:
+and ours must stay identical (tests/sdk/contract), so every value is encoded as urlencode does:
 ``str()`` of anything that is not bytes, UTF-8, strict.
 """
 

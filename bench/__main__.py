@@ -45,7 +45,7 @@ from bench.limits import copy_bytes_per_s, http_round_trip_s, spawn_echo_s
 from bench.network import section_network
 from bench.official import OfficialProbe
 from bench.warm import POOL_SIZE, wait_for_warm_pool
-from tests.spawn import free_port, serve_argv, wait_until_listening
+from tests.support.spawn import free_port, serve_argv, wait_until_listening
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"

@@ -21,8 +21,8 @@ from typing import Any
 
 from agentbay import AgentBay, Config
 from agentbay.browser import BrowserOption
-from agentbay.local.browser_option import BASE_FLAGS, find_chromium
 from agentbay.session_params import CreateSessionParams
+from agentbay_local.sessions.browser_option import BASE_FLAGS, find_chromium
 from bench.harness import Report, Target, ms, p50, pct
 
 STARTS = 12

@@ -26,7 +26,7 @@ from agentbay import AgentBay, Config
 from bench.harness import ms, p50, pct
 from bench.limits import http_round_trip_s, spawn_echo_s
 from bench.warm import POOL_SIZE, wait_for_warm_pool
-from tests.spawn import free_port, serve_argv, wait_until_listening
+from tests.support.spawn import free_port, serve_argv, wait_until_listening
 
 KEY = "akm-bench-create"
 

@@ -29,10 +29,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from agentbay import AgentBay, Config
-from agentbay.local.sandbox.inside import syscalls
+from agentbay_local.sandbox.inside import syscalls
 from bench.harness import Report, Target, ms, p50, pct
 from bench.warm import POOL_SIZE, wait_for_warm_pool
-from tests.spawn import free_port, serve_argv, wait_until_listening
+from tests.support.spawn import free_port, serve_argv, wait_until_listening
 
 KEY = "akm-bench-network"
 SESSIONS = int(os.environ.get("BENCH_NETWORK_SESSIONS", "30"))

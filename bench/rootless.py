@@ -38,7 +38,7 @@ def _rss_bytes(pid: int) -> int:
 
 async def _round(sessions: int) -> dict[str, list[float]]:
     """One round in this process's mode: samples in seconds, idle memory in bytes."""
-    from agentbay.local.sandbox import SandboxManager
+    from agentbay_local.sandbox import SandboxManager
 
     results: dict[str, list[float]] = {"cold": [], "warm": [], "idle_rss": []}
     with tempfile.TemporaryDirectory(prefix="agentbay-bench-") as scratch:

@@ -20,7 +20,7 @@ import pytest
 
 
 def _detach(directory: Path) -> None:
-    from agentbay.local.sandbox.layout import unmount_tree
+    from agentbay_local.sandbox.layout import unmount_tree
 
     unmount_tree(directory)
 

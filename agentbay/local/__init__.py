@@ -1,86 +1,44 @@
-"""The AgentBay local runtime: an AgentBay-compatible server with isolated Linux sessions.
+"""``agentbay.local``: the local runtime's public functions, under the SDK's name.
 
-``agentbay.local.start()`` runs one inside this process (what ``endpoint="local"`` uses);
-``agentbay local serve`` runs one in the foreground. Both implement ``openapi/agentbay.yaml``
-with the cloud's wire format, so the official client works against them unchanged.
-
-User images: ``agentbay.local.build_image``, ``list_images`` and ``remove_image`` (from
-``agentbay.local.user_images``, imported on first use; ``agentbay local image`` runs them).
+A thin alias of the runtime package ``agentbay_local`` (installed with the ``local`` extra):
+``agentbay.local.start()`` runs a runtime inside this process (what ``endpoint="local"``
+uses), ``build_image``, ``list_images`` and ``remove_image`` manage user images (also as
+``agentbay.local.user_images``), and
+``default_data_dir()`` says where ``agentbay local serve`` keeps its state. Nothing is
+imported from the runtime until one of them is used.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from agentbay.local.server import EmbeddedRuntime
-    from agentbay.local.user_images import build_image, list_images, remove_image
+    from agentbay_local import (
+        build_image,
+        default_data_dir,
+        list_images,
+        remove_image,
+        start,
+    )
+    from agentbay_local.images import user_images
 
-__all__ = ["build_image", "default_data_dir", "list_images", "remove_image", "start"]
-_IMAGE_FUNCTIONS = frozenset({"build_image", "list_images", "remove_image"})
+__all__ = [
+    "build_image",
+    "default_data_dir",
+    "list_images",
+    "remove_image",
+    "start",
+    "user_images",
+]
 
 
 def __getattr__(name: str) -> object:
-    # The image functions pull in the sandbox code: imported when first used, not with
-    # every ``agentbay.local`` import.
-    if name in _IMAGE_FUNCTIONS:
-        from agentbay.local import user_images
+    if name == "user_images":
+        from agentbay_local.images import user_images
 
-        return getattr(user_images, name)
+        return user_images
+    if name in __all__:
+        import agentbay_local
+
+        return getattr(agentbay_local, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def default_data_dir() -> Path:
-    """Where ``agentbay local serve`` keeps its state unless ``--data-dir`` says otherwise."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
-    return Path(base) / "agentbay"
-
-
-def start(
-    *,
-    data_dir: str | os.PathLike[str] | None = None,
-    api_key: str | None = None,
-    isolated: bool = True,
-    pool_size: int = 2,
-) -> EmbeddedRuntime:
-    """Start a runtime in a background thread of this process, on an ephemeral loopback port.
-
-    Args:
-        data_dir: state directory; default ``AGENTBAY_LOCAL_DATA_DIR``, else a temporary
-            directory removed at exit (contexts then last as long as the process).
-        api_key: the key clients must send; generated when omitted.
-        isolated: run sessions in namespaces (refuses to start where that is impossible).
-        pool_size: sandboxes kept ready for fast session creation.
-
-    Returns:
-        The running runtime: ``endpoint``, ``api_key``, ``stop()``. It also stops, releasing
-        every session, when the interpreter exits.
-    """
-    from agentbay.local.keys import generate_key
-    from agentbay.local.runtime import RuntimeOptions
-    from agentbay.local.sandbox import SandboxManager
-    from agentbay.local.server import start_in_thread
-
-    if isolated:
-        problem = SandboxManager.isolation_problem()
-        if problem:
-            raise RuntimeError(
-                f"the local runtime cannot isolate sessions here: {problem}. "
-                "Pass isolated=False to run without isolation (unsafe)."
-            )
-    chosen = data_dir or os.environ.get("AGENTBAY_LOCAL_DATA_DIR")
-    scratch = chosen is None
-    if chosen is None:
-        chosen = tempfile.mkdtemp(prefix="agentbay-local-")
-    options = RuntimeOptions(
-        data_dir=Path(chosen),
-        api_keys=[api_key or generate_key()],
-        host="127.0.0.1",
-        port=0,
-        isolated=isolated,
-        pool_size=pool_size,
-    )
-    return start_in_thread(options, remove_data_dir=scratch)

@@ -2,8 +2,9 @@
 SDK that has no docstring or that no reference page renders.
 
 The public API is what a user can import: the ``__all__`` of every public module of
-``agentbay`` (no ``_``-prefixed part; the runtime's internals under ``agentbay.local`` and the
-CLI excepted), and of each public class its methods and properties. Data attributes are
+``agentbay`` (no ``_``-prefixed part; the CLI, ``agentbay.contract`` (the runtime's view of the
+SDK) and ``agentbay.local`` (an alias of the runtime's functions, rendered from
+``agentbay_local``) excepted), and of each public class its methods and properties. Data attributes are
 described in their class's docstring (``Attributes:``), as the code does.
 """
 
@@ -19,9 +20,12 @@ import griffe
 log = logging.getLogger("mkdocs.hooks.docstrings")
 
 PACKAGE = "agentbay"
-#: Public-looking modules that are not SDK API: the runtime's internals (``agentbay.local``
-#: itself is API: ``start``) and the console script.
-NOT_API_PREFIXES = ("agentbay.local.", "agentbay.cli")
+#: Loaded beside it so reference pages can render the runtime's public functions.
+RUNTIME_PACKAGE = "agentbay_local"
+#: Public-looking modules that are not SDK API or are rendered from elsewhere: what the runtime
+#: package uses of the SDK, the console script, and the alias of the runtime's public functions
+#: (their reference is rendered from ``agentbay_local``).
+NOT_API_PREFIXES = ("agentbay.contract", "agentbay.cli", "agentbay.local")
 DIRECTIVE = re.compile(r"^:::\s+(\S+)", re.MULTILINE)
 
 
@@ -107,7 +111,11 @@ def _rendered(docs_dir: Path, package: griffe.Module) -> set[str]:
 def problems(package_name: str, root: Path, docs_dir: Path) -> list[str]:
     """What is wrong with the package's documentation: one line per public name without a
     docstring or missing from the reference pages under ``docs_dir``."""
-    package = griffe.load(package_name, search_paths=[str(root)], resolve_aliases=True)
+    collection = griffe.ModulesCollection()
+    griffe.load(RUNTIME_PACKAGE, search_paths=[str(root)], modules_collection=collection)
+    package = griffe.load(
+        package_name, search_paths=[str(root)], resolve_aliases=True, modules_collection=collection
+    )
     assert isinstance(package, griffe.Module)
     api = public_api(package)
     rendered = _rendered(docs_dir, package)

@@ -1,0 +1,180 @@
+"""The ASGI app: the RPC endpoint, the VPC tool route, session pages and context file URLs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from html import escape
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from agentbay.contract import get_logger
+from agentbay_local.api.envelope import ApiError, encode, new_request_id
+from agentbay_local.api.rpc import RpcEndpoint
+from agentbay_local.contexts.files import ContextPathError, clean_key
+from agentbay_local.runtime import Runtime
+from agentbay_local.sessions import desktop, live_view
+from agentbay_local.sessions.resource_page import PAGE_PATH
+
+log = get_logger("agentbay.local")
+
+
+#: Bytes written to (or read from) disk per thread hop when files are streamed.
+WRITE_BLOCK = 1024 * 1024
+
+
+class _BlockFileResponse(FileResponse):
+    """A FileResponse that reads 1 MiB per thread hop instead of 64 KiB."""
+
+    chunk_size = WRITE_BLOCK
+
+
+def _json(payload: dict[str, Any], status: int = 200) -> Response:
+    return Response(encode(payload), status_code=status, media_type="application/json")
+
+
+def _storage_error(error: ApiError) -> Response:
+    """A file URL's error as object storage words it: a short XML body with Code and Message."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>"
+        f"<RequestId>{new_request_id()}</RequestId></Error>\n"
+    )
+    return Response(body, status_code=error.status, media_type="application/xml")
+
+
+class RuntimeApp:
+    """The runtime's ASGI application: ``POST /`` straight to the RPC endpoint, the rest
+    (VPC route, session pages, file URLs, lifespan) through Starlette's routing."""
+
+    def __init__(self, rpc: RpcEndpoint, routed: Starlette) -> None:
+        self.rpc = rpc
+        self.routed = routed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":
+            await self.rpc(scope, receive, send)
+        else:
+            await self.routed(scope, receive, send)
+
+
+def build_app(runtime: Runtime) -> RuntimeApp:
+    """The ASGI application serving ``runtime``."""
+    rpc = RpcEndpoint(runtime)
+
+    async def call_tool(request: Request) -> Response:
+        """GET /callTool: the VPC route (token instead of API key; isError in the data)."""
+        query = request.query_params
+        session = runtime.store.session_by_token(query.get("token", ""))
+        if session is None:
+            return _json({"code": 401, "message": "invalid or expired token", "data": None}, 401)
+        try:
+            args = json.loads(query.get("args") or "{}")
+            tool = query.get("tool", "")
+            known = runtime.description.tools.get(tool)
+            if known is not None and query.get("server") and known.server != query["server"]:
+                raise ApiError(
+                    400, "InvalidParameter.server", f"{tool} belongs to server {known.server}."
+                )
+            answer = await runtime.sessions.call_tool(session.id, tool, args)
+        except ValueError as exc:
+            return _json({"code": 400, "message": f"args is not JSON: {exc}", "data": None}, 400)
+        except ApiError as error:
+            return _json({"code": error.status, "message": error.message, "data": None}, 400)
+        return _json({"code": 200, "message": "", "data": answer})
+
+    def _signed_key(request: Request, method: str) -> tuple[str, Any]:
+        context_id = request.path_params["context_id"]
+        raw_key = request.path_params["key"]  # Starlette has already percent-decoded it
+        query = request.query_params
+        if not runtime.signer.valid(
+            method, context_id, raw_key, query.get("expires", ""), query.get("signature", "")
+        ):
+            raise ApiError(403, "SignatureDoesNotMatch", "The URL is invalid or has expired.")
+        return context_id, clean_key(raw_key)
+
+    async def file_put(request: Request) -> Response:
+        try:
+            context_id, key = _signed_key(request, "PUT")
+            runtime.contexts.existing(context_id)
+            tree = runtime.contexts.tree(context_id)
+            async with runtime.contexts.lock(context_id):
+                writer = await asyncio.to_thread(tree.open_writer, key)
+                try:
+                    # The server hands the body over in pieces of about 64 KiB; a thread hop
+                    # per piece would cost more than the write itself.
+                    block = bytearray()
+                    async for chunk in request.stream():
+                        block += chunk
+                        if len(block) >= WRITE_BLOCK:
+                            await asyncio.to_thread(writer.write, bytes(block))
+                            block.clear()
+                    if block:
+                        await asyncio.to_thread(writer.write, bytes(block))
+                    await asyncio.to_thread(writer.commit)
+                except BaseException:
+                    await asyncio.to_thread(writer.abort)
+                    raise
+        except ApiError as error:
+            return _storage_error(error)
+        except ContextPathError as exc:
+            return _storage_error(ApiError(400, "InvalidPath", str(exc)))
+        return Response(status_code=200, headers={"ETag": f'"{writer.written:x}"'})
+
+    async def file_get(request: Request) -> Response:
+        try:
+            context_id, key = _signed_key(request, "GET")
+            known = runtime.store.context(context_id) is not None
+            path = runtime.contexts.tree(context_id).file_path(key) if known else None
+            if path is None:
+                raise ApiError(404, "NoSuchKey", "The specified key does not exist.")
+        except ApiError as error:
+            return _storage_error(error)
+        except ContextPathError as exc:
+            return _storage_error(ApiError(400, "InvalidPath", str(exc)))
+        return _BlockFileResponse(path, media_type="application/octet-stream")
+
+    async def screenshot_get(request: Request) -> Response:
+        """GET /screenshots/<session>/<key>: a system_screenshot PNG, by signed URL."""
+        query = request.query_params
+        path = desktop.screenshot_file(
+            runtime,
+            request.path_params["session_id"],
+            request.path_params["key"],
+            query.get("expires", ""),
+            query.get("signature", ""),
+        )
+        if path is None:
+            error = ApiError(404, "NoSuchKey", "The screenshot does not exist or the URL expired.")
+            return _storage_error(error)
+        return FileResponse(path, media_type="image/png")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    routed = Starlette(
+        routes=[
+            Route("/", rpc, methods=["POST"]),  # other methods: 405
+            Route("/callTool", call_tool, methods=["GET"]),
+            Route(PAGE_PATH, runtime.page.handle, methods=["GET"]),
+            Route(live_view.FRAME_PATH, runtime.page.frame, methods=["GET"]),
+            Route(live_view.INPUT_PATH, runtime.page.input, methods=["POST"]),
+            Route("/files/{context_id}/{key:path}", file_put, methods=["PUT"]),
+            Route("/files/{context_id}/{key:path}", file_get, methods=["GET"]),
+            Route("/screenshots/{session_id}/{key:path}", screenshot_get, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    return RuntimeApp(rpc, routed)

@@ -1,0 +1,68 @@
+"""Dispatch of the control-plane actions to their handlers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agentbay_local.api.envelope import ApiError
+
+if TYPE_CHECKING:
+    from agentbay_local.runtime import Runtime
+
+#: What a handler answers: the envelope's Data and extra top-level keys (paging fields).
+Answer = tuple[Any, dict[str, Any]]
+
+
+async def dispatch(runtime: Runtime, action: str, fields: dict[str, Any]) -> Answer:
+    """Run one action with its already validated fields."""
+    sessions, contexts = runtime.sessions, runtime.contexts
+    match action:
+        case "CreateMcpSession":
+            return await sessions.create(fields), {}
+        case "ReleaseMcpSession":
+            await sessions.release(fields)
+            return None, {}
+        case "GetSession":
+            return sessions.get(fields), {}
+        case "ListSession":
+            return sessions.list_page(fields)
+        case "SetLabel":
+            sessions.set_labels(fields)
+            return None, {}
+        case "GetLabel":
+            return sessions.get_labels(fields), {}
+        case "GetMcpResource":
+            return sessions.resource(fields), {}
+        case "GetLink":
+            return sessions.link(fields), {}
+        case "ListMcpTools":
+            return sessions.list_tools(fields), {}
+        case "CallMcpTool":
+            return await sessions.call_tool(fields["SessionId"], fields["Name"], fields["Args"]), {}
+        case "InitBrowser":
+            return await runtime.browsers.init(fields), {}
+        case "GetContext":
+            return contexts.get(fields), {}
+        case "ListContexts":
+            return contexts.list_page(fields)
+        case "ModifyContext":
+            contexts.modify(fields)
+            return None, {}
+        case "DeleteContext":
+            await contexts.delete(fields)
+            return None, {}
+        case "GetContextInfo":
+            return contexts.info(fields), {}
+        case "SyncContext":
+            contexts.sync(fields)
+            return None, {}
+        case "DescribeContextFiles":
+            return contexts.list_files(fields)
+        case "DeleteContextFile":
+            await contexts.delete_file(fields)
+            return None, {}
+        case "GetContextFileUploadUrl":
+            return contexts.file_url(fields, "PUT"), {}
+        case "GetContextFileDownloadUrl":
+            return contexts.file_url(fields, "GET"), {}
+    raise ApiError(404, "InvalidAction.NotFound", f"The action {action!r} is not supported.")

@@ -1,0 +1,386 @@
+"""``agentbay local ...``: the local runtime's commands (``serve`` in the foreground, ``image``).
+
+``agentbay`` (the SDK's console script, ``agentbay/cli.py``) hands ``local`` and what follows
+to ``main`` here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+KEYS_ENV = "AGENTBAY_LOCAL_API_KEYS"
+
+UNISOLATED_WARNING = """\
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!! WARNING: the local runtime runs UNISOLATED (--unisolated).                !!
+!! Session commands run directly on this machine, as this user, with its     !!
+!! files and processes, and they share the HOST NETWORK: every loopback      !!
+!! service of this machine, the runtime's own port and other sessions' ports !!
+!! (--network and --allow-host-port do not apply). Use it only for code you  !!
+!! would run yourself.                                                       !!
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"""
+
+
+def _port(text: str) -> int:
+    """A TCP port number (argparse type)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return port
+
+
+def _size_arg(text: str) -> int:
+    """A size such as 512M or 10G, in bytes (argparse type)."""
+    from agentbay_local.sandbox.limits import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    """A whole number above 0 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return value
+
+
+def _cpus(text: str) -> float:
+    """A number of CPUs above 0, fractions allowed (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 4096:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of CPUs (e.g. 1 or 0.5)")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    from agentbay_local import default_data_dir
+
+    parser = argparse.ArgumentParser(
+        prog="agentbay local", description="The local AgentBay runtime."
+    )
+    local_commands = parser.add_subparsers(dest="local_command", required=True)
+    serve = local_commands.add_parser(
+        "serve",
+        help="serve the AgentBay API with isolated local sessions (foreground; Ctrl-C stops)",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8790, help="port to listen on")
+    serve.add_argument(
+        "--data-dir", type=Path, default=default_data_dir(), help="where state is kept"
+    )
+    serve.add_argument(
+        "--api-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help=f"an accepted API key (repeatable; also {KEYS_ENV}, comma-separated); "
+        "one is generated and printed when none is given",
+    )
+    serve.add_argument(
+        "--link-port",
+        type=int,
+        default=0,
+        help="port of the listener serving GetLink URLs (default: a free port)",
+    )
+    serve.add_argument(
+        "--pool-size",
+        type=int,
+        default=2,
+        help="sandboxes kept started for new sessions (refilled once creates pause for a "
+        "moment, at once when none is left)",
+    )
+    serve.add_argument("--max-sessions", type=int, default=100, help="running sessions allowed")
+    serve.add_argument(
+        "--unisolated",
+        action="store_true",
+        help="run sessions without namespaces where they cannot be created (unsafe)",
+    )
+    serve.add_argument(
+        "--network",
+        choices=["egress", "none"],
+        default="egress",
+        help="what isolated sessions reach besides their own loopback: egress (outbound "
+        "connections through user-mode NAT; never this host or 169.254.0.0/16) or none",
+    )
+    serve.add_argument(
+        "--allow-host-port",
+        type=_port,
+        action="append",
+        default=[],
+        metavar="PORT",
+        help="a TCP port of this host's 127.0.0.1 that sessions may reach at 10.0.2.2:PORT "
+        "(repeatable; egress only)",
+    )
+    serve.add_argument(
+        "--screen",
+        default="1024x768",
+        metavar="WxH",
+        help="size of each session's desktop display (96 dpi; default 1024x768)",
+    )
+    serve.add_argument(
+        "--start-desktop",
+        action="store_true",
+        help="start the desktop of linux_latest sessions at creation, not at the first "
+        "desktop tool call",
+    )
+    from agentbay_local.sandbox.limits import SessionLimits, human_size
+
+    defaults = SessionLimits()
+    serve.add_argument(
+        "--session-memory",
+        type=_size_arg,
+        default=defaults.memory_bytes,
+        metavar="SIZE",
+        help="memory of each session, all its processes together (default: "
+        f"{human_size(defaults.memory_bytes or 0)}); a process past it is killed inside the "
+        "session and its tool call says so",
+    )
+    serve.add_argument(
+        "--session-disk",
+        type=_size_arg,
+        default=defaults.disk_bytes,
+        metavar="SIZE",
+        help=f"disk of each session's own files (default: {human_size(defaults.disk_bytes or 0)}"
+        "); as root a filesystem of that size per session (writes past it fail with ENOSPC), "
+        "rootless a watched budget",
+    )
+    serve.add_argument(
+        "--session-pids",
+        type=_positive_int,
+        default=defaults.pids,
+        metavar="N",
+        help=f"processes and threads of each session (default: {defaults.pids}): a fork bomb "
+        "stops there",
+    )
+    serve.add_argument(
+        "--session-cpus",
+        type=_cpus,
+        default=None,
+        metavar="CPUS",
+        help="CPU time of each session, in CPUs, e.g. 1 or 0.5 (default: no cap; cgroups only)",
+    )
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    _image_parser(local_commands, default_data_dir())
+    return parser
+
+
+def _image_parser(local_commands: Any, data_dir: Path) -> None:
+    image = local_commands.add_parser("image", help="user images: build, list, remove")
+    image_commands = image.add_subparsers(dest="image_command", required=True)
+    build = image_commands.add_parser(
+        "build",
+        help="build a user image from a base image and commands, or from an Imagefile",
+        description="Build NAME from --from BASE with --run commands, or from -f IMAGEFILE "
+        "(FROM, RUN, COPY, ENV, WORKDIR). Sessions use it as CreateMcpSession(ImageId=NAME).",
+    )
+    build.add_argument("name", metavar="NAME", help="the image id, e.g. imgc-07eksy57nw6r759fb")
+    source = build.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from", dest="base", metavar="BASE", help="the image to build on")
+    source.add_argument("-f", "--file", type=Path, metavar="IMAGEFILE", help="an Imagefile")
+    build.add_argument(
+        "--run", action="append", default=[], metavar="CMD", help="a shell command (repeatable)"
+    )
+    build.add_argument(
+        "--network",
+        choices=["egress", "none"],
+        default="egress",
+        help="what the build's steps reach, as for sessions (see serve --network)",
+    )
+    build.add_argument(
+        "--allow-host-port",
+        type=int,
+        action="append",
+        default=[],
+        metavar="PORT",
+        help="a TCP port of this host's 127.0.0.1 the steps may reach at 10.0.2.2:PORT",
+    )
+    for command in (build, image_commands.add_parser("list", help="list the user images")):
+        command.add_argument("--data-dir", type=Path, default=data_dir, help="where state is kept")
+    remove = image_commands.add_parser("rm", help="remove a user image")
+    remove.add_argument("name", metavar="NAME")
+    remove.add_argument("--data-dir", type=Path, default=data_dir, help="where state is kept")
+
+
+def _image(options: argparse.Namespace) -> int:
+    from agentbay_local.images import user_images
+
+    try:
+        if options.image_command == "build":
+            if options.file is not None and options.run:
+                raise user_images.ImageError("--run goes with --from, not with -f")
+
+            def show(text: str) -> None:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+
+            user_images.build_image(
+                options.name,
+                base=options.base,
+                run=options.run,
+                imagefile_path=options.file,
+                data_dir=options.data_dir,
+                output=show,
+                network=options.network,
+                allow_host_ports=options.allow_host_port,
+            )
+        elif options.image_command == "list":
+            _print_images(user_images.list_images(options.data_dir))
+        else:
+            removed = user_images.remove_image(options.name, options.data_dir)
+            print(f"Removed image {removed.name}")
+    except user_images.BuildError as exc:
+        print(f"agentbay local image build: {exc}; nothing was registered", file=sys.stderr)
+        return exc.exit_code or 1
+    except (user_images.ImageError, user_images.ImagefileError, ValueError) as exc:
+        print(f"agentbay local image {options.image_command}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _print_images(images: list[Any]) -> None:
+    rows = [("NAME", "BASE", "SIZE", "CREATED")] + [
+        (
+            info.name,
+            info.base,
+            _size(info.size_bytes),
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.created_at)),
+        )
+        for info in images
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
+        print("  ".join([*cells, row[3]]))
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+def _serve(options: argparse.Namespace) -> int:
+    from agentbay_local.api.keys import generate_key
+    from agentbay_local.runtime import RuntimeOptions
+    from agentbay_local.sandbox import SandboxManager
+    from agentbay_local.sandbox.limits import SessionLimits
+    from agentbay_local.server import serve_foreground
+    from agentbay_local.sessions.desktop import Screen, missing_programs_advice
+
+    problem = SandboxManager.isolation_problem()
+    if problem and not options.unisolated:
+        print(
+            f"agentbay local serve: cannot isolate sessions on this machine: {problem}\n"
+            "Sessions need user (when not root), PID, mount, UTS, IPC and network namespaces "
+            "and overlayfs.\nTo run anyway WITHOUT isolation, pass --unisolated.",
+            file=sys.stderr,
+        )
+        return 2
+    if options.unisolated:
+        print(UNISOLATED_WARNING, file=sys.stderr)
+    else:
+        for note in SandboxManager.isolation_notes():
+            print(note, file=sys.stderr)
+    budget = SessionLimits(
+        pids=options.session_pids,
+        memory_bytes=options.session_memory,
+        disk_bytes=options.session_disk,
+        cpus=options.session_cpus,
+    )
+    print(
+        SandboxManager.limits_in_force(isolated=not options.unisolated, budget=budget),
+        file=sys.stderr,
+    )
+    network = options.network
+    if not options.unisolated and network == "egress":
+        from agentbay_local.sandbox.egress import egress_problem
+
+        missing = egress_problem()
+        if missing:
+            print(
+                f"agentbay local serve: sessions get no outbound network: {missing}.\n"
+                "Sessions start with --network none (loopback only) until it is installed.",
+                file=sys.stderr,
+            )
+            network = "none"
+    try:
+        screen = Screen.parse(options.screen)
+    except ValueError as exc:
+        print(f"agentbay local serve: --screen: {exc}", file=sys.stderr)
+        return 2
+    advice = missing_programs_advice()
+    if advice:
+        print(f"agentbay local serve: {advice}", file=sys.stderr)
+    from agentbay_local.sessions.browser_option import INSTALL_ADVICE, find_chromium
+
+    if find_chromium() is None:
+        print(f"agentbay local serve: no Chromium found; {INSTALL_ADVICE}.", file=sys.stderr)
+    keys = list(options.api_key)
+    keys += [key.strip() for key in os.environ.get(KEYS_ENV, "").split(",") if key.strip()]
+    if not keys:
+        keys = [generate_key()]
+        # Printed once, on purpose: the user has no other way to learn a generated key.
+        print(f"Generated API key: {keys[0]}", file=sys.stderr)
+    runtime_options = RuntimeOptions(
+        data_dir=options.data_dir,
+        api_keys=keys,
+        host=options.host,
+        port=options.port,
+        isolated=not options.unisolated,
+        pool_size=options.pool_size,
+        link_port=options.link_port,
+        network=network,
+        allow_host_ports=tuple(options.allow_host_port),
+        max_sessions=options.max_sessions,
+        screen=screen,
+        start_desktop=options.start_desktop,
+        limits=budget,
+    )
+    logging.basicConfig(level=options.log_level.upper(), format="%(levelname)s %(message)s")
+    print(
+        f"AgentBay local runtime on http://{options.host}:{options.port} "
+        f"(data in {options.data_dir}); point clients at it with "
+        f"AGENTBAY_ENDPOINT=http://{options.host}:{options.port}",
+        file=sys.stderr,
+    )
+    # uvicorn shuts down gracefully (every session released), then re-raises the signal.
+    with contextlib.suppress(KeyboardInterrupt):
+        serve_foreground(runtime_options, log_level=options.log_level)
+    print("AgentBay local runtime stopped; every session was released.", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``agentbay local ARGS``: ``argv`` is what follows ``local``."""
+    options = _parser().parse_args(argv)
+    if options.local_command == "serve":
+        return _serve(options)
+    if options.local_command == "image":
+        return _image(options)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Contexts: named stores on disk, their files, and syncing them into and out of sessions."""

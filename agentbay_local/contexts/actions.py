@@ -1,0 +1,387 @@
+"""Context actions: the named stores, their files, and syncing them into and out of sessions.
+
+A session syncs a context at a mount path M (``PersistenceDataList``). Context file paths of
+such a mapping are relative to M: ``/a.txt`` in the context is ``M/a.txt`` in the session.
+A ``SyncContext`` whose ``Path`` lies outside every mapping of that context (the official
+client's file transfer) uses the path as both the context file path and the session path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from agentbay.contract import Context as WireContext
+from agentbay.contract import FileUrlData
+from agentbay_local.api.envelope import ApiError, invalid
+from agentbay_local.api.paging import decode_page_token, encode_page_token
+from agentbay_local.contexts.archives import ArchiveError, unpack_into_session
+from agentbay_local.contexts.files import ContextPathError, ContextTree, clean_key
+from agentbay_local.contexts.sync_policy import SyncSpec
+from agentbay_local.store import ContextRow
+
+if TYPE_CHECKING:
+    from agentbay_local.runtime import Runtime
+    from agentbay_local.sandbox import Sandbox
+
+
+def iso(timestamp: float) -> str:
+    """Seconds since the epoch as the cloud's ISO-8601 UTC text."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _context_data(row: ContextRow) -> dict[str, Any]:
+    """A context as the description's ``Context`` (the model the SDK decodes it with)."""
+    return WireContext(
+        id=row.id,
+        name=row.name,
+        state=row.state,
+        create_time=iso(row.created_at),
+        last_used_time=iso(row.last_used_at),
+        os_type="linux",
+    ).to_dict()
+
+
+def _missing_context(context_id: str) -> str:
+    return f"The context {context_id} does not exist."
+
+
+def _session_path(sandbox: Sandbox, path: str) -> Path:
+    """A session path on the host, resolved the way the session resolves it (links included).
+
+    Joining the root with the path instead would follow a session-made link such as
+    ``/root/data -> /etc`` out to the host's ``/etc``.
+    """
+    return sandbox.host_path("/" + str(clean_key(path)))
+
+
+class ContextActions:
+    """Context actions of one runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    # ---- helpers ----
+    def tree(self, context_id: str) -> ContextTree:
+        """The on-disk store of a context."""
+        return ContextTree(self.runtime.data_dir / "contexts" / context_id)
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after the answer went out (a reference is kept until it is done)."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def lock(self, context_id: str) -> asyncio.Lock:
+        """Serialises writers of one context, so syncs never interleave partial trees."""
+        return self._locks.setdefault(context_id, asyncio.Lock())
+
+    def existing(self, context_id: str, field_name: str = "ContextId") -> ContextRow:
+        """A context by id, or the not-found error."""
+        row = self.runtime.store.context(context_id)
+        if row is None:
+            raise ApiError(400, "InvalidContext.NotFound", _missing_context(context_id))
+        return row
+
+    def recover(self) -> None:
+        """Clean partial writes every context may have from a crash."""
+        root = self.runtime.data_dir / "contexts"
+        if root.exists():
+            for child in root.iterdir():
+                ContextTree(child).recover()
+
+    # ---- PersistenceDataList and session start/release ----
+    def parse_persistence(self, value: Any) -> list[SyncSpec]:
+        """Validate a decoded ``PersistenceDataList``."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise invalid("PersistenceDataList", "expected a JSON array")
+        specs = []
+        for item in value:
+            if not isinstance(item, dict) or not isinstance(item.get("ContextId"), str):
+                raise invalid("PersistenceDataList", "every item needs a ContextId string")
+            path = item.get("Path")
+            if not isinstance(path, str) or not path.startswith("/"):
+                raise invalid("PersistenceDataList", "every item needs an absolute Path")
+            text = item.get("Policy") or ""
+            try:
+                policy = json.loads(text) if text else {}
+            except ValueError:
+                raise invalid("PersistenceDataList", "a Policy is not valid JSON") from None
+            if not isinstance(policy, dict):
+                raise invalid("PersistenceDataList", "a Policy must be a JSON object")
+            specs.append(SyncSpec(item["ContextId"], path, text, policy))
+        return specs
+
+    async def _run_task(
+        self,
+        session_id: str,
+        context_id: str,
+        path: str,
+        task_type: str,
+        work: Any,
+        *,
+        inline: bool = False,
+    ) -> None:
+        """Run one sync task, recorded in the store; ``inline``: on the event loop (only
+        for work of a syscall or two), else in a worker thread."""
+        store = self.runtime.store
+        seq = store.add_task(session_id, context_id, path, task_type)
+        async with self.lock(context_id):
+            store.update_task(seq, "Running")
+            try:
+                if inline:
+                    work()
+                else:
+                    await asyncio.to_thread(work)
+            except (OSError, ContextPathError, ArchiveError) as exc:
+                store.update_task(seq, "Failed", f"{type(exc).__name__}: {exc}")
+                return
+            store.touch_context(context_id)
+            store.update_task(seq, "Success")
+
+    async def download_at_start(
+        self, session_id: str, sandbox: Sandbox, syncs: list[SyncSpec]
+    ) -> None:
+        """Copy each auto-download context into the new session before it is handed out.
+
+        A context that does not exist does not fail the creation, as in the cloud: its
+        download task is reported Failed, naming the context.
+        """
+        for spec in syncs:
+            if self.runtime.store.context(spec.context_id) is None:
+                self._report_missing(session_id, spec.context_id, spec.path, "download")
+                continue
+            if not spec.wants("downloadPolicy", "autoDownload", True):
+                continue
+            await self._sync_one(session_id, sandbox, spec, None, "download")
+
+    async def upload_at_release(self, session_id: str, sandbox: Sandbox) -> None:
+        """Upload the mappings whose policy asks for it before the session goes away."""
+        for context_id, path, policy_text in self.runtime.store.session_contexts(session_id):
+            spec = SyncSpec(context_id, path, policy_text, json.loads(policy_text or "{}"))
+            if spec.transfers_files or self.runtime.store.context(context_id) is None:
+                continue  # a file-transfer mapping is never uploaded automatically
+            if spec.wants("uploadPolicy", "autoUpload", True):
+                await self._sync_one(session_id, sandbox, spec, None, "upload")
+
+    def _report_missing(self, session_id: str, context_id: str, path: str, mode: str) -> None:
+        """Record a failed sync task of a context that does not exist (nothing is touched)."""
+        seq = self.runtime.store.add_task(session_id, context_id, path, mode)
+        self.runtime.store.update_task(seq, "Failed", _missing_context(context_id))
+
+    async def _sync_one(
+        self, session_id: str, sandbox: Sandbox, spec: SyncSpec, path: str | None, mode: str
+    ) -> None:
+        if self.runtime.store.context(spec.context_id) is None:
+            # Opening its tree would create a store for a context nobody has.
+            self._report_missing(session_id, spec.context_id, path or spec.path, mode)
+            return
+        tree = self.tree(spec.context_id)
+        mount = PurePosixPath(spec.path)
+        mapped = True
+        if path is None or PurePosixPath(path) == mount:
+            key, session_path = PurePosixPath("."), spec.path
+        elif PurePosixPath(path).is_relative_to(mount) and not spec.transfers_files:
+            key, session_path = clean_key(str(PurePosixPath(path).relative_to(mount))), path
+        else:  # file transfer: the path is both the context file path and the session path
+            key, session_path, mapped = clean_key(path), path, False
+        policy = spec if mapped else SyncSpec(spec.context_id, path or spec.path)
+        within = key if mapped else PurePosixPath(".")
+        scratch = self.runtime.data_dir / "tmp"
+
+        def upload() -> None:
+            tree.replace_from(
+                _session_path(sandbox, session_path),
+                key,
+                lambda rel, is_dir: policy.admits(within / rel, is_dir),
+                merge=not policy.mirrors_deletions(),
+            )
+
+        def download() -> None:
+            resolve = lambda p: _session_path(sandbox, p)  # noqa: E731
+            tree.copy_into(key, session_path, resolve)
+            rule = policy.extract_rule()
+            if rule is not None:
+                scratch.mkdir(parents=True, exist_ok=True)
+                unpack_into_session(tree.current / key, session_path, resolve, rule, scratch)
+
+        work = upload if mode == "upload" else download
+        # Downloading nothing (a new context, such as every create's file-transfer one) is
+        # one mkdir: cheaper on the loop than a worker thread's hop (~2 ms on a busy machine,
+        # inside create -> first command).
+        empty = mode == "download" and policy.extract_rule() is None and not tree.holds(key)
+        await self._run_task(
+            session_id, spec.context_id, path or spec.path, mode, work, inline=empty
+        )
+
+    # ---- actions ----
+    def get(self, fields: dict[str, Any]) -> dict[str, str]:
+        """GetContext (AllowCreate creates a missing one)."""
+        name = fields["Name"]
+        if not name.strip():
+            raise invalid("Name", "must not be empty")
+        row = self.runtime.store.context_by_name(name)
+        if row is None:
+            if not fields.get("AllowCreate"):
+                raise ApiError(
+                    400, "InvalidContext.NotFound", f"The context {name!r} does not exist."
+                )
+            row = self.runtime.store.add_context("ctx-" + secrets.token_hex(8), name)
+        return _context_data(row)
+
+    def list_page(self, fields: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any]]:
+        """ListContexts (paging by NextToken)."""
+        limit = min(int(fields.get("MaxResults") or 10), 100)
+        offset = decode_page_token(fields.get("NextToken"))
+        rows, total = self.runtime.store.contexts(offset, limit)
+        more = offset + limit < total
+        extra = {
+            "NextToken": encode_page_token(offset + limit) if more else "",
+            "MaxResults": limit,
+            "TotalCount": total,
+        }
+        return [_context_data(row) for row in rows], extra
+
+    def modify(self, fields: dict[str, Any]) -> None:
+        """ModifyContext (rename)."""
+        row = self.existing(fields["Id"], "Id")
+        name = fields["Name"]
+        if not name.strip():
+            raise invalid("Name", "must not be empty")
+        other = self.runtime.store.context_by_name(name)
+        if other is not None and other.id != row.id:
+            raise ApiError(
+                400, "InvalidContext.NameExists", f"A context named {name!r} exists already."
+            )
+        self.runtime.store.rename_context(row.id, name)
+
+    async def delete(self, fields: dict[str, Any]) -> None:
+        """DeleteContext: the context and all its files."""
+        row = self.existing(fields["Id"], "Id")
+        async with self.lock(row.id):
+            self.runtime.store.delete_context(row.id)
+            await asyncio.to_thread(self.tree(row.id).delete)
+
+    def info(self, fields: dict[str, Any]) -> dict[str, str]:
+        """GetContextInfo: the session's sync task records, doubly JSON-encoded."""
+        session_id = fields["SessionId"]
+        if self.runtime.store.session(session_id) is None:
+            raise ApiError(
+                400, "InvalidMcpSession.NotFound", f"The session {session_id} does not exist."
+            )
+        tasks = self.runtime.store.tasks(
+            session_id,
+            context_id=fields.get("ContextId"),
+            path=fields.get("Path"),
+            task_type=fields.get("TaskType"),
+        )
+        if not tasks:
+            return {"ContextStatus": ""}
+        records = [
+            {
+                "contextId": task.context_id,
+                "path": task.path,
+                "errorMessage": task.error,
+                "status": task.status,
+                "startTime": task.start_time,
+                "finishTime": task.finish_time,
+                "taskType": task.task_type,
+            }
+            for task in tasks
+        ]
+        return {"ContextStatus": json.dumps([{"type": "data", "data": json.dumps(records)}])}
+
+    def sync(self, fields: dict[str, Any]) -> None:
+        """SyncContext: start the matching uploads or downloads in the background."""
+        sessions = self.runtime.sessions
+        row = sessions.running(fields["SessionId"])
+        sandbox = self.runtime.sandboxes.get(row.id)
+        if sandbox is None:
+            raise ApiError(400, "InvalidMcpSession.NotFound", f"The session {row.id} is released.")
+        mode = fields.get("Mode") or "upload"
+        context_id, path = fields.get("ContextId"), fields.get("Path")
+        if context_id:
+            self.existing(context_id)
+        specs = [
+            SyncSpec(cid, mount, text, json.loads(text) if text else {})
+            for cid, mount, text in self.runtime.store.session_contexts(row.id)
+            if not context_id or cid == context_id
+        ]
+        if context_id and not specs:
+            specs = [SyncSpec(context_id, path or "/")]
+        if path and not path.startswith("/"):
+            raise invalid("Path", "must be an absolute path")
+        if path and context_id:
+            mounted = [s for s in specs if PurePosixPath(path).is_relative_to(s.path)]
+            specs = mounted[:1] or specs[:1]
+        for spec in specs:
+            self._in_background(
+                self._sync_one(row.id, sandbox, spec, path if context_id else None, mode)
+            )
+
+    def list_files(self, fields: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """DescribeContextFiles: one page of one folder."""
+        row = self.existing(fields["ContextId"])
+        folder = self._key(fields["ParentFolderPath"], "ParentFolderPath")
+        number = int(fields.get("PageNumber") or 1)
+        size = min(int(fields.get("PageSize") or 50), 1000)
+        entries = self.tree(row.id).list_folder(folder)
+        page = entries[(number - 1) * size : number * size]
+        data = [
+            {
+                "FileId": entry.key,
+                "FileName": entry.name,
+                "FilePath": entry.key,
+                "FileType": "folder" if entry.is_dir else "file",
+                "GmtCreate": iso(entry.mtime),
+                "GmtModified": iso(entry.mtime),
+                "Size": entry.size,
+                "Status": "available",
+            }
+            for entry in page
+        ]
+        return data, {"Count": len(entries)}
+
+    async def delete_file(self, fields: dict[str, Any]) -> None:
+        """DeleteContextFile."""
+        row = self.existing(fields["ContextId"])
+        key = self._key(fields["FilePath"], "FilePath")
+        tree = self.tree(row.id)
+        async with self.lock(row.id):
+            found = await asyncio.to_thread(tree.delete_file, key)
+        if not found:
+            raise ApiError(
+                400, "InvalidContextFile.NotFound", f"{fields['FilePath']} is not in the context."
+            )
+        self._in_background(asyncio.to_thread(tree.empty_trash))
+
+    def file_url(self, fields: dict[str, Any], method: str) -> dict[str, Any]:
+        """GetContextFileUploadUrl / GetContextFileDownloadUrl: a pre-signed, expiring URL.
+
+        As with object storage, any well-formed file path of an existing context gets a URL,
+        whether a file is there or not: a GET of a missing file answers 404.
+        """
+        row = self.existing(fields["ContextId"])
+        key = self._key(fields["FilePath"], "FilePath")
+        if key == PurePosixPath("."):
+            raise invalid("FilePath", "a file path is required")
+        expires = int(time.time()) + self.runtime.url_lifetime_s
+        url = self.runtime.signer.url(self.runtime.base_url, method, row.id, str(key), expires)
+        return FileUrlData(url=url, expire_time=expires).to_dict()
+
+    @staticmethod
+    def _key(path: str, field_name: str) -> PurePosixPath:
+        try:
+            return clean_key(path)
+        except ContextPathError as exc:
+            raise invalid(field_name, str(exc)) from None

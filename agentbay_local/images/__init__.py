@@ -1,0 +1,1 @@
+"""User images: Imagefiles, building them into read-only layers, and their registry."""

@@ -1,0 +1,255 @@
+"""Starting a session's tool server process, isolated or not.
+
+Isolated, the process tree is::
+
+    unshare [--user ...] --pid --fork --mount --uts --ipc ...   (host PID namespace, waits)
+      └─ python toolserver  = PID 1 of the new namespaces: builds the sandbox, then serves
+
+``--user`` and its id mapping only when the runtime is not root (``userns.py``).
+``--kill-child`` ties PID 1 to the helper, and PID 1 exits when the runtime's end of the
+channel closes, so a crashed runtime leaves no session processes behind. ``--net`` gives
+the session a network namespace of its own (loopback only, brought up by the tool server):
+no route to the host's loopback services, the runtime or other sessions, and every port
+free. The runtime reaches ports inside it through a second socket pair, the port channel
+(see ``inside/network.py``). The tool server runs with the host's interpreter
+(``sys.executable``, visible through the overlay's lower layer) and imports only the
+stdlib-only package ``inside/``, the one directory of ours bound into sessions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import py_compile
+import shutil
+import socket
+import subprocess
+import sys
+from functools import cache
+from importlib.util import cache_from_source
+from pathlib import Path
+from typing import NamedTuple
+
+from agentbay_local.sandbox import egress, inside, layout, userns
+from agentbay_local.sandbox.image import HOST_ROOT, SandboxImage
+
+#: The package of in-sandbox code; its parent goes on the tool server's ``sys.path``, so the
+#: sandbox imports it as the top-level package ``inside``.
+CODE_DIR = Path(inside.__file__).resolve().parent
+#: -E: no PYTHON* variables; -s, -S: no site-packages (faster start, nothing of the host
+#: environment leaks in); sys.path gets CODE_DIR's parent appended, after the stdlib.
+#: The first line the process writes is its host PID, before the ~30 ms of imports, so the
+#: runtime can put it into its cgroup meanwhile (a cgroup move costs 10-30 ms on cgroup v1).
+BOOT = (
+    "import sys, os; fd = int(sys.argv[2]); "
+    "os.write(fd, os.readlink('/proc/self').encode() + b'\\n'); "
+    "sys.path.append(sys.argv[1]); from inside import toolserver; toolserver.main(fd)"
+)
+#: The watchdog runs from the same package, outside any sandbox (see ``inside/watchdog.py``).
+WATCHDOG_BOOT = (
+    "import sys; sys.path.append(sys.argv.pop(1)); "
+    "from inside import watchdog; watchdog.main(sys.argv)"
+)
+#: PATH inside isolated sessions (the image's standard locations, nothing of the host's).
+SANDBOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#: Where the session's commands run in isolated mode.
+SANDBOX_HOME = "/root"
+#: Placeholder hostname until a pooled sandbox is handed out.
+POOL_HOSTNAME = "agentbay-pool"
+
+
+@cache
+def unshare_binary() -> str | None:
+    """The util-linux ``unshare`` program, if installed."""
+    return shutil.which("unshare") or next(
+        (p for p in ("/usr/bin/unshare", "/bin/unshare") if os.access(p, os.X_OK)), None
+    )
+
+
+@cache
+def precompile() -> None:
+    """Make sure the in-sandbox modules have up-to-date bytecode (faster sandbox start).
+
+    The tool server reads ``__pycache__`` through the overlay; compiling here, once per
+    process, spares every session the compile. Failure (read-only install) only costs time.
+    """
+    for source in CODE_DIR.glob("*.py"):
+        cached = Path(cache_from_source(str(source)))
+        try:
+            if not cached.exists() or cached.stat().st_mtime < source.stat().st_mtime:
+                py_compile.compile(str(source), cfile=str(cached), doraise=True)
+        except (OSError, py_compile.PyCompileError):
+            pass
+
+
+def session_env(home: str, isolated: bool, image: SandboxImage = HOST_ROOT) -> dict[str, str]:
+    """The environment of commands run in a session (never the runtime's own): the
+    standard variables, then the image's ``ENV`` settings."""
+    path = SANDBOX_PATH if isolated else os.environ.get("PATH", SANDBOX_PATH)
+    env = {
+        "PATH": path,
+        "HOME": home,
+        "USER": "root" if isolated else os.environ.get("USER", "root"),
+        "LOGNAME": "root" if isolated else os.environ.get("LOGNAME", "root"),
+        "SHELL": "/bin/bash",
+        "LANG": "C.UTF-8",
+        "TERM": "xterm",
+    }
+    env.update(image.env)
+    return env
+
+
+class Started(NamedTuple):
+    """A just-started tool server, as ``start`` returns it."""
+
+    process: subprocess.Popen[bytes]
+    #: The runtime's end of the JSON-lines tool channel (the ready message comes first).
+    channel: socket.socket
+    #: The runtime's end of the port channel (``SOCK_SEQPACKET``, see ``inside/network.py``).
+    port_channel: socket.socket
+
+
+def user_namespace_args(rootless: bool) -> list[str]:
+    """The ``unshare`` options of a sandbox's user namespace: none as root (the host's own
+    user namespace), else a new one with the user's mapping (see ``userns.py``)."""
+    return userns.id_mapping().unshare_args() if rootless else []
+
+
+def start(
+    session_dir: Path,
+    *,
+    isolated: bool,
+    hide: list[str],
+    overlays: list[dict[str, str]] | None = None,
+    rlimits: dict[str, int] | None = None,
+    image: SandboxImage = HOST_ROOT,
+    egress_rules: str | None = None,
+    screen: dict[str, int] | None = None,
+) -> Started:
+    """Start the tool server of one sandbox.
+
+    Isolated as root, ``session_dir/root`` must already be the session's overlay. Rootless,
+    ``overlays`` (from ``layers.rootless_overlays``) are what the tool server mounts in its
+    own user and mount namespaces; ``rlimits`` (``limits.SessionLimits.rlimits``) what it
+    sets on itself. ``egress_rules`` (isolated only): the nftables rules the tool server
+    loads into the session's network namespace before the NAT interface arrives (see
+    ``egress.py``). The caller reads the tool server's ready message from the channel.
+    ``screen`` is the size of the session's display (``width``, ``height``, ``dpi``), should
+    it start one.
+    """
+    precompile()
+    host_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    port_host_end, port_server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    fd = server_end.fileno()
+    python = [sys.executable, "-E", "-s", "-S", "-c", BOOT, str(CODE_DIR.parent), str(fd)]
+    if isolated:
+        unshare = unshare_binary()
+        if unshare is None:
+            raise RuntimeError("the util-linux 'unshare' program is not installed")
+        argv = [
+            unshare,
+            *user_namespace_args(overlays is not None),
+            "--pid",
+            "--fork",
+            "--mount",
+            "--uts",
+            "--ipc",
+            "--net",
+            "--propagation",
+            "private",
+            "--kill-child=SIGKILL",
+            "--",
+            *python,
+        ]
+        home = SANDBOX_HOME
+        config = {
+            "isolated": True,
+            "root": str(session_dir / "root"),
+            "hide": hide,
+            "show": [str(path) for path in layout.tool_server_paths()],
+            "hostname": POOL_HOSTNAME,
+            "home": home,
+            "own_network": True,
+        }
+        if egress_rules is not None:
+            config["firewall"] = {"program": egress.nft(), "ruleset": egress_rules}
+            config["resolv_conf"] = f"nameserver {egress.NAMESERVER}\n"
+        if overlays is not None:
+            config["overlays"] = overlays
+        if rlimits:
+            config["rlimits"] = rlimits
+    else:
+        argv = python
+        home = str(session_dir / "home")
+        config = {"isolated": False, "home": home}
+    config["env"] = session_env(home, isolated, image)
+    if image.workdir:
+        config["workdir"] = image.workdir
+    config["port_fd"] = port_server_end.fileno()
+    config["desktop"] = dict(screen or {})
+    try:
+        with open(session_dir / "toolserver.log", "ab") as log_file:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log_file,
+                pass_fds=(fd, port_server_end.fileno()),
+                cwd="/",
+                env={"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"},
+                # Its own session: a Ctrl-C meant for the runtime must not kill sandboxes
+                # before the runtime releases them (and uploads their contexts).
+                start_new_session=True,
+            )
+    except BaseException:
+        host_end.close()
+        port_host_end.close()
+        raise
+    finally:
+        server_end.close()
+        port_server_end.close()
+    # If it died already, the caller sees end of file instead of a ready message.
+    with contextlib.suppress(OSError):
+        host_end.sendall(json.dumps(config).encode() + b"\n")
+    return Started(process, host_end, port_host_end)
+
+
+def start_watchdog(
+    sessions_dir: Path, cgroup_prefix: str, cgroup_parents: list[Path], *, rootless: bool
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start the manager's watchdog (see ``watchdog.py``); returns it and the pipe's write end.
+
+    Write ``b"q"`` to the returned descriptor before closing it on an orderly shutdown.
+    """
+    read_end, write_end = os.pipe()  # both close-on-exec: no sandbox ever inherits them
+    try:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-E",
+                "-s",
+                "-S",
+                "-c",
+                WATCHDOG_BOOT,
+                str(CODE_DIR.parent),
+                str(read_end),
+                str(sessions_dir),
+                cgroup_prefix,
+                json.dumps(userns.remover_argv() if rootless else []),
+                *map(str, cgroup_parents),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(read_end,),
+            cwd="/",
+            env={"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"},
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(write_end)
+        raise
+    finally:
+        os.close(read_end)
+    return process, write_end

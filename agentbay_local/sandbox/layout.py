@@ -1,0 +1,128 @@
+"""Session directories and overlay mounts.
+
+``<data_dir>/sessions/<id>/`` holds ``upper/`` and ``work/`` (the overlay's writable
+layer, see ``layers.writable_dirs``), ``root/`` (the session's root), ``home/`` (the
+working directory of unisolated sessions) and ``toolserver.log`` (the tool server's stderr).
+
+As root, ``root/`` is the merged overlay view, mounted in the HOST mount namespace so the
+runtime reads and writes session files directly. Rootless (see ``userns.py``), ``root/`` is
+a plain directory holding the top level of the session's root, and each system directory
+gets an overlay of its own that the tool server mounts inside its namespaces (see
+``layers.rootless_overlays``); the runtime reaches the files through the tool server's root
+(``handle.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from agentbay.contract import get_logger
+from agentbay_local.sandbox import layers as layers_module
+from agentbay_local.sandbox import userns
+from agentbay_local.sandbox.inside import jail, syscalls
+
+log = get_logger("agentbay_local.sandbox")
+
+
+def tool_server_paths() -> list[Path]:
+    """Host paths the tool server runs from: shown read-only inside sessions, whatever the
+    hiding above covers (an interpreter under /root, the package under /work, ...)."""
+    paths = [
+        Path(__file__).resolve().parent / "inside",  # the tool server's code
+        Path(os.path.realpath(sys.base_prefix)),  # its interpreter's stdlib
+        Path(os.path.realpath(sys.executable)).parent,  # and the interpreter
+    ]
+    unique: list[Path] = []
+    for path in sorted(set(paths), key=lambda item: len(item.parts)):
+        if not any(path == kept or kept in path.parents for kept in unique):
+            unique.append(path)
+    return unique
+
+
+def check_data_dir(data_dir: Path) -> None:
+    """Refuse data dirs that overlay options or the sandbox's hiding cannot handle."""
+    text = str(data_dir)
+    if any(char in text for char in ",:\\\n"):
+        raise ValueError(f"the data dir path must not contain ',', ':' or '\\\\': {text!r}")
+    for needed in tool_server_paths():
+        if needed == data_dir or data_dir in needed.parents:
+            # The data dir is hidden inside sessions; the tool server would vanish with it.
+            raise ValueError(f"the data dir {text} must not contain {needed}")
+
+
+def mount_overlay(
+    session_dir: Path, layers: Sequence[Path] = (), host_root: Path = Path("/")
+) -> Path:
+    """Mount the session's copy-on-write view at ``session_dir/root``: its writable layer
+    over the image's read-only ``layers`` (newest first) over the host's ``/`` (or its view
+    ``host_root``, see ``layers.mount_host_root``)."""
+    upper, work = layers_module.writable_dirs(session_dir)
+    root = session_dir / "root"
+    options = layers_module.overlay_options(layers, upper, work, host_root)
+    for directory in (upper, work, root):
+        directory.mkdir(parents=True, exist_ok=True)
+    layers_module.hide_host_data(upper, layers)
+    jail.mount_overlay(str(root), options)
+    return root
+
+
+def unmount_tree(directory: Path) -> None:
+    """Detach every mount at or below ``directory`` (deepest first)."""
+    prefix = str(directory).rstrip("/") + "/"
+    targets = [
+        target
+        for target in mounted_paths()
+        if target == str(directory) or target.startswith(prefix)
+    ]
+    for target in sorted(targets, key=len, reverse=True):
+        with contextlib.suppress(OSError):
+            syscalls.umount2(target, syscalls.MNT_DETACH)
+
+
+def mounted_paths() -> list[str]:
+    """Mount points of this mount namespace (octal escapes decoded)."""
+    paths = []
+    with open("/proc/self/mountinfo") as handle:
+        for line in handle:
+            raw = line.split()[4]
+            paths.append(raw.encode().decode("unicode_escape") if "\\" in raw else raw)
+    return paths
+
+
+#: How often removing a session dir is tried while something still writes into it.
+_REMOVE_ATTEMPTS = 40
+
+
+def remove_session_dir(session_dir: Path) -> None:
+    """Unmount what is still mounted below the session dir, then delete it."""
+    unmount_tree(session_dir)
+    failures: list[tuple[str, BaseException]] = []
+
+    def report(
+        _function: object, path: str, exc_info: tuple[object, BaseException, object]
+    ) -> None:
+        failures.append((path, exc_info[1]))
+
+    for _ in range(_REMOVE_ATTEMPTS):
+        failures.clear()
+        if session_dir.exists():
+            shutil.rmtree(session_dir, onerror=report)
+        # A dying process of a crashed runtime's sandbox may still be creating files (the
+        # tool server of a pool refill still building its root): "not empty" goes away.
+        if not any(getattr(exc, "errno", None) == errno.ENOTEMPTY for _, exc in failures):
+            break
+        time.sleep(0.05)
+    if failures and userns.rootless():
+        # Files of the session's other ids, or directories it left without permissions.
+        userns.remove_as_namespace_root(session_dir)
+        if not session_dir.exists():
+            return
+    for path, exc in failures:
+        log.warning("cannot delete %s: %s", path, exc)

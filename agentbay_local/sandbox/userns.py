@@ -1,0 +1,204 @@
+"""Rootless sandboxes: a user namespace per session when the runtime is not root.
+
+Inside its user namespace a session's tool server is root (the runtime's user mapped to
+0), with the capabilities of root over that namespace only: enough to build its mount,
+PID, UTS and IPC namespaces and mount overlayfs (``userxattr``), never more than the
+runtime's user has on the host. Where ``/etc/subuid`` and ``/etc/subgid`` give the user
+subordinate ids (and the setuid ``newuidmap``/``newgidmap`` of the uidmap package exist),
+ids 1..N of the session map onto them, so files and processes of the session can belong to
+other users (``chown``, ``setpriv``); otherwise the mapping is the one id.
+
+The host's own root (uid 0) is not mapped in the session, so the host's system files are
+read-only there, whatever the session's root does; files the session creates belong to
+the runtime's user (or its subordinate ids) on the host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import subprocess
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from agentbay.contract import get_logger
+
+log = get_logger("agentbay_local.sandbox")
+
+#: How long removing a session's files as its namespace root may take.
+REMOVE_TIMEOUT_S = 60.0
+#: How long setting a hostname through nsenter may take.
+NSENTER_TIMEOUT_S = 10.0
+
+
+def rootless() -> bool:
+    """True when sandboxes need their own user namespace (the runtime is not root)."""
+    return os.geteuid() != 0
+
+
+@dataclass(frozen=True)
+class IdRange:
+    """Subordinate ids of the user: ``count`` ids from ``start`` (``/etc/subuid`` syntax)."""
+
+    start: int
+    count: int
+
+
+def _own_range(path: str) -> IdRange | None:
+    """The first range ``path`` (``/etc/subuid`` or ``/etc/subgid``) grants this user."""
+    uid = os.getuid()
+    names = {str(uid)}
+    with contextlib.suppress(KeyError):
+        names.add(pwd.getpwuid(uid).pw_name)
+    try:
+        with open(path) as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.strip().split(":")
+        if len(fields) != 3 or fields[0] not in names:
+            continue
+        if fields[1].isdigit() and fields[2].isdigit() and int(fields[2]) > 0:
+            return IdRange(int(fields[1]), int(fields[2]))
+    return None
+
+
+def _setuid_helper(name: str) -> bool:
+    path = shutil.which(name) or f"/usr/bin/{name}"
+    with contextlib.suppress(OSError):
+        info = os.stat(path)
+        return bool(info.st_mode & 0o4000) and info.st_uid == 0 and os.access(path, os.X_OK)
+    return False
+
+
+@dataclass(frozen=True)
+class IdMapping:
+    """How a session's ids map onto the host: the user as root, plus subordinate ranges."""
+
+    uids: IdRange | None
+    gids: IdRange | None
+
+    def unshare_args(self) -> list[str]:
+        """``unshare`` options that create the user namespace with this mapping."""
+        args = ["--user", "--map-root-user"]
+        if self.uids is not None and self.gids is not None:
+            # util-linux runs newuidmap/newgidmap for these: ids 1.. of the session.
+            args += [
+                f"--map-users={self.uids.start},1,{self.uids.count}",
+                f"--map-groups={self.gids.start},1,{self.gids.count}",
+            ]
+        return args
+
+    def describe(self) -> str:
+        """One line for humans: what the session's ids are on the host."""
+        if self.uids is None or self.gids is None:
+            return f"the session's root is uid {os.getuid()}, no other ids (no /etc/subuid range)"
+        return (
+            f"the session's root is uid {os.getuid()}, its ids 1-{self.uids.count} are "
+            f"uids {self.uids.start}-{self.uids.start + self.uids.count - 1}"
+        )
+
+
+@cache
+def id_mapping() -> IdMapping:
+    """This user's mapping: subordinate ranges where both files and helpers allow them."""
+    uids, gids = _own_range("/etc/subuid"), _own_range("/etc/subgid")
+    if (
+        uids is None
+        or gids is None
+        or not (_setuid_helper("newuidmap") and _setuid_helper("newgidmap"))
+    ):
+        return IdMapping(None, None)
+    return IdMapping(uids, gids)
+
+
+def missing_id_mapping() -> str | None:
+    """Why sessions get only one id (no ``chown`` to other users in them), and
+    how to give them more; None when subordinate ids are mapped."""
+    if id_mapping().uids is not None:
+        return None
+    user = pwd.getpwuid(os.getuid()).pw_name if _has_passwd_entry() else str(os.getuid())
+    if _own_range("/etc/subuid") is None or _own_range("/etc/subgid") is None:
+        return (
+            f"sessions have a single user id: /etc/subuid and /etc/subgid give {user} no "
+            f"subordinate ids (as root: usermod --add-subuids 100000-165535 "
+            f"--add-subgids 100000-165535 {user})"
+        )
+    return (
+        "sessions have a single user id: newuidmap/newgidmap (setuid root) are missing "
+        "(install the uidmap package: apt-get install uidmap)"
+    )
+
+
+def _has_passwd_entry() -> bool:
+    try:
+        pwd.getpwuid(os.getuid())
+    except KeyError:
+        return False
+    return True
+
+
+def set_hostname(pid: int, hostname: str) -> None:
+    """Set the hostname of the sandbox whose PID 1 is ``pid`` (host PID), rootless.
+
+    A multi-threaded process can never join a user namespace, and without joining it the
+    runtime's user has no right to set the sandbox's hostname: a short ``nsenter`` does it.
+    """
+    from agentbay_local.sandbox.launch import SANDBOX_PATH
+
+    try:
+        result = subprocess.run(
+            ["nsenter", "-t", str(pid), "--user", "--uts", "--", "hostname", hostname],
+            capture_output=True,
+            timeout=NSENTER_TIMEOUT_S,
+            env={"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"},
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise OSError(f"cannot set the session's hostname: {exc}") from exc
+    if result.returncode != 0:
+        error = result.stderr.decode(errors="replace").strip()
+        raise OSError(f"cannot set the session's hostname: {error or result.returncode}")
+
+
+def remover_argv() -> list[str]:
+    """The command that deletes the directory appended to it as root of a new user
+    namespace with the sessions' mapping (empty without util-linux ``unshare``)."""
+    from agentbay_local.sandbox.launch import unshare_binary
+
+    unshare = unshare_binary()
+    if unshare is None:
+        return []
+    return [unshare, *id_mapping().unshare_args(), "--", "rm", "-rf", "--"]
+
+
+def remove_as_namespace_root(directory: Path) -> None:
+    """Delete what the runtime's user cannot: files a session left under ``directory``
+    owned by its subordinate ids, or in directories without permissions for the owner.
+
+    Runs ``rm`` as root of a fresh user namespace with the sessions' mapping, which owns
+    exactly those files (and nothing else of the host).
+    """
+    from agentbay_local.sandbox.launch import SANDBOX_PATH
+
+    argv = remover_argv()
+    if not argv or not directory.exists():
+        return
+    argv.append(str(directory))
+    try:
+        result = subprocess.run(
+            argv,
+            capture_output=True,
+            timeout=REMOVE_TIMEOUT_S,
+            env={"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"},
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.warning("cannot delete %s: %s", directory, exc)
+        return
+    if result.returncode != 0:
+        log.warning("cannot delete %s: %s", directory, result.stderr.decode(errors="replace"))

@@ -1,0 +1,140 @@
+"""The session's viewer page, in the cloud's shape: ``/mcp.html?authcode=…&resourceId=…``.
+
+``ResourceUrl`` (CreateMcpSession, GetSession, GetMcpResource) points here. Clients parse
+``resourceId`` out of the URL; the ``authcode`` is fresh in every answer, signed by this
+process and valid for the runtime's URL lifetime, so the URL alone grants a look at one session.
+Everything about the page lives in this module: the ids, the authcodes and the handler.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import secrets
+import time
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from agentbay_local.sessions import live_view
+from agentbay_local.store import RUNNING
+
+if TYPE_CHECKING:
+    from agentbay_local.runtime import Runtime
+    from agentbay_local.store import SessionRow
+
+#: The page's path, as in the cloud's ResourceUrl.
+PAGE_PATH = "/mcp.html"
+_SESSION_PREFIX = "session-"
+_RESOURCE_PREFIX = "p-"
+_APP_INSTANCE_PREFIX = "ai-"
+
+
+def resource_id(session_id: str) -> str:
+    """The session's ResourceId: stable for its lifetime and never empty."""
+    return _RESOURCE_PREFIX + session_id.removeprefix(_SESSION_PREFIX)
+
+
+def app_instance_id(session_id: str) -> str:
+    """The session's AppInstanceId: stable for its lifetime and never empty."""
+    return _APP_INSTANCE_PREFIX + session_id.removeprefix(_SESSION_PREFIX)
+
+
+def session_id_of(resource: str) -> str | None:
+    """The session a ResourceId names, or None for text that is not a ResourceId."""
+    if not resource.startswith(_RESOURCE_PREFIX) or len(resource) <= len(_RESOURCE_PREFIX):
+        return None
+    return _SESSION_PREFIX + resource.removeprefix(_RESOURCE_PREFIX)
+
+
+class ResourcePage:
+    """Issues the page's URLs and answers ``GET /mcp.html``."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def _mac(self, resource: str, expires: int, nonce: str) -> str:
+        return self.runtime.signer.mac(f"page\n{resource}\n{expires}\n{nonce}")
+
+    def authcode(self, session_id: str) -> str:
+        """A fresh authcode for one session's page (a new nonce each time)."""
+        expires = int(time.time()) + self.runtime.url_lifetime_s
+        nonce = secrets.token_hex(8)
+        return f"{expires}.{nonce}.{self._mac(resource_id(session_id), expires, nonce)}"
+
+    def url(self, session_id: str, authcode: str | None = None) -> str:
+        """The page's URL with ``authcode`` (a fresh one when not given)."""
+        query = urlencode(
+            {
+                "authcode": authcode or self.authcode(session_id),
+                "resourceId": resource_id(session_id),
+            }
+        )
+        return f"{self.runtime.base_url}{PAGE_PATH}?{query}"
+
+    def _authorised(self, resource: str, authcode: str) -> bool:
+        expires_text, _, rest = authcode.partition(".")
+        nonce, _, mac = rest.partition(".")
+        if not (expires_text.isdigit() and nonce and mac) or int(expires_text) < time.time():
+            return False
+        return hmac.compare_digest(self._mac(resource, int(expires_text), nonce), mac)
+
+    def session(self, request: Request) -> SessionRow | Response:
+        """The session an (authorised) page request names, or the error page to answer."""
+        resource = request.query_params.get("resourceId", "")
+        if not self._authorised(resource, request.query_params.get("authcode", "")):
+            return _message_page(403, "The authcode is invalid or has expired.")
+        session_id = session_id_of(resource)
+        row = self.runtime.store.session(session_id) if session_id else None
+        if row is None:
+            return _message_page(404, "No such session.")
+        return row
+
+    async def handle(self, request: Request) -> Response:
+        """GET /mcp.html: the page of the session the (authorised) resourceId names; for a
+        running desktop session, its live view (see ``live_view``)."""
+        row = self.session(request)
+        if isinstance(row, Response):
+            return row
+        if row.status == RUNNING and live_view.has_desktop(self.runtime, row):
+            return live_view.page(row, request)
+        return HTMLResponse(_session_html(row))
+
+    async def frame(self, request: Request) -> Response:
+        """GET /mcp.html/frame: the live view's next frame."""
+        row = self.session(request)
+        if isinstance(row, Response):
+            return row
+        return await live_view.frame(self.runtime, row, request)
+
+    async def input(self, request: Request) -> Response:
+        """POST /mcp.html/input: one mouse or keyboard event of an interactive live view."""
+        row = self.session(request)
+        if isinstance(row, Response):
+            return row
+        return await live_view.send_input(self.runtime, row, request)
+
+
+def _message_page(status: int, message: str) -> Response:
+    return HTMLResponse(
+        f"<!doctype html><title>agentbay</title><p>{html.escape(message)}</p>", status
+    )
+
+
+def _session_html(row: SessionRow) -> str:
+    fields = {
+        "Session": row.id,
+        "Status": row.status,
+        "Image": row.image_id,
+        "Resource": resource_id(row.id),
+    }
+    items = "".join(
+        f"<dt>{name}</dt><dd>{html.escape(value)}</dd>" for name, value in fields.items()
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(row.id)}</title>"
+        f"</head><body><main id='session' data-session-id='{html.escape(row.id)}'>"
+        f"<h1>agentbay session</h1><dl>{items}</dl></main></body></html>"
+    )

@@ -1,0 +1,253 @@
+"""The official client (PyPI wuying-agentbay-sdk==0.9.3), unchanged, against `agentbay local serve`.
+
+The official client is installed into its own virtual environment under ``.cache/`` (reused
+between runs). Where PyPI cannot be reached the test is skipped and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentbay import AgentBay, Config
+from agentbay_local.sandbox import userns
+from tests.runtime.e2e.api import LINK_URL
+from tests.runtime.e2e.watch_steps import expected_stream
+from tests.support.message_probes import probe_messages
+from tests.support.paths import REPO
+from tests.support.spawn import free_port, serve_argv, stop_serve, wait_until_listening
+
+OFFICIAL = "wuying-agentbay-sdk==0.9.3"
+VENV = REPO / ".cache" / "official-sdk-0.9.3"
+DRIVER = Path(__file__).with_name("official_driver.py")
+KEY = "akm-official-test"
+USER_IMAGE = "imgc-07eksy57nw6r759fb"
+IMAGE_BUILD = [sys.executable, "-m", "agentbay.cli", "local", "image", "build"]
+
+
+def official_python() -> Path:
+    python = VENV / "bin" / "python"
+    if (VENV / ".ready").exists():
+        return python
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
+    result = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", OFFICIAL],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if result.returncode != 0:
+        unreachable = any(
+            hint in result.stderr
+            for hint in (
+                "NewConnectionError",
+                "Temporary failure in name resolution",
+                "Network is unreachable",
+                "Could not fetch URL",
+            )
+        )
+        if unreachable:
+            pytest.skip(f"PyPI is unreachable, cannot install {OFFICIAL}: {result.stderr[-300:]}")
+        pytest.fail(f"installing {OFFICIAL} failed:\n{result.stderr[-2000:]}")
+    (VENV / ".ready").touch()
+    return python
+
+
+def run_driver(
+    python: Path,
+    driver: Path,
+    endpoint: str,
+    key: str,
+    cwd: Path,
+    timeout_s: float,
+    extra_env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run a driver script with the official client's interpreter against ``endpoint``; the
+    results it wrote (JSON). A driver that fails fails the test with its stderr."""
+    env = {**os.environ, "AGENTBAY_ENDPOINT": endpoint, "AGENTBAY_API_KEY": key}
+    results = cwd / "results.json"
+    run = subprocess.run(
+        [str(python), str(driver), str(results)],
+        cwd=cwd,
+        env={**env, **(extra_env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    result: dict[str, Any] = json.loads(results.read_text())
+    return result
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
+    """`agentbay local serve` in the foreground of a child process."""
+    data_dir = tmp_path_factory.mktemp("serve")
+    port = free_port()
+    process = subprocess.Popen(
+        serve_argv(data_dir, port, KEY), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_until_listening(process, port)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield f"http://127.0.0.1:{port}", data_dir, process
+    if process.poll() is None:  # the test failed before its own Ctrl-C: stop it gracefully
+        stop_serve(process)
+
+
+def test_official_client_main_flows(
+    served: tuple[str, Path, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    endpoint, data_dir, process = served
+    python = official_python()
+    with_images = not userns.rootless()
+    if not with_images:
+        # User images need root for now: the build says so plainly, without a traceback.
+        refused = subprocess.run(
+            [*IMAGE_BUILD, USER_IMAGE, "--from", "linux_latest", "--data-dir", str(data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert refused.returncode != 0 and "as root" in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+    else:
+        # A user image with a cloud custom image id, built through the CLI while serve runs.
+        build = subprocess.run(
+            [
+                *IMAGE_BUILD,
+                USER_IMAGE,
+                "--from",
+                "linux_latest",
+                "--run",
+                "mkdir -p /srv/app && echo hello from the image > /srv/app/greeting",
+                "--data-dir",
+                str(data_dir),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert build.returncode == 0, build.stdout + build.stderr
+        (tmp_path / "Imagefile").write_text(f"FROM {USER_IMAGE}\nWORKDIR /srv/app\n")
+        build = subprocess.run(
+            [
+                *IMAGE_BUILD,
+                USER_IMAGE + "-wd",
+                "-f",
+                str(tmp_path / "Imagefile"),
+                "--data-dir",
+                str(data_dir),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert build.returncode == 0, build.stdout + build.stderr
+    extra = {"AGENTBAY_TEST_USER_IMAGE": USER_IMAGE + "-wd"} if with_images else {}
+    got = run_driver(python, DRIVER, endpoint, KEY, tmp_path, 600, extra)
+
+    assert got["create"] == {"success": True, "error": ""}
+    assert got["set_labels"] is True
+    assert got["get_labels"] == {"suite": "official", "stage": "two"}
+    assert got["info"]["success"] is True and got["info"]["resource_url"].startswith("http")
+    ids = got["resource_ids"]
+    resource_id = ids["info_resource_id"]
+    assert resource_id and ids["get_resource_id"] == resource_id and ids["get_app_instance_id"]
+    urls = (ids["created_url"], ids["info_url"], ids["get_url"])
+    assert {url["resourceId"] for url in urls} == {resource_id}
+    assert len({url["authcode"] for url in urls}) == 3  # fresh in every answer
+    assert ids["page_status"] == 200
+    with AgentBay(api_key=KEY, cfg=Config(endpoint=endpoint, timeout_ms=60000)) as ours:
+        assert got["messages"] == probe_messages(ours)  # our texts are 0.9.3's, word for word
+    assert LINK_URL.fullmatch(got["get_link"]), got["get_link"]
+    assert len(got["list_ids"]) == 1 and got["list_ids"] == got["list_by_labels"]
+    assert got["get"] == {"success": True, "error": ""}
+    assert "shell" in got["tools"] and "read_file" in got["tools"]
+
+    assert got["command"] == {"success": True, "output": "official\nLinux\n"}
+    name = got["hostname"]["session_id"]
+    assert got["hostname"]["output"].split() == [name, name, "127.0.1.1", name]
+    assert got["command_fail"]["success"] is False and "4" in got["command_fail"]["error"]
+    assert got["python"] == {"success": True, "result": "45\n"}
+    assert got["javascript"] == {"success": True, "result": "js 1024\n"}
+
+    for key in (
+        "mkdir",
+        "write_big",
+        "read_big_equal",
+        "append",
+        "read_tail",
+        "edit",
+        "edited",
+        "move",
+    ):
+        assert got[key] is True, key
+    assert got["file_info"]["success"] is True and got["file_info"]["isDirectory"] is False
+    assert got["listing"] == [["sub", True]]
+    assert got["multi"] == {"success": True, "a": "alpha"}
+    assert got["search"] == {"success": True, "matches": ["/tmp/official/sub/moved.txt"]}
+    assert got["search_none"] == {"success": True, "matches": [], "error": ""}
+    assert got["read_missing"]["success"] is False
+    assert ["create", "/tmp/official/watched.txt"] in got["watch"]
+    assert got["watch_steps"]["ready"] is True
+    assert got["watch_steps"]["stream"] == [list(event) for event in expected_stream()]
+
+    assert got["context_create"] == {"success": True, "name": "official-ctx"}
+    assert "official-ctx" in got["context_list"]["names"]
+    assert got["context_update"] is True and got["context_get"] is True
+    assert got["create_with_context"]["success"] is True
+    assert got["delete_with_context"] is True
+    assert got["create_with_missing_context"] == {"success": True}
+    ghost = got["missing_context_tasks"].pop("ctx-does-not-exist-0123")
+    assert ghost["status"] == "Failed" and ghost["type"] == "download"
+    assert "ctx-does-not-exist-0123" in ghost["error"]
+    others = got["missing_context_tasks"].values()  # the data and file-transfer contexts
+    assert others and {task["status"] for task in others} == {"Success"}
+    assert got["absent_file_url"] == {"success": True, "status": 404}
+    assert got["context_delete"] is True
+
+    assert "browser_error" not in got, got.get("browser_error")
+    assert got["browser_init"] is True and got["browser_init_again"] is True
+    assert (
+        got["browser_endpoint"].startswith("ws://")
+        and "/devtools/browser/" in got["browser_endpoint"]
+    )
+    assert got["browser_title"] == "official" and got["browser_width"] == 1200
+    assert got["browser_delete"] is True and got["browser_delete_again"] is True
+    assert "official=kept" in got["browser_cookie"]
+    assert got["agent_navigate"].startswith("Navigated to")
+    assert got["agent_screenshot"] == "data:image/jpeg;base64,"
+    assert got["vpc_browser_init"] is True and got["vpc_browser_contexts"] == 1
+    assert got["vpc_browser_endpoint"].startswith("ws://127.0.0.1:")
+
+    assert got["vpc_create"] == {"success": True, "is_vpc": True}
+    assert got["vpc_command"] == {"success": True, "output": "via-vpc\n"}
+    assert got["vpc_read"] == "vpc file"
+    assert got["vpc_delete"] is True
+
+    for key in ("user_image", "user_image_vpc") if with_images else ():
+        assert got[f"{key}_create"] == {"success": True, "error": ""}, key
+        assert got[f"{key}_command"] == {
+            "success": True,
+            "output": "hello from the image\n/srv/app\n",
+        }, key
+        assert got[f"{key}_delete"] is True, key
+
+    assert got["delete"] == {"success": True, "error": ""}
+    assert got["after_delete"]["success"] is False
+
+    # Ctrl-C releases every session and exits cleanly.
+    assert stop_serve(process) == 0
+    sessions = data_dir / "sessions"
+    assert not sessions.exists() or not any(sessions.iterdir())

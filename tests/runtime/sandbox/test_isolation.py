@@ -1,0 +1,292 @@
+"""Real escape attempts from inside a session: none may reach the host or another session."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agentbay_local.sandbox import Sandbox, layers, layout
+from tests.runtime.sandbox.conftest import Env
+from tests.support.paths import REPO
+
+
+@pytest.fixture(scope="module")
+def pair(env: Env) -> Iterator[tuple[Sandbox, Sandbox]]:
+    """Two sessions of the same manager."""
+    first, second = env.session("iso"), env.session("iso")
+    yield first, second
+    env.release(first)
+    env.release(second)
+
+
+async def _hostname_on_loop() -> str:
+    return socket.gethostname()  # on the thread that runs the manager's event loop
+
+
+def _fails(env: Env, box: Sandbox, command: str) -> str:
+    """Run a command that must fail; returns its error text."""
+    return env.error(box, "shell", command=command, timeout_ms=10000)
+
+
+def test_writes_stay_in_the_session(env: Env, pair: tuple[Sandbox, Sandbox]) -> None:
+    first, second = pair
+    marker = f"agentbay-iso-{os.getpid()}"
+    env.sh(first, f"echo inside > /etc/{marker} && echo inside > /tmp/{marker}")
+    env.sh(first, "echo x >> /etc/hosts")  # the session's own (written at create)
+    if env.manager.rootless:
+        # The host's root owns the other system files and is not mapped in the session.
+        assert "Permission denied" in _fails(env, first, "echo x >> /etc/passwd")
+    assert env.sh(first, f"cat /etc/{marker} /tmp/{marker}") == "inside\ninside\n"
+    assert not os.path.exists(f"/etc/{marker}") and not os.path.exists(f"/tmp/{marker}")
+    with open("/etc/hosts") as hosts:
+        assert not hosts.read().endswith("x\n")
+    assert "No such file" in _fails(env, second, f"cat /etc/{marker}")
+    assert "No such file" in _fails(env, second, f"cat /tmp/{marker}")
+    # The runtime sees the session's files: through the overlay mounted on the host (root),
+    # or through the tool server's root (rootless).
+    assert (first.root_path / "etc" / marker).read_text() == "inside\n"
+
+
+def test_scratch_dirs_start_empty_and_stay_private(
+    env: Env, pair: tuple[Sandbox, Sandbox], tmp_path: Path
+) -> None:
+    first, _ = pair
+    host_secret = Path("/tmp") / f"agentbay-host-secret-{os.getpid()}"
+    host_secret.write_text("host only")
+    try:
+        for scratch in ("/tmp", "/var/tmp"):
+            assert env.sh(first, f"ls -A {scratch} | grep -c agentbay-host-secret || true") in (
+                "0\n",
+                "",
+            )
+            assert env.sh(first, f"stat -c %a {scratch}") == "1777\n"
+        assert "No such file" in _fails(env, first, f"cat {host_secret}")
+        # The runtime's own pytest directories under /tmp are not there either.
+        assert "No such file" in _fails(env, first, f"ls {tmp_path}")
+        assert env.sh(first, "stat -c %a /var") == f"{os.stat('/var').st_mode & 0o7777:o}\n"
+    finally:
+        host_secret.unlink()
+
+
+def test_the_hosts_data_is_not_in_the_session(env: Env, pair: tuple[Sandbox, Sandbox]) -> None:
+    first, _ = pair
+    secret = Path.home() / f"agentbay-host-secret-{os.getpid()}"  # /root, or /home/...
+    secret.write_text("host only")
+    repo = REPO
+    try:
+        assert "No such file" in _fails(env, first, f"cat {secret}")
+        for private in ("/root", "/home", "/mnt", "/media", "/srv"):
+            # Empty, but for the way down to the tool server's interpreter if it lives there.
+            shown = {
+                path.relative_to(private).parts[0]
+                for path in layout.tool_server_paths()
+                if path.is_relative_to(private)
+            }
+            assert set(env.sh(first, f"ls -A {private}").split()) == shown, private
+        # Top-level entries that are not part of a Linux system (e.g. this checkout's /work)
+        # do not exist at all, or hold only the way down to the tool server's code.
+        shown = layout.tool_server_paths()
+        for name in sorted(set(os.listdir("/")) - layers.SYSTEM_ENTRIES):
+            way_down = {path.parts[2] for path in shown if path.parts[1] == name}
+            if way_down:
+                assert set(env.sh(first, f"ls -A /{name}").split()) == way_down, name
+            else:
+                assert "No such file" in _fails(env, first, f"ls -d /{name}"), name
+        # ...except the tool server's own code and interpreter: shown, read-only.
+        code = repo / "agentbay_local" / "sandbox" / "inside"
+        assert env.sh(first, f"test -f {code}/toolserver.py && echo shown") == "shown\n"
+        assert "Read-only" in _fails(env, first, f"touch {code}/x")
+        # Only the in-session package is bound: the host-side sandbox code stays out.
+        assert env.sh(first, f"ls -A {code.parent}").split() == ["inside"]
+        assert "No such file" in _fails(env, first, f"ls {repo}/tests")
+        assert env.text(first, "run_code", code="print(6 * 7)", language="python") == "42\n"
+    finally:
+        secret.unlink()
+
+
+def test_data_dir_with_other_sessions_is_hidden(env: Env, pair: tuple[Sandbox, Sandbox]) -> None:
+    first, second = pair
+    env.text(first, "write_file", path="/root/secret.txt", content="mine")
+    data_dir = env.manager.data_dir
+    assert env.sh(second, f"ls -A {data_dir} | wc -l") == "0\n"
+    for path in (
+        first.session_dir / "upper" / "root" / "secret.txt",
+        first.root_path / "root" / "secret.txt",
+        data_dir / "sessions",
+    ):
+        assert "No such file" in _fails(env, second, f"cat {path} || ls {path}")
+    assert "ENOENT" in env.error(second, "read_file", path=str(first.root_path / "root/secret.txt"))
+    # Read-only and empty, or absent altogether when it lives under the private /tmp.
+    refused = _fails(env, second, f"touch {data_dir}/x")
+    assert "Read-only" in refused or "No such file" in refused
+    assert "umount" in _fails(env, second, f"umount {data_dir}")
+    # The other session's processes are not in this one's /proc, so neither is its root.
+    assert first.pid is not None
+    assert "No such file" in _fails(env, second, f"ls /proc/{first.pid}/root/root")
+
+
+def test_host_processes_are_invisible_and_unkillable(
+    env: Env, pair: tuple[Sandbox, Sandbox]
+) -> None:
+    first, _ = pair
+    sleeper = subprocess.Popen(["sleep", "300"])
+    try:
+        assert env.sh(first, "cat /proc/1/comm") != "systemd\n"
+        pids = env.sh(first, "ls /proc | grep -E '^[0-9]+$'").split()
+        assert len(pids) < 10, pids
+        assert str(sleeper.pid) not in pids
+        assert "No such process" in _fails(env, first, f"kill -9 {sleeper.pid}")
+        env.sh(first, "kill -9 -1 || true")  # every process it may signal: only its own
+        assert sleeper.poll() is None
+        assert env.sh(first, "echo survived") == "survived\n"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_tool_server_cannot_be_inspected_or_killed(env: Env, pair: tuple[Sandbox, Sandbox]) -> None:
+    first, _ = pair
+    # Root inside may list PID 1's descriptors, but not follow or open them.
+    assert "Permission denied" in _fails(env, first, "ls -l /proc/1/fd")
+    for path in ("/proc/1/environ", "/proc/1/mem", "/proc/1/root/etc/hostname"):
+        assert "Permission denied" in _fails(env, first, f"cat {path}")
+    env.sh(first, "kill -9 1; kill -TERM 1; kill -INT 1; true")
+    assert env.sh(first, "echo alive") == "alive\n"
+
+
+def test_no_mounting_devices_or_kernel_knobs(env: Env, pair: tuple[Sandbox, Sandbox]) -> None:
+    first, _ = pair
+    root_device = os.stat("/").st_dev
+    major, minor = os.major(root_device), os.minor(root_device)
+    assert "Operation not permitted" in _fails(env, first, f"mknod /tmp/disk b {major} {minor}")
+    _fails(env, first, "mkdir -p /mnt/h && mount /dev/vda /mnt/h")
+    _fails(env, first, "mount -t ext4 /dev/root /mnt/h")
+    assert "permission denied" in _fails(env, first, "mount -t proc proc /mnt/h").lower()
+    _fails(env, first, "unshare -m true")
+    _fails(env, first, "hostname evil")
+    assert env.sh(first, "ls /dev | sort | tr '\\n' ' '") == (
+        "fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero "
+    )
+    # Read-only: tested with access(2), never by writing (sysrq-trigger would act on the host).
+    for path in ("/proc/sysrq-trigger", "/proc/sys/kernel/hostname", "/proc/sys/vm/drop_caches"):
+        assert env.sh(first, f"[ -w {path} ] && echo writable || echo read-only") == "read-only\n"
+    assert "Read-only" in _fails(env, first, "echo 1 > /proc/sys/kernel/hostname")
+    assert "Read-only" in _fails(env, first, "touch /sys/kernel/x")
+    assert env.sh(first, "ls /sys/fs/cgroup | wc -l") == "0\n"
+
+
+def test_reduced_capabilities_and_no_new_privileges(
+    env: Env, pair: tuple[Sandbox, Sandbox]
+) -> None:
+    first, _ = pair
+    status = dict(
+        line.split(":\t", 1)
+        for line in env.sh(first, "cat /proc/self/status").splitlines()
+        if ":\t" in line
+    )
+    keep = {0, 1, 3, 4, 5, 6, 7, 8, 10, 18, 29, 31}
+    expected = f"{sum(1 << cap for cap in keep):016x}"
+    for key in ("CapEff", "CapPrm", "CapBnd"):
+        assert status[key].strip() == expected, key
+    assert status["CapInh"].strip() == "0" * 16 and status["CapAmb"].strip() == "0" * 16
+    assert status["NoNewPrivs"].strip() == "1"
+    assert env.sh(first, "id -u") == "0\n"
+
+
+def test_hostname_and_namespaces(env: Env, pair: tuple[Sandbox, Sandbox]) -> None:
+    first, second = pair
+    assert env.sh(first, "hostname") == f"{first.session_id}\n"
+    assert env.sh(second, "hostname") == f"{second.session_id}\n"
+    assert socket.gethostname() not in (first.session_id, second.session_id)
+    # The hostname is set from the manager's own thread, which joins the session's UTS
+    # namespace for it: that thread must be back in the runtime's afterwards.
+    assert env.run(_hostname_on_loop()) == socket.gethostname()
+    assert env.sh(first, "readlink /proc/self/ns/pid") != env.sh(
+        second, "readlink /proc/self/ns/pid"
+    )
+    # IPC: a SysV segment of one session is invisible in the other.
+    env.sh(first, "ipcmk -M 4096 >/dev/null")
+    assert env.sh(second, "ipcs -m | grep -c 0x || true") == "0\n"
+
+
+def test_etc_hostname_and_hosts_name_the_session(env: Env, pair: tuple[Sandbox, Sandbox]) -> None:
+    """As on a cloud machine: `hostname` and /etc/hostname agree, /etc/hosts resolves it."""
+    first, second = pair
+    for box in pair:
+        assert env.sh(box, "cat /etc/hostname") == env.sh(box, "hostname") == f"{box.session_id}\n"
+        resolved = env.sh(box, 'getent hosts "$(hostname)"').split()
+        assert resolved == ["127.0.1.1", box.session_id]
+        code = "import socket; print(socket.gethostbyname(socket.gethostname()))"
+        assert env.sh(box, f"python3 -c '{code}'") == "127.0.1.1\n"
+    assert first.session_id not in env.sh(second, "cat /etc/hosts")
+    with open("/etc/hosts", encoding="utf-8") as host_hosts:  # the host's file is untouched
+        assert first.session_id not in host_hosts.read()
+
+
+def test_host_path_resolves_links_inside_the_session(
+    env: Env, pair: tuple[Sandbox, Sandbox]
+) -> None:
+    first, _ = pair
+    env.sh(first, "mkdir -p /root/hp && ln -sfn /etc /root/hp/abs && ln -sfn ../../.. /root/hp/up")
+    root = first.root_path
+    assert first.host_path("/root/hp/abs/hostname") == root / "etc" / "hostname"
+    assert first.host_path("/root/hp/up/root/hp/up/etc") == root / "etc"
+    assert first.host_path("../../../etc/../tmp/x") == root / "tmp" / "x"
+    assert first.host_path("/root/hp/missing/file") == root / "root" / "hp" / "missing" / "file"
+    env.sh(first, "ln -sfn loop /root/hp/loop")
+    with pytest.raises(OSError):
+        first.host_path("/root/hp/loop/x")
+
+
+@pytest.mark.unisolated
+def test_config_links_into_host_tmpfs_are_copied(tmp_path: Path) -> None:
+    """systemd-resolved's /etc/resolv.conf -> /run/... would leave a session without DNS."""
+    from agentbay_local.sandbox.inside import jail
+
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "resolv.conf").symlink_to("../run/systemd/resolve/stub-resolv.conf")
+    (tmp_path / "etc" / "hosts").symlink_to("/etc/hosts-elsewhere")
+    (tmp_path / "etc" / "hosts-elsewhere").write_text("kept")
+    jail._copy_dangling_config(str(tmp_path))
+    copied = tmp_path / "etc" / "resolv.conf"
+    assert not copied.is_symlink()
+    assert copied.read_bytes() == Path("/etc/resolv.conf").read_bytes()
+    assert (tmp_path / "etc" / "hosts").is_symlink()  # resolvable inside: left alone
+
+
+def test_nothing_of_a_rootless_session_is_the_hosts_root(
+    env: Env, pair: tuple[Sandbox, Sandbox]
+) -> None:
+    """Rootless: every process of a session runs as the runtime's user (or its subordinate
+    ids) and every file it makes belongs to them, never to the host's root."""
+    if not env.manager.rootless:
+        pytest.skip("the runtime runs as root: its sessions' root is the host's root")
+    first, _ = pair
+    env.sh(
+        first,
+        "mkdir -p /root/own /var/tmp/own /opt/own && touch /root/own/f /tmp/f /etc/own-f"
+        " && (chown 1000:1000 /root/own/f || true)"
+        " && (sleep 600 >/dev/null 2>&1 &) && echo done",
+    )
+    for pid in first.pids():
+        with open(f"/proc/{pid}/status") as status:
+            ids = {
+                line.split(":")[0]: line.split()[1:]
+                for line in status
+                if line.startswith(("Uid:", "Gid:"))
+            }
+        assert "0" not in ids["Uid"] + ids["Gid"], (pid, ids)
+    owners = set()
+    for directory, subdirs, files in os.walk(first.session_dir):
+        for name in [*subdirs, *files]:
+            with contextlib.suppress(FileNotFoundError):
+                info = os.lstat(os.path.join(directory, name))
+                owners.add((info.st_uid, info.st_gid))
+    assert owners and all(0 not in owner for owner in owners), owners
+    assert (os.getuid(), os.getgid()) in owners

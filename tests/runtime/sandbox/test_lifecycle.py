@@ -1,0 +1,280 @@
+"""Sandbox lifecycle: pool, release, limits, crash recovery, shutdown, unisolated mode."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agentbay_local.sandbox import Sandbox, SandboxManager, egress
+from tests.runtime.sandbox.conftest import Env, new_env
+from tests.support.paths import REPO
+
+
+def _alive(pid: int) -> bool:
+    """True if the PID runs (zombies count as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _mounts_under(path: Path) -> list[str]:
+    with open("/proc/self/mountinfo") as handle:
+        return [line.split()[4] for line in handle if line.split()[4].startswith(str(path))]
+
+
+def _cgroup_dirs(name_part: str) -> list[Path]:
+    return [p for p in Path("/sys/fs/cgroup").glob(f"**/*{name_part}*") if p.is_dir()]
+
+
+def test_release_ends_every_process_and_removes_everything(env: Env) -> None:
+    box = env.session("rel")
+    env.sh(box, "sleep 1000 & (setsid sleep 1001 &) ; nohup sleep 1002 >/dev/null 2>&1 &")
+    pids = box.pids()
+    assert len(pids) >= 5, pids  # helper, tool server, three sleeps
+    session_dir = box.session_dir
+    assert session_dir.name == box.session_id
+    # As root the overlay is mounted in the host; rootless only in the sandbox's namespace.
+    assert bool(_mounts_under(session_dir)) is not env.manager.rootless
+    if env.manager._cgroups is not None:
+        assert _cgroup_dirs(box.session_id)
+    env.release(box)
+    assert [pid for pid in pids if _alive(pid)] == []
+    assert not session_dir.exists()
+    assert _mounts_under(session_dir) == []
+    assert _cgroup_dirs(box.session_id) == []
+    assert env.manager.get(box.session_id) is None
+    env.run(env.manager.release(box.session_id))  # idempotent
+    answer = env.call(box, "shell", command="echo x")
+    assert answer == {
+        "content": [{"type": "text", "text": "session sandbox is not running"}],
+        "isError": True,
+    }
+
+
+def test_pool_hands_out_started_sandboxes(env: Env) -> None:
+    deadline = time.monotonic() + 10
+    while env.manager.ready_count() < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)  # a refill started by an earlier test may still be running
+    pooled = [p for p in env.manager.sessions_dir.iterdir() if p.name.startswith("pool-")]
+    assert len(pooled) == 1
+    box = env.session("handout")
+    assert box.session_dir == env.manager.sessions_dir / box.session_id
+    assert not pooled[0].exists()  # renamed, not copied
+    assert env.sh(box, "hostname") == f"{box.session_id}\n"
+    env.release(box)
+
+
+def test_dead_tool_server_answers_that_it_stopped(env: Env) -> None:
+    box = env.session("dead")
+    assert box.pid is not None
+    os.kill(box.pid, signal.SIGKILL)
+    started = time.monotonic()
+    answer = env.call(box, "shell", command="echo x", timeout_s=60)
+    assert answer["isError"] is True
+    assert "sandbox stopped unexpectedly" in answer["content"][0]["text"]
+    assert time.monotonic() - started < 30  # not the 60 s timeout: it knows at once
+    env.release(box)
+    assert not box.session_dir.exists()
+
+
+def test_fork_bomb_is_contained_and_released(tmp_path: Path) -> None:
+    env = new_env(tmp_path, pool_size=0, pids_max=64)
+    try:
+        box = env.session("bomb")
+        env.call(box, "shell", command="bomb() { bomb | bomb & }; bomb", timeout_ms=2000)
+        time.sleep(0.5)
+        assert len(box.pids()) <= 64 + 1  # the helper sits outside the cgroup
+        assert subprocess.run(["true"]).returncode == 0  # the host can still fork
+        # The tool server still answers (possibly that it cannot start anything).
+        assert env.call(box, "get_file_info", path="/", timeout_s=10)["content"]
+        pids = box.pids()
+        started = time.monotonic()
+        env.release(box)
+        assert time.monotonic() - started < 5
+        assert [pid for pid in pids if _alive(pid)] == []
+        assert not box.session_dir.exists()
+    finally:
+        env.close()
+
+
+def test_memory_limit_kills_the_hog_not_the_session(tmp_path: Path) -> None:
+    env = new_env(tmp_path, pool_size=0, memory_max_bytes=96 * 1024 * 1024)
+    try:
+        box = env.session("mem")
+        hog = "b = bytearray(400 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); print('done')"
+        text = env.error(box, "run_code", code=hog, language="python", timeout_s=30)
+        assert "Error code:-9" in text or "MemoryError" in text
+        assert env.sh(box, "echo still-here") == "still-here\n"
+    finally:
+        env.close()
+
+
+def test_a_disk_of_its_own_gives_enospc_at_the_limit(tmp_path: Path) -> None:
+    limit = 24 * 1024 * 1024
+    env = new_env(tmp_path, pool_size=0, disk_max_bytes=limit)
+    try:
+        if not env.manager.own_disks:
+            pytest.skip(
+                "sessions get no filesystem of their own here (rootless or no loop devices)"
+            )
+        box = env.session("disk")
+        full = env.error(box, "shell", command="head -c 30000000 /dev/zero > /root/big")
+        assert "No space left on device" in full, full
+        image = box.session_dir / "disk.img"
+        assert image.stat().st_blocks * 512 <= limit
+        env.sh(box, "rm -f /root/big && echo room > /root/again")
+        assert env.sh(box, "cat /root/again") == "room\n"
+    finally:
+        env.close()
+
+
+def test_disk_limit_stops_the_commands_of_a_session_over_it(tmp_path: Path) -> None:
+    limit = 24 * 1024 * 1024
+    env = new_env(tmp_path, pool_size=0, disk_max_bytes=limit)
+    try:
+        if env.manager.own_disks:
+            pytest.skip("each session has a filesystem of its own here: the limit is not watched")
+        box = env.session("disk")
+        # No single file outgrows the limit (RLIMIT_FSIZE)...
+        too_big = env.error(box, "shell", command="head -c 30000000 /dev/zero > /root/big")
+        assert "File size limit exceeded" in too_big or "Error code:153" in too_big, too_big
+        env.sh(box, "rm -f /root/big")
+        # ...and many files together get the session's commands stopped by the watch.
+        env.sh(box, "for i in 1 2 3 4; do head -c 8000000 /dev/zero > /root/f$i; done")
+        stopped = env.error(box, "shell", command="sleep 60; echo survived", timeout_ms=70000)
+        assert "survived" not in stopped
+        # The tool server itself keeps serving (get_file_info runs no process).
+        assert env.text(box, "get_file_info", path="/root/f1")
+    finally:
+        env.close()
+
+
+def test_close_releases_pool_and_sessions_and_close_sync_too(tmp_path: Path) -> None:
+    env = new_env(tmp_path / "a", pool_size=2)
+    boxes = [env.session(), env.session()]
+    pids = [pid for box in boxes for pid in box.pids()]
+    env.close()
+    assert [pid for pid in pids if _alive(pid)] == []
+    assert list((tmp_path / "a" / "sessions").iterdir()) == []
+    assert _mounts_under(tmp_path / "a") == []
+
+    env = new_env(tmp_path / "b", pool_size=1)
+    box = env.session()
+    pids = box.pids()
+    env.manager.close_sync()  # what atexit runs when nobody awaited close()
+    assert [pid for pid in pids if _alive(pid)] == []
+    assert not box.session_dir.exists()
+    env.close()  # also ends the pool refill that was still starting
+    assert list((tmp_path / "b" / "sessions").iterdir()) == []
+
+
+_CRASHING_RUNTIME = """
+import asyncio, os, signal, sys
+from pathlib import Path
+from agentbay_local.sandbox import SandboxManager
+
+async def main():
+    manager = SandboxManager(Path(sys.argv[1]), pool_size=1)
+    await manager.start()
+    box = await manager.create("crash-1", hostname="c", image_id="x")
+    args = {"command": "sleep 1000 &", "timeout_ms": 3000}
+    await box.call_tool("shell", args, timeout_s=5)
+    print(" ".join(map(str, box.pids())), flush=True)
+    print(" ".join(Path(f"/proc/{pid}/comm").read_text().strip() for pid in box.pids()), flush=True)
+    if sys.argv[2] == "with-watchdog":
+        os.kill(manager.watchdog_pid, signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main())
+"""
+
+
+def _crash_a_runtime(data_dir: Path, how: str) -> list[int]:
+    """Run a manager in a child process and SIGKILL it; returns its sessions' PIDs."""
+    child = subprocess.run(
+        [sys.executable, "-c", _CRASHING_RUNTIME, str(data_dir), how],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert child.returncode == -9, child.stderr
+    pid_line, names = child.stdout.splitlines()
+    pids = [int(pid) for pid in pid_line.split()]
+    assert len(pids) >= 3
+    if egress.egress_problem() is None:  # the session's NAT helper must end with it too
+        assert "slirp4netns" in names.split(), names
+    return pids
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 5) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_killed_runtime_is_cleaned_up_by_its_watchdog(tmp_path: Path) -> None:
+    """SIGKILL: the sessions die by themselves, the watchdog removes mounts/dirs/cgroups."""
+    pids = _crash_a_runtime(tmp_path, "alone")
+    assert _eventually(lambda: not any(_alive(pid) for pid in pids))
+    assert _eventually(lambda: _mounts_under(tmp_path) == [])
+    assert _eventually(lambda: list((tmp_path / "sessions").iterdir()) == [])
+    prefix = SandboxManager(tmp_path).cgroup_prefix  # names carry a tag of the data dir
+    assert _eventually(lambda: _cgroup_dirs(prefix) == [])
+
+
+def test_next_start_cleans_up_when_even_the_watchdog_died(tmp_path: Path) -> None:
+    pids = _crash_a_runtime(tmp_path, "with-watchdog")
+    assert _eventually(lambda: not any(_alive(pid) for pid in pids))
+    # As root, the overlays outlive the crash (rootless, they die with the namespaces)...
+    assert bool(_mounts_under(tmp_path)) is not SandboxManager(tmp_path).rootless
+    env = new_env(tmp_path, pool_size=0)
+    try:
+        # ...until the next start on the same data dir.
+        assert _mounts_under(tmp_path) == []
+        assert list((tmp_path / "sessions").iterdir()) == []
+        assert _cgroup_dirs(env.manager.cgroup_prefix) == []
+    finally:
+        env.close()
+
+
+def test_isolation_probe_says_this_machine_works() -> None:
+    assert SandboxManager.isolation_problem() is None
+
+
+@pytest.mark.unisolated
+def test_unisolated_mode_runs_on_the_host_in_a_home_dir(tmp_path: Path) -> None:
+    env = new_env(tmp_path, isolated=False, pool_size=1)
+    try:
+        box: Sandbox = env.session("plain")
+        home = tmp_path / "sessions" / box.session_id / "home"
+        assert box.root_path == home
+        assert env.sh(box, "pwd") == f"{home}\n"
+        env.text(box, "write_file", path="note.txt", content="hi")
+        assert (home / "note.txt").read_text() == "hi"
+        env.sh(box, "sleep 1000 & (setsid sleep 1001 &)")
+        pids = box.pids()
+        assert len(pids) >= 3
+        env.release(box)
+        assert [pid for pid in pids if _alive(pid)] == []
+        assert not home.exists()
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("bad", ["", "../x", "a/b", "pool-1", ".hidden"])
+def test_bad_session_ids_are_refused(env: Env, bad: str) -> None:
+    with pytest.raises(ValueError):
+        env.run(env.manager.create(bad, hostname="h", image_id="x"))

@@ -1,0 +1,65 @@
+"""Run every python block of the guides in one process (one embedded runtime for all).
+
+``python -m tests.sdk.docs.run_guides RESULTS.json`` runs each page's blocks in order in one
+namespace per page, in a scratch working directory, and writes ``{block: {"status", "output"}}``
+(status ``passed``, ``failed`` with the traceback as output, or ``not_run`` with the reason).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from tests.sdk.docs.guides import blocks, pages
+
+
+def run_page(page: Path) -> dict[str, dict[str, str]]:
+    """Run ``page``'s blocks in order in one fresh namespace; answer each block's outcome."""
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    results: dict[str, dict[str, str]] = {}
+    for block in blocks(page):
+        reason = block.not_run_reason
+        if reason is not None:
+            # Still compiled: a not-run block must at least be valid Python.
+            compile(block.source, block.name, "exec")
+            results[block.name] = {"status": "not_run", "output": reason}
+            continue
+        output = io.StringIO()
+        try:
+            code = compile(block.source, block.name, "exec")
+            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+                exec(code, namespace)
+        except BaseException:  # a block's failure is reported, not raised
+            results[block.name] = {
+                "status": "failed",
+                "output": output.getvalue() + traceback.format_exc(),
+            }
+        else:
+            results[block.name] = {"status": "passed", "output": output.getvalue()}
+    return results
+
+
+def main() -> int:
+    """Run every page and write the results where ``argv[1]`` says."""
+    destination = Path(sys.argv[1]).resolve()
+    results: dict[str, dict[str, str]] = {}
+    with tempfile.TemporaryDirectory(prefix="agentbay-guides-") as scratch:
+        os.chdir(scratch)  # files the examples write on this machine land here
+        for page in pages():
+            environment = dict(os.environ)
+            results.update(run_page(page))
+            # A page may set variables for its own examples; the next page starts clean.
+            os.environ.clear()
+            os.environ.update(environment)
+    destination.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
