@@ -4,8 +4,8 @@ SDK that has no docstring or that no reference page renders.
 The public API is what a user can import: the ``__all__`` of every public module of
 ``agentbay`` (no ``_``-prefixed part; the CLI, ``agentbay.contract`` (the runtime's view of the
 SDK) and ``agentbay.local`` (an alias of the runtime's functions, rendered from
-``agentbay_local``) excepted), and of each public class its methods and properties. Data attributes are
-described in their class's docstring (``Attributes:``), as the code does.
+``agentbay_local``) excepted), and of each public class its methods and properties. Data
+attributes are described in their class's docstring (``Attributes:``), as the code does.
 """
 
 from __future__ import annotations
