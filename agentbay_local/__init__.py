@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agentbay_local.data_dir import default_data_dir
+
 if TYPE_CHECKING:
     from agentbay_local.images.user_images import build_image, list_images, remove_image
     from agentbay_local.server import EmbeddedRuntime
@@ -35,12 +37,6 @@ def __getattr__(name: str) -> object:
 
         return getattr(user_images, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def default_data_dir() -> Path:
-    """Where ``agentbay local serve`` keeps its state unless ``--data-dir`` says otherwise."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
-    return Path(base) / "agentbay"
 
 
 def start(
@@ -63,13 +59,13 @@ def start(
         The running runtime: ``endpoint``, ``api_key``, ``stop()``. It also stops, releasing
         every session, when the interpreter exits.
     """
-    from agentbay_local.api.keys import generate_key
+    from agentbay_local.protocol.keys import generate_key
     from agentbay_local.runtime import RuntimeOptions
-    from agentbay_local.sandbox import SandboxManager
+    from agentbay_local.sandbox import probe
     from agentbay_local.server import start_in_thread
 
     if isolated:
-        problem = SandboxManager.isolation_problem()
+        problem = probe.isolation_problem()
         if problem:
             raise RuntimeError(
                 f"the local runtime cannot isolate sessions here: {problem}. "

@@ -72,7 +72,7 @@ def _cpus(text: str) -> float:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from agentbay_local import default_data_dir
+    from agentbay_local.data_dir import default_data_dir
 
     parser = argparse.ArgumentParser(
         prog="agentbay local", description="The local AgentBay runtime."
@@ -282,14 +282,14 @@ def _size(size: int) -> str:
 
 
 def _serve(options: argparse.Namespace) -> int:
-    from agentbay_local.api.keys import generate_key
+    from agentbay_local.protocol.keys import generate_key
     from agentbay_local.runtime import RuntimeOptions
-    from agentbay_local.sandbox import SandboxManager
+    from agentbay_local.sandbox import SandboxManager, probe
     from agentbay_local.sandbox.limits import SessionLimits
     from agentbay_local.server import serve_foreground
     from agentbay_local.sessions.desktop import Screen, missing_programs_advice
 
-    problem = SandboxManager.isolation_problem()
+    problem = probe.isolation_problem()
     if problem and not options.unisolated:
         print(
             f"agentbay local serve: cannot isolate sessions on this machine: {problem}\n"
@@ -301,7 +301,7 @@ def _serve(options: argparse.Namespace) -> int:
     if options.unisolated:
         print(UNISOLATED_WARNING, file=sys.stderr)
     else:
-        for note in SandboxManager.isolation_notes():
+        for note in probe.isolation_notes():
             print(note, file=sys.stderr)
     budget = SessionLimits(
         pids=options.session_pids,

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import fcntl
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from agentbay.contract import get_logger
-from agentbay_local.api import description as api_description
-from agentbay_local.api.keys import ApiKeys
-from agentbay_local.api.signing import UrlSigner
 from agentbay_local.contexts.actions import ContextActions
+from agentbay_local.data_dir import lock_data_dir
 from agentbay_local.images.registry import ImageRegistry
+from agentbay_local.protocol import description as api_description
+from agentbay_local.protocol.keys import ApiKeys
+from agentbay_local.protocol.signing import UrlSigner
 from agentbay_local.sandbox import SandboxManager
 from agentbay_local.sandbox.egress import NetworkMode, NetworkPolicy
 from agentbay_local.sandbox.limits import SessionLimits
@@ -59,7 +58,7 @@ class Runtime:
     def __init__(self, options: RuntimeOptions) -> None:
         self.options = options
         self.data_dir = options.data_dir
-        self._lock = _lock_data_dir(options.data_dir)
+        self._lock = lock_data_dir(options.data_dir)
         self.description = api_description.load()
         self.keys = ApiKeys(options.api_keys)
         self.store = Store(options.data_dir / "state.sqlite3")
@@ -125,18 +124,3 @@ class Runtime:
         await self.sandboxes.close()
         self.store.close()
         self._lock.close()
-
-
-def _lock_data_dir(data_dir: Path) -> IO[bytes]:
-    """Hold an exclusive lock: a second runtime on the same data dir would kill our sessions."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    handle = (data_dir / "runtime.lock").open("ab")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise RuntimeError(
-            f"the data dir {data_dir} is in use by another local runtime; "
-            "stop it or choose another --data-dir"
-        ) from None
-    return handle

@@ -2,7 +2,8 @@
 
 ``python -m bench.codecs [ROUNDS]``: the ``Args`` field of a 51,200-character chunk of mixed
 text (the bench's text, as JSON) encoded by the SDK (``agentbay._form.quote_plus_fast``) and
-by ``urllib.parse.quote_plus``, and decoded by the runtime (``agentbay_local.api.forms``) and by
+by ``urllib.parse.quote_plus``, and decoded by the runtime
+(``agentbay_local.protocol.forms``) and by
 ``urllib.parse.unquote_plus``; medians of ROUNDS (default 200) calls each, interleaved.
 """
 
@@ -13,7 +14,7 @@ import sys
 from urllib.parse import quote_plus, unquote_plus
 
 from agentbay._form import quote_plus_fast
-from agentbay_local.api.forms import unquote_field
+from agentbay_local.protocol.forms import unquote_field
 from bench.harness import interleaved, mixed_text, p50
 
 CHUNK = 51200

@@ -1,2 +1,2 @@
-"""The runtime's HTTP surface: the RPC endpoint, forms and answers in the cloud's wire format,
-the API description as the runtime reads it, keys and URL signatures."""
+"""The runtime's HTTP surface: the ASGI app, the RPC endpoint, and the dispatch of each action
+to the service that answers it."""

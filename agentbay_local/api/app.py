@@ -16,9 +16,9 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from agentbay.contract import get_logger
-from agentbay_local.api.envelope import ApiError, encode, new_request_id
 from agentbay_local.api.rpc import RpcEndpoint
 from agentbay_local.contexts.files import ContextPathError, clean_key
+from agentbay_local.protocol.envelope import ApiError, encode, new_request_id
 from agentbay_local.runtime import Runtime
 from agentbay_local.sessions import desktop, live_view
 from agentbay_local.sessions.resource_page import PAGE_PATH

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agentbay_local.api.envelope import ApiError
+from agentbay_local.protocol.envelope import ApiError
 
 if TYPE_CHECKING:
     from agentbay_local.runtime import Runtime

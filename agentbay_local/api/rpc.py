@@ -12,8 +12,8 @@ from urllib.parse import parse_qsl
 
 from agentbay.contract import get_logger
 from agentbay_local.api.dispatch import dispatch
-from agentbay_local.api.envelope import ApiError, encode, failure, new_request_id, success
-from agentbay_local.api.forms import parse_form, read_fields
+from agentbay_local.protocol.envelope import ApiError, encode, failure, new_request_id, success
+from agentbay_local.protocol.forms import parse_form, read_fields
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send

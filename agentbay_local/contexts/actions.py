@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from agentbay.contract import Context as WireContext
 from agentbay.contract import FileUrlData
-from agentbay_local.api.envelope import ApiError, invalid
-from agentbay_local.api.paging import decode_page_token, encode_page_token
 from agentbay_local.contexts.archives import ArchiveError, unpack_into_session
 from agentbay_local.contexts.files import ContextPathError, ContextTree, clean_key
 from agentbay_local.contexts.sync_policy import SyncSpec
+from agentbay_local.protocol.envelope import ApiError, invalid
+from agentbay_local.protocol.paging import decode_page_token, encode_page_token
 from agentbay_local.store import ContextRow
 
 if TYPE_CHECKING:

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentbay_local.api import description as api_description
 from agentbay_local.images.imagefile import Copy, Env, Recipe, Run, Step, Workdir, describe, expand
 from agentbay_local.images.registry import (
     MAX_LAYERS,
@@ -33,6 +32,7 @@ from agentbay_local.images.registry import (
     builtin_images,
     check_name,
 )
+from agentbay_local.protocol import description as api_description
 from agentbay_local.sandbox import SandboxManager, layers, layout, probe, userns
 from agentbay_local.sandbox.egress import NetworkPolicy
 from agentbay_local.sandbox.handle import Sandbox

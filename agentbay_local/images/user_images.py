@@ -34,7 +34,7 @@ __all__ = [
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
     """The data dir to use: the argument, else ``AGENTBAY_LOCAL_DATA_DIR``, else the default
     of ``agentbay local serve``."""
-    from agentbay_local import default_data_dir
+    from agentbay_local.data_dir import default_data_dir
 
     chosen = data_dir or os.environ.get("AGENTBAY_LOCAL_DATA_DIR")
     return Path(chosen) if chosen else default_data_dir()

@@ -19,11 +19,11 @@ from typing import Any
 
 from agentbay.contract import get_logger
 from agentbay_local.sandbox import egress, layers, layout, userns
+from agentbay_local.sandbox.answers import ToolAnswer
 from agentbay_local.sandbox.cgroups import SessionCgroup
 from agentbay_local.sandbox.egress import NetworkPolicy
 from agentbay_local.sandbox.inside import procs, syscalls
 from agentbay_local.sandbox.ports import PortChannel
-from agentbay_local.sessions.answers import ToolAnswer
 
 log = get_logger("agentbay_local.sandbox")
 

@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import py_compile
-import shutil
 import socket
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from agentbay_local.sandbox import egress, inside, layout, userns
+from agentbay_local.sandbox.host_programs import SANDBOX_PATH, unshare_binary
 from agentbay_local.sandbox.image import HOST_ROOT, SandboxImage
 
 #: The package of in-sandbox code; its parent goes on the tool server's ``sys.path``, so the
@@ -51,20 +51,10 @@ WATCHDOG_BOOT = (
     "import sys; sys.path.append(sys.argv.pop(1)); "
     "from inside import watchdog; watchdog.main(sys.argv)"
 )
-#: PATH inside isolated sessions (the image's standard locations, nothing of the host's).
-SANDBOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #: Where the session's commands run in isolated mode.
 SANDBOX_HOME = "/root"
 #: Placeholder hostname until a pooled sandbox is handed out.
 POOL_HOSTNAME = "agentbay-pool"
-
-
-@cache
-def unshare_binary() -> str | None:
-    """The util-linux ``unshare`` program, if installed."""
-    return shutil.which("unshare") or next(
-        (p for p in ("/usr/bin/unshare", "/bin/unshare") if os.access(p, os.X_OK)), None
-    )
 
 
 @cache

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agentbay.contract import get_logger
-from agentbay_local.sandbox import disk, egress, launch, layers, layout, limits, probe, userns
+from agentbay_local.sandbox import disk, egress, launch, layers, layout, limits, userns
 from agentbay_local.sandbox.cgroups import CgroupLayout, SessionCgroup, stale_cgroups
 from agentbay_local.sandbox.egress import NetworkPolicy
 from agentbay_local.sandbox.handle import Sandbox
@@ -136,11 +136,6 @@ class SandboxManager:
         return self._watchdog[0].pid if self._watchdog is not None else None
 
     @staticmethod
-    def isolation_notes() -> list[str]:
-        """What isolated sessions are like here, beyond working (rootless mode, id mapping)."""
-        return probe.isolation_notes()
-
-    @staticmethod
     def limits_in_force(*, isolated: bool, budget: SessionLimits | None = None) -> str:
         """Which limits sessions get on this machine, and how (for ``serve``'s start)."""
         if not isolated:
@@ -149,14 +144,6 @@ class SandboxManager:
         found = CgroupLayout.detect(cpu=budget.cpus is not None)
         own_disks = not userns.rootless() and disk.problem() is None
         return limits.describe(budget, found.version if found else None, own_disks)
-
-    @staticmethod
-    def isolation_problem() -> str | None:
-        """None when isolated sandboxes work on this machine, else why not (for humans).
-
-        Really starts and releases one sandbox the first time (about 0.1 s), then caches.
-        """
-        return probe.isolation_problem()
 
     # ---- lifecycle ----
     async def start(self) -> None:

@@ -11,6 +11,11 @@ import threading
 from functools import cache
 from pathlib import Path
 
+from agentbay_local.sandbox import userns
+from agentbay_local.sandbox.egress import NetworkPolicy
+from agentbay_local.sandbox.host_programs import SANDBOX_PATH, unshare_binary
+from agentbay_local.sandbox.manager import SandboxManager
+
 
 @cache
 def isolation_problem() -> str | None:
@@ -22,8 +27,6 @@ def quick_problem() -> str | None:
     """The reasons ``isolation_problem`` finds without starting a sandbox (or None)."""
     if sys.platform != "linux":
         return f"isolated sessions need Linux namespaces (this is {sys.platform})"
-    from agentbay_local.sandbox.launch import unshare_binary
-
     if unshare_binary() is None:
         return "the util-linux 'unshare' program is not installed"
     try:
@@ -32,8 +35,6 @@ def quick_problem() -> str | None:
                 return "the kernel has no overlayfs (try: modprobe overlay)"
     except OSError as exc:
         return f"cannot read /proc/filesystems: {exc}"
-    from agentbay_local.sandbox import userns
-
     if userns.rootless():
         return user_namespace_problem()
     return None
@@ -74,8 +75,6 @@ def user_namespace_problem() -> str | None:
             + _SET.format(setting="kernel.apparmor_restrict_unprivileged_userns=0")
             + " (or give this Python an AppArmor profile with the 'userns' permission)"
         )
-    from agentbay_local.sandbox.launch import SANDBOX_PATH, unshare_binary
-
     unshare = unshare_binary()
     assert unshare is not None  # checked by the caller
     try:
@@ -99,8 +98,6 @@ def user_namespace_problem() -> str | None:
 
 def isolation_notes() -> list[str]:
     """What isolated sessions lack on this machine without being refused, for humans."""
-    from agentbay_local.sandbox import userns
-
     if not userns.rootless():
         return []
     notes = [
@@ -132,8 +129,6 @@ def _trial() -> str | None:
 
 
 async def _trial_session() -> str | None:
-    from agentbay_local.sandbox.egress import NetworkPolicy
-    from agentbay_local.sandbox.manager import SandboxManager
 
     scratch = Path(tempfile.mkdtemp(prefix="agentbay-probe-"))
     # Loopback only: isolation must not hinge on egress, which serve checks on its own

@@ -25,6 +25,7 @@ from functools import cache
 from pathlib import Path
 
 from agentbay.contract import get_logger
+from agentbay_local.sandbox.host_programs import SANDBOX_PATH, unshare_binary
 
 log = get_logger("agentbay_local.sandbox")
 
@@ -148,8 +149,6 @@ def set_hostname(pid: int, hostname: str) -> None:
     A multi-threaded process can never join a user namespace, and without joining it the
     runtime's user has no right to set the sandbox's hostname: a short ``nsenter`` does it.
     """
-    from agentbay_local.sandbox.launch import SANDBOX_PATH
-
     try:
         result = subprocess.run(
             ["nsenter", "-t", str(pid), "--user", "--uts", "--", "hostname", hostname],
@@ -168,8 +167,6 @@ def set_hostname(pid: int, hostname: str) -> None:
 def remover_argv() -> list[str]:
     """The command that deletes the directory appended to it as root of a new user
     namespace with the sessions' mapping (empty without util-linux ``unshare``)."""
-    from agentbay_local.sandbox.launch import unshare_binary
-
     unshare = unshare_binary()
     if unshare is None:
         return []
@@ -183,8 +180,6 @@ def remove_as_namespace_root(directory: Path) -> None:
     Runs ``rm`` as root of a fresh user namespace with the sessions' mapping, which owns
     exactly those files (and nothing else of the host).
     """
-    from agentbay_local.sandbox.launch import SANDBOX_PATH
-
     argv = remover_argv()
     if not argv or not directory.exists():
         return

@@ -9,12 +9,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from agentbay.contract import SessionSummary, in_session_deadline_s
-from agentbay_local.api.envelope import ApiError, invalid
-from agentbay_local.api.paging import decode_page_token, encode_page_token
 from agentbay_local.images.registry import ImageError, ImageInfo, builtin_images
+from agentbay_local.protocol.envelope import ApiError, invalid
+from agentbay_local.protocol.paging import decode_page_token, encode_page_token
+from agentbay_local.sandbox.answers import ToolAnswer
 from agentbay_local.sandbox.image import HOST_ROOT, SandboxImage
 from agentbay_local.sessions import desktop
-from agentbay_local.sessions.answers import ToolAnswer
 from agentbay_local.sessions.browser_option import INSTALL_ADVICE, find_chromium
 from agentbay_local.sessions.browsers import BROWSER_IMAGE
 from agentbay_local.sessions.resource_page import app_instance_id, resource_id

@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentbay_local.api.envelope import ApiError, invalid
+from agentbay_local.protocol.envelope import ApiError, invalid
 
 #: Where Debian's ``chromium`` package puts the browser; PATH is searched too.
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agentbay.contract import get_logger
-from agentbay_local.api.envelope import ApiError
+from agentbay_local.protocol.envelope import ApiError
 from agentbay_local.sessions import browser_option
 from agentbay_local.sessions.cdp_link import CdpLink
 

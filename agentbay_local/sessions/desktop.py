@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agentbay.contract import get_logger
+from agentbay_local.sandbox.answers import ToolAnswer
 from agentbay_local.sandbox.inside.desktop import DEFAULT_SCREEN, REQUIRED_PROGRAMS
-from agentbay_local.sessions.answers import ToolAnswer
 
 if TYPE_CHECKING:
     from pathlib import Path

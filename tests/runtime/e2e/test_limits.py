@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from agentbay_local.sandbox import SandboxManager, disk, userns
+from agentbay_local.sandbox import disk, probe, userns
 from agentbay_local.sandbox.cgroups import CgroupLayout
 from tests.runtime.e2e.api import Api
 from tests.support.spawn import free_port, serve_argv, stop_serve, wait_until_listening
@@ -27,7 +27,7 @@ DISK_LIMIT = 256 * MIB
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, Path]]:
-    problem = SandboxManager.isolation_problem()
+    problem = probe.isolation_problem()
     if problem is not None:
         pytest.skip(f"isolated sandboxes do not work here: {problem}")
     data_dir = tmp_path_factory.mktemp("limited")

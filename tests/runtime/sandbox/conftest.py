@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from agentbay_local.sandbox import Sandbox, SandboxManager
+from agentbay_local.sandbox import Sandbox, SandboxManager, probe
 
 T = TypeVar("T")
 
@@ -91,7 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _needs_isolation(request: pytest.FixtureRequest) -> None:
     """Skip (rather than fail) isolated-sandbox tests where sandboxes cannot be built."""
     if request.node.get_closest_marker("unisolated") is None:
-        problem = SandboxManager.isolation_problem()
+        problem = probe.isolation_problem()
         if problem is not None:
             pytest.skip(f"isolated sandboxes do not work here: {problem}")
 
@@ -99,7 +99,7 @@ def _needs_isolation(request: pytest.FixtureRequest) -> None:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     """An isolated manager with a pool of one, shared by the tests of a module."""
-    problem = SandboxManager.isolation_problem()
+    problem = probe.isolation_problem()
     if problem is not None:
         pytest.skip(f"isolated sandboxes do not work here: {problem}")
     environment = Env(tmp_path_factory.mktemp("sandbox"), pool_size=1)

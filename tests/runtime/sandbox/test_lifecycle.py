@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agentbay_local.sandbox import Sandbox, SandboxManager, egress
+from agentbay_local.sandbox import Sandbox, SandboxManager, egress, probe
 from tests.runtime.sandbox.conftest import Env, new_env
 from tests.support.paths import REPO
 
@@ -251,7 +251,7 @@ def test_next_start_cleans_up_when_even_the_watchdog_died(tmp_path: Path) -> Non
 
 
 def test_isolation_probe_says_this_machine_works() -> None:
-    assert SandboxManager.isolation_problem() is None
+    assert probe.isolation_problem() is None
 
 
 @pytest.mark.unisolated

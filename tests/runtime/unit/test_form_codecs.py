@@ -1,8 +1,8 @@
 """The fast form codecs give exactly what the standard library gives, on any input.
 
 ``agentbay._form`` (SDK requests) must match ``urlencode`` byte for byte: the official client's
-requests and ours are compared on the wire. ``agentbay_local.api.forms`` (the runtime) must decode
-every body as ``parse_qsl`` does, malformed ones included, with the same errors.
+requests and ours are compared on the wire. ``agentbay_local.protocol.forms`` (the runtime)
+must decode every body as ``parse_qsl`` does, malformed ones included, with the same errors.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentbay._form import form_body, quote_plus_fast
-from agentbay_local.api.envelope import ApiError
-from agentbay_local.api.forms import parse_form, parse_pairs, unquote_field
+from agentbay_local.protocol.envelope import ApiError
+from agentbay_local.protocol.forms import parse_form, parse_pairs, unquote_field
 
 #: Text with what forms carry: ASCII, accents, CJK, emoji, newlines, and quote_plus's specials.
 TEXT = st.text(

@@ -74,6 +74,6 @@ def test_expand_reads_earlier_settings() -> None:
 
 
 def test_the_quick_image_catalogue_equals_the_full_description() -> None:
-    from agentbay_local.api import description
+    from agentbay_local.protocol import description
 
     assert description.image_servers() == description.load().image_servers

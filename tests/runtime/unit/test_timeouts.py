@@ -14,7 +14,7 @@ from agentbay._timeouts import (
     client_deadline_s,
     in_session_deadline_s,
 )
-from agentbay_local.api import description
+from agentbay_local.protocol import description
 
 
 def test_the_sdk_and_the_runtime_read_the_same_entries() -> None:

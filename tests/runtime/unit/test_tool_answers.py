@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from agentbay_local.api.envelope import encode, success
-from agentbay_local.sessions.answers import ToolAnswer
+from agentbay_local.protocol.envelope import encode, success
+from agentbay_local.sandbox.answers import ToolAnswer
 
 GOOD = b'{"content": [{"type": "text", "text": "caf\\u00e9"}], "isError": false}'
 

@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from agentbay_local.sessions.answers import ToolAnswer
+from agentbay_local.sandbox.answers import ToolAnswer
 
 
 class ApiError(Exception):

@@ -8,8 +8,8 @@ import re
 from typing import Any
 from urllib.parse import unquote_plus
 
-from agentbay_local.api.description import Action, FormField
-from agentbay_local.api.envelope import ApiError, invalid, missing
+from agentbay_local.protocol.description import Action, FormField
+from agentbay_local.protocol.envelope import ApiError, invalid, missing
 
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
 _PERCENT_TO_QP = bytes.maketrans(b"%+", b"= ")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from agentbay_local.api.envelope import invalid
+from agentbay_local.protocol.envelope import invalid
 
 
 def encode_page_token(offset: int) -> str:

@@ -6,7 +6,7 @@ import hmac
 import secrets
 from collections.abc import Iterable
 
-from agentbay_local.api.envelope import ApiError
+from agentbay_local.protocol.envelope import ApiError
 
 _PREFIX = "Bearer "
 
