@@ -21,9 +21,10 @@ install: $(STAMP) ## create .venv and install the package with its dev extras
 generate: $(STAMP) ## regenerate the low-level client and the ergonomic layer
 	$(BIN)/python -m generator
 
-lint: $(STAMP) ## ruff on hand-written code and the rendered SDK layer
+lint: $(STAMP) ## ruff, and the import contracts between the SDK and the runtime (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 types: $(STAMP) ## mypy (strict) on hand-written code and the rendered SDK layer
 	$(BIN)/mypy

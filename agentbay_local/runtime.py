@@ -11,17 +11,20 @@ from agentbay_local.contexts.actions import ContextActions
 from agentbay_local.data_dir import lock_data_dir
 from agentbay_local.images.registry import ImageRegistry
 from agentbay_local.protocol import description as api_description
+from agentbay_local.protocol.address import PublicAddress
 from agentbay_local.protocol.keys import ApiKeys
 from agentbay_local.protocol.signing import UrlSigner
+from agentbay_local.running import RunningSessions
 from agentbay_local.sandbox import SandboxManager
 from agentbay_local.sandbox.egress import NetworkMode, NetworkPolicy
 from agentbay_local.sandbox.limits import SessionLimits
-from agentbay_local.sessions.actions import SessionActions
+from agentbay_local.sessions.actions import SessionActions, SessionSettings
 from agentbay_local.sessions.browser_option import find_chromium
 from agentbay_local.sessions.browsers import BrowserActions
 from agentbay_local.sessions.desktop import Screen
 from agentbay_local.sessions.links import LinkProxy
 from agentbay_local.sessions.resource_page import ResourcePage
+from agentbay_local.sessions.tools import ToolCalls
 from agentbay_local.store import Store
 
 log = get_logger("agentbay.local")
@@ -53,16 +56,19 @@ class RuntimeOptions:
 
 
 class Runtime:
-    """Everything one server needs to answer the API."""
+    """One server's services, built from its options and wired to one another: the one
+    place that knows them all (each service is given what it uses, nothing more)."""
 
     def __init__(self, options: RuntimeOptions) -> None:
         self.options = options
-        self.data_dir = options.data_dir
         self._lock = lock_data_dir(options.data_dir)
+        self.address = PublicAddress.of_bind(options.host, options.port)
         self.description = api_description.load()
         self.keys = ApiKeys(options.api_keys)
         self.store = Store(options.data_dir / "state.sqlite3")
         self.images = ImageRegistry(options.data_dir)
+        self.signer = UrlSigner()
+        self.running = RunningSessions(self.store)
         self.sandboxes = SandboxManager(
             options.data_dir,
             isolated=options.isolated,
@@ -76,15 +82,52 @@ class Runtime:
             screen=options.screen.config(),
         )
         self.links = LinkProxy(self.sandboxes.get)
-        self.sessions = SessionActions(self)
-        self.contexts = ContextActions(self)
-        self.browsers = BrowserActions(self)
-        self.signer = UrlSigner()
-        self.page = ResourcePage(self)
-        self.max_sessions = options.max_sessions
-        self.url_lifetime_s = options.url_lifetime_s
-        self.public_host = "127.0.0.1" if options.host in ("0.0.0.0", "::", "") else options.host
-        self.public_port = options.port
+        self.tools = ToolCalls(
+            self.running, self.description, self.sandboxes, self.signer, self.address
+        )
+        self.page = ResourcePage(
+            signer=self.signer,
+            address=self.address,
+            url_lifetime_s=options.url_lifetime_s,
+            store=self.store,
+            description=self.description,
+            sandboxes=self.sandboxes,
+            tools=self.tools,
+        )
+        self.contexts = ContextActions(
+            data_dir=options.data_dir,
+            store=self.store,
+            running=self.running,
+            sandboxes=self.sandboxes,
+            signer=self.signer,
+            address=self.address,
+            url_lifetime_s=options.url_lifetime_s,
+        )
+        self.browsers = BrowserActions(
+            description=self.description,
+            running=self.running,
+            sandboxes=self.sandboxes,
+            links=self.links,
+            listen_host=options.host,
+        )
+        self.sessions = SessionActions(
+            settings=SessionSettings(
+                isolated=options.isolated,
+                max_sessions=options.max_sessions,
+                start_desktop=options.start_desktop,
+            ),
+            store=self.store,
+            running=self.running,
+            tools=self.tools,
+            description=self.description,
+            images=self.images,
+            sandboxes=self.sandboxes,
+            contexts=self.contexts,
+            browsers=self.browsers,
+            links=self.links,
+            page=self.page,
+            address=self.address,
+        )
 
     def _session_failed(self, session_id: str) -> None:
         """A session's sandbox died by itself: report it failed, close its links."""
@@ -94,12 +137,7 @@ class Runtime:
     @property
     def base_url(self) -> str:
         """Where clients reach this runtime."""
-        host = f"[{self.public_host}]" if ":" in self.public_host else self.public_host
-        return f"http://{host}:{self.public_port}"
-
-    def resource_url(self, session_id: str) -> str:
-        """The page of one session with a fresh authcode (ResourceUrl, GetLink without a port)."""
-        return self.page.url(session_id)
+        return self.address.base_url
 
     async def start(self) -> None:
         """Recover from an earlier process, then get sandboxes ready."""
@@ -108,7 +146,7 @@ class Runtime:
             log.info("%d session(s) of an earlier run are now reported released", stale)
         self.contexts.recover()
         await self.links.start(self.options.host, self.options.link_port)
-        self.links.host = self.public_host
+        self.links.host = self.address.host
         # Found once, off the event loop (create and InitBrowser ask for it).
         await asyncio.gather(self.sandboxes.start(), asyncio.to_thread(find_chromium))
 

@@ -83,7 +83,7 @@ def build_app(runtime: Runtime) -> RuntimeApp:
                 raise ApiError(
                     400, "InvalidParameter.server", f"{tool} belongs to server {known.server}."
                 )
-            answer = await runtime.sessions.call_tool(session.id, tool, args)
+            answer = await runtime.tools.call(session.id, tool, args)
         except ValueError as exc:
             return _json({"code": 400, "message": f"args is not JSON: {exc}", "data": None}, 400)
         except ApiError as error:
@@ -145,7 +145,8 @@ def build_app(runtime: Runtime) -> RuntimeApp:
         """GET /screenshots/<session>/<key>: a system_screenshot PNG, by signed URL."""
         query = request.query_params
         path = desktop.screenshot_file(
-            runtime,
+            runtime.signer,
+            runtime.sandboxes,
             request.path_params["session_id"],
             request.path_params["key"],
             query.get("expires", ""),

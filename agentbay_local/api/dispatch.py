@@ -38,7 +38,7 @@ async def dispatch(runtime: Runtime, action: str, fields: dict[str, Any]) -> Ans
         case "ListMcpTools":
             return sessions.list_tools(fields), {}
         case "CallMcpTool":
-            return await sessions.call_tool(fields["SessionId"], fields["Name"], fields["Args"]), {}
+            return await runtime.tools.call(fields["SessionId"], fields["Name"], fields["Args"]), {}
         case "InitBrowser":
             return await runtime.browsers.init(fields), {}
         case "GetContext":

@@ -24,11 +24,13 @@ from agentbay_local.contexts.files import ContextPathError, ContextTree, clean_k
 from agentbay_local.contexts.sync_policy import SyncSpec
 from agentbay_local.protocol.envelope import ApiError, invalid
 from agentbay_local.protocol.paging import decode_page_token, encode_page_token
-from agentbay_local.store import ContextRow
+from agentbay_local.store import ContextRow, Store
 
 if TYPE_CHECKING:
-    from agentbay_local.runtime import Runtime
-    from agentbay_local.sandbox import Sandbox
+    from agentbay_local.protocol.address import PublicAddress
+    from agentbay_local.protocol.signing import UrlSigner
+    from agentbay_local.running import RunningSessions
+    from agentbay_local.sandbox import Sandbox, SandboxManager
 
 
 def iso(timestamp: float) -> str:
@@ -64,15 +66,31 @@ def _session_path(sandbox: Sandbox, path: str) -> Path:
 class ContextActions:
     """Context actions of one runtime."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        store: Store,
+        running: RunningSessions,
+        sandboxes: SandboxManager,
+        signer: UrlSigner,
+        address: PublicAddress,
+        url_lifetime_s: int,
+    ) -> None:
+        self._data_dir = data_dir
+        self._store = store
+        self._running = running
+        self._sandboxes = sandboxes
+        self._signer = signer
+        self._address = address
+        self._url_lifetime_s = url_lifetime_s
         self._locks: dict[str, asyncio.Lock] = {}
         self._background: set[asyncio.Task[None]] = set()
 
     # ---- helpers ----
     def tree(self, context_id: str) -> ContextTree:
         """The on-disk store of a context."""
-        return ContextTree(self.runtime.data_dir / "contexts" / context_id)
+        return ContextTree(self._data_dir / "contexts" / context_id)
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` after the answer went out (a reference is kept until it is done)."""
@@ -86,14 +104,14 @@ class ContextActions:
 
     def existing(self, context_id: str, field_name: str = "ContextId") -> ContextRow:
         """A context by id, or the not-found error."""
-        row = self.runtime.store.context(context_id)
+        row = self._store.context(context_id)
         if row is None:
             raise ApiError(400, "InvalidContext.NotFound", _missing_context(context_id))
         return row
 
     def recover(self) -> None:
         """Clean partial writes every context may have from a crash."""
-        root = self.runtime.data_dir / "contexts"
+        root = self._data_dir / "contexts"
         if root.exists():
             for child in root.iterdir():
                 ContextTree(child).recover()
@@ -134,7 +152,7 @@ class ContextActions:
     ) -> None:
         """Run one sync task, recorded in the store; ``inline``: on the event loop (only
         for work of a syscall or two), else in a worker thread."""
-        store = self.runtime.store
+        store = self._store
         seq = store.add_task(session_id, context_id, path, task_type)
         async with self.lock(context_id):
             store.update_task(seq, "Running")
@@ -158,7 +176,7 @@ class ContextActions:
         download task is reported Failed, naming the context.
         """
         for spec in syncs:
-            if self.runtime.store.context(spec.context_id) is None:
+            if self._store.context(spec.context_id) is None:
                 self._report_missing(session_id, spec.context_id, spec.path, "download")
                 continue
             if not spec.wants("downloadPolicy", "autoDownload", True):
@@ -167,22 +185,22 @@ class ContextActions:
 
     async def upload_at_release(self, session_id: str, sandbox: Sandbox) -> None:
         """Upload the mappings whose policy asks for it before the session goes away."""
-        for context_id, path, policy_text in self.runtime.store.session_contexts(session_id):
+        for context_id, path, policy_text in self._store.session_contexts(session_id):
             spec = SyncSpec(context_id, path, policy_text, json.loads(policy_text or "{}"))
-            if spec.transfers_files or self.runtime.store.context(context_id) is None:
+            if spec.transfers_files or self._store.context(context_id) is None:
                 continue  # a file-transfer mapping is never uploaded automatically
             if spec.wants("uploadPolicy", "autoUpload", True):
                 await self._sync_one(session_id, sandbox, spec, None, "upload")
 
     def _report_missing(self, session_id: str, context_id: str, path: str, mode: str) -> None:
         """Record a failed sync task of a context that does not exist (nothing is touched)."""
-        seq = self.runtime.store.add_task(session_id, context_id, path, mode)
-        self.runtime.store.update_task(seq, "Failed", _missing_context(context_id))
+        seq = self._store.add_task(session_id, context_id, path, mode)
+        self._store.update_task(seq, "Failed", _missing_context(context_id))
 
     async def _sync_one(
         self, session_id: str, sandbox: Sandbox, spec: SyncSpec, path: str | None, mode: str
     ) -> None:
-        if self.runtime.store.context(spec.context_id) is None:
+        if self._store.context(spec.context_id) is None:
             # Opening its tree would create a store for a context nobody has.
             self._report_missing(session_id, spec.context_id, path or spec.path, mode)
             return
@@ -197,7 +215,7 @@ class ContextActions:
             key, session_path, mapped = clean_key(path), path, False
         policy = spec if mapped else SyncSpec(spec.context_id, path or spec.path)
         within = key if mapped else PurePosixPath(".")
-        scratch = self.runtime.data_dir / "tmp"
+        scratch = self._data_dir / "tmp"
 
         def upload() -> None:
             tree.replace_from(
@@ -230,20 +248,20 @@ class ContextActions:
         name = fields["Name"]
         if not name.strip():
             raise invalid("Name", "must not be empty")
-        row = self.runtime.store.context_by_name(name)
+        row = self._store.context_by_name(name)
         if row is None:
             if not fields.get("AllowCreate"):
                 raise ApiError(
                     400, "InvalidContext.NotFound", f"The context {name!r} does not exist."
                 )
-            row = self.runtime.store.add_context("ctx-" + secrets.token_hex(8), name)
+            row = self._store.add_context("ctx-" + secrets.token_hex(8), name)
         return _context_data(row)
 
     def list_page(self, fields: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any]]:
         """ListContexts (paging by NextToken)."""
         limit = min(int(fields.get("MaxResults") or 10), 100)
         offset = decode_page_token(fields.get("NextToken"))
-        rows, total = self.runtime.store.contexts(offset, limit)
+        rows, total = self._store.contexts(offset, limit)
         more = offset + limit < total
         extra = {
             "NextToken": encode_page_token(offset + limit) if more else "",
@@ -258,28 +276,28 @@ class ContextActions:
         name = fields["Name"]
         if not name.strip():
             raise invalid("Name", "must not be empty")
-        other = self.runtime.store.context_by_name(name)
+        other = self._store.context_by_name(name)
         if other is not None and other.id != row.id:
             raise ApiError(
                 400, "InvalidContext.NameExists", f"A context named {name!r} exists already."
             )
-        self.runtime.store.rename_context(row.id, name)
+        self._store.rename_context(row.id, name)
 
     async def delete(self, fields: dict[str, Any]) -> None:
         """DeleteContext: the context and all its files."""
         row = self.existing(fields["Id"], "Id")
         async with self.lock(row.id):
-            self.runtime.store.delete_context(row.id)
+            self._store.delete_context(row.id)
             await asyncio.to_thread(self.tree(row.id).delete)
 
     def info(self, fields: dict[str, Any]) -> dict[str, str]:
         """GetContextInfo: the session's sync task records, doubly JSON-encoded."""
         session_id = fields["SessionId"]
-        if self.runtime.store.session(session_id) is None:
+        if self._store.session(session_id) is None:
             raise ApiError(
                 400, "InvalidMcpSession.NotFound", f"The session {session_id} does not exist."
             )
-        tasks = self.runtime.store.tasks(
+        tasks = self._store.tasks(
             session_id,
             context_id=fields.get("ContextId"),
             path=fields.get("Path"),
@@ -303,9 +321,8 @@ class ContextActions:
 
     def sync(self, fields: dict[str, Any]) -> None:
         """SyncContext: start the matching uploads or downloads in the background."""
-        sessions = self.runtime.sessions
-        row = sessions.running(fields["SessionId"])
-        sandbox = self.runtime.sandboxes.get(row.id)
+        row = self._running.get(fields["SessionId"])
+        sandbox = self._sandboxes.get(row.id)
         if sandbox is None:
             raise ApiError(400, "InvalidMcpSession.NotFound", f"The session {row.id} is released.")
         mode = fields.get("Mode") or "upload"
@@ -314,7 +331,7 @@ class ContextActions:
             self.existing(context_id)
         specs = [
             SyncSpec(cid, mount, text, json.loads(text) if text else {})
-            for cid, mount, text in self.runtime.store.session_contexts(row.id)
+            for cid, mount, text in self._store.session_contexts(row.id)
             if not context_id or cid == context_id
         ]
         if context_id and not specs:
@@ -375,8 +392,8 @@ class ContextActions:
         key = self._key(fields["FilePath"], "FilePath")
         if key == PurePosixPath("."):
             raise invalid("FilePath", "a file path is required")
-        expires = int(time.time()) + self.runtime.url_lifetime_s
-        url = self.runtime.signer.url(self.runtime.base_url, method, row.id, str(key), expires)
+        expires = int(time.time()) + self._url_lifetime_s
+        url = self._signer.url(self._address.base_url, method, row.id, str(key), expires)
         return FileUrlData(url=url, expire_time=expires).to_dict()
 
     @staticmethod

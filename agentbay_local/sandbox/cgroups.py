@@ -18,7 +18,7 @@ from pathlib import Path
 from agentbay.contract import get_logger
 from agentbay_local.sandbox.inside import procs
 
-log = get_logger("agentbay_local.sandbox")
+log = get_logger("agentbay.local.sandbox")
 
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
 #: The leaf a rootless runtime moves itself into in a delegated cgroup v2 subtree.

@@ -25,7 +25,7 @@ from agentbay_local.sandbox.egress import NetworkPolicy
 from agentbay_local.sandbox.inside import procs, syscalls
 from agentbay_local.sandbox.ports import PortChannel
 
-log = get_logger("agentbay_local.sandbox")
+log = get_logger("agentbay.local.sandbox")
 
 #: Longest line the runtime accepts from a tool server (its answers are capped below this).
 MAX_LINE_BYTES = 128 * 1024 * 1024

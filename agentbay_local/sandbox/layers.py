@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from agentbay.contract import get_logger
 from agentbay_local.sandbox.inside import syscalls
 
-log = get_logger("agentbay_local.sandbox")
+log = get_logger("agentbay.local.sandbox")
 
 #: Host directories every session gets empty and its own: scratch space, users' homes and
 #: mount points hold the host's data (build trees, keys, sockets), not its operating system.

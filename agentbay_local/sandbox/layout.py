@@ -28,7 +28,7 @@ from agentbay_local.sandbox import layers as layers_module
 from agentbay_local.sandbox import userns
 from agentbay_local.sandbox.inside import jail, syscalls
 
-log = get_logger("agentbay_local.sandbox")
+log = get_logger("agentbay.local.sandbox")
 
 
 def tool_server_paths() -> list[Path]:

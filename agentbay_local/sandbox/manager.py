@@ -21,7 +21,7 @@ from agentbay_local.sandbox.handle import Sandbox
 from agentbay_local.sandbox.image import HOST_ROOT, SandboxImage
 from agentbay_local.sandbox.limits import SessionLimits
 
-log = get_logger("agentbay_local.sandbox")
+log = get_logger("agentbay.local.sandbox")
 
 #: How long a new sandbox may take to report ready.
 START_TIMEOUT_S = 30.0

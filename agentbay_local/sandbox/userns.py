@@ -27,7 +27,7 @@ from pathlib import Path
 from agentbay.contract import get_logger
 from agentbay_local.sandbox.host_programs import SANDBOX_PATH, unshare_binary
 
-log = get_logger("agentbay_local.sandbox")
+log = get_logger("agentbay.local.sandbox")
 
 #: How long removing a session's files as its namespace root may take.
 REMOVE_TIMEOUT_S = 60.0

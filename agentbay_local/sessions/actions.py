@@ -6,25 +6,50 @@ import json
 import secrets
 import string
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agentbay.contract import SessionSummary, in_session_deadline_s
+from agentbay.contract import SessionSummary
 from agentbay_local.images.registry import ImageError, ImageInfo, builtin_images
 from agentbay_local.protocol.envelope import ApiError, invalid
 from agentbay_local.protocol.paging import decode_page_token, encode_page_token
-from agentbay_local.sandbox.answers import ToolAnswer
 from agentbay_local.sandbox.image import HOST_ROOT, SandboxImage
 from agentbay_local.sessions import desktop
 from agentbay_local.sessions.browser_option import INSTALL_ADVICE, find_chromium
 from agentbay_local.sessions.browsers import BROWSER_IMAGE
 from agentbay_local.sessions.resource_page import app_instance_id, resource_id
-from agentbay_local.store import FAILED, RUNNING, SessionRow
+from agentbay_local.store import RUNNING, SessionRow
 
 if TYPE_CHECKING:
-    from agentbay_local.runtime import Runtime
+    from agentbay_local.contexts.actions import ContextActions
+    from agentbay_local.images.registry import ImageRegistry
+    from agentbay_local.protocol.address import PublicAddress
+    from agentbay_local.protocol.description import Description
+    from agentbay_local.running import RunningSessions
+    from agentbay_local.sandbox import SandboxManager
+    from agentbay_local.sessions.browsers import BrowserActions
+    from agentbay_local.sessions.links import LinkProxy
+    from agentbay_local.sessions.resource_page import ResourcePage
+    from agentbay_local.sessions.tools import ToolCalls
+    from agentbay_local.store import Store
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 DEFAULT_IMAGE = "linux_latest"
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """What the runtime's flags say about sessions.
+
+    Attributes:
+        isolated: sessions run in sandboxes (user images need it).
+        max_sessions: how many may run at once (``--max-sessions``).
+        start_desktop: start each desktop session's display at creation.
+    """
+
+    isolated: bool
+    max_sessions: int
+    start_desktop: bool
 
 
 def new_session_id() -> str:
@@ -47,23 +72,46 @@ def string_labels(value: Any, field: str = "Labels") -> dict[str, str]:
 class SessionActions:
     """The session-level actions of one runtime."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        # The built-in image whose tools each running session of a user image serves.
-        self._tool_images: dict[str, str] = {}
+    def __init__(
+        self,
+        *,
+        settings: SessionSettings,
+        store: Store,
+        running: RunningSessions,
+        tools: ToolCalls,
+        description: Description,
+        images: ImageRegistry,
+        sandboxes: SandboxManager,
+        contexts: ContextActions,
+        browsers: BrowserActions,
+        links: LinkProxy,
+        page: ResourcePage,
+        address: PublicAddress,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._running = running
+        self._tools = tools
+        self._description = description
+        self._images = images
+        self._sandboxes = sandboxes
+        self._contexts = contexts
+        self._browsers = browsers
+        self._links = links
+        self._page = page
+        self._address = address
 
     def _user_image(self, image: str) -> ImageInfo | None:
         """The user image ``image`` if one is registered (read from disk: a build that
         finished a moment ago counts)."""
         try:
-            return self.runtime.images.get(image)
+            return self._images.get(image)
         except ImageError as exc:
             raise ApiError(400, "InvalidImageId.NotFound", str(exc)) from None
 
     def _sandbox_image(self, image: str) -> tuple[SandboxImage, str]:
         """What a session of ``image`` runs, and the built-in image whose tools it serves."""
-        runtime = self.runtime
-        builtins = builtin_images(runtime.description.image_servers)
+        builtins = builtin_images(self._description.image_servers)
         if image in builtins:
             return HOST_ROOT, image
         info = self._user_image(image)
@@ -75,55 +123,26 @@ class SessionActions:
                 f"available images: {', '.join(builtins)} and the user images "
                 "(agentbay local image list).",
             )
-        if not runtime.options.isolated:
+        if not self._settings.isolated:
             raise ApiError(
                 400,
                 "InvalidImageId.NotFound",
                 f"The image {image!r} is a user image; they need isolated sessions "
                 "(the runtime runs --unisolated).",
             )
-        return runtime.images.sandbox_image(info), info.builtin
+        return self._images.sandbox_image(info), info.builtin
 
     def _still_registered(self, image: SandboxImage) -> bool:
         """Whether the user image of a new session is still the one it started from (an
         ``image rm`` may have run meanwhile; it refuses only once the session is stored)."""
-        with self.runtime.images.locked():
+        with self._images.locked():
             info = self._user_image(image.name)
-        return info is not None and self.runtime.images.sandbox_image(info).key == image.key
-
-    def tool_image(self, row: SessionRow) -> str:
-        """The built-in image whose tools a running session serves (its own, or the base of
-        its user image)."""
-        return self._tool_images.get(row.id, row.image_id)
-
-    def running(self, session_id: str, *, failed_too: bool = False) -> SessionRow:
-        """A running session, or the not-found/released error the cloud gives.
-
-        ``failed_too``: a session whose sandbox stopped by itself is answered as well
-        (GetSession reports it, ReleaseMcpSession ends it); other actions refuse it.
-        """
-        row = self.runtime.store.session(session_id)
-        if row is None:
-            raise ApiError(
-                400, "InvalidMcpSession.NotFound", f"The session {session_id} does not exist."
-            )
-        if row.status == FAILED and not failed_too:
-            raise ApiError(
-                400,
-                "InvalidMcpSession.Failed",
-                f"The session {session_id} failed: its sandbox stopped unexpectedly. "
-                "Release it and create a new session.",
-            )
-        if row.status not in (RUNNING, FAILED):
-            raise ApiError(
-                400, "InvalidMcpSession.NotFound", f"The session {session_id} is released."
-            )
-        return row
+        return info is not None and self._images.sandbox_image(info).key == image.key
 
     def _session_data(self, row: SessionRow) -> dict[str, Any]:
         data: dict[str, Any] = {
             "SessionId": row.id,
-            "ResourceUrl": self.runtime.resource_url(row.id),
+            "ResourceUrl": self._page.url(row.id),
             "AppInstanceId": app_instance_id(row.id),
             "ResourceId": resource_id(row.id),
             "Success": True,
@@ -132,26 +151,25 @@ class SessionActions:
         }
         if row.vpc:
             data.update(
-                NetworkInterfaceIp=self.runtime.public_host,
-                HttpPort=str(self.runtime.public_port),
+                NetworkInterfaceIp=self._address.host,
+                HttpPort=str(self._address.port),
                 Token=row.token,
             )
         return data
 
     async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
         """CreateMcpSession."""
-        runtime = self.runtime
         image = fields.get("ImageId") or DEFAULT_IMAGE
         sandbox_image, tool_image = self._sandbox_image(image)
         if tool_image == BROWSER_IMAGE and find_chromium() is None:
             raise ApiError(400, "InvalidImageId.NotFound", f"{INSTALL_ADVICE}.")
         labels = string_labels(fields["Labels"]) if "Labels" in fields else {}
-        syncs = runtime.contexts.parse_persistence(fields.get("PersistenceDataList"))
-        if len(self.runtime.store.running_sessions({})) >= runtime.max_sessions:
+        syncs = self._contexts.parse_persistence(fields.get("PersistenceDataList"))
+        if len(self._store.running_sessions({})) >= self._settings.max_sessions:
             raise ApiError(
                 400,
                 "QuotaExceeded.Session",
-                f"The local runtime already runs {runtime.max_sessions} sessions "
+                f"The local runtime already runs {self._settings.max_sessions} sessions "
                 "(the --max-sessions limit); release one first.",
             )
         session_id = new_session_id()
@@ -166,27 +184,27 @@ class SessionActions:
             created_at=time.time(),
         )
         try:
-            sandbox = await runtime.sandboxes.create(
+            sandbox = await self._sandboxes.create(
                 session_id, hostname=session_id, image_id=image, image=sandbox_image
             )
         except ValueError as exc:  # e.g. an image stack too deep for one overlay mount
             raise ApiError(400, "InvalidImageId.NotFound", str(exc)) from None
         try:
-            runtime.store.add_session(
+            self._store.add_session(
                 row, [(sync.context_id, sync.path, sync.policy_text) for sync in syncs]
             )
         except Exception:
-            await runtime.sandboxes.release(session_id)
+            await self._sandboxes.release(session_id)
             raise
         if sandbox_image.name and not self._still_registered(sandbox_image):
-            runtime.store.mark_released(session_id)
-            await runtime.sandboxes.release(session_id)
+            self._store.mark_released(session_id)
+            await self._sandboxes.release(session_id)
             raise ApiError(400, "InvalidImageId.NotFound", f"The image {image!r} was just removed.")
         if tool_image != image:
-            self._tool_images[session_id] = tool_image
-        await runtime.contexts.download_at_start(session_id, sandbox, syncs)
-        runtime.browsers.start_early(session_id, tool_image, sandbox)
-        if runtime.options.start_desktop and runtime.description.image_has_tool(
+            self._running.serve_tools_of(session_id, tool_image)
+        await self._contexts.download_at_start(session_id, sandbox, syncs)
+        self._browsers.start_early(session_id, tool_image, sandbox)
+        if self._settings.start_desktop and self._description.image_has_tool(
             tool_image, "get_screen_size"
         ):
             await desktop.start_at_creation(sandbox)
@@ -194,26 +212,26 @@ class SessionActions:
 
     async def release(self, fields: dict[str, Any]) -> None:
         """ReleaseMcpSession: upload what the policies ask for, then end every process."""
-        row = self.running(fields["SessionId"], failed_too=True)
-        sandbox = self.runtime.sandboxes.get(row.id)
-        await self.runtime.browsers.stop_for_release(row.id, sandbox)
+        row = self._running.get(fields["SessionId"], failed_too=True)
+        sandbox = self._sandboxes.get(row.id)
+        await self._browsers.stop_for_release(row.id, sandbox)
         if sandbox is not None:
-            await self.runtime.contexts.upload_at_release(row.id, sandbox)
-        self.runtime.store.mark_released(row.id)
-        self.runtime.links.close_session(row.id)
-        self._tool_images.pop(row.id, None)
-        await self.runtime.sandboxes.release(row.id)
+            await self._contexts.upload_at_release(row.id, sandbox)
+        self._store.mark_released(row.id)
+        self._links.close_session(row.id)
+        self._running.forget(row.id)
+        await self._sandboxes.release(row.id)
 
     def get(self, fields: dict[str, Any]) -> dict[str, Any]:
         """GetSession."""
-        return self._session_data(self.running(fields["SessionId"], failed_too=True))
+        return self._session_data(self._running.get(fields["SessionId"], failed_too=True))
 
     def list_page(self, fields: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any]]:
         """ListSession: one page of running sessions matching the label filter."""
         labels = string_labels(fields.get("Labels") or {})
         limit = min(int(fields.get("MaxResults") or 10), 100)
         offset = decode_page_token(fields.get("NextToken"))
-        sessions = self.runtime.store.running_sessions(labels)
+        sessions = self._store.running_sessions(labels)
         page = sessions[offset : offset + limit]
         more = offset + limit < len(sessions)
         extra = {
@@ -227,21 +245,21 @@ class SessionActions:
 
     def set_labels(self, fields: dict[str, Any]) -> None:
         """SetLabel (replaces the whole label set)."""
-        row = self.running(fields["SessionId"])
-        self.runtime.store.set_labels(row.id, string_labels(fields["Labels"]))
+        row = self._running.get(fields["SessionId"])
+        self._store.set_labels(row.id, string_labels(fields["Labels"]))
 
     def get_labels(self, fields: dict[str, Any]) -> dict[str, str]:
         """GetLabel: the labels as a JSON object string, as the official client expects."""
-        row = self.running(fields["SessionId"])
+        row = self._running.get(fields["SessionId"])
         return {"Labels": json.dumps(row.labels)}
 
     def resource(self, fields: dict[str, Any]) -> dict[str, Any]:
         """GetMcpResource."""
-        row = self.running(fields["SessionId"])
-        authcode = self.runtime.page.authcode(row.id)
+        row = self._running.get(fields["SessionId"])
+        authcode = self._page.authcode(row.id)
         return {
             "SessionId": row.id,
-            "ResourceUrl": self.runtime.page.url(row.id, authcode),
+            "ResourceUrl": self._page.url(row.id, authcode),
             "DesktopInfo": {
                 "AppId": row.image_id,
                 "AuthCode": authcode,
@@ -255,51 +273,30 @@ class SessionActions:
     def link(self, fields: dict[str, Any]) -> dict[str, str]:
         """GetLink: a URL of the runtime's link listener forwarding to a port of the session.
 
-        Each session has its own network namespace; ``runtime.links`` forwards HTTP and
+        Each session has its own network namespace; ``self._links`` forwards HTTP and
         WebSocket traffic from the URL into it (see ``agentbay_local.sessions.links``).
         """
-        row = self.running(fields["SessionId"])
+        row = self._running.get(fields["SessionId"])
         protocol = (fields.get("ProtocolType") or "http").lower()
         scheme = "ws" if protocol in ("ws", "wss") else "http"
         port = fields.get("Port")
         if port is None:
             return {"Url": self.default_link(row, scheme)}
-        links = self.runtime.links
+        links = self._links
         return {"Url": links.url(links.link(row.id, int(port)), scheme)}
 
     def default_link(self, row: SessionRow, scheme: str) -> str:
         """GetLink without a port: the browser's CDP WebSocket URL once InitBrowser started
         it (``ws://…/<token>/devtools/browser/<id>``), else the session's page."""
-        return self.runtime.browsers.endpoint_url(row.id) or self.runtime.resource_url(row.id)
+        return self._browsers.endpoint_url(row.id) or self._page.url(row.id)
 
     def list_tools(self, fields: dict[str, Any]) -> str:
         """ListMcpTools: the catalogue entries of an image, as a JSON array string."""
         image = fields["ImageId"]
-        if image not in self.runtime.description.image_servers:
+        if image not in self._description.image_servers:
             info = self._user_image(image)
             if info is None:
                 raise ApiError(400, "InvalidImageId.NotFound", f"The image {image!r} is not known.")
             image = info.builtin  # a user image serves the tools of its built-in base
-        tools = self.runtime.description.image_tools(image)
+        tools = self._description.image_tools(image)
         return json.dumps([tool.listing() for tool in tools])
-
-    async def call_tool(self, session_id: str, name: str, args: Any) -> ToolAnswer:
-        """Run one tool in a session's sandbox (CallMcpTool and the VPC route)."""
-        row = self.running(session_id)
-        if not isinstance(args, dict):
-            raise invalid("Args", "expected a JSON object")
-        tool_image = self._tool_images.get(row.id, row.image_id)
-        if not self.runtime.description.image_has_tool(tool_image, name):
-            return ToolAnswer.error(f"tool not found: {name}")
-        sandbox = self.runtime.sandboxes.get(row.id)
-        if sandbox is None:
-            return ToolAnswer.error("the session sandbox is not running")
-        timeout = self.runtime.description.tools[name].timeout
-        if timeout is not None and timeout.argument not in args and timeout.default is not None:
-            # The catalogue's default, not the tool server's own: one place says what it is.
-            args = {**args, timeout.argument: int(timeout.default)}
-        deadline_s = in_session_deadline_s(timeout, args)
-        answer = await sandbox.call_tool_answer(name, args, timeout_s=deadline_s)
-        if name == "system_screenshot":
-            return desktop.screenshot_answer(self.runtime, row.id, answer)
-        return answer

@@ -13,8 +13,10 @@ from agentbay_local.sessions import browser_option
 from agentbay_local.sessions.cdp_link import CdpLink
 
 if TYPE_CHECKING:
-    from agentbay_local.runtime import Runtime
-    from agentbay_local.sandbox import Sandbox
+    from agentbay_local.protocol.description import Description
+    from agentbay_local.running import RunningSessions
+    from agentbay_local.sandbox import Sandbox, SandboxManager
+    from agentbay_local.sessions.links import LinkProxy
 
 log = get_logger("agentbay.local.browser")
 
@@ -41,8 +43,20 @@ class SessionBrowser:
 class BrowserActions:
     """The browsers of one runtime's sessions."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(
+        self,
+        *,
+        description: Description,
+        running: RunningSessions,
+        sandboxes: SandboxManager,
+        links: LinkProxy,
+        listen_host: str,
+    ) -> None:
+        self._description = description
+        self._running = running
+        self._sandboxes = sandboxes
+        self._links = links
+        self._listen_host = listen_host
         self._browsers: dict[str, SessionBrowser] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         #: Browsers started ahead of InitBrowser (browser_latest, default options): the
@@ -65,13 +79,12 @@ class BrowserActions:
 
     def serves_browser(self, image_id: str) -> bool:
         """Whether sessions of ``image_id`` have the managed browser."""
-        return BROWSER_SERVER in self.runtime.description.image_servers.get(image_id, ())
+        return BROWSER_SERVER in self._description.image_servers.get(image_id, ())
 
     async def init(self, fields: dict[str, Any]) -> dict[str, int]:
         """InitBrowser: start (or find again) the session's Chromium; answers its Port."""
-        runtime = self.runtime
-        row = runtime.sessions.running(fields["SessionId"])
-        if not self.serves_browser(runtime.sessions.tool_image(row)):
+        row = self._running.get(fields["SessionId"])
+        if not self.serves_browser(self._running.tool_image(row)):
             raise ApiError(
                 400,
                 "InvalidImage.NoBrowser",
@@ -86,7 +99,7 @@ class BrowserActions:
         plan = browser_option.launch_plan(option, persistent, chromium)
         if plan.unsupported:
             log.info("session %s: %s accepted but not supported locally", row.id, plan.unsupported)
-        sandbox = runtime.sandboxes.get(row.id)
+        sandbox = self._sandboxes.get(row.id)
         if sandbox is None:
             raise ApiError(400, "InvalidMcpSession.NotFound", "The session sandbox is not running.")
         async with self._locks.setdefault(row.id, asyncio.Lock()):
@@ -107,7 +120,7 @@ class BrowserActions:
             browser = self._browsers.get(row.id)
             if browser is None:
                 link = CdpLink(_connector(sandbox), port, path)
-                await link.start(runtime.options.host)
+                await link.start(self._listen_host)
                 self._browsers[row.id] = SessionBrowser(link)
             else:
                 browser.link.retarget(port, path)
@@ -119,7 +132,7 @@ class BrowserActions:
         browser = self._browsers.get(session_id)
         if browser is None:
             return None
-        links = self.runtime.links
+        links = self._links
         url = links.url(links.link(session_id, browser.link.browser_port), "ws")
         return url + browser.path.lstrip("/")
 

@@ -22,7 +22,9 @@ from agentbay_local.sandbox.inside.desktop import DEFAULT_SCREEN, REQUIRED_PROGR
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from agentbay_local.runtime import Runtime
+    from agentbay_local.protocol.address import PublicAddress
+    from agentbay_local.protocol.signing import UrlSigner
+    from agentbay_local.sandbox import SandboxManager
     from agentbay_local.sandbox.handle import Sandbox
 
 log = get_logger("agentbay.local")
@@ -79,7 +81,9 @@ def missing_programs_advice() -> str | None:
     )
 
 
-def screenshot_answer(runtime: Runtime, session_id: str, answer: ToolAnswer) -> ToolAnswer:
+def screenshot_answer(
+    signer: UrlSigner, address: PublicAddress, session_id: str, answer: ToolAnswer
+) -> ToolAnswer:
     """The caller's ``system_screenshot`` answer: the session path replaced by a signed URL."""
     if answer.value.get("isError"):
         return answer
@@ -89,20 +93,25 @@ def screenshot_answer(runtime: Runtime, session_id: str, answer: ToolAnswer) -> 
         return ToolAnswer.error("Error: the session's screenshot tool answered no screenshot")
     key = f"{match[1]}/{match[2]}"
     expires = int(time.time()) + SCREENSHOT_URL_LIFETIME_S
-    query = runtime.signer.query(SCREENSHOT_METHOD, session_id, key, expires)
-    url = f"{runtime.base_url}/screenshots/{session_id}/{key}?{query}"
+    query = signer.query(SCREENSHOT_METHOD, session_id, key, expires)
+    url = f"{address.base_url}/screenshots/{session_id}/{key}?{query}"
     return ToolAnswer.text(url)
 
 
 def screenshot_file(
-    runtime: Runtime, session_id: str, key: str, expires: str, signature: str
+    signer: UrlSigner,
+    sandboxes: SandboxManager,
+    session_id: str,
+    key: str,
+    expires: str,
+    signature: str,
 ) -> Path | None:
     """The host path of a screenshot a signed URL names, or None (bad URL, gone session)."""
     if not _URL_KEY.fullmatch(key):
         return None
-    if not runtime.signer.valid(SCREENSHOT_METHOD, session_id, key, expires, signature):
+    if not signer.valid(SCREENSHOT_METHOD, session_id, key, expires, signature):
         return None
-    sandbox = runtime.sandboxes.get(session_id)
+    sandbox = sandboxes.get(session_id)
     if sandbox is None:
         return None
     try:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from agentbay.contract import get_logger
 from agentbay_local.sandbox import Sandbox
 
-log = get_logger("agentbay_local.sessions.links")
+log = get_logger("agentbay.local.links")
 
 #: Longest request head accepted (431 beyond).
 MAX_HEAD_BYTES = 64 * 1024

@@ -20,7 +20,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 if TYPE_CHECKING:
-    from agentbay_local.runtime import Runtime
+    from agentbay_local.protocol.description import Description
+    from agentbay_local.sandbox import SandboxManager
+    from agentbay_local.sessions.tools import ToolCalls
     from agentbay_local.store import SessionRow
 
 FRAME_PATH = "/mcp.html/frame"
@@ -30,9 +32,9 @@ _CALL_TIMEOUT_S = 10.0
 _BUTTONS = ("left", "right", "middle", "double_left")
 
 
-def has_desktop(runtime: Runtime, row: SessionRow) -> bool:
+def has_desktop(description: Description, row: SessionRow) -> bool:
     """Whether the session's image runs the desktop (its page is then the live view)."""
-    return runtime.description.image_has_tool(row.image_id, "system_screenshot")
+    return description.image_has_tool(row.image_id, "system_screenshot")
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -59,9 +61,9 @@ def page(row: SessionRow, request: Request) -> HTMLResponse:
     return HTMLResponse(text.replace("{config}", config))
 
 
-async def frame(runtime: Runtime, row: SessionRow, request: Request) -> Response:
+async def frame(sandboxes: SandboxManager, row: SessionRow, request: Request) -> Response:
     """One PNG of the screen, or 304 when it is still the page's (If-None-Match)."""
-    sandbox = runtime.sandboxes.get(row.id)
+    sandbox = sandboxes.get(row.id)
     if sandbox is None:
         return JSONResponse({"error": "the session is not running"}, 410)
     etag = request.headers.get("if-none-match", "").strip('"')
@@ -106,7 +108,7 @@ def _event_call(event: Any, keyboard: bool) -> tuple[str, dict[str, Any]] | str:
     return "unknown event"
 
 
-async def send_input(runtime: Runtime, row: SessionRow, request: Request) -> Response:
+async def send_input(tools: ToolCalls, row: SessionRow, request: Request) -> Response:
     """Apply one mouse or keyboard event, if the page's URL allows input."""
     if not _flag(request, "input"):
         return JSONResponse({"error": "this view is view-only (no &input=true)"}, 403)
@@ -117,7 +119,7 @@ async def send_input(runtime: Runtime, row: SessionRow, request: Request) -> Res
     call = _event_call(event, _flag(request, "keyboard"))
     if isinstance(call, str):
         return JSONResponse({"error": call}, 400)
-    answer = await runtime.sessions.call_tool(row.id, call[0], call[1])
+    answer = await tools.call(row.id, call[0], call[1])
     text = answer.value["content"][0]["text"] if answer.value.get("content") else ""
     status = 409 if answer.value.get("isError") else 200
     return JSONResponse({"result": text}, status)

@@ -22,8 +22,12 @@ from agentbay_local.sessions import live_view
 from agentbay_local.store import RUNNING
 
 if TYPE_CHECKING:
-    from agentbay_local.runtime import Runtime
-    from agentbay_local.store import SessionRow
+    from agentbay_local.protocol.address import PublicAddress
+    from agentbay_local.protocol.description import Description
+    from agentbay_local.protocol.signing import UrlSigner
+    from agentbay_local.sandbox import SandboxManager
+    from agentbay_local.sessions.tools import ToolCalls
+    from agentbay_local.store import SessionRow, Store
 
 #: The page's path, as in the cloud's ResourceUrl.
 PAGE_PATH = "/mcp.html"
@@ -52,15 +56,31 @@ def session_id_of(resource: str) -> str | None:
 class ResourcePage:
     """Issues the page's URLs and answers ``GET /mcp.html``."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(
+        self,
+        *,
+        signer: UrlSigner,
+        address: PublicAddress,
+        url_lifetime_s: int,
+        store: Store,
+        description: Description,
+        sandboxes: SandboxManager,
+        tools: ToolCalls,
+    ) -> None:
+        self._signer = signer
+        self._address = address
+        self._url_lifetime_s = url_lifetime_s
+        self._store = store
+        self._description = description
+        self._sandboxes = sandboxes
+        self._tools = tools
 
     def _mac(self, resource: str, expires: int, nonce: str) -> str:
-        return self.runtime.signer.mac(f"page\n{resource}\n{expires}\n{nonce}")
+        return self._signer.mac(f"page\n{resource}\n{expires}\n{nonce}")
 
     def authcode(self, session_id: str) -> str:
         """A fresh authcode for one session's page (a new nonce each time)."""
-        expires = int(time.time()) + self.runtime.url_lifetime_s
+        expires = int(time.time()) + self._url_lifetime_s
         nonce = secrets.token_hex(8)
         return f"{expires}.{nonce}.{self._mac(resource_id(session_id), expires, nonce)}"
 
@@ -72,7 +92,7 @@ class ResourcePage:
                 "resourceId": resource_id(session_id),
             }
         )
-        return f"{self.runtime.base_url}{PAGE_PATH}?{query}"
+        return f"{self._address.base_url}{PAGE_PATH}?{query}"
 
     def _authorised(self, resource: str, authcode: str) -> bool:
         expires_text, _, rest = authcode.partition(".")
@@ -87,7 +107,7 @@ class ResourcePage:
         if not self._authorised(resource, request.query_params.get("authcode", "")):
             return _message_page(403, "The authcode is invalid or has expired.")
         session_id = session_id_of(resource)
-        row = self.runtime.store.session(session_id) if session_id else None
+        row = self._store.session(session_id) if session_id else None
         if row is None:
             return _message_page(404, "No such session.")
         return row
@@ -98,7 +118,7 @@ class ResourcePage:
         row = self.session(request)
         if isinstance(row, Response):
             return row
-        if row.status == RUNNING and live_view.has_desktop(self.runtime, row):
+        if row.status == RUNNING and live_view.has_desktop(self._description, row):
             return live_view.page(row, request)
         return HTMLResponse(_session_html(row))
 
@@ -107,14 +127,14 @@ class ResourcePage:
         row = self.session(request)
         if isinstance(row, Response):
             return row
-        return await live_view.frame(self.runtime, row, request)
+        return await live_view.frame(self._sandboxes, row, request)
 
     async def input(self, request: Request) -> Response:
         """POST /mcp.html/input: one mouse or keyboard event of an interactive live view."""
         row = self.session(request)
         if isinstance(row, Response):
             return row
-        return await live_view.send_input(self.runtime, row, request)
+        return await live_view.send_input(self._tools, row, request)
 
 
 def _message_page(status: int, message: str) -> Response:

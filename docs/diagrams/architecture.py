@@ -130,7 +130,7 @@ def drawing() -> str:
         118,
         "local runtime",
         (
-            "agentbay/local: control plane;",
+            "agentbay_local: control plane;",
             "routes and validates by the",
             "description; contexts, SQLite",
         ),

@@ -1,0 +1,55 @@
+"""``ToolCalls``: one tool call in a session's sandbox (CallMcpTool, the VPC route, the live
+view's input), with the catalogue's timeout and the screenshot URL the caller gets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentbay.contract import in_session_deadline_s
+from agentbay_local.protocol.address import PublicAddress
+from agentbay_local.protocol.description import Description
+from agentbay_local.protocol.envelope import invalid
+from agentbay_local.protocol.signing import UrlSigner
+from agentbay_local.running import RunningSessions
+from agentbay_local.sandbox import SandboxManager
+from agentbay_local.sandbox.answers import ToolAnswer
+from agentbay_local.sessions import desktop
+
+
+class ToolCalls:
+    """Runs catalogue tools in running sessions."""
+
+    def __init__(
+        self,
+        running: RunningSessions,
+        description: Description,
+        sandboxes: SandboxManager,
+        signer: UrlSigner,
+        address: PublicAddress,
+    ) -> None:
+        self._running = running
+        self._description = description
+        self._sandboxes = sandboxes
+        self._signer = signer
+        self._address = address
+
+    async def call(self, session_id: str, name: str, args: Any) -> ToolAnswer:
+        """Run one tool in a session's sandbox; a tool its image lacks answers "tool not
+        found", a ``system_screenshot`` answers a signed URL of the image."""
+        row = self._running.get(session_id)
+        if not isinstance(args, dict):
+            raise invalid("Args", "expected a JSON object")
+        if not self._description.image_has_tool(self._running.tool_image(row), name):
+            return ToolAnswer.error(f"tool not found: {name}")
+        sandbox = self._sandboxes.get(row.id)
+        if sandbox is None:
+            return ToolAnswer.error("the session sandbox is not running")
+        timeout = self._description.tools[name].timeout
+        if timeout is not None and timeout.argument not in args and timeout.default is not None:
+            # The catalogue's default, not the tool server's own: one place says what it is.
+            args = {**args, timeout.argument: int(timeout.default)}
+        deadline_s = in_session_deadline_s(timeout, args)
+        answer = await sandbox.call_tool_answer(name, args, timeout_s=deadline_s)
+        if name == "system_screenshot":
+            return desktop.screenshot_answer(self._signer, self._address, row.id, answer)
+        return answer
