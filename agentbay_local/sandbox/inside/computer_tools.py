@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import struct
 import time
 import zlib
 
@@ -295,12 +296,30 @@ def ui_elements(args: dict[str, Any], ctx: Context) -> str:
 
 
 def _capture(conn: xproto.XConnection) -> tuple[int, bytearray]:
+    """The screen as RGB rows with the pointer drawn where it is (X's GetImage leaves it
+    out; a real display's capture and the cloud's show it), and a checksum of both."""
     screen = conn.screen
     depth, pixels = conn.image(screen.root, screen.width, screen.height)
     bits = conn.pixmap_formats.get(depth, (0, 0))[0]
     if bits != 32 or conn.image_byte_order != 0:
         raise ta.ToolError(f"Error: unsupported screen format ({depth}-bit, {bits} bits per pixel)")
-    return zlib.crc32(pixels), png.rgb_from_bgrx(pixels, screen.width, screen.height)
+    rgb = png.rgb_from_bgrx(pixels, screen.width, screen.height)
+    crc = zlib.crc32(pixels)
+    try:
+        cursor = conn.cursor()
+    except xproto.XError:  # a server without XFIXES: the screen alone
+        return crc, rgb
+    png.overlay_argb(
+        rgb,
+        screen.width,
+        screen.height,
+        cursor.x - cursor.xhot,
+        cursor.y - cursor.yhot,
+        cursor.argb,
+        cursor.width,
+        cursor.height,
+    )
+    return zlib.crc32(struct.pack("<hhI", cursor.x, cursor.y, cursor.serial), crc), rgb
 
 
 def system_screenshot(args: dict[str, Any], ctx: Context) -> str:

@@ -30,6 +30,31 @@ def rgb_from_bgrx(pixels: bytes, width: int, height: int) -> bytearray:
     return rgb
 
 
+def overlay_argb(
+    rgb: bytearray,
+    width: int,
+    height: int,
+    left: int,
+    top: int,
+    argb: bytes,
+    argb_width: int,
+    argb_height: int,
+) -> None:
+    """Draw a premultiplied ARGB image (a cursor) onto RGB rows at ``left, top``, clipped."""
+    for row in range(max(0, -top), min(argb_height, height - top)):
+        base = ((top + row) * width + left) * 3
+        for col in range(max(0, -left), min(argb_width, width - left)):
+            (pixel,) = struct.unpack_from("<I", argb, (row * argb_width + col) * 4)
+            alpha = pixel >> 24
+            if alpha == 0:
+                continue
+            keep = 255 - alpha
+            i = base + col * 3
+            rgb[i] = min(255, ((pixel >> 16) & 255) + (rgb[i] * keep + 127) // 255)
+            rgb[i + 1] = min(255, ((pixel >> 8) & 255) + (rgb[i + 1] * keep + 127) // 255)
+            rgb[i + 2] = min(255, (pixel & 255) + (rgb[i + 2] * keep + 127) // 255)
+
+
 def encode_rgb(rgb: bytes | bytearray, width: int, height: int) -> bytes:
     """A PNG file of 8-bit RGB rows (no filtering: flat desktop areas compress anyway)."""
     stride = width * 3

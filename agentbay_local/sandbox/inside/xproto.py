@@ -73,6 +73,27 @@ class Screen:
         return self.width * 25.4 / self.width_mm if self.width_mm else 96.0
 
 
+class Cursor:
+    """The pointer's image (XFIXES GetCursorImage): its position ``x, y``, size, hot spot,
+    serial (changes with the image) and premultiplied ARGB pixels, one CARD32 each."""
+
+    __slots__ = ("argb", "height", "serial", "width", "x", "xhot", "y", "yhot")
+
+    def __init__(
+        self,
+        x: int,
+        y: int,
+        width: int,
+        height: int,
+        xhot: int,
+        yhot: int,
+        serial: int,
+        argb: bytes,
+    ) -> None:
+        self.x, self.y, self.width, self.height = x, y, width, height
+        self.xhot, self.yhot, self.serial, self.argb = xhot, yhot, serial, argb
+
+
 class XConnection:
     """One client connection to display ``:number``."""
 
@@ -89,7 +110,7 @@ class XConnection:
             self._sock.close()
             raise
         self._sequence = 0
-        self._xtest: int | None = None
+        self._extensions: dict[bytes, int] = {}
 
     def close(self) -> None:
         """Close the connection (the server forgets nothing it was asked to do)."""
@@ -278,15 +299,29 @@ class XConnection:
         data = struct.pack("<BBxx", first, per) + struct.pack(f"<{len(keysyms)}I", *keysyms)
         self._request(100, data, detail=count)
 
-    # ---- XTEST ----
-    def _xtest_opcode(self) -> int:
-        if self._xtest is None:
-            name = b"XTEST"
+    # ---- extensions ----
+    def _extension(self, name: bytes) -> int:
+        """The major opcode of extension ``name`` (QueryExtension, once per connection)."""
+        if name not in self._extensions:
             reply = self._reply(self._request(98, struct.pack("<Hxx", len(name)) + name))
             if not reply[8]:
-                raise XError("the X server has no XTEST extension")
-            self._xtest = reply[9]
-        return self._xtest
+                raise XError(f"the X server has no {name.decode()} extension")
+            self._extensions[name] = reply[9]
+            if name == b"XFIXES":
+                # XFIXES answers nothing before the client said which version it speaks.
+                self._reply(self._request(reply[9], struct.pack("<II", 4, 0), detail=0))
+        return self._extensions[name]
+
+    # ---- XFIXES ----
+    def cursor(self) -> Cursor:
+        """The pointer as the screen shows it: position, hot spot and ARGB image."""
+        reply = self._reply(self._request(self._extension(b"XFIXES"), detail=4))
+        x, y, width, height, xhot, yhot, serial = struct.unpack_from("<hhHHHHI", reply, 8)
+        return Cursor(x, y, width, height, xhot, yhot, serial, reply[32 : 32 + width * height * 4])
+
+    # ---- XTEST ----
+    def _xtest_opcode(self) -> int:
+        return self._extension(b"XTEST")
 
     def fake_input(self, kind: int, detail: int, x: int = 0, y: int = 0) -> None:
         """Inject one key, button or (absolute) motion event, as if from a real device."""

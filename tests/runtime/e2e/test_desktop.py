@@ -390,3 +390,18 @@ def test_a_session_without_the_x_server_says_what_to_install(bay: AgentBay) -> N
         assert session.file_system.write_file("/root/f.txt", "x").success
     finally:
         session.delete()
+
+
+def _around(rows: list[bytes], x: int, y: int) -> list[tuple[int, int, int]]:
+    """The pixels of a 16x16 square centred on ``x, y`` (where a pointer's image lies)."""
+    return [pixel(rows, x + dx, y + dy) for dy in range(-8, 8) for dx in range(-8, 8)]
+
+
+def test_screenshots_show_the_pointer_where_it_is(desk: Session) -> None:
+    assert desk.computer.move_mouse(200, 200).success
+    _, _, first = screenshot(desk)
+    assert desk.computer.move_mouse(600, 500).success
+    _, _, second = screenshot(desk)
+    # The pointer left (200, 200) and arrived at (600, 500): both places changed.
+    assert _around(first, 200, 200) != _around(second, 200, 200)
+    assert _around(first, 600, 500) != _around(second, 600, 500)
