@@ -12,7 +12,12 @@ import struct
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(1, str(Path(__file__).resolve().parents[2] / "support"))
+
+import loopback_only  # noqa: F401  (first: nothing below reaches past loopback)
 
 from agentbay import AgentBay  # the official client
 from agentbay.session_params import CreateSessionParams

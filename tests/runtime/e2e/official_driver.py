@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 # client here, as ``agentbay``.
 sys.path.insert(1, str(Path(__file__).resolve().parents[2] / "support"))
 
+import loopback_only  # noqa: F401  (first: nothing below reaches past loopback)
 from message_probes import probe_messages
 from watch_steps import run_steps  # next to this file
 

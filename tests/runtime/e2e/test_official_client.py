@@ -1,18 +1,14 @@
 """The official client (PyPI wuying-agentbay-sdk==0.9.3), unchanged, against `agentbay local serve`.
 
-The official client is installed into its own virtual environment under ``.cache/`` (reused
-between runs). Where PyPI cannot be reached the test is skipped and says so.
+The official client runs in its own virtual environment (tests/support/official.py).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,69 +17,13 @@ from agentbay_local.sandbox import userns
 from tests.runtime.e2e.api import LINK_URL
 from tests.runtime.e2e.watch_steps import expected_stream
 from tests.support.message_probes import probe_messages
-from tests.support.paths import REPO
+from tests.support.official import official_python, run_driver
 from tests.support.spawn import free_port, serve_argv, stop_serve, wait_until_listening
 
-OFFICIAL = "wuying-agentbay-sdk==0.9.3"
-VENV = REPO / ".cache" / "official-sdk-0.9.3"
 DRIVER = Path(__file__).with_name("official_driver.py")
 KEY = "akm-official-test"
 USER_IMAGE = "imgc-07eksy57nw6r759fb"
 IMAGE_BUILD = [sys.executable, "-m", "agentbay.cli", "local", "image", "build"]
-
-
-def official_python() -> Path:
-    python = VENV / "bin" / "python"
-    if (VENV / ".ready").exists():
-        return python
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
-    result = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", OFFICIAL],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if result.returncode != 0:
-        unreachable = any(
-            hint in result.stderr
-            for hint in (
-                "NewConnectionError",
-                "Temporary failure in name resolution",
-                "Network is unreachable",
-                "Could not fetch URL",
-            )
-        )
-        if unreachable:
-            pytest.skip(f"PyPI is unreachable, cannot install {OFFICIAL}: {result.stderr[-300:]}")
-        pytest.fail(f"installing {OFFICIAL} failed:\n{result.stderr[-2000:]}")
-    (VENV / ".ready").touch()
-    return python
-
-
-def run_driver(
-    python: Path,
-    driver: Path,
-    endpoint: str,
-    key: str,
-    cwd: Path,
-    timeout_s: float,
-    extra_env: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """Run a driver script with the official client's interpreter against ``endpoint``; the
-    results it wrote (JSON). A driver that fails fails the test with its stderr."""
-    env = {**os.environ, "AGENTBAY_ENDPOINT": endpoint, "AGENTBAY_API_KEY": key}
-    results = cwd / "results.json"
-    run = subprocess.run(
-        [str(python), str(driver), str(results)],
-        cwd=cwd,
-        env={**env, **(extra_env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    result: dict[str, Any] = json.loads(results.read_text())
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +49,7 @@ def test_official_client_main_flows(
     served: tuple[str, Path, subprocess.Popen[str]], tmp_path: Path
 ) -> None:
     endpoint, data_dir, process = served
-    python = official_python()
+    python = official_python("0.9.3")
     with_images = not userns.rootless()
     if not with_images:
         # User images need root for now: the build says so plainly, without a traceback.

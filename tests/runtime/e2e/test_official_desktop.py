@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agentbay_local.sessions.desktop import missing_programs
-from tests.runtime.e2e.test_official_client import official_python, run_driver
+from tests.support.official import official_python, run_driver
 from tests.support.spawn import free_port, serve_argv, stop_serve, wait_until_listening
 
 DRIVER = Path(__file__).with_name("official_desktop_driver.py")
@@ -22,7 +22,7 @@ if missing_programs():
 
 
 def test_official_client_desktop_flows(tmp_path: Path) -> None:
-    python = official_python()
+    python = official_python("0.9.3")
     port = free_port()
     process = subprocess.Popen(
         serve_argv(tmp_path / "data", port, KEY, "--pool-size", "1"),

@@ -1,0 +1,94 @@
+"""The official client (PyPI ``wuying-agentbay-sdk``), unchanged, in a virtual environment of
+its own under ``.cache/``: the one place that knows how to make one and run a driver script
+with it.
+
+Each version gets ``.cache/official-sdk-<version>`` (reused between runs). Where PyPI cannot be
+reached the calling test is skipped and says so. Driver scripts run with the client's own
+interpreter, import nothing of this project but :mod:`loopback_only` (which they import
+first: the client's traffic cannot leave the machine), and write their results as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.paths import REPO
+
+#: Every official client version the tests run: the 0.9 API and today's.
+VERSIONS = ("0.9.3", "0.13.1", "0.15.2", "0.22.3")
+#: Where :mod:`loopback_only` lives, for drivers to put on their path.
+SUPPORT = Path(__file__).resolve().parent
+
+_UNREACHABLE = (
+    "NewConnectionError",
+    "Temporary failure in name resolution",
+    "Network is unreachable",
+    "Could not fetch URL",
+)
+
+
+def official_venv(version: str) -> Path:
+    """The virtual environment of one official client version."""
+    return REPO / ".cache" / f"official-sdk-{version}"
+
+
+def official_python(version: str = "0.9.3") -> Path:
+    """The interpreter of a virtual environment with ``wuying-agentbay-sdk==version``,
+    installing it on first use (skips the test where PyPI is unreachable)."""
+    venv = official_venv(version)
+    python = venv / "bin" / "python"
+    if (venv / ".ready").exists():
+        return python
+    package = f"wuying-agentbay-sdk=={version}"
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    result = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", package],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if result.returncode != 0:
+        if any(hint in result.stderr for hint in _UNREACHABLE):
+            pytest.skip(f"PyPI is unreachable, cannot install {package}: {result.stderr[-300:]}")
+        pytest.fail(f"installing {package} failed:\n{result.stderr[-2000:]}")
+    (venv / ".ready").touch()
+    return python
+
+
+def driver_env(endpoint: str, key: str) -> dict[str, str]:
+    """The environment of a driver: the endpoint and key. (Proxy variables cannot fence the
+    clients in: darabonba sends even loopback requests through a configured proxy, ignoring
+    NO_PROXY; :mod:`loopback_only` does it inside the driver instead.)"""
+    return {**os.environ, "AGENTBAY_ENDPOINT": endpoint, "AGENTBAY_API_KEY": key}
+
+
+def run_driver(
+    python: Path,
+    driver: Path,
+    endpoint: str,
+    key: str,
+    cwd: Path,
+    timeout_s: float,
+    extra_env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run a driver script with an official client's interpreter against ``endpoint``; the
+    results it wrote (JSON). A driver that fails fails the test with its stderr."""
+    results = cwd / "results.json"
+    run = subprocess.run(
+        [str(python), str(driver), str(results)],
+        cwd=cwd,
+        env={**driver_env(endpoint, key), **(extra_env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    result: dict[str, Any] = json.loads(results.read_text())
+    return result
