@@ -144,7 +144,7 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    from agentbay._lazy import lazy_attribute
+    from agentbay._core.lazy import lazy_attribute
 
     return lazy_attribute(__name__, _EXPORTS, name)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentbay._api.models import Context, FileUrlData, SessionSummary
-from agentbay._timeouts import ToolTimeout, in_session_deadline_s
+from agentbay._core.timeouts import ToolTimeout, in_session_deadline_s
+from agentbay._rendered.openapi.models import Context, FileUrlData, SessionSummary
 from agentbay.logger import get_logger
 
 __all__ = [

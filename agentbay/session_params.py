@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agentbay._types.extension import EXTENSIONS_BASE_PATH, ExtensionOption
-from agentbay.api.models import ExtraConfigs
+from agentbay._types.extra_configs import ExtraConfigs
 from agentbay.context_sync import (
     BWList,
     ContextSync,

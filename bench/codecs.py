@@ -1,7 +1,7 @@
 """The form codecs on one write_file chunk, against the standard library's, in one run.
 
 ``python -m bench.codecs [ROUNDS]``: the ``Args`` field of a 51,200-character chunk of mixed
-text (the bench's text, as JSON) encoded by the SDK (``agentbay._form.quote_plus_fast``) and
+text (the bench's text, as JSON) encoded by the SDK (``agentbay._core.form.quote_plus_fast``) and
 by ``urllib.parse.quote_plus``, and decoded by the runtime
 (``agentbay_local.protocol.forms``) and by
 ``urllib.parse.unquote_plus``; medians of ROUNDS (default 200) calls each, interleaved.
@@ -13,7 +13,7 @@ import json
 import sys
 from urllib.parse import quote_plus, unquote_plus
 
-from agentbay._form import quote_plus_fast
+from agentbay._core.form import quote_plus_fast
 from agentbay_local.protocol.forms import unquote_field
 from bench.harness import interleaved, mixed_text, p50
 

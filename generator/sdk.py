@@ -18,18 +18,25 @@ manager package, what its ``__init__.py`` exports (rendered for both flavours)::
 
 Every template sees the render globals of its flavour (``flavour_globals``): ``flavor``,
 ``is_async``, ``aw`` (``"await "``/``""``), ``async_`` (``"async "``/``""``), ``Async``
-(the class-name prefix), ``pkg`` (``agentbay``/``agentbay.aio``), the class names ``Bay``,
-``Session``, ``Api``, and the httpx names ``Http`` and ``Transport``; and the tool catalogue of
-the description (``tools``, ``tools_by_name``, ``servers``, ``images``) and its ``actions``.
+(the class-name prefix), the packages ``pkg`` (``agentbay``/``agentbay.aio``: the public
+modules), ``rendered`` (``agentbay._rendered``/``agentbay._rendered.aio``: the rendered
+internals) and ``core`` (``agentbay._core``/``agentbay._core.aio``: the hand-written
+plumbing), the class names ``Bay``, ``Session``, ``Api``, and the httpx names ``Http`` and
+``Transport``; the tool catalogue of the description (``tools``, ``tools_by_name``,
+``servers``, ``images``), its ``actions`` and the generated ``models`` package.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 MANIFEST = "manifest.yaml"
+#: The low-level client openapi-python-client generates, and its models.
+CLIENT = "agentbay._rendered.openapi"
+MODELS = f"{CLIENT}.models"
 #: Renders a manager package's ``__init__.py`` from the manifest's ``package`` entry.
 PACKAGE_TEMPLATE = "_package.py.jinja"
 
@@ -52,6 +59,7 @@ def load_catalogue(spec_path: Path) -> dict[str, Any]:
         "tools_by_name": {tool["name"]: tool for tool in tools},
         "servers": document.get("x-mcp-servers", {}),
         "images": document.get("x-mcp-images", {}),
+        "models": MODELS,
     }
 
 
@@ -68,7 +76,7 @@ def _action(name: str, operation: dict[str, Any]) -> dict[str, Any]:
         "name": name,
         "tag": tag,
         # openapi-python-client's file name for the operation (snake case of operationId).
-        "module": f"agentbay._api.api.{tag}.{_SNAKE.sub('_', name).lower()}",
+        "module": f"{CLIENT}.api.{tag}.{_SNAKE.sub('_', name).lower()}",
         "request": _schema_name(operation["requestBody"]["content"]),
         "response": _schema_name(operation["responses"]["200"]["content"]),
         "safe_to_retry": bool(operation.get("x-safe-to-retry")),
@@ -77,19 +85,22 @@ def _action(name: str, operation: dict[str, Any]) -> dict[str, Any]:
 
 def check_action_table(out: Path, actions: list[dict[str, Any]]) -> None:
     """Fail generation when a row names generated code that does not exist."""
+    exported = (out / (MODELS.replace(".", "/") + "/__init__.py")).read_text(encoding="utf-8")
     for action in actions:
         module = out / (action["module"].replace(".", "/") + ".py")
         text = module.read_text(encoding="utf-8") if module.exists() else ""
-        for model in (action["request"], action["response"]):
-            if f"import {model}\n" not in text:
-                raise ValueError(
-                    f"action {action['name']}: {module.relative_to(out)} does not use {model}"
-                )
+        if "def request_kwargs(" not in text or f"import {action['request']}\n" not in text:
+            raise ValueError(
+                f"action {action['name']}: {module.relative_to(out)} does not build a "
+                f"{action['request']} request"
+            )
+        if f"import {action['response']}\n" not in exported:
+            raise ValueError(f"action {action['name']}: no generated model {action['response']}")
 
 
 def check_tool_timeouts(tools: list[dict[str, Any]]) -> None:
     """Fail generation when a tool's ``timeout`` names an unknown argument or unit."""
-    from agentbay._timeouts import ToolTimeout
+    from agentbay._core.timeouts import ToolTimeout
 
     for tool in tools:
         ToolTimeout.from_catalogue(tool)
@@ -138,6 +149,8 @@ def flavour_globals(flavor: str) -> dict[str, Any]:
         "async_": "async " if is_async else "",
         "Async": prefix,
         "pkg": "agentbay.aio" if is_async else "agentbay",
+        "rendered": "agentbay._rendered.aio" if is_async else "agentbay._rendered",
+        "core": "agentbay._core.aio" if is_async else "agentbay._core",
         "Bay": f"{prefix}AgentBay",
         "Session": f"{prefix}Session",
         "Api": f"{prefix}ApiClient",
@@ -159,8 +172,12 @@ def package_exports(module: dict[str, Any], output: dict[str, str]) -> list[tupl
     ]
 
 
-def render(repo: Path, out: Path, *, header: str) -> list[Path]:
-    """Render every module of the manifest below ``out``; answer the written paths."""
+def render(repo: Path, out: Path, *, header: Callable[[str], str]) -> list[Path]:
+    """Render every module of the manifest below ``out``; answer the written paths.
+
+    ``header(template)`` is each module's first line, naming the template it was rendered
+    from (a path below ``repo``).
+    """
     import jinja2
     import yaml
 
@@ -188,14 +205,15 @@ def render(repo: Path, out: Path, *, header: str) -> list[Path]:
         for output in module["outputs"]:
             names = flavour_globals(output["flavor"])
             target = out / output["path"]
-            _write(target, header + template.render(**names, **catalogue))
+            source = f"templates/sdk/{module['template']}"
+            _write(target, header(source) + template.render(**names, **catalogue))
             written.append(target)
             if "package" in module:
                 init = target.parent / "__init__.py"
                 text = package_template.render(
                     doc=module["package"]["doc"], exports=package_exports(module, output)
                 )
-                _write(init, header + text)
+                _write(init, header(f"templates/sdk/{PACKAGE_TEMPLATE}") + text)
                 written.append(init)
     return written
 

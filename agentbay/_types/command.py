@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agentbay.model.response import ApiResponse
+from agentbay._types.response import ApiResponse
 
 
 @dataclass

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from agentbay._answer import given
-from agentbay.model.response import ApiResponse
+from agentbay._core.answer import given
+from agentbay._types.response import ApiResponse
 
 if TYPE_CHECKING:
-    from agentbay._api.models import Context as WireContext
-    from agentbay._api.models import ContextFile, FileUrlData
+    from agentbay._rendered.openapi.models import Context as WireContext
+    from agentbay._rendered.openapi.models import ContextFile, FileUrlData
 
 
 class Context:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentbay.model.response import ApiResponse
+from agentbay._types.response import ApiResponse
 
 
 @dataclass

@@ -1,1 +1,1 @@
-"""Generated-model compatibility path of the 0.9 API (``agentbay.api.models``)."""
+"""The 0.9 path ``agentbay.api.models``: ``ExtraConfigs`` and its parts."""

@@ -1,27 +1,4 @@
-"""Generic result models of the 0.9 API."""
+"""Generic result models of the 0.9 API (defined in ``agentbay._types.response``)."""
 
-from agentbay.model.response import (
-    ApiResponse,
-    BoolResult,
-    DeleteResult,
-    GetSessionData,
-    GetSessionResult,
-    McpToolsResult,
-    OperationResult,
-    SessionListResult,
-    SessionResult,
-    extract_request_id,
-)
-
-__all__ = [
-    "ApiResponse",
-    "BoolResult",
-    "DeleteResult",
-    "GetSessionData",
-    "GetSessionResult",
-    "McpToolsResult",
-    "OperationResult",
-    "SessionListResult",
-    "SessionResult",
-    "extract_request_id",
-]
+from agentbay.model.response import *  # noqa: F403 (its __all__: the names are listed once)
+from agentbay.model.response import __all__ as __all__

@@ -1,5 +1,5 @@
-"""Data models of the 0.9 API."""
+"""Data models of the 0.9 API (defined in ``agentbay._types``)."""
 
-from agentbay.models.mcp_tool import McpTool
+from agentbay._types.mcp_tool import McpTool
 
 __all__ = ["McpTool"]

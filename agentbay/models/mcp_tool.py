@@ -1,25 +1,5 @@
-"""``McpTool``: one entry of ``ListMcpTools``."""
+"""The 0.9 path of ``McpTool`` (defined in ``agentbay._types.mcp_tool``)."""
 
-from __future__ import annotations
+from agentbay._types.mcp_tool import McpTool
 
-from dataclasses import dataclass, field
-from typing import Any
-
-
-@dataclass
-class McpTool:
-    """An in-session MCP tool: its name, schema and the server that runs it."""
-
-    name: str
-    description: str
-    input_schema: dict[str, Any] = field(default_factory=dict)
-    server: str = ""
-    tool: str = ""
-
-    def get_name(self) -> str:
-        """The tool name."""
-        return self.name
-
-    def get_server(self) -> str:
-        """The MCP server of the tool."""
-        return self.server
+__all__ = ["McpTool"]

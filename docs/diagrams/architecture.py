@@ -107,7 +107,7 @@ def drawing() -> str:
         118,
         "SDK (generated, checked in)",
         (
-            "agentbay/_api: the low-level client",
+            "_rendered/openapi: low-level client",
             "AgentBay, Session, managers",
             "sync + async (agentbay.aio)",
         ),

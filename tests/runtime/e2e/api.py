@@ -1,4 +1,4 @@
-"""Calling a real runtime over HTTP through the generated low-level client, answers validated.
+"""Calling a real runtime over HTTP with the generated request builders, answers validated.
 
 Every answer is checked against the description: the 200 schema of the action, or the error
 envelope. The raw JSON is returned so tests can look at exactly what went over the wire.
@@ -17,7 +17,6 @@ import jsonschema
 import referencing
 import referencing.jsonschema
 
-from agentbay._api.client import Client
 from tests.sdk.contract.wire import description, endpoint_module, operation, request_schema
 
 ROOT = "urn:agentbay-description"
@@ -63,18 +62,18 @@ class RpcError(Exception):
 
 
 class Api:
-    """The generated client pointed at one runtime, with one key."""
+    """An httpx client pointed at one runtime, with one key, sending generated requests."""
 
     def __init__(self, endpoint: str, api_key: str, timeout: float = 60.0) -> None:
         self.endpoint = endpoint
         self.api_key = api_key
-        self.client = Client(base_url=endpoint, timeout=httpx.Timeout(timeout))
+        self.client = httpx.Client(base_url=endpoint, timeout=httpx.Timeout(timeout))
 
     def raw(self, action: str, **fields: Any) -> tuple[int, dict[str, Any]]:
         """Send one action; answer the HTTP status and the validated JSON body."""
         module = endpoint_module(action)
         model_name, schema = request_schema(action)
-        models = importlib.import_module("agentbay._api.models")
+        models = importlib.import_module("agentbay._rendered.openapi.models")
         values = dict(fields)
         kwargs: dict[str, Any] = {}
         if action == "SyncContext":
@@ -85,7 +84,7 @@ class Api:
             if isinstance(value, dict | list):
                 values[key] = json.dumps(value)
         body = getattr(models, model_name).from_dict(values)
-        response = module.sync_detailed(client=self.client, body=body, **kwargs)
+        response = self.client.request(**module.request_kwargs(body=body, **kwargs))
         answer = json.loads(response.content)
         status = int(response.status_code)
         validate_answer(response_schema(action, status), answer)

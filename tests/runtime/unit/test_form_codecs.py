@@ -1,6 +1,6 @@
 """The fast form codecs give exactly what the standard library gives, on any input.
 
-``agentbay._form`` (SDK requests) must match ``urlencode`` byte for byte: the official client's
+``agentbay._core.form`` (SDK requests) must match ``urlencode`` byte for byte: the official client's
 requests and ours are compared on the wire. ``agentbay_local.protocol.forms`` (the runtime)
 must decode every body as ``parse_qsl`` does, malformed ones included, with the same errors.
 """
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentbay._form import form_body, quote_plus_fast
+from agentbay._core.form import form_body, quote_plus_fast
 from agentbay_local.protocol.envelope import ApiError
 from agentbay_local.protocol.forms import parse_form, parse_pairs, unquote_field
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentbay import _tools
-from agentbay._timeouts import (
+from agentbay._core.timeouts import (
     ANSWER_SLACK_S,
     DEFAULT_IN_SESSION_DEADLINE_S,
     IN_SESSION_SLACK_S,
@@ -14,6 +13,7 @@ from agentbay._timeouts import (
     client_deadline_s,
     in_session_deadline_s,
 )
+from agentbay._rendered import tools as _tools
 from agentbay_local.protocol import description
 
 

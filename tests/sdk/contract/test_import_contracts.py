@@ -53,7 +53,11 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
     ("module", "line", "contract"),
     [
         # The runtime reaching into the SDK's plumbing instead of agentbay.contract.
-        ("agentbay_local/store.py", "import agentbay._transport", "only through agentbay.contract"),
+        (
+            "agentbay_local/store.py",
+            "import agentbay._core.transport",
+            "only through agentbay.contract",
+        ),
         # The SDK importing the runtime outside its bridge.
         ("agentbay/session.py", "import agentbay_local.runtime", "reaches the runtime only"),
         # A lower layer importing a higher one (the service locator this replaced).

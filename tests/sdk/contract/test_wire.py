@@ -14,8 +14,15 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-import agentbay._client as sdk_client
-from tests.sdk.contract.wire import ACTIONS, Recorded, load_captures, send, typed_form
+import agentbay._rendered.client as sdk_client
+from tests.sdk.contract.wire import (
+    ACTIONS,
+    Recorded,
+    load_captures,
+    response_model,
+    send,
+    typed_form,
+)
 from tests.support.raw_http import RawServer, answer
 
 OK: dict[str, Any] = {"RequestId": "r-1", "Success": True, "Code": "ok", "HttpStatusCode": 200}
@@ -41,7 +48,8 @@ def assert_same_wire(seen: Recorded, action: str, raw_target: str, body: str) ->
 
 
 def replay(action: str, raw_target: str, body: str, answer: dict[str, Any]) -> Any:
-    """Feed a wire request's values to the generated client and compare what it sends."""
+    """Feed a wire request's values to the generated request builder and compare what it
+    sends; answer the reply."""
     query = dict(parse_qsl(raw_target.split("?", 1)[1]))
     form = dict(parse_qsl(body, keep_blank_values=True))
     seen, response = send(action, form, query, answer)
@@ -65,8 +73,8 @@ def test_captured_request_is_reproduced_byte_for_byte(record: dict[str, Any]) ->
         record["action"], record["raw_target"], record["body_text"], record["response"]
     )
     assert response.status_code == 200
-    assert response.parsed is not None, "the captured answer must parse into the typed model"
-    assert response.parsed.success is True
+    parsed = response_model(record["action"]).from_dict(response.json())
+    assert parsed.success is True, "the captured answer must parse into the typed model"
 
 
 # Verbatim requests from wire-contract.md section a.5 (3) and (4), and section-b derived
@@ -164,51 +172,36 @@ def test_every_action_has_a_wire_equality_test() -> None:
 
 
 def test_vpc_call_tool_request_matches_capture() -> None:
-    """The VPC route: GET /callTool with the official client's query order and encoding."""
-    from agentbay._api.api.vpc import call_tool
-    from tests.sdk.contract.wire import recording_client
+    """The VPC route as the SDK sends it (the generated ``request_kwargs`` through
+    ``ApiClient.get``): GET /callTool with the official client's query order, encoding and
+    Content-Type, on a real socket."""
+    from agentbay._rendered.openapi.api.vpc import call_tool
+    from agentbay._rendered.openapi.models import CallToolResponse
 
     records = [r for r in load_captures("sdk-0.9.3-walkthrough-vpc.jsonl") if r["method"] == "GET"]
     assert records
     for record in records:
         query = dict(parse_qsl(record["raw_target"].split("?", 1)[1]))
-        client, seen = recording_client(record["response"])
-        response = call_tool.sync_detailed(
-            client=client,
+        built = call_tool.request_kwargs(
             server=query["server"],
             tool=query["tool"],
             args=query["args"],
             token=query["token"],
             request_id=query["requestId"],
         )
-        assert seen[0].method == "GET"
-        assert seen[0].raw_target == record["raw_target"]
-        assert response.parsed is not None
-        assert (
-            response.parsed.data.content[0].text == record["response"]["data"]["content"][0]["text"]
-        )
-
-
-def test_error_envelope_is_parsed_on_4xx() -> None:
-    """An HTTP 400 answer keeps Code and Message instead of raising or returning None."""
-    from agentbay._api.api.session import get_session
-    from agentbay._api.models import SessionRequest
-    from tests.sdk.contract.wire import recording_client
-
-    answer = {
-        "RequestId": "r-9",
-        "Success": False,
-        "Code": "InvalidApiKey.NotFound",
-        "Message": "The specified api key is not found.",
-        "HttpStatusCode": 400,
-    }
-    client, _ = recording_client(answer, status=400)
-    response = get_session.sync_detailed(
-        client=client, body=SessionRequest(authorization="Bearer x", session_id="s-1")
-    )
-    assert response.status_code == 400
-    assert response.parsed.code == "InvalidApiKey.NotFound"
-    assert response.parsed.message == "The specified api key is not found."
+        server = RawServer(lambda request, r=record: answer(json.dumps(r["response"]).encode()))
+        try:
+            api = sdk_client.ApiClient(api_key="k", endpoint="http://127.0.0.1:1", timeout_s=5)
+            response = api.get(server.url, built, timeout_s=5)
+            api.close()
+        finally:
+            server.stop()
+        (request,) = server.requests
+        assert request.method == "GET"
+        assert request.target == record["raw_target"]
+        assert request.httpx_headers["content-type"] == "application/x-www-form-urlencoded"
+        parsed = CallToolResponse.from_dict(response.json())
+        assert parsed.data.content[0].text == record["response"]["data"]["content"][0]["text"]
 
 
 @pytest.mark.parametrize("record", CAPTURED)

@@ -66,7 +66,7 @@ def snake(name: str) -> str:
 def endpoint_module(action: str) -> ModuleType:
     """The generated module of one action."""
     tag = operation(action)["tags"][0]
-    return importlib.import_module(f"agentbay._api.api.{tag}.{snake(action)}")
+    return importlib.import_module(f"agentbay._rendered.openapi.api.{tag}.{snake(action)}")
 
 
 def request_schema(action: str) -> tuple[str, dict[str, Any]]:
@@ -102,10 +102,10 @@ class Recorded:
     body: str
 
 
-def recording_client(answer: dict[str, Any], status: int = 200) -> tuple[Any, list[Recorded]]:
-    """A generated ``Client`` whose transport records requests and replies with ``answer``."""
-    from agentbay._api.client import Client
-
+def recording_client(
+    answer: dict[str, Any], status: int = 200
+) -> tuple[httpx.Client, list[Recorded]]:
+    """An httpx client whose transport records requests and replies with ``answer``."""
     seen: list[Recorded] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -119,20 +119,25 @@ def recording_client(answer: dict[str, Any], status: int = 200) -> tuple[Any, li
         )
         return httpx.Response(status, json=answer)
 
-    client = Client(base_url="http://127.0.0.1:1")
-    client.set_httpx_client(
-        httpx.Client(base_url="http://127.0.0.1:1", transport=httpx.MockTransport(handler))
+    return httpx.Client(base_url="http://127.0.0.1:1", transport=httpx.MockTransport(handler)), seen
+
+
+def response_model(action: str) -> Any:
+    """The generated model of an action's 200 answer."""
+    ref = operation(action)["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    return getattr(
+        importlib.import_module("agentbay._rendered.openapi.models"), ref.rsplit("/", 1)[1]
     )
-    return client, seen
 
 
 def send(
     action: str, form: dict[str, str], query: dict[str, str], answer: dict[str, Any]
-) -> tuple[Recorded, Any]:
-    """Send one action through the generated client; answer the recording and the parsed reply."""
+) -> tuple[Recorded, httpx.Response]:
+    """Send one action as its generated ``request_kwargs`` builds it; answer the recording and
+    the reply."""
     module = endpoint_module(action)
     model_name, _ = request_schema(action)
-    models = importlib.import_module("agentbay._api.models")
+    models = importlib.import_module("agentbay._rendered.openapi.models")
     body = getattr(models, model_name).from_dict(typed_form(action, form))
     kwargs: dict[str, Any] = {"body": body}
     if "Timestamp" in query:
@@ -142,8 +147,8 @@ def send(
     if action == "SyncContext":
         kwargs["authorization"] = query["Authorization"]
     client, seen = recording_client(answer)
-    detailed: Callable[..., Any] = module.sync_detailed
-    response = detailed(client=client, **kwargs)
+    build: Callable[..., dict[str, Any]] = module.request_kwargs
+    response = client.request(**build(**kwargs))
     assert len(seen) == 1
     return seen[0], response
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from agentbay import AgentBay, Config
-from agentbay._client import ApiClient
+from agentbay._rendered.client import ApiClient
 from agentbay.exceptions import TransportError
 from tests.support.raw_http import RawRequest, RawServer, answer
 

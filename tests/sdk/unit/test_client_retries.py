@@ -14,8 +14,8 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from agentbay._client import ApiClient, backoff_delay
-from agentbay.aio._client import AsyncApiClient
+from agentbay._rendered.aio.client import AsyncApiClient
+from agentbay._rendered.client import ApiClient, backoff_delay
 from agentbay.exceptions import RequestTimeoutError, ServerError, TransportError
 
 KEY = "akm-secret-key-1234567890"

@@ -25,7 +25,7 @@ CONSTRUCTED_DIFFERENTLY = {"ExtensionsService": {"__init__", "create_service"}}
 
 def module_pairs() -> list[tuple[str, str]]:
     manifest = yaml.safe_load((REPO / "templates" / "sdk" / "manifest.yaml").read_text())
-    pairs = [("agentbay._flavour", "agentbay.aio._flavour")]
+    pairs = [("agentbay._core.flavour", "agentbay._core.aio.flavour")]
     for module in manifest["modules"]:
         paths = {output["flavor"]: output["path"] for output in module["outputs"]}
         if {"sync", "async"} <= paths.keys():

@@ -31,7 +31,7 @@ HEAVY = {
     "agentbay.aio.session",
     "agentbay.context",
     "agentbay.context_sync",
-    "agentbay.model.response",
+    "agentbay._types.response",
     "agentbay._types.context",
     "agentbay.session_params",
     "agentbay.config",

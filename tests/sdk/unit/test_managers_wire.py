@@ -17,9 +17,9 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from agentbay._client import ApiClient
+from agentbay._rendered.aio.client import AsyncApiClient
+from agentbay._rendered.client import ApiClient
 from agentbay._types.browser import ActOptions, BrowserOption, ObserveOptions
-from agentbay.aio._client import AsyncApiClient
 from agentbay.aio.session import AsyncSession
 from agentbay.session import Session
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from agentbay._transport import StdlibTransport, _dropped
+from agentbay._core.transport import StdlibTransport, _dropped
 from tests.support.raw_http import RawRequest, RawServer, answer
 
 

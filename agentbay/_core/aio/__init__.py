@@ -1,0 +1,1 @@
+"""The async twins of the hand-written plumbing (``flavour``)."""

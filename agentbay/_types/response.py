@@ -1,0 +1,118 @@
+"""Result objects returned by the client and session methods (exact 0.9 constructors)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentbay._types.mcp_tool import McpTool
+
+
+@dataclass
+class ApiResponse:
+    """Base of every result: the ``RequestId`` of the answer (``""`` when none arrived)."""
+
+    request_id: str = ""
+
+    def get_request_id(self) -> str:
+        """The request id."""
+        return self.request_id
+
+
+@dataclass
+class SessionResult(ApiResponse):
+    """``AgentBay.create`` / ``get``: the session on success."""
+
+    success: bool = False
+    error_message: str = ""
+    session: Any = None
+
+
+@dataclass
+class SessionListResult(ApiResponse):
+    """``AgentBay.list`` / ``list_by_labels``: session ids of one page."""
+
+    success: bool = False
+    error_message: str = ""
+    session_ids: list[str] = field(default_factory=list)
+    next_token: str = ""
+    max_results: int = 0
+    total_count: int = 0
+
+
+@dataclass
+class DeleteResult(ApiResponse):
+    """``delete``: whether the session was released."""
+
+    success: bool = False
+    error_message: str = ""
+    code: str = ""
+    message: str = ""
+    http_status_code: int = 0
+
+
+@dataclass
+class GetSessionData:
+    """Connection data of a session (``GetSession``)."""
+
+    app_instance_id: str = ""
+    resource_id: str = ""
+    session_id: str = ""
+    success: bool = False
+    http_port: str = ""
+    network_interface_ip: str = ""
+    token: str = field(default="", repr=False)
+    vpc_resource: bool = False
+    resource_url: str = ""
+
+
+@dataclass
+class GetSessionResult(ApiResponse):
+    """``AgentBay.get_session``."""
+
+    http_status_code: int = 0
+    code: str = ""
+    success: bool = False
+    data: GetSessionData | None = None
+    error_message: str = ""
+
+
+@dataclass
+class OperationResult(ApiResponse):
+    """A generic outcome with ``data``."""
+
+    success: bool = False
+    data: Any = None
+    error_message: str = ""
+    code: str = ""
+    message: str = ""
+    http_status_code: int = 0
+
+
+@dataclass
+class BoolResult(ApiResponse):
+    """An outcome whose ``data`` is a bool."""
+
+    success: bool = False
+    data: bool | None = None
+    error_message: str = ""
+
+
+@dataclass
+class McpToolsResult(ApiResponse):
+    """``Session.list_mcp_tools``: the tools (``success`` is True when the list arrived)."""
+
+    tools: list[McpTool] = field(default_factory=list)
+    success: bool = True
+
+
+def extract_request_id(response: Any) -> str:
+    """The RequestId of a raw answer (a dict, or an object with ``body``)."""
+    body = (
+        response.get("body", response)
+        if isinstance(response, dict)
+        else getattr(response, "body", None)
+    )
+    if isinstance(body, dict):
+        return str(body.get("RequestId") or "")
+    return str(getattr(body, "request_id", "") or "")
