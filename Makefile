@@ -7,8 +7,14 @@ STAMP  := $(VENV)/.installed-stamp
 .DEFAULT_GOAL := help
 .PHONY: help install generate lint types freshness test test-rootless test-repeat check demo serve bench docs soak
 
+# Columns as wide as the longest target; a $(VAR) in a description shows its value.
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | REPEAT='$(REPEAT)' SOAK_MINUTES='$(SOAK_MINUTES)' \
+		awk -F':.*## ' '{ name[NR] = $$1; text[NR] = $$2; if (length($$1) > w) w = length($$1) } \
+		END { for (i = 1; i <= NR; i++) { t = text[i]; \
+			while (match(t, /\$$\([A-Z_]+\)/)) { v = substr(t, RSTART + 2, RLENGTH - 3); \
+				t = substr(t, 1, RSTART - 1) ENVIRON[v] substr(t, RSTART + RLENGTH) } \
+			printf "  make %-" w "s  %s\n", name[i], t } }'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
