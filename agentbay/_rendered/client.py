@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import logging
 import os
 import platform
 import random
@@ -97,6 +98,21 @@ def user_agent() -> str:
 
 def _timestamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _log_call(
+    action: str, started: float, attempts: int, outcome: str, request_id: object = None
+) -> None:
+    """One DEBUG line per action sent: what, how it ended, how long it took, its RequestId
+    (secrets are removed by the logger's filter)."""
+    log.debug(
+        "%s: %s in %.1f ms%s, RequestId %s",
+        action,
+        outcome,
+        (time.monotonic() - started) * 1000,
+        f" ({attempts} attempts)" if attempts > 1 else "",
+        request_id or "-",
+    )
 
 
 def backoff_delay(attempt: int, retry_after: str | None) -> float:
@@ -437,6 +453,7 @@ class ApiClient:
             action == "GetContext" and not values.get("AllowCreate")
         )
         timeout = httpx.Timeout(timeout_s or self.timeout_s)
+        started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
@@ -450,9 +467,11 @@ class ApiClient:
                     log.debug("%s: %s, retrying", action, exc)
                     self._sleep(backoff_delay(attempt, None))
                     continue
-                raise transport_failure(
+                failure = transport_failure(
                     exc, what=action, target=self.endpoint, timeout_s=timeout.read, action=action
-                ) from exc
+                )
+                _log_call(action, started, attempt, f"failed: {failure}")
+                raise failure from exc
             status = response.status_code
             throttled = status == 429 or (
                 status >= 400 and response.headers.get("x-acs-retry-after", "").isdigit()
@@ -467,9 +486,23 @@ class ApiClient:
                 self._sleep(backoff_delay(attempt, retry_after))
                 continue
             if status >= 400:
-                raise http_failure(response)
+                error = http_failure(response)
+                _log_call(
+                    action,
+                    started,
+                    attempt,
+                    f"HTTP {status} {error.code}: {error.server_message}",
+                    error.request_id,
+                )
+                raise error
             value = json_object(response.content, what=action, action=action)
-            return Answer(decoded(response_model, value, what=action, action=action))
+            answer = Answer(decoded(response_model, value, what=action, action=action))
+            if log.isEnabledFor(logging.DEBUG):
+                outcome = f"HTTP {status}" + (
+                    f", Success false: {answer.error_text}" if answer.failed else ""
+                )
+                _log_call(action, started, attempt, outcome, answer.request_id)
+            return answer
 
     def get(self, base_url: str, built: Mapping[str, Any], *, timeout_s: float) -> httpx.Response:
         """A generated GET request (``request_kwargs``) to another host (the VPC tool route);

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import functools
 import importlib
+import logging
 import os
 import platform
 import random
@@ -99,6 +100,21 @@ def user_agent() -> str:
 
 def _timestamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _log_call(
+    action: str, started: float, attempts: int, outcome: str, request_id: object = None
+) -> None:
+    """One DEBUG line per action sent: what, how it ended, how long it took, its RequestId
+    (secrets are removed by the logger's filter)."""
+    log.debug(
+        "%s: %s in %.1f ms%s, RequestId %s",
+        action,
+        outcome,
+        (time.monotonic() - started) * 1000,
+        f" ({attempts} attempts)" if attempts > 1 else "",
+        request_id or "-",
+    )
 
 
 def backoff_delay(attempt: int, retry_after: str | None) -> float:
@@ -441,6 +457,7 @@ class AsyncApiClient:
             action == "GetContext" and not values.get("AllowCreate")
         )
         timeout = httpx.Timeout(timeout_s or self.timeout_s)
+        started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
@@ -454,9 +471,11 @@ class AsyncApiClient:
                     log.debug("%s: %s, retrying", action, exc)
                     await self._sleep(backoff_delay(attempt, None))
                     continue
-                raise transport_failure(
+                failure = transport_failure(
                     exc, what=action, target=self.endpoint, timeout_s=timeout.read, action=action
-                ) from exc
+                )
+                _log_call(action, started, attempt, f"failed: {failure}")
+                raise failure from exc
             status = response.status_code
             throttled = status == 429 or (
                 status >= 400 and response.headers.get("x-acs-retry-after", "").isdigit()
@@ -471,9 +490,23 @@ class AsyncApiClient:
                 await self._sleep(backoff_delay(attempt, retry_after))
                 continue
             if status >= 400:
-                raise http_failure(response)
+                error = http_failure(response)
+                _log_call(
+                    action,
+                    started,
+                    attempt,
+                    f"HTTP {status} {error.code}: {error.server_message}",
+                    error.request_id,
+                )
+                raise error
             value = json_object(response.content, what=action, action=action)
-            return Answer(decoded(response_model, value, what=action, action=action))
+            answer = Answer(decoded(response_model, value, what=action, action=action))
+            if log.isEnabledFor(logging.DEBUG):
+                outcome = f"HTTP {status}" + (
+                    f", Success false: {answer.error_text}" if answer.failed else ""
+                )
+                _log_call(action, started, attempt, outcome, answer.request_id)
+            return answer
 
     async def get(
         self, base_url: str, built: Mapping[str, Any], *, timeout_s: float
