@@ -106,6 +106,19 @@ class McpToolsResult(ApiResponse):
     success: bool = True
 
 
+@dataclass
+class McpToolResult(ApiResponse):
+    """``Session.call_mcp_tool``: the tool's answer text, or why the call failed (0.22's shape).
+
+    ``error_message`` is the tool's own message when the tool reported an error, otherwise
+    what failed on the way (the request, the transport).
+    """
+
+    success: bool = False
+    data: str = ""
+    error_message: str = ""
+
+
 def extract_request_id(response: Any) -> str:
     """The RequestId of a raw answer (a dict, or an object with ``body``)."""
     body = (

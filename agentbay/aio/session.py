@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from agentbay._core.aio.flavour import sleep
 from agentbay._types.mcp_tool import McpTool
-from agentbay._types.response import DeleteResult, McpToolsResult, OperationResult
+from agentbay._types.response import DeleteResult, McpToolResult, McpToolsResult, OperationResult
 from agentbay._types.session import SessionInfo
 from agentbay.exceptions import AgentBayError, SessionError
 from agentbay.logger import get_logger
@@ -433,6 +433,47 @@ class AsyncSession:
         ]
         self.mcp_tools = tools
         return McpToolsResult(request_id=answer.request_id, tools=tools)
+
+    async def call_mcp_tool(
+        self,
+        tool_name: str,
+        args: dict[str, Any],
+        read_timeout: int | None = None,
+        connect_timeout: int | None = None,
+        auto_gen_session: bool = False,
+    ) -> McpToolResult:
+        """Call one of the session's tools by name with its arguments (as in 0.22).
+
+        Any tool of the catalogue (``list_mcp_tools``) can be called this way; the managers
+        call the same tools through typed methods. The call's deadline follows the tool's own
+        timeout argument where it has one (``shell``'s ``timeout_ms``, ``run_code``'s
+        ``timeout_s``), else the client's timeout.
+
+        Args:
+            tool_name: the tool's name, e.g. ``"shell"``.
+            args: the tool's arguments, as its ``inputSchema`` describes them.
+            read_timeout: the call's deadline in milliseconds, replacing the one above.
+            connect_timeout: accepted for 0.22 compatibility; the client's own connect
+                timeout applies.
+            auto_gen_session: accepted for 0.22 compatibility; a tool call never creates a
+                session.
+
+        Returns:
+            ``McpToolResult``: ``data`` is the tool's answer text; on failure ``success`` is
+            False and ``error_message`` is the tool's own message (an error the tool
+            reported) or what failed on the way. Never raises.
+        """
+        from agentbay._rendered.aio.service import BaseService
+
+        del connect_timeout, auto_gen_session
+        timeout_s = read_timeout / 1000 if read_timeout else None
+        result = await BaseService(self)._call_mcp_tool(tool_name, dict(args), timeout_s)
+        return McpToolResult(
+            request_id=result.request_id,
+            success=result.success,
+            data=result.data,
+            error_message=result.tool_error or result.error_message,
+        )
 
 
 def _operation(answer: Answer[Any], data: Any) -> OperationResult:

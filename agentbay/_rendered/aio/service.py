@@ -34,12 +34,17 @@ VPC_TIMEOUT_S = 30.0
 
 @dataclass
 class ToolCallResult:
-    """The outcome of one tool call: its first text, or why it failed."""
+    """The outcome of one tool call: its first text, or why it failed.
+
+    ``tool_error`` is the tool's own message when the tool answered ``isError`` (its texts,
+    without the 0.9 prefix of ``error_message``); empty for every other failure.
+    """
 
     success: bool
     data: str = ""
     error_message: str = ""
     request_id: str = ""
+    tool_error: str = ""
 
 
 def parse_tool_data(data: Any, request_id: str) -> ToolCallResult:
@@ -59,8 +64,12 @@ def parse_tool_data(data: Any, request_id: str) -> ToolCallResult:
     content = data.content or []
     texts = [str(item.text or "") for item in content]
     if data.is_error:
+        tool_error = "; ".join(texts)
         return ToolCallResult(
-            False, error_message="Error in response: " + "; ".join(texts), request_id=request_id
+            False,
+            error_message="Error in response: " + tool_error,
+            request_id=request_id,
+            tool_error=tool_error,
         )
     if not content:
         return ToolCallResult(
@@ -80,12 +89,17 @@ class BaseService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def _call_mcp_tool(self, name: str, args: dict[str, Any]) -> ToolCallResult:
-        """Call one tool of the session and answer its parsed outcome (never raises)."""
+    async def _call_mcp_tool(
+        self, name: str, args: dict[str, Any], timeout_s: float | None = None
+    ) -> ToolCallResult:
+        """Call one tool of the session and answer its parsed outcome (never raises).
+
+        ``timeout_s`` replaces the deadline the tool timeout rule gives (``_timeouts``).
+        """
         session = self.session
         try:
             if session.is_vpc:
-                return await self._call_vpc(name, args)
+                return await self._call_vpc(name, args, timeout_s)
             client = session.agent_bay.api
             answer = await client.call(
                 "CallMcpTool",
@@ -94,7 +108,8 @@ class BaseService:
                     "Name": name,
                     "Args": json.dumps(args, ensure_ascii=False),
                 },
-                timeout_s=client_deadline_s(_tools.TOOL_TIMEOUTS.get(name), args, client.timeout_s),
+                timeout_s=timeout_s
+                or client_deadline_s(_tools.TOOL_TIMEOUTS.get(name), args, client.timeout_s),
             )
         except ServerError as exc:
             return ToolCallResult(False, error_message=f"Failed to call MCP tool {name}: {exc}")
@@ -120,7 +135,9 @@ class BaseService:
             return OperationResult(request_id=result.request_id, error_message=result.error_message)
         return OperationResult(request_id=result.request_id, success=True, data=result.data)
 
-    async def _call_vpc(self, name: str, args: dict[str, Any]) -> ToolCallResult:
+    async def _call_vpc(
+        self, name: str, args: dict[str, Any], timeout_s: float | None = None
+    ) -> ToolCallResult:
         """The VPC route: GET http://<ip>:<port>/callTool on the session's own sandbox."""
         session = self.session
         server = session.find_server_for_tool(name)
@@ -148,7 +165,8 @@ class BaseService:
             response = await client.get(
                 f"http://{session.network_interface_ip}:{session.http_port}",
                 built,
-                timeout_s=client_deadline_s(_tools.TOOL_TIMEOUTS.get(name), args, VPC_TIMEOUT_S),
+                timeout_s=timeout_s
+                or client_deadline_s(_tools.TOOL_TIMEOUTS.get(name), args, VPC_TIMEOUT_S),
             )
         except AgentBayError as exc:
             return ToolCallResult(False, error_message=f"failed to call VPC {name}: {exc}")
