@@ -12,16 +12,18 @@ from pathlib import Path
 
 from agentbay._core.timeouts import ToolTimeout, in_session_deadline_s
 from agentbay._rendered.openapi.models import Context, FileUrlData, SessionSummary
-from agentbay.logger import get_logger
+from agentbay.logger import RedactingFilter, get_logger, register_secret
 
 __all__ = [
     "Context",
     "FileUrlData",
+    "RedactingFilter",
     "SessionSummary",
     "ToolTimeout",
     "description_path",
     "get_logger",
     "in_session_deadline_s",
+    "register_secret",
 ]
 
 # In a wheel the description ships inside the package (pyproject's force-include); in a

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from agentbay_local import log as runtime_log
 
 KEYS_ENV = "AGENTBAY_LOCAL_API_KEYS"
 
@@ -28,6 +29,16 @@ UNISOLATED_WARNING = """\
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"""
 
 
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` shows every option's default, unless its text already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, [], argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
 def _port(text: str) -> int:
     """A TCP port number (argparse type)."""
     try:
@@ -37,6 +48,17 @@ def _port(text: str) -> int:
     if not 0 < port < 65536:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
     return port
+
+
+def _port_or_zero(text: str) -> int:
+    """A TCP port number, or 0 for a free one (argparse type)."""
+    return 0 if text.strip() == "0" else _port(text)
+
+
+def _fail(message: str) -> int:
+    """Say what went wrong in one line (no traceback); serve's exit status for it."""
+    print(f"agentbay local serve: {message}", file=sys.stderr)
+    return 2
 
 
 def _size_arg(text: str) -> int:
@@ -80,10 +102,11 @@ def _parser() -> argparse.ArgumentParser:
     local_commands = parser.add_subparsers(dest="local_command", required=True)
     serve = local_commands.add_parser(
         "serve",
+        formatter_class=_HelpWithDefaults,
         help="serve the AgentBay API with isolated local sessions (foreground; Ctrl-C stops)",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8790, help="port to listen on")
+    serve.add_argument("--port", type=_port, default=8790, help="port to listen on")
     serve.add_argument(
         "--data-dir", type=Path, default=default_data_dir(), help="where state is kept"
     )
@@ -97,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--link-port",
-        type=int,
+        type=_port_or_zero,
         default=0,
         help="port of the listener serving GetLink URLs (default: a free port)",
     )
@@ -178,7 +201,19 @@ def _parser() -> argparse.ArgumentParser:
         metavar="CPUS",
         help="CPU time of each session, in CPUs, e.g. 1 or 0.5 (default: no cap; cgroups only)",
     )
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning"],
+        help="info: one line per session event and per refused request; debug: also every API "
+        "call and tool call with its duration and RequestId",
+    )
+    serve.add_argument(
+        "--log-format",
+        default="text",
+        choices=runtime_log.FORMATS,
+        help="text for people, json for machines (one object per line)",
+    )
     _image_parser(local_commands, default_data_dir())
     return parser
 
@@ -188,6 +223,7 @@ def _image_parser(local_commands: Any, data_dir: Path) -> None:
     image_commands = image.add_subparsers(dest="image_command", required=True)
     build = image_commands.add_parser(
         "build",
+        formatter_class=_HelpWithDefaults,
         help="build a user image from a base image and commands, or from an Imagefile",
         description="Build NAME from --from BASE with --run commands, or from -f IMAGEFILE "
         "(FROM, RUN, COPY, ENV, WORKDIR). Sessions use it as CreateMcpSession(ImageId=NAME).",
@@ -213,9 +249,16 @@ def _image_parser(local_commands: Any, data_dir: Path) -> None:
         metavar="PORT",
         help="a TCP port of this host's 127.0.0.1 the steps may reach at 10.0.2.2:PORT",
     )
-    for command in (build, image_commands.add_parser("list", help="list the user images")):
+    for command in (
+        build,
+        image_commands.add_parser(
+            "list", help="list the user images", formatter_class=_HelpWithDefaults
+        ),
+    ):
         command.add_argument("--data-dir", type=Path, default=data_dir, help="where state is kept")
-    remove = image_commands.add_parser("rm", help="remove a user image")
+    remove = image_commands.add_parser(
+        "rm", help="remove a user image", formatter_class=_HelpWithDefaults
+    )
     remove.add_argument("name", metavar="NAME")
     remove.add_argument("--data-dir", type=Path, default=data_dir, help="where state is kept")
 
@@ -283,10 +326,10 @@ def _size(size: int) -> str:
 
 def _serve(options: argparse.Namespace) -> int:
     from agentbay_local.protocol.keys import generate_key
-    from agentbay_local.runtime import RuntimeOptions
+    from agentbay_local.runtime import Runtime, RuntimeOptions
     from agentbay_local.sandbox import SandboxManager, probe
     from agentbay_local.sandbox.limits import SessionLimits
-    from agentbay_local.server import serve_foreground
+    from agentbay_local.server import bind_listener, serve_foreground
     from agentbay_local.sessions.desktop import Screen, missing_programs_advice
 
     problem = probe.isolation_problem()
@@ -358,7 +401,21 @@ def _serve(options: argparse.Namespace) -> int:
         start_desktop=options.start_desktop,
         limits=budget,
     )
-    logging.basicConfig(level=options.log_level.upper(), format="%(levelname)s %(message)s")
+    runtime_log.configure(options.log_level, options.log_format, secrets=keys)
+    # Everything that can fail is tried before the runtime says it is running: the port,
+    # then the data dir (its lock).
+    try:
+        sock = bind_listener(options.host, options.port)
+    except OSError as exc:
+        return _fail(
+            f"cannot listen on {options.host}:{options.port}: {exc.strerror or exc}. "
+            "Is another runtime running there? Stop it or choose another --port."
+        )
+    try:
+        runtime = Runtime(runtime_options)
+    except (RuntimeError, OSError) as exc:
+        sock.close()
+        return _fail(str(exc))
     print(
         f"AgentBay local runtime on http://{options.host}:{options.port} "
         f"(data in {options.data_dir}); point clients at it with "
@@ -367,7 +424,7 @@ def _serve(options: argparse.Namespace) -> int:
     )
     # uvicorn shuts down gracefully (every session released), then re-raises the signal.
     with contextlib.suppress(KeyboardInterrupt):
-        serve_foreground(runtime_options, log_level=options.log_level)
+        serve_foreground(runtime, sock, log_level=options.log_level)
     print("AgentBay local runtime stopped; every session was released.", file=sys.stderr)
     return 0
 

@@ -115,6 +115,7 @@ class Runtime:
                 isolated=options.isolated,
                 max_sessions=options.max_sessions,
                 start_desktop=options.start_desktop,
+                limits=options.limits,
             ),
             store=self.store,
             running=self.running,
@@ -133,6 +134,11 @@ class Runtime:
         """A session's sandbox died by itself: report it failed, close its links."""
         self.store.mark_failed(session_id)
         self.links.close_session(session_id)
+        log.warning(
+            "session %s failed: its sandbox stopped unexpectedly",
+            session_id,
+            extra={"event": "session_failed", "session": session_id},
+        )
 
     @property
     def base_url(self) -> str:
@@ -154,7 +160,7 @@ class Runtime:
         """Release every session (uploading what policies ask for) and stop."""
         for row in self.store.running_sessions({}):
             try:
-                await self.sessions.release({"SessionId": row.id})
+                await self.sessions.release({"SessionId": row.id}, reason="runtime shutdown")
             except Exception:  # keep releasing the others; a failure here is only logged
                 log.exception("releasing %s at shutdown failed", row.id)
         await self.links.close()

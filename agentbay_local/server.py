@@ -24,7 +24,8 @@ from agentbay_local.runtime import Runtime, RuntimeOptions
 START_TIMEOUT_S = 60.0
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind_listener(host: str, port: int) -> socket.socket:
+    """The runtime's listening socket on ``host:port`` (0: a free port); OSError if taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on accepted sockets whose proto
     # says TCP, and with proto 0 Nagle's algorithm plus delayed ACKs add 40 ms to every answer
@@ -51,11 +52,9 @@ def _server(runtime: Runtime, log_level: str) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-def serve_foreground(options: RuntimeOptions, log_level: str = "info") -> None:
-    """Serve until Ctrl-C / SIGTERM; every session is released on the way out."""
-    sock = _bind(options.host, options.port)
-    options.port = sock.getsockname()[1]
-    runtime = Runtime(options)
+def serve_foreground(runtime: Runtime, sock: socket.socket, log_level: str = "info") -> None:
+    """Serve ``runtime`` on ``sock`` (from ``bind_listener``) until Ctrl-C / SIGTERM; every
+    session is released on the way out."""
     server = _server(runtime, log_level)
     asyncio.run(server.serve(sockets=[sock]))
 
@@ -89,7 +88,7 @@ def start_in_thread(options: RuntimeOptions, *, remove_data_dir: bool = False) -
 
     ``remove_data_dir`` deletes the data dir after the runtime stopped (for scratch dirs).
     """
-    sock = _bind(options.host, options.port)
+    sock = bind_listener(options.host, options.port)
     options.port = sock.getsockname()[1]
     runtime = Runtime(options)
     server = _server(runtime, "warning")

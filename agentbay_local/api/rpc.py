@@ -7,6 +7,8 @@ request objects: that stack was about a third of the runtime's CPU time per call
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -77,22 +79,45 @@ class RpcEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()
+        started = time.perf_counter()
+        called: list[str] = []  # the action's name, once read
         try:
-            payload, status = await self._answer(request_id, scope, receive), 200
+            payload, status = await self._answer(request_id, scope, receive, called), 200
         except ClientGone:
+            log.debug("the client went away before its request arrived")
             return
         except ApiError as error:
             payload, status = failure(request_id, error), error.status
+            _log_refused(scope, called, error, request_id)
         except Exception:
-            log.exception("unexpected failure answering an RPC request")
+            log.exception("unexpected failure answering an RPC request (RequestId %s)", request_id)
             internal = ApiError(500, "InternalError", "The local runtime failed; see its log.")
             payload, status = failure(request_id, internal), 500
         await send_json(send, status, encode(payload))
+        if log.isEnabledFor(logging.DEBUG):
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            action = called[0] if called else "?"
+            log.debug(
+                "%s %d in %.1f ms (RequestId %s)",
+                action,
+                status,
+                duration_ms,
+                request_id,
+                extra={
+                    "event": "api_call",
+                    "action": action,
+                    "duration_ms": duration_ms,
+                    "request_id": request_id,
+                },
+            )
 
-    async def _answer(self, request_id: str, scope: Scope, receive: Receive) -> dict[str, Any]:
+    async def _answer(
+        self, request_id: str, scope: Scope, receive: Receive, called: list[str]
+    ) -> dict[str, Any]:
         runtime = self.runtime
         query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
         name = query.get("Action") or header(scope, b"x-acs-action") or ""
+        called.append(name)
         action = runtime.description.actions.get(name)
         if action is None:
             raise ApiError(
@@ -110,3 +135,25 @@ class RpcEndpoint:
         runtime.keys.check(key)
         data, extra = await dispatch(runtime, name, read_fields(action, form))
         return success(request_id, data, **extra)
+
+
+def _log_refused(scope: Scope, called: list[str], error: ApiError, request_id: str) -> None:
+    """One line per refused request (bad key, unknown session, invalid field, ...)."""
+    client = scope.get("client")
+    where = f"{client[0]}:{client[1]}" if client else "?"
+    action = called[0] if called else "?"
+    log.info(
+        "refused %s from %s: %s %s (RequestId %s)",
+        action or "(no action)",
+        where,
+        error.code,
+        error.message,
+        request_id,
+        extra={
+            "event": "refused",
+            "action": action,
+            "code": error.code,
+            "client": where,
+            "request_id": request_id,
+        },
+    )

@@ -50,6 +50,14 @@ class SessionLimits:
         wanted["RLIMIT_FSIZE"] = self.disk_bytes
         return {name: value for name, value in wanted.items() if value is not None}
 
+    def summary(self) -> str:
+        """One line for the log: ``memory 2G, disk 10G, 512 processes, CPUs no cap``."""
+        memory = human_size(self.memory_bytes) if self.memory_bytes else "no limit"
+        disk = human_size(self.disk_bytes) if self.disk_bytes else "no limit"
+        pids = f"{self.pids} processes" if self.pids else "processes no limit"
+        cpus = f"{self.cpus:g} CPUs" if self.cpus else "CPUs no cap"
+        return f"memory {memory}, disk {disk}, {pids}, {cpus}"
+
 
 def human_size(size: int) -> str:
     """``2G``, ``512M``: the largest unit that divides the size (``parse_size`` reads it)."""

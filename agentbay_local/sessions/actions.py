@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agentbay.contract import SessionSummary
+from agentbay.contract import SessionSummary, get_logger
 from agentbay_local.images.registry import ImageError, ImageInfo, builtin_images
 from agentbay_local.protocol.envelope import ApiError, invalid
 from agentbay_local.protocol.paging import decode_page_token, encode_page_token
@@ -27,11 +27,14 @@ if TYPE_CHECKING:
     from agentbay_local.protocol.description import Description
     from agentbay_local.running import RunningSessions
     from agentbay_local.sandbox import SandboxManager
+    from agentbay_local.sandbox.limits import SessionLimits
     from agentbay_local.sessions.browsers import BrowserActions
     from agentbay_local.sessions.links import LinkProxy
     from agentbay_local.sessions.resource_page import ResourcePage
     from agentbay_local.sessions.tools import ToolCalls
     from agentbay_local.store import Store
+
+log = get_logger("agentbay.local.sessions")
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 DEFAULT_IMAGE = "linux_latest"
@@ -45,11 +48,13 @@ class SessionSettings:
         isolated: sessions run in sandboxes (user images need it).
         max_sessions: how many may run at once (``--max-sessions``).
         start_desktop: start each desktop session's display at creation.
+        limits: what each session may use (for the log; the sandbox manager applies them).
     """
 
     isolated: bool
     max_sessions: int
     start_desktop: bool
+    limits: SessionLimits
 
 
 def new_session_id() -> str:
@@ -208,10 +213,25 @@ class SessionActions:
             tool_image, "get_screen_size"
         ):
             await desktop.start_at_creation(sandbox)
+        log.info(
+            "session %s created: image %s; %s",
+            session_id,
+            image,
+            self._settings.limits.summary() if self._settings.isolated else "unisolated",
+            extra={
+                "event": "session_created",
+                "session": session_id,
+                "image": image,
+                "limits": self._settings.limits.summary() if self._settings.isolated else None,
+            },
+        )
         return self._session_data(row)
 
-    async def release(self, fields: dict[str, Any]) -> None:
-        """ReleaseMcpSession: upload what the policies ask for, then end every process."""
+    async def release(self, fields: dict[str, Any], *, reason: str = "deleted") -> None:
+        """ReleaseMcpSession: upload what the policies ask for, then end every process.
+
+        ``reason`` says why, in the log: deleted by a client, or the runtime's shutdown.
+        """
         row = self._running.get(fields["SessionId"], failed_too=True)
         sandbox = self._sandboxes.get(row.id)
         await self._browsers.stop_for_release(row.id, sandbox)
@@ -221,6 +241,12 @@ class SessionActions:
         self._links.close_session(row.id)
         self._running.forget(row.id)
         await self._sandboxes.release(row.id)
+        log.info(
+            "session %s released (%s)",
+            row.id,
+            reason,
+            extra={"event": "session_released", "session": row.id, "reason": reason},
+        )
 
     def get(self, fields: dict[str, Any]) -> dict[str, Any]:
         """GetSession."""

@@ -3,9 +3,11 @@ view's input), with the catalogue's timeout and the screenshot URL the caller ge
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
-from agentbay.contract import in_session_deadline_s
+from agentbay.contract import get_logger, in_session_deadline_s
 from agentbay_local.protocol.address import PublicAddress
 from agentbay_local.protocol.description import Description
 from agentbay_local.protocol.envelope import invalid
@@ -14,6 +16,8 @@ from agentbay_local.running import RunningSessions
 from agentbay_local.sandbox import SandboxManager
 from agentbay_local.sandbox.answers import ToolAnswer
 from agentbay_local.sessions import desktop
+
+log = get_logger("agentbay.local.tools")
 
 
 class ToolCalls:
@@ -49,7 +53,24 @@ class ToolCalls:
             # The catalogue's default, not the tool server's own: one place says what it is.
             args = {**args, timeout.argument: int(timeout.default)}
         deadline_s = in_session_deadline_s(timeout, args)
+        started = time.perf_counter()
         answer = await sandbox.call_tool_answer(name, args, timeout_s=deadline_s)
+        if log.isEnabledFor(logging.DEBUG):
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            failed = " (isError)" if answer.value.get("isError") else ""
+            log.debug(
+                "tool %s in %s: %.1f ms%s",
+                name,
+                row.id,
+                duration_ms,
+                failed,
+                extra={
+                    "event": "tool_call",
+                    "tool": name,
+                    "session": row.id,
+                    "duration_ms": duration_ms,
+                },
+            )
         if name == "system_screenshot":
             return desktop.screenshot_answer(self._signer, self._address, row.id, answer)
         return answer

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from agentbay_local.server import _bind
+from agentbay_local.server import bind_listener
 
 
 def test_accepted_connections_have_tcp_nodelay() -> None:
     """Without it every answer written in two parts waits 40 ms for a delayed ACK."""
 
     async def accepted_nodelay() -> int:
-        sock = _bind("127.0.0.1", 0)
+        sock = bind_listener("127.0.0.1", 0)
         seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
