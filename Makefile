@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install generate lint types freshness test test-rootless test-repeat check demo serve bench docs soak
+.PHONY: help install system-packages generate lint types freshness test test-rootless test-repeat check demo serve bench docs soak
 
 # Columns as wide as the longest target; a $(VAR) in a description shows its value.
 help: ## list the targets
@@ -16,13 +16,25 @@ help: ## list the targets
 				t = substr(t, 1, RSTART - 1) ENVIRON[v] substr(t, RSTART + RLENGTH) } \
 			printf "  make %-" w "s  %s\n", name[i], t } }'
 
+# The Debian packages of .ci/debian-packages.txt this machine lacks, installed where that is
+# allowed (root, or `sudo -n`), else named with the command that installs them. The stamp is
+# only written once nothing is missing, so until then every `make demo`/`make test` checks
+# again (a fraction of a second) and says what is missing.
+SYSTEM := $(VENV)/.system-packages-stamp
+$(SYSTEM): .ci/debian-packages.txt .ci/system-packages
+	@.ci/system-packages
+	@if [ -z "$$(.ci/system-packages --missing)" ]; then mkdir -p $(VENV) && touch $@; fi
+
+system-packages: ## install the Debian packages the project needs (.ci/debian-packages.txt)
+	.ci/system-packages
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install the package with its dev extras
+install: $(SYSTEM) $(STAMP) ## the missing system packages, then .venv with the package and its dev extras
 
 generate: $(STAMP) ## regenerate the low-level client and the ergonomic layer
 	$(BIN)/python -m generator
@@ -38,14 +50,14 @@ types: $(STAMP) ## mypy (strict) on hand-written code and the rendered SDK layer
 freshness: $(STAMP) ## fail if checked-in generated code differs from a fresh generation
 	$(BIN)/python -m generator --check
 
-test: $(STAMP) ## the whole test suite (contract, unit, end to end)
+test: $(SYSTEM) $(STAMP) ## the whole test suite (contract, unit, end to end)
 	$(BIN)/python -m pytest
 
 test-rootless: $(STAMP) ## (as root) the sandbox and end-to-end suites again as an ordinary user
 	.ci/test-rootless
 
 REPEAT ?= 10
-test-repeat: $(STAMP) ## the sandbox and end-to-end suites $(REPEAT) times in a row (flakiness hunt)
+test-repeat: $(SYSTEM) $(STAMP) ## the sandbox and end-to-end suites $(REPEAT) times in a row (flakiness hunt)
 	@for i in $$(seq 1 $(REPEAT)); do \
 		echo "== run $$i of $(REPEAT)"; \
 		$(BIN)/python -m pytest -q tests/runtime/sandbox tests/runtime/e2e || exit 1; \
@@ -53,7 +65,7 @@ test-repeat: $(STAMP) ## the sandbox and end-to-end suites $(REPEAT) times in a 
 
 check: lint types freshness test ## everything CI checks
 
-demo: $(STAMP) ## the quickstart on the embedded local runtime
+demo: $(SYSTEM) $(STAMP) ## the quickstart on the embedded local runtime
 	$(BIN)/python examples/quickstart.py
 
 bench: $(STAMP) ## benchmarks (about 5 minutes); writes docs/benchmarks.md
