@@ -88,12 +88,7 @@ def unmount_tree(directory: Path) -> None:
 
 def mounted_paths() -> list[str]:
     """Mount points of this mount namespace (octal escapes decoded)."""
-    paths = []
-    with open("/proc/self/mountinfo") as handle:
-        for line in handle:
-            raw = line.split()[4]
-            paths.append(raw.encode().decode("unicode_escape") if "\\" in raw else raw)
-    return paths
+    return syscalls.mount_points()
 
 
 #: How often removing a session dir is tried while something still writes into it.

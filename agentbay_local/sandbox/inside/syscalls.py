@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 
 # mount(2) flags (linux/mount.h)
 MS_RDONLY = 1
@@ -64,6 +65,20 @@ def mount(
 def umount2(target: str | os.PathLike[str], flags: int = 0) -> None:
     """umount2(2)."""
     _check(_libc.umount2(_bytes(target), ctypes.c_int(flags)), f"umount {os.fspath(target)}")
+
+
+#: How /proc/self/mountinfo writes a space, tab, newline or backslash of a path.
+_OCTAL_ESCAPE = re.compile(rb"\\([0-7]{3})")
+
+
+def mount_points() -> list[str]:
+    """The mount points of this mount namespace, as paths (a data dir or checkout path with a
+    space in it is written ``\\040`` in /proc/self/mountinfo: decoded here)."""
+    with open("/proc/self/mountinfo", "rb") as handle:
+        return [
+            os.fsdecode(_OCTAL_ESCAPE.sub(lambda match: bytes([int(match[1], 8)]), line.split()[4]))
+            for line in handle
+        ]
 
 
 def pivot_root(new_root: str, put_old: str) -> None:

@@ -70,8 +70,7 @@ def _kill_cgroups(prefix: str, parents: list[str]) -> list[str]:
 
 def _unmount_below(directory: str) -> None:
     prefix = directory.rstrip("/") + "/"
-    with open("/proc/self/mountinfo") as handle:
-        targets = [line.split()[4] for line in handle]
+    targets = syscalls.mount_points()
     for target in sorted((t for t in targets if t.startswith(prefix)), key=len, reverse=True):
         with contextlib.suppress(OSError):
             syscalls.umount2(target, syscalls.MNT_DETACH)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agentbay_local.sandbox import Sandbox, SandboxManager, egress, probe
+from agentbay_local.sandbox import Sandbox, SandboxManager, egress, layout, probe
 from tests.runtime.sandbox.conftest import Env, new_env
 from tests.support.paths import REPO
 
@@ -27,8 +27,7 @@ def _alive(pid: int) -> bool:
 
 
 def _mounts_under(path: Path) -> list[str]:
-    with open("/proc/self/mountinfo") as handle:
-        return [line.split()[4] for line in handle if line.split()[4].startswith(str(path))]
+    return [target for target in layout.mounted_paths() if target.startswith(str(path))]
 
 
 def _cgroup_dirs(name_part: str) -> list[Path]:
@@ -230,13 +229,17 @@ def _eventually(check: Callable[[], bool], timeout: float = CLEANUP_DEADLINE_S) 
     return True
 
 
-def test_killed_runtime_is_cleaned_up_by_its_watchdog(tmp_path: Path) -> None:
+# A data dir with a space: /proc/self/mountinfo writes it "\\040", and the watchdog must
+# still find the mounts below it.
+@pytest.mark.parametrize("name", ["data", "data dir"])
+def test_killed_runtime_is_cleaned_up_by_its_watchdog(tmp_path: Path, name: str) -> None:
     """SIGKILL: the sessions die by themselves, the watchdog removes mounts/dirs/cgroups."""
-    pids = _crash_a_runtime(tmp_path, "alone")
+    data_dir = tmp_path / name
+    pids = _crash_a_runtime(data_dir, "alone")
     assert _eventually(lambda: not any(_alive(pid) for pid in pids))
-    assert _eventually(lambda: _mounts_under(tmp_path) == [])
-    assert _eventually(lambda: list((tmp_path / "sessions").iterdir()) == [])
-    prefix = SandboxManager(tmp_path).cgroup_prefix  # names carry a tag of the data dir
+    assert _eventually(lambda: _mounts_under(data_dir) == [])
+    assert _eventually(lambda: list((data_dir / "sessions").iterdir()) == [])
+    prefix = SandboxManager(data_dir).cgroup_prefix  # names carry a tag of the data dir
     assert _eventually(lambda: _cgroup_dirs(prefix) == [])
 
 
