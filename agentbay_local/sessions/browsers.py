@@ -93,7 +93,9 @@ class BrowserActions:
             )
         chromium = await asyncio.to_thread(browser_option.find_chromium)
         if chromium is None:
-            raise ApiError(503, "BrowserUnavailable", browser_option.INSTALL_ADVICE + ".")
+            # A 4xx like the other "this session has no browser" answers (an image without
+            # one, a browser_latest create here): nothing failed, and a retry cannot help.
+            raise ApiError(400, "BrowserUnavailable", browser_option.INSTALL_ADVICE + ".")
         option = browser_option.parse_option(fields.get("BrowserOption"))
         persistent = fields.get("PersistentPath") or browser_option.BROWSER_DATA_PATH
         plan = browser_option.launch_plan(option, persistent, chromium)

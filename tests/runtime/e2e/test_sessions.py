@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
+from agentbay_local.sessions.browser_option import CHROMIUM_CANDIDATES
 from tests.runtime.e2e.api import LINK_URL, Api, RpcError
+from tests.support.spawn import free_port, serve_argv, stop_serve, wait_until_listening
 
 
 def test_create_answers_the_cloud_shape(api: Api) -> None:
@@ -222,3 +227,42 @@ def test_init_browser_is_refused_clearly_without_a_browser(api: Api) -> None:
     assert "has no browser" in caught.value.answer["Message"]
     assert "browser_latest" in caught.value.answer["Message"]
     api.call("ReleaseMcpSession", SessionId=session_id)
+
+
+def _path_without_chromium(directory: Path) -> str:
+    """A PATH of one directory holding this machine's programs but Chromium: the machine of a
+    user who has not installed it."""
+    directory.mkdir()
+    for entry in [*os.environ["PATH"].split(os.pathsep), "/usr/sbin", "/sbin"]:
+        for program in Path(entry).iterdir() if Path(entry).is_dir() else ():
+            link = directory / program.name
+            if program.name not in CHROMIUM_CANDIDATES and not link.exists():
+                link.symlink_to(program)
+    return str(directory)
+
+
+def test_without_chromium_the_browser_answers_what_to_install(tmp_path: Path) -> None:
+    """The description's answer: HTTP 400 BrowserUnavailable (no server error) naming the
+    command that installs Chromium; other images and tools work meanwhile."""
+    port = free_port()
+    process = subprocess.Popen(
+        serve_argv(tmp_path / "data", port, "akm-no-chromium"),
+        env={**os.environ, "PATH": _path_without_chromium(tmp_path / "bin")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until_listening(process, port)
+        api = Api(f"http://127.0.0.1:{port}", "akm-no-chromium")
+        with pytest.raises(RpcError) as refused:
+            api.create_session(ImageId="browser_latest")
+        assert refused.value.status == 400, refused.value.answer
+        assert "apt-get install chromium" in refused.value.answer["Message"]
+        session_id = api.create_session(ImageId="linux_latest")
+        with pytest.raises(RpcError) as caught:
+            api.call("InitBrowser", SessionId=session_id, BrowserOption={})
+        assert (caught.value.status, caught.value.code) == (400, "BrowserUnavailable")
+        assert "apt-get install chromium" in caught.value.answer["Message"]
+        assert api.text(session_id, "shell", command="echo works", timeout_ms=5000) == "works\n"
+    finally:
+        assert stop_serve(process) == 0
