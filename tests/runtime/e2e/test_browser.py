@@ -28,7 +28,6 @@ from agentbay.browser import (
 from agentbay.exceptions import BrowserError
 from agentbay.session import Session
 from agentbay.session_params import BrowserContext, CreateSessionParams
-from agentbay_local.sessions.browser_option import find_chromium
 from tests.runtime.e2e.api import Api, RpcError
 from tests.runtime.e2e.browser_pages import (
     PROXIED_HOST,
@@ -37,12 +36,12 @@ from tests.runtime.e2e.browser_pages import (
     serve_proxy,
 )
 from tests.support.paths import REPO
+from tests.support.system_parts import skip_unless_installed
 
 playwright_sync = pytest.importorskip(
     "playwright.sync_api", reason="the browser extra (Playwright) is not installed"
 )
-if find_chromium() is None:
-    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+skip_unless_installed("chromium")
 
 INDEX = "<title>inside</title><h1 id=greeting>hello from the session</h1>"
 TALL = "<title>tall</title><body style='margin:0'><div style='height:3000px'>tall</div></body>"

@@ -20,18 +20,14 @@ from agentbay.session import Session
 from agentbay.session_params import CreateSessionParams
 from agentbay_local.sandbox import userns
 from agentbay_local.server import EmbeddedRuntime
-from agentbay_local.sessions.desktop import missing_programs
 from tests.runtime.e2e.api import Api
 from tests.runtime.e2e.conftest import API_KEY
 from tests.support.pngdecode import decode, pixel
+from tests.support.system_parts import needs, skip_unless_installed
 
 T = TypeVar("T")
 
-if missing_programs():
-    pytest.skip(
-        f"the desktop needs {', '.join(missing_programs())} (apt-get install xvfb openbox)",
-        allow_module_level=True,
-    )
+skip_unless_installed("xvfb", "openbox", "xterm")
 
 
 def wait_for(probe: Callable[[], T | None], what: str, timeout_s: float = 10.0) -> T:
@@ -176,6 +172,7 @@ def test_long_unicode_text_arrives_whole(desk: Session) -> None:
     assert read_when(desk, "/root/long.txt", text) == text
 
 
+@needs("mousepad", "xclip")
 def test_select_all_copy_paste_through_the_clipboard(desk: Session) -> None:
     pids = start(desk, "mousepad /root/notes.txt")
     window = window_of(desk, pids)
@@ -250,6 +247,7 @@ def test_focus_mode_keeps_the_focus(desk: Session) -> None:
 
 
 # ---- applications ----
+@needs("mousepad")
 def test_installed_apps_come_from_desktop_entries(desk: Session) -> None:
     apps = desk.computer.get_installed_apps()
     assert apps.success, apps.error_message
@@ -272,12 +270,10 @@ def test_installed_apps_come_from_desktop_entries(desk: Session) -> None:
 @pytest.mark.skipif(
     userns.rootless(), reason="rootless, Chromium's menu entry runs it as root without --no-sandbox"
 )
+@needs("chromium")
 def test_chromium_starts_from_its_menu_entry(desk: Session) -> None:
-    entry = next(
-        (a for a in desk.computer.get_installed_apps().data if a.name.startswith("Chromium")), None
-    )
-    if entry is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+    apps = desk.computer.get_installed_apps().data
+    entry = next(app for app in apps if app.name.startswith("Chromium"))
     pids = start(desk, entry.start_cmd.replace("%U", "--no-first-run"))
     window = window_of(desk, pids)
     assert window.title.endswith("Chromium") and window.pname == "chromium"

@@ -14,15 +14,11 @@ import pytest
 from agentbay import AgentBay
 from agentbay.session import Session
 from agentbay.session_params import CreateSessionParams
-from agentbay_local.sessions.desktop import missing_programs
 from tests.runtime.e2e.api import Api
 from tests.support.pngdecode import decode, pixel
+from tests.support.system_parts import needs, skip_unless_installed
 
-if missing_programs():
-    pytest.skip(
-        f"the desktop needs {', '.join(missing_programs())} (apt-get install xvfb openbox)",
-        allow_module_level=True,
-    )
+skip_unless_installed("xvfb", "openbox", "xterm")
 
 BACKGROUND = (0x2E, 0x5A, 0x88)  # the desktop's colour (inside/desktop.py BACKGROUND_PIXEL)
 RED = (255, 0, 0)
@@ -86,12 +82,12 @@ def test_input_needs_the_url_to_ask_for_it(api: Api, desk: Session) -> None:
     assert bad.status_code == 400
 
 
+@needs("chromium")
 def test_the_page_shows_the_desktop_in_headless_chromium(
     api: Api, desk: Session, red_window: tuple[int, int], tmp_path: Path
 ) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+    assert chromium is not None
     shot = tmp_path / "page.png"
     subprocess.run(
         [

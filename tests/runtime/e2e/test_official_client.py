@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from tests.runtime.e2e.watch_steps import expected_stream
 from tests.support.message_probes import probe_messages
 from tests.support.official import official_python, run_driver
 from tests.support.spawn import free_port, serve_argv, stop_serve, wait_until_listening
+from tests.support.system_parts import needs
 
 DRIVER = Path(__file__).with_name("official_driver.py")
 KEY = "akm-official-test"
@@ -45,10 +47,15 @@ def served(
         stop_serve(process)
 
 
-def test_official_client_main_flows(
-    served: tuple[str, Path, subprocess.Popen[str]], tmp_path: Path
-) -> None:
-    endpoint, data_dir, process = served
+@pytest.fixture(scope="module")
+def driven(
+    served: tuple[str, Path, subprocess.Popen[str]], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """What the official client's driver recorded, all flows run once against ``served``
+    (the browser and JavaScript steps too: where their system part is missing they fail,
+    and their tests skip)."""
+    endpoint, data_dir, _ = served
+    tmp_path = tmp_path_factory.mktemp("official")
     python = official_python("0.9.3")
     with_images = not userns.rootless()
     if not with_images:
@@ -96,7 +103,15 @@ def test_official_client_main_flows(
         assert build.returncode == 0, build.stdout + build.stderr
     extra = {"AGENTBAY_TEST_USER_IMAGE": USER_IMAGE + "-wd"} if with_images else {}
     got = run_driver(python, DRIVER, endpoint, KEY, tmp_path, 600, extra)
+    got["with_images"] = with_images
+    return got
 
+
+def test_official_client_main_flows(
+    served: tuple[str, Path, subprocess.Popen[str]], driven: dict[str, Any]
+) -> None:
+    endpoint, data_dir, process = served
+    got, with_images = driven, driven["with_images"]
     assert got["create"] == {"success": True, "error": ""}
     assert got["set_labels"] is True
     assert got["get_labels"] == {"suite": "official", "stage": "two"}
@@ -120,7 +135,6 @@ def test_official_client_main_flows(
     assert got["hostname"]["output"].split() == [name, name, "127.0.1.1", name]
     assert got["command_fail"]["success"] is False and "4" in got["command_fail"]["error"]
     assert got["python"] == {"success": True, "result": "45\n"}
-    assert got["javascript"] == {"success": True, "result": "js 1024\n"}
 
     for key in (
         "mkdir",
@@ -157,20 +171,6 @@ def test_official_client_main_flows(
     assert got["absent_file_url"] == {"success": True, "status": 404}
     assert got["context_delete"] is True
 
-    assert "browser_error" not in got, got.get("browser_error")
-    assert got["browser_init"] is True and got["browser_init_again"] is True
-    assert (
-        got["browser_endpoint"].startswith("ws://")
-        and "/devtools/browser/" in got["browser_endpoint"]
-    )
-    assert got["browser_title"] == "official" and got["browser_width"] == 1200
-    assert got["browser_delete"] is True and got["browser_delete_again"] is True
-    assert "official=kept" in got["browser_cookie"]
-    assert got["agent_navigate"].startswith("Navigated to")
-    assert got["agent_screenshot"] == "data:image/jpeg;base64,"
-    assert got["vpc_browser_init"] is True and got["vpc_browser_contexts"] == 1
-    assert got["vpc_browser_endpoint"].startswith("ws://127.0.0.1:")
-
     assert got["vpc_create"] == {"success": True, "is_vpc": True}
     assert got["vpc_command"] == {"success": True, "output": "via-vpc\n"}
     assert got["vpc_read"] == "vpc file"
@@ -191,3 +191,26 @@ def test_official_client_main_flows(
     assert stop_serve(process) == 0
     sessions = data_dir / "sessions"
     assert not sessions.exists() or not any(sessions.iterdir())
+
+
+@needs("nodejs")
+def test_official_client_runs_javascript(driven: dict[str, Any]) -> None:
+    assert driven["javascript"] == {"success": True, "result": "js 1024\n"}
+
+
+@needs("chromium")
+def test_official_client_browser_flow(driven: dict[str, Any]) -> None:
+    got = driven
+    assert "browser_error" not in got, got.get("browser_error")
+    assert got["browser_init"] is True and got["browser_init_again"] is True
+    assert (
+        got["browser_endpoint"].startswith("ws://")
+        and "/devtools/browser/" in got["browser_endpoint"]
+    )
+    assert got["browser_title"] == "official" and got["browser_width"] == 1200
+    assert got["browser_delete"] is True and got["browser_delete_again"] is True
+    assert "official=kept" in got["browser_cookie"]
+    assert got["agent_navigate"].startswith("Navigated to")
+    assert got["agent_screenshot"] == "data:image/jpeg;base64,"
+    assert got["vpc_browser_init"] is True and got["vpc_browser_contexts"] == 1
+    assert got["vpc_browser_endpoint"].startswith("ws://127.0.0.1:")

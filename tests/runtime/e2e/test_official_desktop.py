@@ -5,20 +5,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from agentbay_local.sessions.desktop import missing_programs
 from tests.support.official import official_python, run_driver
 from tests.support.spawn import free_port, serve_argv, stop_serve, wait_until_listening
+from tests.support.system_parts import skip_unless_installed
 
 DRIVER = Path(__file__).with_name("official_desktop_driver.py")
 KEY = "akm-official-desktop"
 
-if missing_programs():
-    pytest.skip(
-        f"the desktop needs {', '.join(missing_programs())} (apt-get install xvfb openbox)",
-        allow_module_level=True,
-    )
+skip_unless_installed("xvfb", "openbox", "xterm")
 
 
 def test_official_client_desktop_flows(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from agentbay.exceptions import SessionError
 from agentbay.session import Session
 from agentbay.session_params import CreateSessionParams, ListSessionParams
 from tests.runtime.e2e.api import LINK_URL
+from tests.support.system_parts import needs
 
 
 @pytest.fixture
@@ -104,10 +105,14 @@ def test_command_and_code(session: Session) -> None:
     assert failing.success is False and failing.error_message.startswith("Error in response:")
     code = session.code.run_code("print('py')", "python")
     assert code.success and code.result == "py\n"
-    js = session.code.run_code("console.log('js')", "javascript")
-    assert js.success and js.result == "js\n"
     ruby = session.code.run_code("puts 1", "ruby")
     assert ruby.success is False and "Unsupported language: ruby" in ruby.error_message
+
+
+@needs("nodejs")
+def test_run_code_javascript(session: Session) -> None:
+    js = session.code.run_code("console.log('js')", "javascript")
+    assert js.success and js.result == "js\n"
 
 
 def test_file_system(session: Session) -> None:

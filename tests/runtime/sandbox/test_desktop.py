@@ -5,16 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
-from agentbay_local.sessions.desktop import missing_programs
 from tests.runtime.sandbox.conftest import Env, new_env
+from tests.support.system_parts import skip_unless_installed
 
-if missing_programs():
-    pytest.skip(
-        f"the desktop needs {', '.join(missing_programs())} (apt-get install xvfb openbox)",
-        allow_module_level=True,
-    )
+skip_unless_installed("xvfb", "openbox", "xterm")
 
 
 def _names(pids: list[int]) -> dict[str, list[int]]:

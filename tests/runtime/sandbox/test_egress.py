@@ -8,7 +8,6 @@ metadata service); traffic goes only there and to the host's loopback, never any
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from agentbay_local.sandbox import Sandbox, egress
 from agentbay_local.sandbox.egress import NetworkPolicy
 from tests.runtime.sandbox.conftest import Env, new_env
 from tests.runtime.sandbox.test_network import PROBE
+from tests.support.system_parts import skip_unless_installed
 
 #: Answers "internet" to every connection (run inside the test's namespace).
 INTERNET = (
@@ -58,8 +58,7 @@ def _ip(*args: str) -> None:
 def internet() -> Iterator[Internet]:
     if os.geteuid() != 0:
         pytest.skip("the stand-in internet is a network namespace made by `ip netns add` (root)")
-    if shutil.which("ip") is None:
-        pytest.skip("the iproute2 'ip' program is needed to build the test's network namespace")
+    skip_unless_installed("iproute2")
     pid = os.getpid()
     a, b = pid % 250 + 1, (pid // 250) % 60 * 4
     name, host_if, ns_if = f"abtest{pid}", f"abv{pid}h", f"abv{pid}n"
@@ -109,6 +108,7 @@ def host_server() -> Iterator[tuple[socket.socket, socket.socket]]:
 def egress_env(
     internet: Internet, host_server: tuple[socket.socket, socket.socket], tmp_path_factory: Any
 ) -> Iterator[Env]:
+    skip_unless_installed("slirp4netns", "nftables")
     problem = egress.egress_problem()
     if problem:
         pytest.skip(f"egress cannot be given here: {problem}")

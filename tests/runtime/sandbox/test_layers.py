@@ -19,6 +19,7 @@ from agentbay_local.sandbox.egress import NetworkPolicy
 from agentbay_local.sandbox.image import SandboxImage
 from agentbay_local.sandbox.manager import MAX_IMAGE_POOLS
 from tests.runtime.sandbox.conftest import Env, new_env
+from tests.support.system_parts import skip_unless_installed
 
 pytestmark = pytest.mark.skipif(
     userns.rootless(), reason="user images need the runtime to run as root, for now"
@@ -131,6 +132,8 @@ def test_closing_leaves_no_mount_of_the_image_stack(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("mode", ["egress", "none"])
 def test_a_build_runs_with_the_sessions_network_policy(tmp_path: Path, mode: str) -> None:
+    if mode == "egress":
+        skip_unless_installed("slirp4netns", "nftables")
     problem = egress.egress_problem() if mode == "egress" else None
     if problem:
         pytest.skip(f"no outbound NAT for sandboxes here: {problem}")

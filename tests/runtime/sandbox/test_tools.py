@@ -9,6 +9,7 @@ from typing import Any
 
 from agentbay_local.sandbox import Sandbox
 from tests.runtime.sandbox.conftest import Env
+from tests.support.system_parts import needs
 
 # ---- shell ----
 
@@ -37,6 +38,11 @@ def test_shell_failure_reports_exit_code_stderr_and_stdout(env: Env, box: Sandbo
     assert "out" in text
 
 
+#: The session's `sleep` processes, from /proc (a minimal system has no pgrep).
+_SLEEP_PIDS = "grep -lsx sleep /proc/[0-9]*/comm | cut -d/ -f3"
+_COUNT_SLEEPS = "grep -lsx sleep /proc/[0-9]*/comm | wc -l"
+
+
 def test_shell_timeout_kills_the_command(env: Env, box: Sandbox) -> None:
     started = time.monotonic()
     text = env.error(box, "shell", command="sleep 30; echo late > /tmp/late", timeout_ms=300)
@@ -44,9 +50,9 @@ def test_shell_timeout_kills_the_command(env: Env, box: Sandbox) -> None:
     assert time.monotonic() - started < 2
     # Wait for the kill to be seen (well before the 30 s sleep could end by itself).
     deadline = time.monotonic() + 5
-    left = env.sh(box, "pgrep -c sleep || true")
+    left = env.sh(box, _COUNT_SLEEPS)
     while left != "0\n" and time.monotonic() < deadline:
-        left = env.sh(box, "pgrep -c sleep || true")
+        left = env.sh(box, _COUNT_SLEEPS)
     assert left == "0\n", "the timed-out command is still running"
     assert env.sh(box, "ls /tmp/late 2>/dev/null || true") == ""
 
@@ -63,9 +69,10 @@ def test_background_process_does_not_make_the_call_hang(env: Env, box: Sandbox) 
     assert time.monotonic() - started < 30
     # It keeps running after the call (servers started this way must survive). On a loaded
     # machine the forked shell may not have become `sleep` yet: wait for it, with a deadline.
-    assert env.sh(box, "for i in $(seq 100); do pgrep -x sleep && break; sleep 0.1; done")
-    assert env.sh(box, "pgrep -c -x sleep") == "1\n"
-    env.sh(box, "pkill -x sleep; true")
+    waited = f'for i in $(seq 100); do [ "$({_COUNT_SLEEPS})" = 0 ] || break; sleep 0.1; done'
+    env.sh(box, waited)
+    assert env.sh(box, _COUNT_SLEEPS) == "1\n"
+    env.sh(box, f"kill $({_SLEEP_PIDS}); true")
 
 
 def test_shell_bad_arguments_are_tool_errors(env: Env, box: Sandbox) -> None:
@@ -82,6 +89,7 @@ def test_run_code_python(env: Env, box: Sandbox) -> None:
     assert env.text(box, "run_code", code="print(6 * 7)", language="python", timeout_s=30) == "42\n"
 
 
+@needs("nodejs")
 def test_run_code_javascript(env: Env, box: Sandbox) -> None:
     code = "console.log([1, 2, 3].map(x => x * 2).join(','))"
     assert env.text(box, "run_code", code=code, language="javascript", timeout_s=30) == "2,4,6\n"

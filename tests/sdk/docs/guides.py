@@ -17,6 +17,13 @@ GUIDES_DIR = ROOT / "docs" / "guides"
 #: Marker in a block's info string (its rendered title) for blocks the tests do not run.
 NOT_RUN = "(not run by the guide tests)"
 
+#: The system packages (names in .ci/debian-packages.txt) a guide's examples need: where one
+#: is missing, the guide's blocks are skipped with the command that installs it.
+PAGE_NEEDS = {
+    "browser-use.md": ("chromium",),
+    "computer-use.md": ("xvfb", "openbox", "xterm"),
+}
+
 _FENCE = re.compile(r"^```(?P<info>[^\n`]*)\n(?P<body>.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 _TITLE = re.compile(r'title="(?P<title>[^"]*)"')
 

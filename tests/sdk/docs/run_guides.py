@@ -2,7 +2,9 @@
 
 ``python -m tests.sdk.docs.run_guides RESULTS.json`` runs each page's blocks in order in one
 namespace per page, in a scratch working directory, and writes ``{block: {"status", "output"}}``
-(status ``passed``, ``failed`` with the traceback as output, or ``not_run`` with the reason).
+(status ``passed``, ``failed`` with the traceback as output, ``not_run`` with the reason, or
+``skipped`` where the page needs a system package this machine lacks, with the command that
+installs it).
 """
 
 from __future__ import annotations
@@ -16,19 +18,24 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from tests.sdk.docs.guides import blocks, pages
+from tests.sdk.docs.guides import PAGE_NEEDS, blocks, pages
+from tests.support.system_parts import missing_reason
 
 
 def run_page(page: Path) -> dict[str, dict[str, str]]:
     """Run ``page``'s blocks in order in one fresh namespace; answer each block's outcome."""
     namespace: dict[str, object] = {"__name__": "__main__"}
     results: dict[str, dict[str, str]] = {}
+    lacking = missing_reason(*PAGE_NEEDS.get(page.name, ()))
     for block in blocks(page):
         reason = block.not_run_reason
-        if reason is not None:
-            # Still compiled: a not-run block must at least be valid Python.
+        if reason is not None or lacking is not None:
+            # Still compiled: a block that does not run must at least be valid Python.
             compile(block.source, block.name, "exec")
-            results[block.name] = {"status": "not_run", "output": reason}
+            if reason is not None:
+                results[block.name] = {"status": "not_run", "output": reason}
+            else:
+                results[block.name] = {"status": "skipped", "output": f"{page.name} {lacking}"}
             continue
         output = io.StringIO()
         try:

@@ -66,4 +66,6 @@ def test_block(block: Block, outcomes: dict[str, dict[str, str]]) -> None:
     outcome = outcomes[block.name]
     if outcome["status"] == "not_run":
         pytest.skip(f"{block.name} not run by design: {outcome['output']}")
+    if outcome["status"] == "skipped":
+        pytest.skip(f"{block.name}: {outcome['output']}")
     assert outcome["status"] == "passed", f"{block.name} failed:\n{outcome['output']}"
