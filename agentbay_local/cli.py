@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 import time
 from pathlib import Path
@@ -111,12 +110,22 @@ def _parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, default=default_data_dir(), help="where state is kept"
     )
     serve.add_argument(
+        "--api-key-file",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="a file of accepted API keys, one per line, readable by you only (chmod 600); "
+        f"keys can also come from {KEYS_ENV} (comma-separated). With neither, one is "
+        "generated and shown once",
+    )
+    serve.add_argument(
         "--api-key",
         action="append",
         default=[],
         metavar="KEY",
-        help=f"an accepted API key (repeatable; also {KEYS_ENV}, comma-separated); "
-        "one is generated and printed when none is given",
+        help="an accepted API key (repeatable); visible to every local user in ps: prefer "
+        f"--api-key-file or {KEYS_ENV}",
     )
     serve.add_argument(
         "--link-port",
@@ -158,6 +167,14 @@ def _parser() -> argparse.ArgumentParser:
         default="1024x768",
         metavar="WxH",
         help="size of each session's desktop display (96 dpi; default 1024x768)",
+    )
+    serve.add_argument(
+        "--live-view-control",
+        choices=["none", "mouse", "keyboard"],
+        default="none",
+        help="what a session's live view (its ResourceUrl page) may control: none (view "
+        "only, the default), mouse (clicks with &input=true) or keyboard (also keys, with "
+        "&input=true&keyboard=true); its authcode signs it, so a view-only URL stays so",
     )
     serve.add_argument(
         "--start-desktop",
@@ -324,8 +341,37 @@ def _size(size: int) -> str:
     return f"{value:.1f} GB"
 
 
+def _api_keys(options: argparse.Namespace) -> list[str]:
+    """The keys serve accepts.
+
+    Raises:
+        KeyFileError: a key file is unusable.
+    """
+    from agentbay_local.protocol.keys import (
+        generate_key,
+        read_key_file,
+        take_keys_from_environment,
+    )
+
+    keys = take_keys_from_environment(KEYS_ENV)
+    for path in options.api_key_file:
+        keys += read_key_file(path)
+    if options.api_key:
+        print(
+            "agentbay local serve: --api-key puts the key on the command line, where every "
+            f"local user sees it (ps); use --api-key-file or {KEYS_ENV} instead.",
+            file=sys.stderr,
+        )
+        keys += options.api_key
+    if not keys:
+        keys = [generate_key()]
+        # Shown once, on purpose: the user has no other way to learn a generated key.
+        print(f"Generated API key: {keys[0]}", file=sys.stderr)
+    return keys
+
+
 def _serve(options: argparse.Namespace) -> int:
-    from agentbay_local.protocol.keys import generate_key
+    from agentbay_local.protocol.keys import KeyFileError
     from agentbay_local.runtime import Runtime, RuntimeOptions
     from agentbay_local.sandbox import SandboxManager, probe
     from agentbay_local.sandbox.limits import SessionLimits
@@ -380,12 +426,10 @@ def _serve(options: argparse.Namespace) -> int:
 
     if find_chromium() is None:
         print(f"agentbay local serve: no Chromium found; {INSTALL_ADVICE}.", file=sys.stderr)
-    keys = list(options.api_key)
-    keys += [key.strip() for key in os.environ.get(KEYS_ENV, "").split(",") if key.strip()]
-    if not keys:
-        keys = [generate_key()]
-        # Printed once, on purpose: the user has no other way to learn a generated key.
-        print(f"Generated API key: {keys[0]}", file=sys.stderr)
+    try:
+        keys = _api_keys(options)
+    except KeyFileError as exc:
+        return _fail(str(exc))
     runtime_options = RuntimeOptions(
         data_dir=options.data_dir,
         api_keys=keys,
@@ -399,6 +443,7 @@ def _serve(options: argparse.Namespace) -> int:
         max_sessions=options.max_sessions,
         screen=screen,
         start_desktop=options.start_desktop,
+        live_view_control=options.live_view_control,
         limits=budget,
     )
     runtime_log.configure(options.log_level, options.log_format, secrets=keys)

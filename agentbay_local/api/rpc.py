@@ -59,15 +59,14 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-async def send_json(send: Send, status: int, body: bytes) -> None:
-    """Answer ``body`` (JSON) with ``status``."""
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*_JSON_HEADERS, (b"content-length", str(len(body)).encode("ascii"))],
-        }
-    )
+async def send_json(
+    send: Send, status: int, body: bytes, retry_after_s: float | None = None
+) -> None:
+    """Answer ``body`` (JSON) with ``status`` (and ``Retry-After`` when given)."""
+    headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode("ascii"))]
+    if retry_after_s is not None:
+        headers.append((b"retry-after", str(int(retry_after_s)).encode("ascii")))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -81,6 +80,7 @@ class RpcEndpoint:
         request_id = new_request_id()
         started = time.perf_counter()
         called: list[str] = []  # the action's name, once read
+        retry_after_s = None
         try:
             payload, status = await self._answer(request_id, scope, receive, called), 200
         except ClientGone:
@@ -88,12 +88,14 @@ class RpcEndpoint:
             return
         except ApiError as error:
             payload, status = failure(request_id, error), error.status
-            _log_refused(scope, called, error, request_id)
+            retry_after_s = error.retry_after_s
+            if retry_after_s is None:  # a throttled flood of bad keys is not logged line by line
+                _log_refused(scope, called, error, request_id)
         except Exception:
             log.exception("unexpected failure answering an RPC request (RequestId %s)", request_id)
             internal = ApiError(500, "InternalError", "The local runtime failed; see its log.")
             payload, status = failure(request_id, internal), 500
-        await send_json(send, status, encode(payload))
+        await send_json(send, status, encode(payload), retry_after_s)
         if log.isEnabledFor(logging.DEBUG):
             duration_ms = round((time.perf_counter() - started) * 1000, 1)
             action = called[0] if called else "?"
@@ -132,7 +134,8 @@ class RpcEndpoint:
             if action.key_in_query
             else (form.get("Authorization") or in_query)
         )
-        runtime.keys.check(key)
+        client = scope.get("client")
+        runtime.keys.check(key, client[0] if client else "")
         data, extra = await dispatch(runtime, name, read_fields(action, form))
         return success(request_id, data, **extra)
 

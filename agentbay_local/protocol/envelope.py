@@ -10,13 +10,17 @@ from agentbay_local.sandbox.answers import ToolAnswer
 
 
 class ApiError(Exception):
-    """A request the runtime refuses: answered as the cloud's error envelope with ``status``."""
+    """A request the runtime refuses: answered as the cloud's error envelope with ``status``
+    (and a ``Retry-After`` header when ``retry_after_s`` is given)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, retry_after_s: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after_s = retry_after_s
 
 
 def new_request_id() -> str:

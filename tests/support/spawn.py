@@ -7,6 +7,7 @@ exactly as users do.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -23,8 +24,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def key_file(data_dir: Path, api_key: str) -> Path:
+    """A file (mode 0600) beside ``data_dir`` holding ``api_key``, for ``--api-key-file``."""
+    path = data_dir.with_name(data_dir.name + ".api-key")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(api_key + "\n")
+    return path
+
+
 def serve_argv(data_dir: Path, port: int, api_key: str, *extra: str) -> list[str]:
-    """The ``agentbay local serve`` command line, with this interpreter, quiet logging."""
+    """The ``agentbay local serve`` command line, with this interpreter, quiet logging; the
+    key goes in a file (a key on the command line is visible to every local user)."""
     return [
         sys.executable,
         "-m",
@@ -35,8 +46,8 @@ def serve_argv(data_dir: Path, port: int, api_key: str, *extra: str) -> list[str
         str(port),
         "--data-dir",
         str(data_dir),
-        "--api-key",
-        api_key,
+        "--api-key-file",
+        str(key_file(data_dir, api_key)),
         "--log-level",
         "warning",
         *extra,

@@ -55,6 +55,31 @@ def test_missing_and_wrong_key(runtime: EmbeddedRuntime) -> None:
     assert "akm-wrong" not in json.dumps(answer)
 
 
+def _client(address: str) -> httpx.Client:
+    """A client whose connections come from ``address`` (another loopback address)."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30)
+
+
+def test_bad_keys_are_throttled_per_client_and_good_keys_never(runtime: EmbeddedRuntime) -> None:
+    url = f"{runtime.endpoint}/?Action=ListSession&{QUERY}"
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    bad, good = (
+        b"Authorization=Bearer+akm-guess&MaxResults=10",
+        b"Authorization=Bearer+akm-e2e-test-key",
+    )
+    # Other loopback addresses than the rest of the suite's: its bad-key tests stay unthrottled.
+    with _client("127.0.0.2") as guesser, _client("127.0.0.3") as neighbour:
+        statuses = [guesser.post(url, content=bad, headers=form).status_code for _ in range(60)]
+        assert statuses[0] == 400 and statuses[-1] == 429, statuses
+        throttled = guesser.post(url, content=bad, headers=form)
+        answer = assert_error(throttled, 429, "Throttling.User")
+        assert "127.0.0.2" in str(answer["Message"]) and int(throttled.headers["retry-after"]) >= 1
+        # A good key from the throttled client itself goes through at once.
+        assert guesser.post(url, content=good, headers=form).json()["Success"] is True
+        # Another client's bad key is still just a bad key.
+        assert_error(neighbour.post(url, content=bad, headers=form), 400, "InvalidApiKey.NotFound")
+
+
 def test_every_configured_key_is_accepted(runtime: EmbeddedRuntime) -> None:
     response = post(runtime, "ListSession", "Authorization=Bearer+akm-second-key&Labels=%7B%7D")
     assert response.status_code == 200
