@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from agentbay_local.data_dir import make_private, private_file
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -124,7 +126,12 @@ class Store:
     """Typed access to the runtime's tables."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Session tokens live here: only the runtime's user may read the database, and
+        # SQLite gives the -wal and -shm files it makes the database's mode.
+        make_private(path.parent)
+        for name in (path.name, path.name + "-wal", path.name + "-shm"):
+            if name == path.name or (path.parent / name).exists():
+                private_file(path.parent / name)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
