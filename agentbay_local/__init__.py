@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from agentbay_local.data_dir import default_data_dir
 
@@ -45,6 +45,7 @@ def start(
     api_key: str | None = None,
     isolated: bool = True,
     pool_size: int = 2,
+    live_view_control: Literal["none", "mouse", "keyboard"] = "none",
 ) -> EmbeddedRuntime:
     """Start a runtime in a background thread of this process, on an ephemeral loopback port.
 
@@ -54,6 +55,9 @@ def start(
         api_key: the key clients must send; generated when omitted.
         isolated: run sessions in namespaces (refuses to start where that is impossible).
         pool_size: sandboxes kept ready for fast session creation.
+        live_view_control: what a session's live view (its ResourceUrl page) may control:
+            ``"none"`` (view only), ``"mouse"`` (with ``&input=true``) or ``"keyboard"``
+            (also with ``&keyboard=true``); the URL's authcode signs it.
 
     Returns:
         The running runtime: ``endpoint``, ``api_key``, ``stop()``. It also stops, releasing
@@ -82,5 +86,6 @@ def start(
         port=0,
         isolated=isolated,
         pool_size=pool_size,
+        live_view_control=live_view_control,
     )
     return start_in_thread(options, remove_data_dir=scratch)

@@ -23,6 +23,7 @@ from agentbay_local.sessions.browser_option import find_chromium
 from agentbay_local.sessions.browsers import BrowserActions
 from agentbay_local.sessions.desktop import Screen
 from agentbay_local.sessions.links import LinkProxy
+from agentbay_local.sessions.live_view import Control
 from agentbay_local.sessions.resource_page import ResourcePage
 from agentbay_local.sessions.tools import ToolCalls
 from agentbay_local.store import Store
@@ -53,6 +54,8 @@ class RuntimeOptions:
     #: What each session may use (serve's --session-* flags).
     limits: SessionLimits = field(default_factory=SessionLimits)
     start_desktop: bool = False  # start each desktop session's display at creation
+    #: What live view URLs (ResourceUrl) may control: "none" (view only), "mouse", "keyboard".
+    live_view_control: Control = "none"
 
 
 class Runtime:
@@ -93,6 +96,7 @@ class Runtime:
             description=self.description,
             sandboxes=self.sandboxes,
             tools=self.tools,
+            control=options.live_view_control,
         )
         self.contexts = ContextActions(
             data_dir=options.data_dir,

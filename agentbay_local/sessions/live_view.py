@@ -6,7 +6,9 @@ PNG only when the screen changed since the frame the page has (its ETag), else t
 is a 304. Nothing but the runtime's own HTTP port is involved (no VNC server, no port into
 the session). View-only unless the URL asks for input, as the cloud's viewer:
 ``&input=true`` sends mouse clicks, ``&keyboard=true`` key presses (``/mcp.html/input``).
-Every request carries the page's authcode and is checked like the page itself.
+Every request carries the page's authcode and is checked like the page itself; the authcode
+signs how much control its URL may ask for (``Control``: what the runtime grants, serve's
+``--live-view-control``), so adding the flags to a view-only URL gets a 403, not input.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -37,8 +39,25 @@ def has_desktop(description: Description, row: SessionRow) -> bool:
     return description.image_has_tool(row.image_id, "system_screenshot")
 
 
+#: How much a live view URL may control: nothing (view only), the mouse, mouse and keyboard.
+Control = Literal["none", "mouse", "keyboard"]
+CONTROLS: tuple[Control, ...] = ("none", "mouse", "keyboard")
+
+
 def _flag(request: Request, name: str) -> bool:
     return request.query_params.get(name, "").lower() == "true"
+
+
+def requested_control(request: Request) -> Control:
+    """What a live view request asks for with its ``input`` and ``keyboard`` flags."""
+    if not _flag(request, "input"):
+        return "none"
+    return "keyboard" if _flag(request, "keyboard") else "mouse"
+
+
+def allows(granted: Control, requested: Control) -> bool:
+    """Whether an authcode granting ``granted`` covers a request for ``requested``."""
+    return CONTROLS.index(requested) <= CONTROLS.index(granted)
 
 
 def page(row: SessionRow, request: Request) -> HTMLResponse:

@@ -2,7 +2,8 @@
 
 ``ResourceUrl`` (CreateMcpSession, GetSession, GetMcpResource) points here. Clients parse
 ``resourceId`` out of the URL; the ``authcode`` is fresh in every answer, signed by this
-process and valid for the runtime's URL lifetime, so the URL alone grants a look at one session.
+process and valid for the runtime's URL lifetime, so the URL alone grants a look at one session,
+and no more control of its desktop than the authcode signs (``live_view.Control``).
 Everything about the page lives in this module: the ids, the authcodes and the handler.
 """
 
@@ -66,7 +67,10 @@ class ResourcePage:
         description: Description,
         sandboxes: SandboxManager,
         tools: ToolCalls,
+        control: live_view.Control = "none",
     ) -> None:
+        #: What the live view URLs this page issues may control (serve's --live-view-control).
+        self.control = control
         self._signer = signer
         self._address = address
         self._url_lifetime_s = url_lifetime_s
@@ -75,14 +79,16 @@ class ResourcePage:
         self._sandboxes = sandboxes
         self._tools = tools
 
-    def _mac(self, resource: str, expires: int, nonce: str) -> str:
-        return self._signer.mac(f"page\n{resource}\n{expires}\n{nonce}")
+    def _mac(self, resource: str, expires: int, nonce: str, control: str) -> str:
+        return self._signer.mac(f"page\n{resource}\n{expires}\n{nonce}\n{control}")
 
     def authcode(self, session_id: str) -> str:
-        """A fresh authcode for one session's page (a new nonce each time)."""
+        """A fresh authcode for one session's page (a new nonce each time), signing the
+        control its URL may ask for."""
         expires = int(time.time()) + self._url_lifetime_s
         nonce = secrets.token_hex(8)
-        return f"{expires}.{nonce}.{self._mac(resource_id(session_id), expires, nonce)}"
+        mac = self._mac(resource_id(session_id), expires, nonce, self.control)
+        return f"{expires}.{nonce}.{self.control}.{mac}"
 
     def url(self, session_id: str, authcode: str | None = None) -> str:
         """The page's URL with ``authcode`` (a fresh one when not given)."""
@@ -94,18 +100,30 @@ class ResourcePage:
         )
         return f"{self._address.base_url}{PAGE_PATH}?{query}"
 
-    def _authorised(self, resource: str, authcode: str) -> bool:
-        expires_text, _, rest = authcode.partition(".")
-        nonce, _, mac = rest.partition(".")
+    def _granted(self, resource: str, authcode: str) -> live_view.Control | None:
+        """The control a live, untampered authcode grants, or None."""
+        expires_text, nonce, control, mac = ([*authcode.split(".", 3), "", "", ""])[:4]
         if not (expires_text.isdigit() and nonce and mac) or int(expires_text) < time.time():
-            return False
-        return hmac.compare_digest(self._mac(resource, int(expires_text), nonce), mac)
+            return None
+        expected = self._mac(resource, int(expires_text), nonce, control)
+        if not hmac.compare_digest(expected, mac):
+            return None
+        return next((known for known in live_view.CONTROLS if known == control), None)
 
     def session(self, request: Request) -> SessionRow | Response:
         """The session an (authorised) page request names, or the error page to answer."""
         resource = request.query_params.get("resourceId", "")
-        if not self._authorised(resource, request.query_params.get("authcode", "")):
+        granted = self._granted(resource, request.query_params.get("authcode", ""))
+        if granted is None:
             return _message_page(403, "The authcode is invalid or has expired.")
+        requested = live_view.requested_control(request)
+        if not live_view.allows(granted, requested):
+            return _message_page(
+                403,
+                f"This URL's authcode does not allow {requested} input (it grants "
+                f"{'viewing only' if granted == 'none' else granted + ' input'}); the runtime "
+                "issues interactive live views when started with --live-view-control.",
+            )
         session_id = session_id_of(resource)
         row = self._store.session(session_id) if session_id else None
         if row is None:

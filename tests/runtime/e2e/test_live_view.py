@@ -1,4 +1,8 @@
-"""The live view: a desktop session's ResourceUrl page shows its screen, in a real browser."""
+"""The live view: a desktop session's ResourceUrl page shows its screen, in a real browser.
+
+These run on a runtime of their own that grants live views mouse and keyboard
+(``--live-view-control keyboard``); what a view-only URL refuses is in test_live_view_rights.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agentbay import AgentBay
+from agentbay import AgentBay, Config
 from agentbay.session import Session
 from agentbay.session_params import CreateSessionParams
+from agentbay_local.runtime import RuntimeOptions
+from agentbay_local.server import EmbeddedRuntime, start_in_thread
 from tests.runtime.e2e.api import Api
 from tests.support.pngdecode import decode, pixel
 from tests.support.system_parts import needs, skip_unless_installed
@@ -22,6 +28,34 @@ skip_unless_installed("xvfb", "openbox", "xterm")
 
 BACKGROUND = (0x2E, 0x5A, 0x88)  # the desktop's colour (inside/desktop.py BACKGROUND_PIXEL)
 RED = (255, 0, 0)
+
+
+KEY = "akm-live-view"
+
+
+@pytest.fixture(scope="module")
+def interactive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRuntime]:
+    options = RuntimeOptions(
+        data_dir=tmp_path_factory.mktemp("live-view"),
+        api_keys=[KEY],
+        port=0,
+        pool_size=1,
+        live_view_control="keyboard",
+    )
+    embedded = start_in_thread(options)
+    yield embedded
+    embedded.stop()
+
+
+@pytest.fixture(scope="module")
+def api(interactive: EmbeddedRuntime) -> Api:
+    return Api(interactive.endpoint, KEY)
+
+
+@pytest.fixture(scope="module")
+def bay(interactive: EmbeddedRuntime) -> Iterator[AgentBay]:
+    with AgentBay(api_key=KEY, cfg=Config(endpoint=interactive.endpoint, timeout_ms=60000)) as bay:
+        yield bay
 
 
 @pytest.fixture(scope="module")
