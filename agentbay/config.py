@@ -118,6 +118,9 @@ def resolve_settings(api_key: str | None, cfg: Config | None, env_file: str | No
             raise ValueError(
                 f"AGENTBAY_TIMEOUT_MS must be an integer, got {timeout_text!r}"
             ) from None
+    endpoint = endpoint.strip()
+    if endpoint.lower() == LOCAL_ENDPOINT:  # "Local", "LOCAL": nothing else could be meant
+        endpoint = LOCAL_ENDPOINT
     key = api_key or lookup("AGENTBAY_API_KEY") or ""
     if not key and endpoint != LOCAL_ENDPOINT:
         raise ValueError(
@@ -130,7 +133,18 @@ def resolve_settings(api_key: str | None, cfg: Config | None, env_file: str | No
 
 
 def endpoint_url(endpoint: str) -> str:
-    """``host[:port]`` -> ``https://host[:port]``; explicit ``http(s)://`` URLs are kept."""
-    if endpoint.startswith(("http://", "https://")):
-        return endpoint.rstrip("/")
-    return f"https://{endpoint.rstrip('/')}"
+    """``host[:port]`` -> ``https://host[:port]``; explicit ``http(s)://`` URLs are kept.
+
+    Raises:
+        ValueError: an empty endpoint, another scheme, or one with spaces in it.
+    """
+    text = endpoint.strip().rstrip("/")
+    scheme, sep, rest = text.partition("://")
+    if sep and scheme.lower() in ("http", "https"):
+        return f"{scheme.lower()}://{rest}"
+    if sep or not text or any(c.isspace() for c in text):
+        raise ValueError(
+            f"endpoint {endpoint!r} is not host[:port], an http:// or https:// URL, or "
+            f"{LOCAL_ENDPOINT!r} (e.g. 'http://127.0.0.1:8790' for `agentbay local serve`)"
+        )
+    return f"https://{text}"

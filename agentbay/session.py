@@ -60,12 +60,28 @@ def _validate_labels(labels: Any) -> str | None:
         return _LABELS_INVALID
     if not labels:
         return "Labels cannot be empty. Please provide at least one label."
+    # 0.9's sentences first (code matches on them), then which label and what it holds.
     for key, value in labels.items():
-        if not isinstance(key, str) or not key.strip():
-            return "Label keys cannot be empty Please provide valid keys."
-        if value is None or not isinstance(value, str) or not value.strip():
-            return "Label values cannot be empty Please provide valid values."
+        if not isinstance(key, str):
+            return f"Label keys must be strings: {key!r} is {_kind(key)}."
+        if not key.strip():
+            return f"Label keys cannot be empty Please provide valid keys. Got {key!r}."
+        if value is not None and not isinstance(value, str):
+            return (
+                f"Label values must be strings: label {key!r} is {value!r} ({_kind(value)});"
+                f" write it as {str(value)!r}."
+            )
+        if value is None or not value.strip():
+            return (
+                "Label values cannot be empty Please provide valid values."
+                f" Label {key!r} is {value!r}."
+            )
     return None
+
+
+def _kind(value: object) -> str:
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 class Session:

@@ -32,6 +32,20 @@ def never_reached(exc: Exception) -> bool:
     return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
 
 
+def tls_failure(exc: BaseException) -> str:
+    """The TLS error behind ``exc`` (``""`` when there is none); sending again cannot help."""
+    import ssl
+
+    seen: BaseException | None = exc
+    for _ in range(5):  # httpx's error -> its cause (or context) -> ...
+        if seen is None:
+            break
+        if isinstance(seen, ssl.SSLError):
+            return str(seen)
+        seen = seen.__cause__ or seen.__context__
+    return ""
+
+
 def transport_failure(
     exc: Exception, *, what: str, target: str, timeout_s: float | None, action: str = ""
 ) -> TransportError:
@@ -46,6 +60,15 @@ def transport_failure(
     """
     import httpx
 
+    tls = tls_failure(exc)
+    if "WRONG_VERSION_NUMBER" in tls and target.startswith("https://"):
+        plain = "http://" + target.removeprefix("https://").split("/", 1)[0]
+        return TransportError(
+            f"{what}: {target} does not answer TLS ({tls}); it seems to speak plain HTTP, "
+            f"such as the local runtime: write the endpoint as {plain!r} (an endpoint "
+            "without a scheme means https://)",
+            action=action,
+        )
     if never_reached(exc):
         return TransportError(f"{what}: cannot reach {target}: {exc}", action=action)
     if isinstance(exc, httpx.TimeoutException):

@@ -428,10 +428,10 @@ class AsyncAgentBay:
         got = await self.get_session(session_id)
         if not got.success or got.data is None:
             reason = got.error_message or "Unknown error"
-            return SessionResult(
-                request_id=got.request_id,
-                error_message=f"Failed to get session {session_id}: {reason}",
-            )
+            failed = f"Failed to get session {session_id}: "
+            # get_session's own message already says so (0.9 said it twice).
+            message = reason if reason.startswith(failed) else failed + reason
+            return SessionResult(request_id=got.request_id, error_message=message)
         session = self._sessions.get(session_id) or AsyncSession(self, session_id)
         session.is_vpc = got.data.vpc_resource
         session.network_interface_ip = got.data.network_interface_ip

@@ -54,6 +54,7 @@ from agentbay._core.failures import (
     http_failure,
     json_object,
     never_reached,
+    tls_failure,
     transport_failure,
 )
 from agentbay._core.form import form_body
@@ -467,7 +468,12 @@ class AsyncApiClient:
             try:
                 response = await self._send(self._pool()[1], request, timeout)
             except httpx.TransportError as exc:
-                if attempt <= self.max_retries and (idempotent or never_reached(exc)):
+                # A TLS failure (wrong protocol, bad certificate) is the same every time.
+                if (
+                    attempt <= self.max_retries
+                    and (idempotent or never_reached(exc))
+                    and not tls_failure(exc)
+                ):
                     log.debug("%s: %s, retrying", action, exc)
                     await self._sleep(backoff_delay(attempt, None))
                     continue
@@ -524,7 +530,7 @@ class AsyncApiClient:
                     timeout=httpx.Timeout(timeout_s),
                 )
             except httpx.TransportError as exc:
-                if attempt > self.max_retries or not never_reached(exc):
+                if attempt > self.max_retries or not never_reached(exc) or tls_failure(exc):
                     raise transport_failure(
                         exc, what=f"GET {url}", target=url, timeout_s=timeout_s
                     ) from exc

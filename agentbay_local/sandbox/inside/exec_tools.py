@@ -34,12 +34,20 @@ _counter = itertools.count()
 
 
 def _failure(result: procs.RunResult, timeout_note: str) -> ta.ToolError:
-    if result.timed_out:
-        return ta.ToolError(
-            f"Execution failed. Error code:-1 Error message: [timeout]{timeout_note}"
-        )
-    message = result.err()
+    """The tool error of a failed or timed-out program; what it printed is kept.
+
+    ``[timeout]`` stays first after the 0.9 prefix (callers match on it); ``timeout_note``
+    names the limit and how to raise it.
+    """
     output = result.out()
+    if result.timed_out:
+        message = f"[timeout]{timeout_note}"
+        if output:
+            message += f"\nOutput: {output}"
+        if result.stderr:
+            message += f"\nStderr: {result.err()}"
+        return ta.ToolError(f"Execution failed. Error code:-1 Error message: {message}")
+    message = result.err()
     if output:
         message = f"{message}\nOutput: {output}" if message else output
     return ta.ToolError(f"Execution failed. Error code:{result.exit_code} Error message: {message}")
@@ -60,7 +68,12 @@ def shell(args: dict[str, Any], ctx: Context) -> str:
     shell_path = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
     result = _run(ctx, [shell_path, "-c", command], timeout_ms / 1000)
     if result.timed_out or result.exit_code != 0:
-        raise _failure(result, "")
+        raise _failure(
+            result,
+            f" the command ran longer than its timeout_ms={timeout_ms:g} ms and was stopped;"
+            " pass a larger timeout_ms, e.g. execute_command(command, timeout_ms=60000)"
+            " (the 0.9 API's default is 1000 ms)",
+        )
     return _success_text(result)
 
 
@@ -99,7 +112,11 @@ def run_code(args: dict[str, Any], ctx: Context) -> str:
         with contextlib.suppress(OSError):
             os.unlink(script)
     if result.timed_out or result.exit_code != 0:
-        raise _failure(result, f" the code ran longer than {timeout_s:g} s")
+        raise _failure(
+            result,
+            f" the code ran longer than its timeout_s={timeout_s:g} s and was stopped;"
+            " pass a larger timeout_s, e.g. run_code(code, language, timeout_s=300)",
+        )
     return _success_text(result)
 
 

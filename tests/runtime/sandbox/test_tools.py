@@ -45,8 +45,15 @@ _COUNT_SLEEPS = "grep -lsx sleep /proc/[0-9]*/comm | wc -l"
 
 def test_shell_timeout_kills_the_command(env: Env, box: Sandbox) -> None:
     started = time.monotonic()
-    text = env.error(box, "shell", command="sleep 30; echo late > /tmp/late", timeout_ms=300)
-    assert text == "Execution failed. Error code:-1 Error message: [timeout]"
+    text = env.error(
+        box, "shell", command="echo early; sleep 30; echo late > /tmp/late", timeout_ms=300
+    )
+    assert text == (
+        "Execution failed. Error code:-1 Error message: [timeout] the command ran longer than"
+        " its timeout_ms=300 ms and was stopped; pass a larger timeout_ms, e.g."
+        " execute_command(command, timeout_ms=60000) (the 0.9 API's default is 1000 ms)"
+        "\nOutput: early\n"
+    )
     assert time.monotonic() - started < 2
     # Wait for the kill to be seen (well before the 30 s sleep could end by itself).
     deadline = time.monotonic() + 5
@@ -99,10 +106,15 @@ def test_run_code_errors_and_timeout(env: Env, box: Sandbox) -> None:
     text = env.error(box, "run_code", code="raise ValueError('boom')", language="python")
     assert text.startswith("Execution failed. Error code:1 Error message: Traceback")
     assert "ValueError: boom" in text
-    text = env.error(
-        box, "run_code", code="import time; time.sleep(5)", language="python", timeout_s=1
+    # The tool's own timeout_s (env.error's timeout_s is the host's deadline).
+    args = {"code": "print('early', flush=True); import time; time.sleep(5)", "timeout_s": 1}
+    answer = env.run(box.call_tool("run_code", {**args, "language": "python"}, timeout_s=20))
+    text = answer["content"][0]["text"]
+    assert text == (
+        "Execution failed. Error code:-1 Error message: [timeout] the code ran longer than its"
+        " timeout_s=1 s and was stopped; pass a larger timeout_s, e.g."
+        " run_code(code, language, timeout_s=300)\nOutput: early\n"
     )
-    assert text.startswith("Execution failed. Error code:-1 Error message: [timeout]")
     text = env.error(box, "run_code", code="x", language="ruby")
     assert text.startswith("Unsupported language: ruby.")
 
