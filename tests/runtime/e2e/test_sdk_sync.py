@@ -78,7 +78,7 @@ def test_labels_info_link_tools(session: Session) -> None:
     assert bad.success is False
     assert bad.error_message == "Labels cannot be empty. Please provide at least one label."
     assert session.set_labels({"k": " "}).error_message == (
-        "Label values cannot be empty Please provide valid values."
+        "Label values cannot be empty Please provide valid values. Label 'k' is ' '."
     )
     info = session.info()
     assert info.success and info.data.session_id == session.session_id
