@@ -14,11 +14,15 @@ import errno
 import os
 import sys
 
+from . import seccomp
 from . import syscalls as sc
 
-# Docker's default capability set, minus NET_RAW: sessions share the host network
-# namespace, where NET_RAW would let a session sniff every loopback connection (other
-# sessions' API traffic included) through packet sockets.
+# What a root shell in a session needs (the tools run the user's commands as root:
+# package managers chown, switch users and set file capabilities; servers bind ports
+# below 1024): Docker's default set minus NET_RAW (packet sockets), MKNOD (device nodes),
+# SYS_CHROOT (no tool or package step needs chroot, and it is a classic step of escapes)
+# and AUDIT_WRITE (the kernel refuses audit messages from a user namespace anyway; in the
+# host's it would write into the host's audit log).
 KEEP_CAPABILITIES = frozenset(
     {
         0,  # CHOWN
@@ -30,8 +34,6 @@ KEEP_CAPABILITIES = frozenset(
         7,  # SETUID
         8,  # SETPCAP
         10,  # NET_BIND_SERVICE
-        18,  # SYS_CHROOT
-        29,  # AUDIT_WRITE
         31,  # SETFCAP
     }
 )
@@ -40,8 +42,21 @@ KEEP_CAPABILITIES = frozenset(
 _DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 # /proc entries that reveal or change host kernel state; mounted read-only or masked.
 _PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
-_PROC_MASKED_FILES = ("kcore", "keys", "timer_list", "sched_debug", "latency_stats", "kallsyms")
-_PROC_MASKED_DIRS = ("acpi", "scsi")
+# Docker's masked paths, plus cmdline (the host's boot arguments) and kallsyms.
+_PROC_MASKED_FILES = (
+    "cmdline",
+    "kcore",
+    "keys",
+    "timer_list",
+    "timer_stats",
+    "sched_debug",
+    "latency_stats",
+    "kallsyms",
+)
+_PROC_MASKED_DIRS = ("acpi", "asound", "scsi")
+# /sys entries masked as Docker does: firmware tables (ACPI, DMI: serial numbers) and
+# powercap (RAPL energy counters, a side channel).
+_SYS_MASKED_DIRS = ("firmware", "devices/virtual/powercap")
 
 _SAFE = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
 
@@ -221,10 +236,16 @@ def _mount_sys(root: str) -> None:
         sc.mount("sysfs", sys_dir, "sysfs", sc.MS_RDONLY | _SAFE)
     except OSError:
         sc.mount("tmpfs", sys_dir, "tmpfs", sc.MS_RDONLY | _SAFE, "size=4k")
+        return
+    for name in _SYS_MASKED_DIRS:
+        path = f"{sys_dir}/{name}"
+        if os.path.isdir(path):
+            sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY | _SAFE, "size=4k")
 
 
 def drop_privileges() -> None:
-    """Keep only ``KEEP_CAPABILITIES`` for this thread and everything it starts later."""
+    """Keep only ``KEEP_CAPABILITIES`` for this thread and everything it starts later, and
+    bind them to the session's seccomp filter (``seccomp.py``)."""
     with open("/proc/sys/kernel/cap_last_cap") as handle:
         last_cap = int(handle.read())
     for cap in range(last_cap + 1):
@@ -239,6 +260,8 @@ def drop_privileges() -> None:
     # bounding set, i.e. KEEP_CAPABILITIES.
     sc.capset(keep, keep, 0)
     sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+    # After no_new_privs, which a filter installed without CAP_SYS_ADMIN requires.
+    seccomp.install()
     # Not dumpable: processes of the session cannot ptrace the tool server or open its
     # /proc/1/fd (its channel to the runtime) without CAP_SYS_PTRACE, which they lack.
     sc.prctl(sc.PR_SET_DUMPABLE, 0)
