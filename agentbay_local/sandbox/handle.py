@@ -22,7 +22,7 @@ from agentbay_local.sandbox import egress, layers, layout, userns
 from agentbay_local.sandbox.answers import ToolAnswer
 from agentbay_local.sandbox.cgroups import SessionCgroup
 from agentbay_local.sandbox.egress import NetworkPolicy
-from agentbay_local.sandbox.inside import procs, syscalls
+from agentbay_local.sandbox.inside import jail, procs, syscalls
 from agentbay_local.sandbox.ports import PortChannel
 
 log = get_logger("agentbay.local.sandbox")
@@ -470,8 +470,7 @@ class Sandbox:
                 try:
                     layout.unmount_tree(self.session_dir)
                     upper, _ = layers.writable_dirs(self.session_dir)
-                    scaffolding = [str(path) for path in layout.tool_server_paths()]
-                    layers.capture(upper, capture_to, scaffolding)
+                    layers.capture(upper, capture_to, [jail.FIXED_ROOT])
                 except OSError as exc:
                     failure = exc
         layout.remove_session_dir(self.session_dir)

@@ -3,7 +3,8 @@
 Isolated, the process tree is::
 
     unshare [--user ...] --pid --fork --mount --uts --ipc ...   (host PID namespace, waits)
-      └─ python toolserver  = PID 1 of the new namespaces: builds the sandbox, then serves
+      └─ python boot  = PID 1 of the new namespaces: builds the sandbox, then execs
+         /.agentbay/python/... toolserver (the same PID): serves
 
 ``--user`` and its id mapping only when the runtime is not root (``userns.py``).
 ``--kill-child`` ties PID 1 to the helper, and PID 1 exits when the runtime's end of the
@@ -11,9 +12,10 @@ channel closes, so a crashed runtime leaves no session processes behind. ``--net
 the session a network namespace of its own (loopback only, brought up by the tool server):
 no route to the host's loopback services, the runtime or other sessions, and every port
 free. The runtime reaches ports inside it through a second socket pair, the port channel
-(see ``inside/network.py``). The tool server runs with the host's interpreter
-(``sys.executable``, visible through the overlay's lower layer) and imports only the
-stdlib-only package ``inside/``, the one directory of ours bound into sessions.
+(see ``inside/network.py``). The tool server starts with the host's interpreter and the
+stdlib-only package ``inside/`` at their host paths, and continues with both at fixed paths
+inside the session (``inside/boot.py``, ``jail.FIXED_ROOT``): nothing of the host's layout
+(a checkout, its venv, the data dir) shows in the session.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from importlib.util import cache_from_source
 from pathlib import Path
 from typing import NamedTuple
 
-from agentbay_local.sandbox import egress, inside, layout, userns
+from agentbay_local.sandbox import egress, inside, layers, userns
 from agentbay_local.sandbox.host_programs import SANDBOX_PATH, unshare_binary
 from agentbay_local.sandbox.image import HOST_ROOT, SandboxImage
 
@@ -44,7 +46,7 @@ CODE_DIR = Path(inside.__file__).resolve().parent
 BOOT = (
     "import sys, os; fd = int(sys.argv[2]); "
     "os.write(fd, os.readlink('/proc/self').encode() + b'\\n'); "
-    "sys.path.append(sys.argv[1]); from inside import toolserver; toolserver.main(fd)"
+    "sys.path.append(sys.argv[1]); from inside import boot; boot.main(fd)"
 )
 #: The watchdog runs from the same package, outside any sandbox (see ``inside/watchdog.py``).
 WATCHDOG_BOOT = (
@@ -100,6 +102,17 @@ class Started(NamedTuple):
     port_channel: socket.socket
 
 
+@cache
+def interpreter() -> tuple[Path, str]:
+    """The tool server's interpreter (the runtime's own): its installation prefix, shown in
+    sessions at ``jail.FIXED_PYTHON``, and the executable's path below it."""
+    prefix = Path(os.path.realpath(sys.base_prefix))
+    executable = Path(os.path.realpath(getattr(sys, "_base_executable", sys.executable)))
+    if prefix not in executable.parents:
+        raise RuntimeError(f"the interpreter {executable} is not inside its prefix {prefix}")
+    return prefix, str(executable.relative_to(prefix))
+
+
 def user_namespace_args(rootless: bool) -> list[str]:
     """The ``unshare`` options of a sandbox's user namespace: none as root (the host's own
     user namespace), else a new one with the user's mapping (see ``userns.py``)."""
@@ -111,7 +124,7 @@ def start(
     *,
     isolated: bool,
     hide: list[str],
-    overlays: list[dict[str, str]] | None = None,
+    overlays: layers.RootlessRoot | None = None,
     rlimits: dict[str, int] | None = None,
     image: SandboxImage = HOST_ROOT,
     egress_rules: str | None = None,
@@ -157,7 +170,11 @@ def start(
             "isolated": True,
             "root": str(session_dir / "root"),
             "hide": hide,
-            "show": [str(path) for path in layout.tool_server_paths()],
+            "runtime": {
+                "code": str(CODE_DIR),
+                "python": str(interpreter()[0]),
+                "executable": interpreter()[1],
+            },
             "hostname": POOL_HOSTNAME,
             "home": home,
             "own_network": True,
@@ -166,7 +183,7 @@ def start(
             config["firewall"] = {"program": egress.nft(), "ruleset": egress_rules}
             config["resolv_conf"] = f"nameserver {egress.NAMESERVER}\n"
         if overlays is not None:
-            config["overlays"] = overlays
+            config["rootless_root"] = overlays._asdict()
         if rlimits:
             config["rlimits"] = rlimits
     else:

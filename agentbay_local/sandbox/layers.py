@@ -19,6 +19,7 @@ import shutil
 import stat
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from agentbay.contract import get_logger
 from agentbay_local.sandbox.inside import syscalls
@@ -64,8 +65,11 @@ OPAQUE_XATTR = "trusted.overlay.opaque"
 USERNS_OPAQUE_XATTR = "user.overlay.opaque"
 #: Top-level entries a rootless session gets as fresh mounts from the tool server.
 _MOUNTED_BY_JAIL = frozenset(["dev", "proc", "sys"])
-#: The kernel copies mount options into one page; stay well below it.
-MAX_OPTIONS_BYTES = 3800
+#: Where a rootless session's writes to its top level land, below its writable layer.
+_TOP = ".top"
+#: Lower layers one overlay mount takes: the kernel copies mount options (a
+#: ``/proc/self/fd/N`` name per layer, see ``jail.mount_overlay``) into one page.
+MAX_LOWER_LAYERS = 128
 
 
 #: Where a session's own filesystem is mounted when its disk is limited (``disk.py``).
@@ -81,24 +85,20 @@ def writable_dirs(session_dir: Path) -> tuple[Path, Path]:
     return base / "upper", base / "work"
 
 
-def overlay_options(
-    layers: Sequence[Path], upper: Path, work: Path, host_root: Path = Path("/")
-) -> str:
-    """The overlay mount options for ``layers`` (newest first) stacked on ``host_root``
-    (``/``, or its view from ``mount_host_root`` when the layers live on the root's
-    filesystem).
+def lower_layers(layers: Sequence[Path], host_root: Path = Path("/")) -> list[str]:
+    """The overlay's read-only layers, topmost first: ``layers`` (newest first) stacked on
+    ``host_root`` (``/``, or its view from ``mount_host_root`` when the layers live on the
+    root's filesystem).
 
     Raises:
-        ValueError: the stack does not fit into the kernel's option page.
+        ValueError: more layers than one overlay mount stacks.
     """
-    lower = ":".join([*map(str, layers), str(host_root)])
-    options = f"lowerdir={lower},upperdir={upper},workdir={work}"
-    if len(options.encode()) > MAX_OPTIONS_BYTES:
+    if len(layers) >= MAX_LOWER_LAYERS:
         raise ValueError(
             f"the image has too many layers ({len(layers)}) for one overlay mount; "
             "build it from a built-in image or a shallower user image"
         )
-    return options
+    return [*map(str, layers), str(host_root)]
 
 
 def needs_host_root_view(layers: Sequence[Path]) -> bool:
@@ -161,42 +161,59 @@ def _make_opaque(upper: Path, name: str, xattr: str) -> None:
         log.warning("session %s sees the host's /%s: %s", upper.parent.name, name, exc)
 
 
-def rootless_overlays(session_dir: Path) -> list[dict[str, str]]:
+class RootlessRoot(NamedTuple):
+    """What a rootless session's tool server mounts (see ``jail.mount_rootless_root``)."""
+
+    #: The top level's overlay: ``lower`` (the skeleton), ``upper``, ``work``.
+    top: dict[str, str]
+    #: One overlay per system directory: ``target``, ``lower``, ``upper``, ``work``.
+    overlays: list[dict[str, str]]
+
+
+def rootless_overlays(session_dir: Path) -> RootlessRoot:
     """Lay out a rootless session's root; returns the overlays its tool server mounts inside
-    its user and mount namespaces, as ``{"target", "options"}`` items.
+    its user and mount namespaces.
 
     Inside a user namespace the kernel refuses ``/`` as a lower layer ("failed to clone
     lowerpath": ``/`` has submounts, ``/proc`` and ``/dev``, that the namespace does not
-    own). So ``root/`` is a plain directory for the top level, each system directory that
-    has no submounts gets an overlay of its own (``upper/<name>``, ``work/<name>``), and the
-    host's data stays out as with ``hide_host_data``: the top-level private directories
-    are plain empty directories, deeper ones (``var/tmp``) opaque, and the top-level
-    entries outside the system's are simply not there.
+    own). So ``root/`` is a skeleton of the top level, the lower layer of the session's
+    root (its writes land in ``upper/.top``); each system directory that has no submounts
+    gets an overlay of its own (``upper/<name>``, ``work/<name>``), and the host's data
+    stays out as with ``hide_host_data``: the top-level private directories and ``/run``
+    (the host's sockets) are plain empty directories, deeper ones (``var/tmp``) opaque,
+    and the top-level entries outside the system's are simply not there.
     """
     upper, work = writable_dirs(session_dir)
     root = session_dir / "root"
-    for directory in (upper, work, root):
+    for directory in (upper, work, root, upper / _TOP, work / _TOP):
         directory.mkdir(parents=True, exist_ok=True)
     overlays: list[dict[str, str]] = []
-    private_top = {name for name in PRIVATE_DIRS if "/" not in name}
+    empty_top = {name for name in PRIVATE_DIRS if "/" not in name} | {"run"}
     for name in sorted(SYSTEM_ENTRIES):
         host = Path("/") / name
         if host.is_symlink():  # merged-/usr systems: /bin -> usr/bin and the like
             os.symlink(os.readlink(host), root / name)
         elif not host.is_dir():
             continue
-        elif name in _MOUNTED_BY_JAIL or name in private_top:
+        elif name in _MOUNTED_BY_JAIL or name in empty_top:
             (root / name).mkdir()
             _copy_owner_and_mode(host, root / name)
         else:
             for directory in (root, upper, work):
                 (directory / name).mkdir()
-            options = f"lowerdir={host},upperdir={upper / name},workdir={work / name},userxattr"
-            overlays.append({"target": str(root / name), "options": options})
+            overlays.append(
+                {
+                    "target": str(root / name),
+                    "lower": str(host),
+                    "upper": str(upper / name),
+                    "work": str(work / name),
+                }
+            )
     for name in PRIVATE_DIRS:
         if "/" in name:
             _make_opaque(upper, name, USERNS_OPAQUE_XATTR)
-    return overlays
+    top = {"lower": str(root), "upper": str(upper / _TOP), "work": str(work / _TOP)}
+    return RootlessRoot(top, overlays)
 
 
 def _in_layers(layers: Sequence[Path], name: str) -> bool:

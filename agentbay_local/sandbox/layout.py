@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,30 +29,11 @@ from agentbay_local.sandbox.inside import jail, syscalls
 log = get_logger("agentbay.local.sandbox")
 
 
-def tool_server_paths() -> list[Path]:
-    """Host paths the tool server runs from: shown read-only inside sessions, whatever the
-    hiding above covers (an interpreter under /root, the package under /work, ...)."""
-    paths = [
-        Path(__file__).resolve().parent / "inside",  # the tool server's code
-        Path(os.path.realpath(sys.base_prefix)),  # its interpreter's stdlib
-        Path(os.path.realpath(sys.executable)).parent,  # and the interpreter
-    ]
-    unique: list[Path] = []
-    for path in sorted(set(paths), key=lambda item: len(item.parts)):
-        if not any(path == kept or kept in path.parents for kept in unique):
-            unique.append(path)
-    return unique
-
-
 def check_data_dir(data_dir: Path) -> None:
-    """Refuse data dirs that overlay options or the sandbox's hiding cannot handle."""
+    """Refuse data dirs that the sandbox's mounts cannot handle."""
     text = str(data_dir)
     if any(char in text for char in ",:\\\n"):
         raise ValueError(f"the data dir path must not contain ',', ':' or '\\\\': {text!r}")
-    for needed in tool_server_paths():
-        if needed == data_dir or data_dir in needed.parents:
-            # The data dir is hidden inside sessions; the tool server would vanish with it.
-            raise ValueError(f"the data dir {text} must not contain {needed}")
 
 
 def mount_overlay(
@@ -65,11 +44,11 @@ def mount_overlay(
     ``host_root``, see ``layers.mount_host_root``)."""
     upper, work = layers_module.writable_dirs(session_dir)
     root = session_dir / "root"
-    options = layers_module.overlay_options(layers, upper, work, host_root)
+    lower = layers_module.lower_layers(layers, host_root)
     for directory in (upper, work, root):
         directory.mkdir(parents=True, exist_ok=True)
     layers_module.hide_host_data(upper, layers)
-    jail.mount_overlay(str(root), options)
+    jail.mount_overlay(str(root), lower, str(upper), str(work))
     return root
 
 

@@ -60,6 +60,12 @@ _SYS_MASKED_DIRS = ("firmware", "devices/virtual/powercap")
 
 _SAFE = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
 
+#: Where the tool server's code and interpreter appear in every session, read-only: fixed
+#: paths, so nothing of the host's layout (a checkout, its venv) shows inside.
+FIXED_ROOT = "/.agentbay"
+FIXED_CODE = FIXED_ROOT + "/inside"
+FIXED_PYTHON = FIXED_ROOT + "/python"
+
 
 def host_pid() -> int:
     """This process's PID as the host sees it (the inherited /proc is the host's)."""
@@ -70,16 +76,16 @@ def enter(
     root: str,
     hide: list[str],
     hostname: str,
-    show: list[str] | None = None,
+    runtime: dict[str, str] | None = None,
 ) -> None:
     """Build the sandbox's mounts under ``root``, pivot into it and drop privileges.
 
     ``root`` is the session's overlay (mounted by the runtime in the host namespace), or
-    (rootless) the directory ``mount_rootless_root`` mounted the overlays on. ``hide``
-    are host paths to cover with an empty read-only tmpfs (the runtime's data dir, whose
-    other sessions' upper dirs are otherwise readable through the lower layer), ``show``
-    host paths to bind read-only where the overlay hides them (the tool server's own code
-    and interpreter, which it still imports from after the pivot).
+    (rootless) the one ``mount_rootless_root`` mounted. ``hide`` are host paths to cover
+    with an empty read-only tmpfs (the runtime's data dir, whose other sessions' upper dirs
+    are otherwise readable through the lower layer). ``runtime`` names the host
+    directories of the tool server's code and interpreter (``code``, ``python``): they
+    appear read-only at ``FIXED_CODE`` and ``FIXED_PYTHON`` (see ``mount_runtime``).
     """
     # unshare already made the copy private; repeat it so nothing we mount can ever
     # propagate back to the host, whatever the unshare defaults are.
@@ -88,13 +94,8 @@ def enter(
     _mount_dev(root)
     _mount_sys(root)
     _copy_dangling_config(root)
-    for path in show or []:
-        target = root + path
-        if os.path.exists(target):
-            continue  # visible anyway (a system Python under /usr): its overlay stays
-        os.makedirs(target)
-        sc.mount(path, target, None, sc.MS_BIND | sc.MS_REC)
-        sc.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID)
+    if runtime:
+        mount_runtime(root, runtime["code"], runtime["python"])
     for path in hide:
         target = root + path
         if os.path.isdir(target):
@@ -109,41 +110,95 @@ def enter(
     drop_privileges()
 
 
-def mount_rootless_root(root: str, overlays: list[dict[str, str]]) -> int:
-    """Rootless (root of a user namespace of its own): make ``root`` a mount point
-    (pivot_root needs one) and mount each system directory's overlay on it.
+def mount_runtime(root: str, code: str, python: str) -> None:
+    """Show the tool server's code (the host directory ``code``, the package ``inside``)
+    and interpreter (its installation prefix ``python``) read-only at ``FIXED_CODE`` and
+    ``FIXED_PYTHON`` under ``root``.
 
-    A directory whose overlay the kernel refuses (a host submount below it, such as a
-    container's bind-mounted /etc/hosts) is shown read-only instead. Returns a descriptor of
-    a copy of this tree taken before any sandbox mount (``/proc``, ``/dev``, the tool
-    server's code) exists: the runtime's view of the session's files, as the host overlay
-    mount is in root mode.
+    A small read-only tmpfs at ``FIXED_ROOT`` holds the mount points, and each directory
+    is an overlay of the host's one over an empty layer (a read-only overlay needs two):
+    a bind mount would show the host path in the session's mountinfo, an overlay shows
+    only the descriptors it was given (``mount_overlay``). The session's own layer gets
+    just the empty directory ``FIXED_ROOT``.
+    """
+    base = root + FIXED_ROOT
+    os.makedirs(base, mode=0o755, exist_ok=True)
+    sc.mount("tmpfs", base, "tmpfs", _SAFE, "size=16k,mode=755")
+    for name in ("inside", "python", ".empty"):
+        os.mkdir(f"{base}/{name}", 0o755)
+    read_only = sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV
+    mount_overlay(root + FIXED_CODE, [code, f"{base}/.empty"], flags=read_only)
+    mount_overlay(root + FIXED_PYTHON, [python, f"{base}/.empty"], flags=read_only)
+    sc.mount(None, base, None, sc.MS_REMOUNT | sc.MS_RDONLY | _SAFE)
+
+
+def mount_rootless_root(root: str, top: dict[str, str], overlays: list[dict[str, str]]) -> int:
+    """Rootless (root of a user namespace of its own): mount the session's root at
+    ``root`` and each system directory's overlay on it.
+
+    ``top`` is the overlay of the top level (``lower``: the skeleton ``layers`` laid out,
+    ``upper``, ``work``); each of ``overlays`` one of a system directory (``target``,
+    ``lower``, ``upper``, ``work``). A directory whose overlay the kernel refuses (a host
+    submount below it, such as a container's bind-mounted /etc/hosts) is shown read-only
+    instead, without its submounts; ``/run`` (the host's sockets) is never shown. Returns a
+    descriptor of a copy of this tree taken before any sandbox mount (``/proc``, ``/dev``,
+    the tool server's code) exists: the runtime's view of the session's files, as the host
+    overlay mount is in root mode.
     """
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
-    sc.mount(root, root, None, sc.MS_BIND)
+    mount_overlay(root, [top["lower"]], top["upper"], top["work"], extra=("userxattr",))
     for overlay in overlays:
-        target, options = overlay["target"], overlay["options"]
+        target, lower = overlay["target"], overlay["lower"]
         try:
-            mount_overlay(target, options)
+            mount_overlay(target, [lower], overlay["upper"], overlay["work"], extra=("userxattr",))
         except OSError as exc:
-            lower = options.split(",", 1)[0].partition("=")[2]
             print(f"toolserver: {lower} is read-only in this session: {exc}", file=sys.stderr)
-            sc.mount(lower, target, None, sc.MS_BIND | sc.MS_REC)
-            flags = sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID
+            sc.mount(lower, target, None, sc.MS_BIND)
+            flags = sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV
             sc.mount(None, target, None, flags)
     return sc.open_tree_clone(root)
 
 
-def mount_overlay(target: str, options: str) -> None:
-    """Mount an overlay (nosuid, nodev, volatile where the kernel has it) at ``target``."""
-    flags = sc.MS_NOSUID | sc.MS_NODEV
+def mount_overlay(
+    target: str,
+    lower: list[str],
+    upper: str | None = None,
+    work: str | None = None,
+    *,
+    flags: int = sc.MS_NOSUID | sc.MS_NODEV,
+    extra: tuple[str, ...] = (),
+) -> None:
+    """Mount an overlay of the directories ``lower`` (topmost first), writable into
+    ``upper`` (with ``work``) when given, at ``target`` (volatile where the kernel has it).
+
+    Each layer is named by a descriptor of this process (``/proc/self/fd/N``), not by its
+    path: the options are what ``/proc/self/mountinfo`` shows inside the session, and
+    must not reveal the host's paths (the data dir, a checkout).
+    """
+    fds: list[int] = []
+
+    def named(path: str) -> str:
+        fds.append(os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
+        return f"/proc/self/fd/{fds[-1]}"
+
     try:
-        # volatile: no syncs to disk, since the layer is deleted with the session anyway.
-        sc.mount("overlay", target, "overlay", flags, options + ",volatile")
-    except OSError as exc:
-        if exc.errno != errno.EINVAL:
-            raise
-        sc.mount("overlay", target, "overlay", flags, options)  # kernel < 5.10
+        options = ["lowerdir=" + ":".join(named(path) for path in lower)]
+        if upper is not None and work is not None:
+            options += [f"upperdir={named(upper)}", f"workdir={named(work)}"]
+        text = ",".join([*options, *extra])
+        if upper is None:
+            sc.mount("overlay", target, "overlay", flags, text)
+            return
+        try:
+            # volatile: no syncs to disk, since the layer is deleted with the session.
+            sc.mount("overlay", target, "overlay", flags, text + ",volatile")
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            sc.mount("overlay", target, "overlay", flags, text)  # kernel < 5.10
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def _copy_dangling_config(root: str) -> None:

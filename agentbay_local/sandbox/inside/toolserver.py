@@ -4,13 +4,14 @@ It is started by the runtime (see ``launch.py``) as::
 
     python -E -s -S -c BOOT <parent directory of inside/> <fd>
 
-and never imports the ``agentbay`` package: only the stdlib-only package ``inside`` is
+which builds the sandbox and then runs this module from its fixed paths (``boot.py``). It
+never imports the ``agentbay`` package: only the stdlib-only package ``inside`` is
 reachable from ``sys.path``, so it runs with whatever Python the session's image provides.
 
 Protocol, JSON lines over the socket ``fd``:
 
 1. the boot code writes the process's host PID as a bare line, first of all;
-2. the runtime sends one configuration object (see ``_prepare``; ``env`` and ``workdir``
+2. the runtime sends one configuration object (see ``boot._prepare``; ``env`` and ``workdir``
    are the environment and working directory of the session's commands);
 3. the server answers ``{"ready": true, "pid": <host pid>}`` once the sandbox is built (or
    ``{"ready": false, "error": "..."}`` and exits);
@@ -267,71 +268,6 @@ class ToolServer:
             self.channel.send(answer, prefix=f"{request_id} ")
 
 
-def _prepare(config: dict[str, Any]) -> tuple[int, int | None]:
-    """Build the sandbox (or the plain working directory); returns the host PID and, when
-    rootless, the descriptor of the runtime's view of the session's files."""
-    os.umask(0o022)
-    home = config["home"]
-    view = None
-    if config.get("isolated"):
-        from . import jail
-
-        pid = jail.host_pid()  # read before /proc is replaced by the sandbox's own
-        if isinstance(config.get("overlays"), list):
-            # First: the network set-up below writes into the session's /etc.
-            view = jail.mount_rootless_root(config["root"], config["overlays"])
-        if config.get("own_network"):
-            # Before jail.enter drops CAP_NET_ADMIN: the session can never change these.
-            network.loopback_up()
-            rules = config.get("firewall")
-            if isinstance(rules, dict):
-                network.load_rules(str(rules["program"]), str(rules["ruleset"]))
-            if isinstance(config.get("resolv_conf"), str):
-                network.write_resolv_conf(config["root"], config["resolv_conf"])
-        jail.enter(
-            config["root"],
-            list(config.get("hide", [])),
-            config["hostname"],
-            list(config.get("show", [])),
-        )
-        _set_rlimits(dict(config.get("rlimits") or {}))
-    else:
-        from . import syscalls
-
-        pid = os.getpid()
-        # Orphans of the session then stay our descendants, so they are reaped by us and
-        # found (and killed) at release.
-        syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
-    os.makedirs(home, exist_ok=True)
-    # An image's WORKDIR, else the home directory: where every command of the session runs.
-    workdir = config.get("workdir") or home
-    os.makedirs(workdir, exist_ok=True)
-    os.chdir(workdir)
-    return pid, view
-
-
-def _send_root_view(port_fd: int, view: int) -> None:
-    """Hand the runtime its view of the session's files (``jail.mount_rootless_root``) as
-    the first datagram of the port channel, then close this process's copy."""
-    import socket
-
-    channel = socket.socket(fileno=os.dup(port_fd))
-    try:
-        socket.send_fds(channel, [b'{"root_view": true}'], [view])
-    finally:
-        channel.close()
-        os.close(view)
-
-
-def _set_rlimits(rlimits: dict[str, int]) -> None:
-    """Lower soft and hard limits for this process and everything it will start (the
-    session's root has no CAP_SYS_RESOURCE to raise them again)."""
-    import resource
-
-    for name, value in rlimits.items():
-        resource.setrlimit(getattr(resource, name), (value, value))
-
-
 def _kill_descendants() -> None:
     """SIGKILL every descendant of this process (unisolated mode has no PID namespace)."""
     me = os.getpid()
@@ -342,27 +278,42 @@ def _kill_descendants() -> None:
         procs.kill_all(victims)
 
 
-def main(fd: int) -> None:
-    """Entry point inside the sandbox: configure, report ready, serve, exit."""
+def resume(fd: int, config_fd: int) -> None:
+    """Entry point inside an isolated sandbox (``boot.py`` built it, then ran this with the
+    configuration in ``config_fd``): serve."""
+    from . import syscalls
+
+    # execve made the process dumpable again: processes of the session must not ptrace
+    # the tool server or open its /proc/1/fd (its channel to the runtime). Nothing of the
+    # session runs yet.
+    syscalls.prctl(syscalls.PR_SET_DUMPABLE, 0)
+    os.environ.pop("LD_LIBRARY_PATH", None)
+    with open(config_fd, "rb") as handle:
+        config = json.loads(handle.read())
+    main(fd, config)
+
+
+def main(fd: int, config: dict[str, Any]) -> None:
+    """Serve the session ``config`` describes: report ready, answer requests, exit.
+
+    Isolated, the sandbox is built already (``config["pid"]`` is the host PID).
+    """
     os.set_inheritable(fd, False)
     # PID 1 ignores default-action signals from inside its namespace; make SIGINT one.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     channel = Channel(fd)
-    config = channel.receive()
-    if not isinstance(config, dict):
-        os._exit(2)
-    try:
-        pid, view = _prepare(config)
-    except Exception as exc:
-        channel.send({"ready": False, "error": f"{type(exc).__name__}: {exc}"})
-        os._exit(1)
-    # Threads start only now: they inherit the reduced privileges set by _prepare.
+    if config.get("isolated"):
+        pid = int(config["pid"])
+    else:
+        try:
+            pid = _prepare_unisolated(config)
+        except Exception as exc:
+            channel.send({"ready": False, "error": f"{type(exc).__name__}: {exc}"})
+            os._exit(1)
+    # Threads start only now: they inherit the reduced privileges set by the sandbox.
     server = ToolServer(channel, dict(config.get("env") or {}), config.get("desktop"))
     port_fd = config.get("port_fd")
     if type(port_fd) is int:
-        if view is not None:
-            # Before the ready message: the runtime takes it from the port channel then.
-            _send_root_view(port_fd, view)
         network.PortConnector(port_fd).start()
     channel.send({"ready": True, "pid": pid})
     try:
@@ -371,3 +322,19 @@ def main(fd: int) -> None:
         if not config.get("isolated"):
             _kill_descendants()
         os._exit(0)
+
+
+def _prepare_unisolated(config: dict[str, Any]) -> int:
+    """Make the session's working directory; returns this process's PID."""
+    from . import syscalls
+
+    os.umask(0o022)
+    # Orphans of the session then stay our descendants, so they are reaped by us and
+    # found (and killed) at release.
+    syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
+    home = config["home"]
+    os.makedirs(home, exist_ok=True)
+    workdir = config.get("workdir") or home
+    os.makedirs(workdir, exist_ok=True)
+    os.chdir(workdir)
+    return os.getpid()

@@ -60,20 +60,14 @@ def test_a_user_image_shows_its_files_and_still_hides_the_hosts(
     box = _session(env, image, "hide-1")
     try:
         assert env.sh(box, "cat /app/f /etc/agentbay-layer") == "layer\netc\n"
-        shown = layout.tool_server_paths()
-        way_down = {p.relative_to("/root").parts[0] for p in shown if p.is_relative_to("/root")}
-        assert set(env.sh(box, "ls -A /root").split()) == {"from-image"} | way_down
+        assert set(env.sh(box, "ls -A /root").split()) == {"from-image"}
         assert (
             env.sh(box, "ls -A /tmp /var/tmp /home /mnt")
             == "/home:\n\n/mnt:\n\n/tmp:\n\n/var/tmp:\n"
         )
         for name in sorted(set(os.listdir("/")) - layers.SYSTEM_ENTRIES):
-            below = {path.parts[2] for path in shown if path.parts[1] == name}
             listing = env.call(box, "shell", command=f"ls -A /{name}", timeout_ms=10000)
-            if below:
-                assert set(listing["content"][0]["text"].split()) == below, name
-            else:
-                assert listing["isError"] is True, name
+            assert listing["isError"] is True, name
         assert env.sh(box, f"ls -A {env.manager.data_dir} | wc -l") == "0\n"
         env.sh(box, "echo changed > /app/f")
     finally:
