@@ -38,6 +38,16 @@ def parse_context_status(text: Any) -> list[ContextStatusData]:
     return records
 
 
+def sync_failures(tasks: list[ContextStatusData]) -> str:
+    """Each failed task of ``tasks`` with its reason, ``"; "``-joined (``""``: none failed)."""
+    return "; ".join(
+        f"the {t.task_type} of context {t.context_id} ({t.path}) failed: "
+        f"{t.error_message or 'no reason given'}"
+        for t in tasks
+        if t.status == "Failed"
+    )
+
+
 class ContextManager:
     """The context syncs of one session."""
 
@@ -96,19 +106,31 @@ class ContextManager:
 
     def _poll(
         self, context_id: str | None, path: str | None, max_retries: int, retry_interval: int
-    ) -> bool:
-        """Wait until every upload/download task is Success or Failed; answer all succeeded."""
+    ) -> str:
+        """Wait until every upload/download task is Success or Failed; answer why the sync
+        failed (each failed task with its reason), or ``""`` when every task succeeded."""
         delay = min(0.02, retry_interval / 1000)
+        tasks: list[ContextStatusData] = []
         for _ in range(max_retries):
             info = self.info(context_id=context_id, path=path)
+            if not info.success:
+                return f"cannot read the sync status: {info.error_message}"
             tasks = [
                 t for t in info.context_status_data or [] if t.task_type in ("upload", "download")
             ]
             if all(t.status in ("Success", "Failed") for t in tasks):
-                return all(t.status == "Success" for t in tasks)
+                return sync_failures(tasks)
             sleep(delay)
             delay = min(delay * 2, retry_interval / 1000)
-        return False
+        running = [t for t in tasks if t.status not in ("Success", "Failed")]
+        return (
+            "; ".join(
+                f"the {t.task_type} of context {t.context_id} ({t.path}) did not finish after"
+                f" {max_retries} checks (status {t.status})"
+                for t in running
+            )
+            or f"the sync did not finish after {max_retries} checks"
+        )
 
     def _sync(
         self,
@@ -121,11 +143,9 @@ class ContextManager:
         started = self._start_sync(context_id, path, mode)
         if not started.success or max_retries <= 0:
             return started
-        ok = self._poll(context_id, path, max_retries, retry_interval)
+        failure = self._poll(context_id, path, max_retries, retry_interval)
         return ContextSyncResult(
-            request_id=started.request_id,
-            success=ok,
-            error_message="" if ok else "context sync failed or timed out",
+            request_id=started.request_id, success=not failure, error_message=failure
         )
 
     async def sync(
@@ -158,7 +178,7 @@ class ContextManager:
 
             def watch() -> None:
                 try:
-                    ok = self._poll(context_id, path, max_retries, retry_interval)
+                    ok = not self._poll(context_id, path, max_retries, retry_interval)
                 except AgentBayError as exc:
                     log.warning("context sync status check failed: %s", exc)
                     ok = False

@@ -235,6 +235,15 @@ class Store:
         ).fetchall()
         return [(row[0], row[1], row[2]) for row in rows]
 
+    def sessions_syncing(self, context_id: str) -> list[str]:
+        """Ids of the sessions not yet released or failed that sync ``context_id``."""
+        rows = self._db.execute(
+            "SELECT s.id FROM session_contexts c JOIN sessions s ON s.id = c.session_id"
+            " WHERE c.context_id = ? AND s.status NOT IN (?, ?) ORDER BY s.seq",
+            (context_id, RELEASED, FAILED),
+        ).fetchall()
+        return list(dict.fromkeys(row[0] for row in rows))
+
     # ---- contexts ----
     def add_context(self, context_id: str, name: str) -> ContextRow:
         """Create a context."""

@@ -133,8 +133,9 @@ class FileUrlResult(ApiResponse):
 
 @dataclass
 class ContextFileListResult(ApiResponse):
-    """``list_files``: one page of a folder."""
+    """``list_files``: one page of a folder (``error_message`` says why there is none)."""
 
     success: bool = False
     entries: list[ContextFileEntry] = field(default_factory=list)
     count: int | None = None
+    error_message: str = ""

@@ -101,7 +101,7 @@ class AsyncContextService:
                 error_message=f"Failed to {what}: {exc}",
             )
         except AgentBayError as exc:
-            raise AgentBayError(f"Failed to {what}: {exc}") from exc
+            return OperationResult(data=False, error_message=f"Failed to {what}: {exc}")
         if answer.success is not True:
             return OperationResult(
                 request_id=answer.request_id, data=False, error_message=answer.error_text
@@ -109,26 +109,23 @@ class AsyncContextService:
         return OperationResult(request_id=answer.request_id, success=True, data=True)
 
     async def update(self, context: Context) -> OperationResult:
-        """Rename a context to ``context.name``.
-
-        Raises:
-            AgentBayError: the request could not be sent.
-        """
+        """Rename a context to ``context.name``; never raises (failures are results)."""
         return await self._simple(
             "ModifyContext",
             {"Id": context.id, "Name": context.name},
             f"update context {context.id}",
         )
 
-    async def delete(self, context: Context) -> OperationResult:
-        """Delete a context and all its files.
+    async def delete(self, context: Context, *, force: bool = False) -> OperationResult:
+        """Delete a context and all its files; never raises (failures are results).
 
-        Raises:
-            AgentBayError: the request could not be sent.
+        A context that a running session syncs is refused (the error names the session: its
+        next upload would be lost) unless ``force=True``.
         """
-        return await self._simple(
-            "DeleteContext", {"Id": context.id}, f"delete context {context.id}"
-        )
+        fields: dict[str, Any] = {"Id": context.id}
+        if force:
+            fields["Force"] = True
+        return await self._simple("DeleteContext", fields, f"delete context {context.id}")
 
     async def _file_url(
         self,
@@ -142,6 +139,8 @@ class AsyncContextService:
             )
         except ServerError as exc:
             return FileUrlResult(request_id=exc.request_id, error_message=str(exc))
+        except AgentBayError as exc:
+            return FileUrlResult(error_message=str(exc))
         from agentbay._rendered.openapi.models import FileUrlData
 
         data = answer.data_as(FileUrlData)
@@ -165,6 +164,8 @@ class AsyncContextService:
             )
         except ServerError as exc:
             return OperationResult(request_id=exc.request_id, data=False, error_message=str(exc))
+        except AgentBayError as exc:
+            return OperationResult(data=False, error_message=str(exc))
         if answer.success is not True:
             return OperationResult(
                 request_id=answer.request_id, data=False, error_message=answer.error_text
@@ -174,18 +175,26 @@ class AsyncContextService:
     async def list_files(
         self, context_id: str, parent_folder_path: str, page_number: int = 1, page_size: int = 50
     ) -> ContextFileListResult:
-        """One page of the files in one folder of a context."""
-        answer = await self.agent_bay.api.call(
-            "DescribeContextFiles",
-            {
-                "ContextId": context_id,
-                "ParentFolderPath": parent_folder_path,
-                "PageNumber": page_number,
-                "PageSize": page_size,
-            },
-        )
+        """One page of the files in one folder of a context; never raises (an unknown
+        context is ``success=False`` with ``error_message``)."""
+        try:
+            answer = await self.agent_bay.api.call(
+                "DescribeContextFiles",
+                {
+                    "ContextId": context_id,
+                    "ParentFolderPath": parent_folder_path,
+                    "PageNumber": page_number,
+                    "PageSize": page_size,
+                },
+            )
+        except ServerError as exc:
+            return ContextFileListResult(request_id=exc.request_id, error_message=str(exc))
+        except AgentBayError as exc:
+            return ContextFileListResult(error_message=str(exc))
         if answer.success is not True:
-            return ContextFileListResult(request_id=answer.request_id)
+            return ContextFileListResult(
+                request_id=answer.request_id, error_message=answer.error_text
+            )
         entries = [ContextFileEntry.from_wire(item) for item in answer.data_as(list) or []]
         return ContextFileListResult(
             request_id=answer.request_id,

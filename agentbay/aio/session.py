@@ -252,12 +252,23 @@ class AsyncSession:
 
         With ``sync_context=True`` the session's contexts are uploaded first
         (``context.sync``), and deletion waits until every upload task reports ``Success`` or
-        ``Failed`` (at most 150 checks, at most 2 s apart); failed uploads are logged.
-        Never raises: failures come back as ``DeleteResult(success=False, ...)``.
+        ``Failed`` (at most 150 checks, at most 2 s apart). If an upload failed the session is
+        not deleted (its files would be lost): ``success=False`` and ``error_message`` names
+        each failed upload and its reason. Never raises: failures come back as
+        ``DeleteResult(success=False, ...)``.
         """
         try:
             if sync_context:
-                await self._upload_contexts()
+                failure = await self._upload_contexts()
+                if failure:
+                    # Deleting now would lose what the failed uploads should have kept.
+                    return DeleteResult(
+                        error_message=(
+                            f"Session {self.session_id} was not deleted: {failure}. Its files are"
+                            " still in the session; fix the cause and delete again, or delete"
+                            " with sync_context=False to drop them."
+                        )
+                    )
             answer = await self.agent_bay.api.call(
                 "ReleaseMcpSession", {"SessionId": self.session_id}
             )
@@ -279,32 +290,29 @@ class AsyncSession:
             http_status_code=answer.http_status_code or 200,
         )
 
-    async def _upload_contexts(self) -> None:
+    async def _upload_contexts(self) -> str:
+        """Upload the session's contexts and wait; answer why an upload failed (``""``: none).
+
+        An upload that does not finish in time is logged and not waited for (0.9 deletes
+        then too).
+        """
+        from agentbay.aio.context_manager import sync_failures
+
         sync = await self.context._sync(mode="upload", max_retries=0)
         if not sync.success:
-            log.warning(
-                "context sync before deleting %s failed: %s", self.session_id, sync.error_message
-            )
-            return
+            return f"the context upload could not start: {sync.error_message}"
         delay = 0.05
         for _ in range(DELETE_SYNC_MAX_CHECKS):
-            info = await self.context.info()
+            info = await self.context.info(task_type="upload")
             uploads = [
                 item for item in info.context_status_data or [] if item.task_type == "upload"
             ]
             if all(item.status in ("Success", "Failed") for item in uploads):
-                for item in uploads:
-                    if item.status == "Failed":
-                        log.error(
-                            "upload of context %s (%s) failed: %s",
-                            item.context_id,
-                            item.path,
-                            item.error_message,
-                        )
-                return
+                return sync_failures(uploads)
             await sleep(delay)
             delay = min(delay * 2, DELETE_SYNC_INTERVAL_S)
         log.warning("context upload of %s did not finish in time; deleting anyway", self.session_id)
+        return ""
 
     async def set_labels(self, labels: dict[str, str]) -> OperationResult:
         """Replace this session's labels (validated first, as in 0.9).

@@ -54,6 +54,24 @@ def _missing_context(context_id: str) -> str:
     return f"The context {context_id} does not exist."
 
 
+#: Longest context name, in characters (the cloud's console limit).
+MAX_NAME_LENGTH = 255
+
+
+def check_name(name: str) -> None:
+    """Refuse a context name the cloud refuses: empty, too long, control characters (NUL
+    included), ``/``, or ``.``/``..`` (a name is one path component in the cloud's store)."""
+    if not name.strip():
+        raise invalid("Name", "must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise invalid("Name", f"is {len(name)} characters long; at most {MAX_NAME_LENGTH}")
+    bad = sorted({repr(c) for c in name if c == "/" or ord(c) < 32 or ord(c) == 127})
+    if bad:
+        raise invalid("Name", f"must not contain {', '.join(bad)}")
+    if name.strip() in (".", ".."):
+        raise invalid("Name", f"must not be {name!r}")
+
+
 def _session_path(sandbox: Sandbox, path: str) -> Path:
     """A session path on the host, resolved the way the session resolves it (links included).
 
@@ -187,7 +205,7 @@ class ContextActions:
         """Upload the mappings whose policy asks for it before the session goes away."""
         for context_id, path, policy_text in self._store.session_contexts(session_id):
             spec = SyncSpec(context_id, path, policy_text, json.loads(policy_text or "{}"))
-            if spec.transfers_files or self._store.context(context_id) is None:
+            if spec.transfers_files:
                 continue  # a file-transfer mapping is never uploaded automatically
             if spec.wants("uploadPolicy", "autoUpload", True):
                 await self._sync_one(session_id, sandbox, spec, None, "upload")
@@ -254,6 +272,7 @@ class ContextActions:
                 raise ApiError(
                     400, "InvalidContext.NotFound", f"The context {name!r} does not exist."
                 )
+            check_name(name)
             row = self._store.add_context("ctx-" + secrets.token_hex(8), name)
         return _context_data(row)
 
@@ -274,8 +293,7 @@ class ContextActions:
         """ModifyContext (rename)."""
         row = self.existing(fields["Id"], "Id")
         name = fields["Name"]
-        if not name.strip():
-            raise invalid("Name", "must not be empty")
+        check_name(name)
         other = self._store.context_by_name(name)
         if other is not None and other.id != row.id:
             raise ApiError(
@@ -284,8 +302,18 @@ class ContextActions:
         self._store.rename_context(row.id, name)
 
     async def delete(self, fields: dict[str, Any]) -> None:
-        """DeleteContext: the context and all its files."""
+        """DeleteContext: the context and all its files; refused while a session syncs it
+        (its next upload would be lost) unless ``Force``."""
         row = self.existing(fields["Id"], "Id")
+        syncing = self._store.sessions_syncing(row.id)
+        if syncing and not fields.get("Force"):
+            raise ApiError(
+                400,
+                "InvalidContext.InUse",
+                f"The context {row.id} is synced by the running session(s) {', '.join(syncing)}:"
+                " deleting it would lose their next upload. Delete those sessions first, or"
+                " delete the context with force=True.",
+            )
         async with self.lock(row.id):
             self._store.delete_context(row.id)
             await asyncio.to_thread(self.tree(row.id).delete)

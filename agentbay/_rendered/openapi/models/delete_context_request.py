@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..types import UNSET, Unset
+
 T = TypeVar("T", bound="DeleteContextRequest")
 
 
@@ -16,12 +18,17 @@ class DeleteContextRequest:
     authorization: str
     """ `Bearer <api key>`. """
     id: str
+    force: bool | Unset = UNSET
+    """ Delete even while a running session syncs the context (the local runtime refuses that otherwise, naming the
+    session). The official clients never send it. """
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         authorization = self.authorization
 
         id = self.id
+
+        force = self.force
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -31,6 +38,8 @@ class DeleteContextRequest:
                 "Id": id,
             }
         )
+        if force is not UNSET:
+            field_dict["Force"] = force
 
         return field_dict
 
@@ -41,9 +50,12 @@ class DeleteContextRequest:
 
         id = d.pop("Id")
 
+        force = d.pop("Force", UNSET)
+
         delete_context_request = cls(
             authorization=authorization,
             id=id,
+            force=force,
         )
 
         delete_context_request.additional_properties = d
