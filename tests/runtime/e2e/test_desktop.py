@@ -356,8 +356,14 @@ def test_async_sdk_drives_the_desktop(runtime: EmbeddedRuntime) -> None:
                 assert decode(png)[:2] == (1024, 768)
                 started = await session.computer.start_app("xterm -title async-window")
                 assert started.success and started.data
-                windows = await session.computer.list_root_windows()
-                assert "async-window" in {w.title for w in windows.windows}
+                # start_app answers once the process runs; its window is mapped a little later.
+                deadline = time.monotonic() + 10
+                titles: set[str] = set()
+                while "async-window" not in titles and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
+                    windows = await session.computer.list_root_windows()
+                    titles = {window.title for window in windows.windows}
+                assert "async-window" in titles
 
     asyncio.run(main())
 
