@@ -198,7 +198,7 @@ def test_official_client_runs_javascript(driven: dict[str, Any]) -> None:
     assert driven["javascript"] == {"success": True, "result": "js 1024\n"}
 
 
-@needs("chromium")
+@needs("chromium", "libatomic1")  # the driver uses Playwright
 def test_official_client_browser_flow(driven: dict[str, Any]) -> None:
     got = driven
     assert "browser_error" not in got, got.get("browser_error")

@@ -20,7 +20,7 @@ NOT_RUN = "(not run by the guide tests)"
 #: The system packages (names in .ci/debian-packages.txt) a guide's examples need: where one
 #: is missing, the guide's blocks are skipped with the command that installs it.
 PAGE_NEEDS = {
-    "browser-use.md": ("chromium",),
+    "browser-use.md": ("chromium", "libatomic1"),  # and Playwright's driver
     "computer-use.md": ("xvfb", "openbox", "xterm"),
 }
 
