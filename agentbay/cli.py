@@ -1,7 +1,8 @@
-"""The ``agentbay`` command: ``agentbay local ...`` runs the local runtime (``agentbay_local``).
+"""The ``agentbay`` command: ``agentbay local ...`` runs the local runtime (``agentbay_local``),
+``agentbay mcp ...`` the MCP server (``agentbay_mcp``).
 
-The SDK itself has no command of its own yet: ``local`` and what follows it are handed to
-``agentbay_local.cli`` (installed with the ``local`` extra).
+Each subcommand and what follows it are handed to that package's ``cli`` (installed with the
+``local`` and ``mcp`` extras).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import sys
 DISTRIBUTION = "agentbay-python"
 
 
-def _version() -> str:
+def version() -> str:
+    """The installed distribution's version (or says it is not installed)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -24,9 +26,10 @@ def _version() -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentbay", description="AgentBay SDK tools.")
-    parser.add_argument("--version", action="version", version=f"agentbay {_version()}")
+    parser.add_argument("--version", action="version", version=f"agentbay {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("local", help="the local AgentBay runtime (serve, image)", add_help=False)
+    commands.add_parser("mcp", help="an MCP server driving AgentBay sessions", add_help=False)
     return parser
 
 
@@ -45,6 +48,17 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         return local_cli.main(args[1:])
+    if options.command == "mcp":
+        try:
+            from agentbay_mcp import cli as mcp_cli
+        except ImportError as exc:
+            print(
+                f"agentbay mcp: the MCP server is not installed ({exc}); "
+                "pip install 'agentbay-python[mcp]'",
+                file=sys.stderr,
+            )
+            return 2
+        return mcp_cli.main(args[1:])
     return 2
 
 

@@ -1,5 +1,5 @@
 """The import contracts of ``make lint`` (pyproject's ``[tool.importlinter]``) hold on this
-tree and fail when a forbidden import is added: each case copies the two packages, adds one
+tree and fail when a forbidden import is added: each case copies the three packages, adds one
 import, and expects ``lint-imports`` to name the contract it breaks."""
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import pytest
 from tests.support.paths import REPO
 
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-PACKAGES = ("agentbay", "agentbay_local")
+PACKAGES = ("agentbay", "agentbay_local", "agentbay_mcp")
 
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of both packages' sources and of pyproject.toml."""
+    """A copy of the packages' sources and of pyproject.toml."""
     if not LINT_IMPORTS.exists():
         pytest.skip(f"import-linter is not installed ({LINT_IMPORTS}): make install")
     root = tmp_path_factory.mktemp("contracts")
@@ -72,6 +72,11 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
             "import agentbay_local.store",
             "only the standard library",
         ),
+        # The MCP server reaching the runtime's package, or the SDK's private plumbing.
+        ("agentbay_mcp/server.py", "import agentbay_local.store", "public API only"),
+        ("agentbay_mcp/results.py", "import agentbay._core.transport", "public API only"),
+        # The SDK importing the MCP server outside the command.
+        ("agentbay/session.py", "import agentbay_mcp.server", "only through the agentbay mcp"),
         # A circle inside one package.
         ("agentbay_local/sandbox/host_programs.py", "from . import launch", "No import circles"),
     ],
