@@ -63,19 +63,28 @@ if TYPE_CHECKING:
     from agentbay._rendered.openapi.models import (
         CallMcpToolResponse,
         CreateMcpSessionResponse,
+        CreateNetworkResponse,
         DescribeContextFilesResponse,
+        DescribeNetworkResponse,
+        DescribeSessionContextsResponse,
         EmptyResponse,
         FileUrlResponse,
+        GetAndLoadInternalContextResponse,
         GetContextInfoResponse,
         GetContextResponse,
         GetLabelResponse,
         GetLinkResponse,
         GetMcpResourceResponse,
+        GetSessionDetailResponse,
         GetSessionResponse,
+        GetSkillMetaDataResponse,
         InitBrowserResponse,
         ListContextsResponse,
         ListMcpToolsResponse,
         ListSessionResponse,
+        ListSkillMetaDataResponse,
+        RefreshSessionIdleTimeResponse,
+        UrlResponse,
     )
 
 log = get_logger("http")
@@ -234,6 +243,24 @@ class ApiClient:
     @overload
     def call(
         self,
+        action: Literal["BindContextSkillAsync"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[EmptyResponse]: ...
+
+    @overload
+    def call(
+        self,
+        action: Literal["BindContexts"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[EmptyResponse]: ...
+
+    @overload
+    def call(
+        self,
         action: Literal["CallMcpTool"],
         fields: Mapping[str, Any],
         *,
@@ -243,11 +270,29 @@ class ApiClient:
     @overload
     def call(
         self,
+        action: Literal["ClearContext"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[EmptyResponse]: ...
+
+    @overload
+    def call(
+        self,
         action: Literal["CreateMcpSession"],
         fields: Mapping[str, Any],
         *,
         timeout_s: float | None = None,
     ) -> Answer[CreateMcpSessionResponse]: ...
+
+    @overload
+    def call(
+        self,
+        action: Literal["CreateNetwork"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[CreateNetworkResponse]: ...
 
     @overload
     def call(
@@ -270,11 +315,65 @@ class ApiClient:
     @overload
     def call(
         self,
+        action: Literal["DeleteSessionAsync"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[EmptyResponse]: ...
+
+    @overload
+    def call(
+        self,
         action: Literal["DescribeContextFiles"],
         fields: Mapping[str, Any],
         *,
         timeout_s: float | None = None,
     ) -> Answer[DescribeContextFilesResponse]: ...
+
+    @overload
+    def call(
+        self,
+        action: Literal["DescribeNetwork"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[DescribeNetworkResponse]: ...
+
+    @overload
+    def call(
+        self,
+        action: Literal["DescribeSessionContexts"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[DescribeSessionContextsResponse]: ...
+
+    @overload
+    def call(
+        self,
+        action: Literal["GetAdbLink"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[UrlResponse]: ...
+
+    @overload
+    def call(
+        self,
+        action: Literal["GetAndLoadInternalContext"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[GetAndLoadInternalContextResponse]: ...
+
+    @overload
+    def call(
+        self,
+        action: Literal["GetCdpLink"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[UrlResponse]: ...
 
     @overload
     def call(
@@ -351,6 +450,24 @@ class ApiClient:
     @overload
     def call(
         self,
+        action: Literal["GetSessionDetail"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[GetSessionDetailResponse]: ...
+
+    @overload
+    def call(
+        self,
+        action: Literal["GetSkillMetaData"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[GetSkillMetaDataResponse]: ...
+
+    @overload
+    def call(
+        self,
         action: Literal["InitBrowser"],
         fields: Mapping[str, Any],
         *,
@@ -387,6 +504,15 @@ class ApiClient:
     @overload
     def call(
         self,
+        action: Literal["ListSkillMetaData"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[ListSkillMetaDataResponse]: ...
+
+    @overload
+    def call(
+        self,
         action: Literal["ModifyContext"],
         fields: Mapping[str, Any],
         *,
@@ -396,7 +522,34 @@ class ApiClient:
     @overload
     def call(
         self,
+        action: Literal["PauseSessionAsync"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[EmptyResponse]: ...
+
+    @overload
+    def call(
+        self,
+        action: Literal["RefreshSessionIdleTime"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[RefreshSessionIdleTimeResponse]: ...
+
+    @overload
+    def call(
+        self,
         action: Literal["ReleaseMcpSession"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[EmptyResponse]: ...
+
+    @overload
+    def call(
+        self,
+        action: Literal["ResumeSessionAsync"],
         fields: Mapping[str, Any],
         *,
         timeout_s: float | None = None,
@@ -415,6 +568,15 @@ class ApiClient:
     def call(
         self,
         action: Literal["SyncContext"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[EmptyResponse]: ...
+
+    @overload
+    def call(
+        self,
+        action: Literal["UnbindContextSkillAsync"],
         fields: Mapping[str, Any],
         *,
         timeout_s: float | None = None,

@@ -88,6 +88,15 @@ TOOL_SERVERS: Final[dict[str, str]] = {
     "page_use_get_extract_result": "wuying_browser",
     "page_use_act": "wuying_browser",
     "page_use_extract": "wuying_browser",
+    "delete_file": "wuying_filesystem",
+    "set_env": "wuying_system",
+    "get_env": "wuying_system",
+    "get_metrics": "wuying_system",
+    "screenshot": "wuying_computer",
+    "long_screenshot": "wuying_mobile",
+    "page_use_observe_async": "wuying_browser",
+    "page_use_get_observe_result": "wuying_browser",
+    "page_use_login": "wuying_browser",
 }
 
 #: The tools whose calls carry their own timeout: which argument, its unit and its default.
@@ -1050,5 +1059,136 @@ def page_use_extract_args(
             "selector": selector,
             "iframe": iframe,
             "dom_settle_timeout_ms": dom_settle_timeout_ms,
+        }
+    )
+
+
+def delete_file_args(
+    *,
+    path: str,
+) -> dict[str, Any]:
+    """Arguments of ``delete_file`` (wuying_filesystem): Delete one file
+    (FileSystem.delete_file / delete, 0.22)."""
+    return _present(
+        {
+            "path": path,
+        }
+    )
+
+
+def set_env_args(
+    *,
+    envs: list[Any],
+) -> dict[str, Any]:
+    """Arguments of ``set_env`` (wuying_system): Set or update environment variables of the
+    session, seen by later tool calls (session.env.set, 0.22)."""
+    return _present(
+        {
+            "envs": envs,
+        }
+    )
+
+
+def get_env_args(
+    *,
+    keys: list[Any] | _Omit = OMIT,
+) -> dict[str, Any]:
+    """Arguments of ``get_env`` (wuying_system): Read environment variables of the session
+    (session.env.get, 0.22); all of them without keys."""
+    return _present(
+        {
+            "keys": keys,
+        }
+    )
+
+
+def get_metrics_args() -> dict[str, Any]:
+    """Arguments of ``get_metrics`` (wuying_system): CPU, memory, disk and network use of
+    the session (Session.get_metrics, 0.22)."""
+    return {}
+
+
+def screenshot_args(
+    *,
+    format: str = "png",
+) -> dict[str, Any]:
+    """Arguments of ``screenshot`` (wuying_computer): A screenshot returned inline
+    (Computer/Mobile.beta_take_screenshot, 0.22)."""
+    return _present(
+        {
+            "format": format,
+        }
+    )
+
+
+def long_screenshot_args(
+    *,
+    max_screens: int,
+    format: str = "png",
+    quality: int | _Omit = OMIT,
+) -> dict[str, Any]:
+    """Arguments of ``long_screenshot`` (wuying_mobile): A screenshot of several screens
+    stitched by scrolling (Mobile.beta_take_long_screenshot, 0.22)."""
+    return _present(
+        {
+            "max_screens": max_screens,
+            "format": format,
+            "quality": quality,
+        }
+    )
+
+
+def page_use_observe_async_args(
+    *,
+    context_id: int = 0,
+    page_id: str | _Omit = OMIT,
+    instruction: str,
+    use_vision: bool | _Omit = OMIT,
+    selector: str | _Omit = OMIT,
+) -> dict[str, Any]:
+    """Arguments of ``page_use_observe_async`` (wuying_browser): Start an asynchronous
+    observe task (the LLM browser operator, 0.22), then poll
+    page_use_get_observe_result."""
+    return _present(
+        {
+            "context_id": context_id,
+            "page_id": page_id,
+            "instruction": instruction,
+            "use_vision": use_vision,
+            "selector": selector,
+        }
+    )
+
+
+def page_use_get_observe_result_args(
+    *,
+    task_id: str,
+) -> dict[str, Any]:
+    """Arguments of ``page_use_get_observe_result`` (wuying_browser): Poll the result of an
+    observe task (0.22)."""
+    return _present(
+        {
+            "task_id": task_id,
+        }
+    )
+
+
+def page_use_login_args(
+    *,
+    context_id: int = 0,
+    page_id: str | _Omit = OMIT,
+    login_url: str | _Omit = OMIT,
+    username: str | _Omit = OMIT,
+    password: str | _Omit = OMIT,
+) -> dict[str, Any]:
+    """Arguments of ``page_use_login`` (wuying_browser): Log in on a page with stored
+    credentials (the LLM browser operator, 0.22)."""
+    return _present(
+        {
+            "context_id": context_id,
+            "page_id": page_id,
+            "login_url": login_url,
+            "username": username,
+            "password": password,
         }
     )

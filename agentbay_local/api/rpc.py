@@ -136,7 +136,7 @@ class RpcEndpoint:
         )
         client = scope.get("client")
         runtime.keys.check(key, client[0] if client else "")
-        data, extra = await dispatch(runtime, name, read_fields(action, form))
+        data, extra = await dispatch(runtime, name, read_fields(action, form, query))
         return success(request_id, data, **extra)
 
 

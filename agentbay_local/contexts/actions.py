@@ -22,7 +22,7 @@ from agentbay.contract import FileUrlData
 from agentbay_local.contexts.archives import ArchiveError, unpack_into_session
 from agentbay_local.contexts.files import ContextPathError, ContextTree, clean_key
 from agentbay_local.contexts.sync_policy import SyncSpec
-from agentbay_local.protocol.envelope import ApiError, invalid
+from agentbay_local.protocol.envelope import ApiError, invalid, missing
 from agentbay_local.protocol.paging import decode_page_token, encode_page_token
 from agentbay_local.store import ContextRow, Store
 
@@ -262,7 +262,12 @@ class ContextActions:
 
     # ---- actions ----
     def get(self, fields: dict[str, Any]) -> dict[str, str]:
-        """GetContext (AllowCreate creates a missing one)."""
+        """GetContext by Name (AllowCreate creates a missing one), or by ContextId alone (how
+        0.13+ poll a ClearContext)."""
+        if "Name" not in fields:
+            if "ContextId" not in fields:
+                raise missing("Name")
+            return _context_data(self.existing(fields["ContextId"]))
         name = fields["Name"]
         if not name.strip():
             raise invalid("Name", "must not be empty")

@@ -15,7 +15,8 @@ from agentbay.contract import ToolTimeout, description_path
 
 @dataclass(frozen=True)
 class FormField:
-    """One field of an action's form body (or query string, for SyncContext's key)."""
+    """One field of an action's form body, or of its query string (``in_query``: e.g.
+    GetSessionDetail's SessionId)."""
 
     name: str
     kind: str  # "string", "boolean" or "integer"
@@ -24,6 +25,7 @@ class FormField:
     enum: tuple[str, ...] | None = None
     minimum: int | None = None
     maximum: int | None = None
+    in_query: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,16 @@ def _resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
+#: Query parameters of every action (the envelope's), not fields of one action.
+_COMMON_QUERY = frozenset({"Action", "Format", "Version", "Timestamp", "SignatureNonce"})
+
+
 def _form_field(
-    document: dict[str, Any], name: str, schema: dict[str, Any], required: bool
+    document: dict[str, Any],
+    name: str,
+    schema: dict[str, Any],
+    required: bool,
+    in_query: bool = False,
 ) -> FormField:
     schema = _resolve(document, schema)
     enum = schema.get("enum")
@@ -99,6 +109,7 @@ def _form_field(
         enum=tuple(enum) if enum else None,
         minimum=schema.get("minimum"),
         maximum=schema.get("maximum"),
+        in_query=in_query,
     )
 
 
@@ -110,10 +121,14 @@ def _action(document: dict[str, Any], name: str, operation: dict[str, Any]) -> A
         key: _form_field(document, key, schema, key in required)
         for key, schema in body.get("properties", {}).items()
     }
-    key_in_query = any(
-        param.get("name") == "Authorization" and param.get("in") == "query"
-        for param in operation.get("parameters", ())
-    )
+    parameters = [_resolve(document, param) for param in operation.get("parameters", ())]
+    in_query = [p for p in parameters if p.get("in") == "query" and p["name"] not in _COMMON_QUERY]
+    key_in_query = any(param["name"] == "Authorization" for param in in_query)
+    for param in in_query:
+        if param["name"] != "Authorization":
+            fields[param["name"]] = _form_field(
+                document, param["name"], param["schema"], param.get("required", False), True
+            )
     return Action(name, fields, key_in_query)
 
 

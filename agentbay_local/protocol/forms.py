@@ -98,8 +98,11 @@ def _convert(spec: FormField, text: str) -> Any:
     return text
 
 
-def read_fields(action: Action, form: dict[str, str]) -> dict[str, Any]:
-    """Typed values of the fields ``action`` knows; unknown fields are ignored like the cloud does.
+def read_fields(
+    action: Action, form: dict[str, str], query: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Typed values of the fields ``action`` knows, each from where the description puts it
+    (the form body, or the query string); unknown fields are ignored like the cloud does.
 
     JSON-text fields come back decoded. An empty value of an optional field counts as absent
     (the official client never sends one, other clients sometimes do).
@@ -108,7 +111,7 @@ def read_fields(action: Action, form: dict[str, str]) -> dict[str, Any]:
     for name, spec in action.fields.items():
         if name == "Authorization":
             continue
-        text = form.get(name)
+        text = (query or {}).get(name) if spec.in_query else form.get(name)
         if text is None or (text == "" and not spec.required):
             if spec.required:
                 raise missing(name)

@@ -88,7 +88,7 @@ def drawing() -> str:
         220,
         118,
         "API description",
-        ("openapi/agentbay.yaml", "21 actions, /callTool,", "the tool catalogue"),
+        ("openapi/agentbay.yaml", "38 actions, /callTool,", "the tool catalogue"),
         "source",
     )
     generator = Box(

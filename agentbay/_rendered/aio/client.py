@@ -65,19 +65,28 @@ if TYPE_CHECKING:
     from agentbay._rendered.openapi.models import (
         CallMcpToolResponse,
         CreateMcpSessionResponse,
+        CreateNetworkResponse,
         DescribeContextFilesResponse,
+        DescribeNetworkResponse,
+        DescribeSessionContextsResponse,
         EmptyResponse,
         FileUrlResponse,
+        GetAndLoadInternalContextResponse,
         GetContextInfoResponse,
         GetContextResponse,
         GetLabelResponse,
         GetLinkResponse,
         GetMcpResourceResponse,
+        GetSessionDetailResponse,
         GetSessionResponse,
+        GetSkillMetaDataResponse,
         InitBrowserResponse,
         ListContextsResponse,
         ListMcpToolsResponse,
         ListSessionResponse,
+        ListSkillMetaDataResponse,
+        RefreshSessionIdleTimeResponse,
+        UrlResponse,
     )
 
 log = get_logger("http")
@@ -238,6 +247,24 @@ class AsyncApiClient:
     @overload
     async def call(
         self,
+        action: Literal["BindContextSkillAsync"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[EmptyResponse]: ...
+
+    @overload
+    async def call(
+        self,
+        action: Literal["BindContexts"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[EmptyResponse]: ...
+
+    @overload
+    async def call(
+        self,
         action: Literal["CallMcpTool"],
         fields: Mapping[str, Any],
         *,
@@ -247,11 +274,29 @@ class AsyncApiClient:
     @overload
     async def call(
         self,
+        action: Literal["ClearContext"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[EmptyResponse]: ...
+
+    @overload
+    async def call(
+        self,
         action: Literal["CreateMcpSession"],
         fields: Mapping[str, Any],
         *,
         timeout_s: float | None = None,
     ) -> Answer[CreateMcpSessionResponse]: ...
+
+    @overload
+    async def call(
+        self,
+        action: Literal["CreateNetwork"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[CreateNetworkResponse]: ...
 
     @overload
     async def call(
@@ -274,11 +319,65 @@ class AsyncApiClient:
     @overload
     async def call(
         self,
+        action: Literal["DeleteSessionAsync"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[EmptyResponse]: ...
+
+    @overload
+    async def call(
+        self,
         action: Literal["DescribeContextFiles"],
         fields: Mapping[str, Any],
         *,
         timeout_s: float | None = None,
     ) -> Answer[DescribeContextFilesResponse]: ...
+
+    @overload
+    async def call(
+        self,
+        action: Literal["DescribeNetwork"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[DescribeNetworkResponse]: ...
+
+    @overload
+    async def call(
+        self,
+        action: Literal["DescribeSessionContexts"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[DescribeSessionContextsResponse]: ...
+
+    @overload
+    async def call(
+        self,
+        action: Literal["GetAdbLink"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[UrlResponse]: ...
+
+    @overload
+    async def call(
+        self,
+        action: Literal["GetAndLoadInternalContext"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[GetAndLoadInternalContextResponse]: ...
+
+    @overload
+    async def call(
+        self,
+        action: Literal["GetCdpLink"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[UrlResponse]: ...
 
     @overload
     async def call(
@@ -355,6 +454,24 @@ class AsyncApiClient:
     @overload
     async def call(
         self,
+        action: Literal["GetSessionDetail"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[GetSessionDetailResponse]: ...
+
+    @overload
+    async def call(
+        self,
+        action: Literal["GetSkillMetaData"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[GetSkillMetaDataResponse]: ...
+
+    @overload
+    async def call(
+        self,
         action: Literal["InitBrowser"],
         fields: Mapping[str, Any],
         *,
@@ -391,6 +508,15 @@ class AsyncApiClient:
     @overload
     async def call(
         self,
+        action: Literal["ListSkillMetaData"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[ListSkillMetaDataResponse]: ...
+
+    @overload
+    async def call(
+        self,
         action: Literal["ModifyContext"],
         fields: Mapping[str, Any],
         *,
@@ -400,7 +526,34 @@ class AsyncApiClient:
     @overload
     async def call(
         self,
+        action: Literal["PauseSessionAsync"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[EmptyResponse]: ...
+
+    @overload
+    async def call(
+        self,
+        action: Literal["RefreshSessionIdleTime"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[RefreshSessionIdleTimeResponse]: ...
+
+    @overload
+    async def call(
+        self,
         action: Literal["ReleaseMcpSession"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[EmptyResponse]: ...
+
+    @overload
+    async def call(
+        self,
+        action: Literal["ResumeSessionAsync"],
         fields: Mapping[str, Any],
         *,
         timeout_s: float | None = None,
@@ -419,6 +572,15 @@ class AsyncApiClient:
     async def call(
         self,
         action: Literal["SyncContext"],
+        fields: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Answer[EmptyResponse]: ...
+
+    @overload
+    async def call(
+        self,
+        action: Literal["UnbindContextSkillAsync"],
         fields: Mapping[str, Any],
         *,
         timeout_s: float | None = None,

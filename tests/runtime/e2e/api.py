@@ -17,7 +17,14 @@ import jsonschema
 import referencing
 import referencing.jsonschema
 
-from tests.sdk.contract.wire import description, endpoint_module, operation, request_schema
+from tests.sdk.contract.wire import (
+    description,
+    endpoint_module,
+    operation,
+    query_fields,
+    request_schema,
+    snake,
+)
 
 ROOT = "urn:agentbay-description"
 #: What a GetLink URL with a port looks like: the link listener, then a 32-character token.
@@ -76,9 +83,12 @@ class Api:
         models = importlib.import_module("agentbay._rendered.openapi.models")
         values = dict(fields)
         kwargs: dict[str, Any] = {}
-        if action == "SyncContext":
-            kwargs["authorization"] = f"Bearer {self.api_key}"
-        elif "Authorization" in schema["properties"]:
+        for name in query_fields(action):
+            if name == "Authorization":
+                kwargs["authorization"] = f"Bearer {self.api_key}"
+            elif name in values:
+                kwargs[snake(name)] = values.pop(name)
+        if "Authorization" in schema["properties"]:
             values.setdefault("Authorization", f"Bearer {self.api_key}")
         for key, value in list(values.items()):
             if isinstance(value, dict | list):

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from tests.sdk.contract.wire import ACTIONS, description, operation
+from tests.sdk.contract.wire import ACTIONS, description, operation, query_fields, request_schema
 
 
 def test_description_validates() -> None:
@@ -16,7 +16,7 @@ def test_description_validates() -> None:
     assert description()["openapi"].startswith("3.1")
 
 
-def test_exactly_the_21_actions_are_described() -> None:
+def test_exactly_the_38_actions_are_described() -> None:
     described = {key[2:] for key in description()["paths"] if key.startswith("/#")}
     assert described == set(ACTIONS)
     assert "/callTool" in description()["paths"]
@@ -40,10 +40,21 @@ def _tools() -> list[dict[str, Any]]:
     return description()["x-mcp-tools"]  # type: ignore[no-any-return]
 
 
-def test_catalogue_lists_63_distinct_tools() -> None:
+def test_catalogue_lists_72_distinct_tools() -> None:
     names = [tool["name"] for tool in _tools()]
-    assert len(names) == 63
-    assert len(set(names)) == 63
+    assert len(names) == 72  # 0.9.3's 63 and 0.13-0.22's 9
+    assert len(set(names)) == 72
+
+
+def test_fields_travel_where_the_clients_put_them() -> None:
+    """The facts the recordings showed (docs/compatibility.md): GetSessionDetail's SessionId
+    and 0.22.3's DescribeContextFiles paging in the query string; GetContext by id alone."""
+    assert query_fields("GetSessionDetail") == ["SessionId"]
+    assert query_fields("DescribeContextFiles") == ["MaxResults", "NextToken"]
+    assert query_fields("SyncContext") == ["Authorization"]
+    _, get_context = request_schema("GetContext")
+    assert get_context["required"] == ["Authorization"]
+    assert "ContextId" in get_context["properties"]
 
 
 @pytest.mark.parametrize("tool", _tools(), ids=lambda tool: tool["name"])

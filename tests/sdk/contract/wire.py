@@ -20,13 +20,24 @@ from tests.support.paths import REPO
 SPEC_PATH = REPO / "openapi" / "agentbay.yaml"
 CAPTURES = Path(__file__).resolve().parent / "captures"
 
-#: The 21 control-plane actions of API version 2025-05-06 (wire-contract.md section b).
+#: The 38 control-plane actions of API version 2025-05-06 the official clients send to the
+#: endpoint (0.9.3's 21, and 0.13.1-0.22.3's 17 more; docs/compatibility.md).
 ACTIONS = (
+    "BindContextSkillAsync",
+    "BindContexts",
     "CallMcpTool",
+    "ClearContext",
     "CreateMcpSession",
+    "CreateNetwork",
     "DeleteContext",
     "DeleteContextFile",
+    "DeleteSessionAsync",
     "DescribeContextFiles",
+    "DescribeNetwork",
+    "DescribeSessionContexts",
+    "GetAdbLink",
+    "GetAndLoadInternalContext",
+    "GetCdpLink",
     "GetContext",
     "GetContextFileDownloadUrl",
     "GetContextFileUploadUrl",
@@ -35,15 +46,24 @@ ACTIONS = (
     "GetLink",
     "GetMcpResource",
     "GetSession",
+    "GetSessionDetail",
+    "GetSkillMetaData",
     "InitBrowser",
     "ListContexts",
     "ListMcpTools",
     "ListSession",
+    "ListSkillMetaData",
     "ModifyContext",
+    "PauseSessionAsync",
+    "RefreshSessionIdleTime",
     "ReleaseMcpSession",
+    "ResumeSessionAsync",
     "SetLabel",
     "SyncContext",
+    "UnbindContextSkillAsync",
 )
+#: Query parameters every action has (the others are fields of one action).
+COMMON_QUERY = ("Action", "Format", "Version", "Timestamp", "SignatureNonce")
 
 
 @functools.cache
@@ -67,6 +87,16 @@ def endpoint_module(action: str) -> ModuleType:
     """The generated module of one action."""
     tag = operation(action)["tags"][0]
     return importlib.import_module(f"agentbay._rendered.openapi.api.{tag}.{snake(action)}")
+
+
+def query_fields(action: str) -> list[str]:
+    """The action's own fields that travel in the query string (SyncContext's key,
+    GetSessionDetail's SessionId, ...)."""
+    return [
+        param["name"]
+        for param in operation(action)["parameters"]
+        if "name" in param and param.get("in") == "query" and param["name"] not in COMMON_QUERY
+    ]
 
 
 def request_schema(action: str) -> tuple[str, dict[str, Any]]:
@@ -131,7 +161,11 @@ def response_model(action: str) -> Any:
 
 
 def send(
-    action: str, form: dict[str, str], query: dict[str, str], answer: dict[str, Any]
+    action: str,
+    form: dict[str, str],
+    query: dict[str, str],
+    answer: dict[str, Any],
+    status: int = 200,
 ) -> tuple[Recorded, httpx.Response]:
     """Send one action as its generated ``request_kwargs`` builds it; answer the recording and
     the reply."""
@@ -144,9 +178,10 @@ def send(
         kwargs["timestamp"] = query["Timestamp"]
     if "SignatureNonce" in query:
         kwargs["signature_nonce"] = query["SignatureNonce"]
-    if action == "SyncContext":
-        kwargs["authorization"] = query["Authorization"]
-    client, seen = recording_client(answer)
+    for name in query_fields(action):
+        if name in query:
+            kwargs[snake(name)] = query[name]
+    client, seen = recording_client(answer, status)
     build: Callable[..., dict[str, Any]] = module.request_kwargs
     response = client.request(**build(**kwargs))
     assert len(seen) == 1

@@ -2,23 +2,34 @@
 # (its templates, overridden by templates/client/); do not edit by hand.
 """Contains all the data models used in inputs/outputs"""
 
+from .bind_context_skill_request import BindContextSkillRequest
+from .bind_contexts_request import BindContextsRequest
 from .call_mcp_tool_request import CallMcpToolRequest
 from .call_mcp_tool_response import CallMcpToolResponse
 from .call_tool_response import CallToolResponse
+from .clear_context_request import ClearContextRequest
 from .context import Context
 from .context_file import ContextFile
 from .context_file_request import ContextFileRequest
 from .create_mcp_session_data import CreateMcpSessionData
 from .create_mcp_session_request import CreateMcpSessionRequest
 from .create_mcp_session_response import CreateMcpSessionResponse
+from .create_network_request import CreateNetworkRequest
+from .create_network_response import CreateNetworkResponse
 from .delete_context_request import DeleteContextRequest
 from .describe_context_files_request import DescribeContextFilesRequest
 from .describe_context_files_response import DescribeContextFilesResponse
+from .describe_network_request import DescribeNetworkRequest
+from .describe_network_response import DescribeNetworkResponse
+from .describe_session_contexts_response import DescribeSessionContextsResponse
 from .desktop_info import DesktopInfo
 from .empty_response import EmptyResponse
 from .envelope import Envelope
 from .file_url_data import FileUrlData
 from .file_url_response import FileUrlResponse
+from .get_adb_link_request import GetAdbLinkRequest
+from .get_and_load_internal_context_request import GetAndLoadInternalContextRequest
+from .get_and_load_internal_context_response import GetAndLoadInternalContextResponse
 from .get_context_info_data import GetContextInfoData
 from .get_context_info_request import GetContextInfoRequest
 from .get_context_info_request_task_type import GetContextInfoRequestTaskType
@@ -34,43 +45,71 @@ from .get_link_response import GetLinkResponse
 from .get_mcp_resource_data import GetMcpResourceData
 from .get_mcp_resource_response import GetMcpResourceResponse
 from .get_session_data import GetSessionData
+from .get_session_detail_data import GetSessionDetailData
+from .get_session_detail_response import GetSessionDetailResponse
 from .get_session_response import GetSessionResponse
+from .get_skill_meta_data_request import GetSkillMetaDataRequest
+from .get_skill_meta_data_response import GetSkillMetaDataResponse
 from .init_browser_data import InitBrowserData
 from .init_browser_request import InitBrowserRequest
 from .init_browser_response import InitBrowserResponse
+from .internal_context import InternalContext
+from .key_only_request import KeyOnlyRequest
 from .list_contexts_request import ListContextsRequest
 from .list_contexts_response import ListContextsResponse
 from .list_mcp_tools_request import ListMcpToolsRequest
 from .list_mcp_tools_response import ListMcpToolsResponse
 from .list_session_request import ListSessionRequest
+from .list_session_request_status import ListSessionRequestStatus
 from .list_session_response import ListSessionResponse
+from .list_skill_meta_data_request import ListSkillMetaDataRequest
+from .list_skill_meta_data_response import ListSkillMetaDataResponse
 from .modify_context_request import ModifyContextRequest
+from .network_data import NetworkData
+from .network_status_data import NetworkStatusData
+from .refresh_session_idle_time_response import RefreshSessionIdleTimeResponse
+from .session_context_binding import SessionContextBinding
 from .session_request import SessionRequest
 from .session_summary import SessionSummary
 from .set_label_request import SetLabelRequest
+from .skill_meta_data import SkillMetaData
+from .skill_meta_data_list import SkillMetaDataList
 from .sync_context_request import SyncContextRequest
 from .sync_context_request_mode import SyncContextRequestMode
 from .tool_content_item import ToolContentItem
 from .tool_result import ToolResult
+from .unbind_context_skill_request import UnbindContextSkillRequest
+from .url_response import UrlResponse
 
 __all__ = (
+    "BindContextSkillRequest",
+    "BindContextsRequest",
     "CallMcpToolRequest",
     "CallMcpToolResponse",
     "CallToolResponse",
+    "ClearContextRequest",
     "Context",
     "ContextFile",
     "ContextFileRequest",
     "CreateMcpSessionData",
     "CreateMcpSessionRequest",
     "CreateMcpSessionResponse",
+    "CreateNetworkRequest",
+    "CreateNetworkResponse",
     "DeleteContextRequest",
     "DescribeContextFilesRequest",
     "DescribeContextFilesResponse",
+    "DescribeNetworkRequest",
+    "DescribeNetworkResponse",
+    "DescribeSessionContextsResponse",
     "DesktopInfo",
     "EmptyResponse",
     "Envelope",
     "FileUrlData",
     "FileUrlResponse",
+    "GetAdbLinkRequest",
+    "GetAndLoadInternalContextRequest",
+    "GetAndLoadInternalContextResponse",
     "GetContextInfoData",
     "GetContextInfoRequest",
     "GetContextInfoRequestTaskType",
@@ -86,22 +125,39 @@ __all__ = (
     "GetMcpResourceData",
     "GetMcpResourceResponse",
     "GetSessionData",
+    "GetSessionDetailData",
+    "GetSessionDetailResponse",
     "GetSessionResponse",
+    "GetSkillMetaDataRequest",
+    "GetSkillMetaDataResponse",
     "InitBrowserData",
     "InitBrowserRequest",
     "InitBrowserResponse",
+    "InternalContext",
+    "KeyOnlyRequest",
     "ListContextsRequest",
     "ListContextsResponse",
     "ListMcpToolsRequest",
     "ListMcpToolsResponse",
     "ListSessionRequest",
+    "ListSessionRequestStatus",
     "ListSessionResponse",
+    "ListSkillMetaDataRequest",
+    "ListSkillMetaDataResponse",
     "ModifyContextRequest",
+    "NetworkData",
+    "NetworkStatusData",
+    "RefreshSessionIdleTimeResponse",
+    "SessionContextBinding",
     "SessionRequest",
     "SessionSummary",
     "SetLabelRequest",
+    "SkillMetaData",
+    "SkillMetaDataList",
     "SyncContextRequest",
     "SyncContextRequestMode",
     "ToolContentItem",
     "ToolResult",
+    "UnbindContextSkillRequest",
+    "UrlResponse",
 )

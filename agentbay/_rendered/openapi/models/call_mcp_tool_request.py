@@ -30,6 +30,8 @@ class CallMcpToolRequest:
     """ Accepted; not sent by the 0.9.3 client. """
     tool: str | Unset = UNSET
     """ Accepted; not sent by the 0.9.3 client. """
+    auto_gen_session: bool | Unset = UNSET
+    """ Accepted; sent by 0.22.3. """
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -49,6 +51,8 @@ class CallMcpToolRequest:
 
         tool = self.tool
 
+        auto_gen_session = self.auto_gen_session
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -67,6 +71,8 @@ class CallMcpToolRequest:
             field_dict["Server"] = server
         if tool is not UNSET:
             field_dict["Tool"] = tool
+        if auto_gen_session is not UNSET:
+            field_dict["AutoGenSession"] = auto_gen_session
 
         return field_dict
 
@@ -89,6 +95,8 @@ class CallMcpToolRequest:
 
         tool = d.pop("Tool", UNSET)
 
+        auto_gen_session = d.pop("AutoGenSession", UNSET)
+
         call_mcp_tool_request = cls(
             args=args,
             authorization=authorization,
@@ -98,6 +106,7 @@ class CallMcpToolRequest:
             image_id=image_id,
             server=server,
             tool=tool,
+            auto_gen_session=auto_gen_session,
         )
 
         call_mcp_tool_request.additional_properties = d

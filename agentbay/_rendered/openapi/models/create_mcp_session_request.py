@@ -34,6 +34,25 @@ class CreateMcpSessionRequest:
     """ Accepted; not sent by the 0.9.3 client. """
     vpc_resource: bool | Unset = UNSET
     """ Sent as `True`/`False`. """
+    timeout: int | Unset = UNSET
+    """ Idle release: minutes when MaxRuntime comes with it (LifecyclePolicy), seconds alone (the older
+    idle_release_timeout). """
+    max_runtime: int | Unset = UNSET
+    """ Longest run from creation, in minutes (LifecyclePolicy). """
+    manual_release: bool | Unset = UNSET
+    """ `True`: never released automatically, only by a delete. """
+    network_id: str | Unset = UNSET
+    """ The network to join (beta_network_id; CreateNetwork). """
+    login_region_id: str | Unset = UNSET
+    """ The client's region (0.22.3: `cn-hangzhou` by default). """
+    sdk_stats: str | Unset = UNSET
+    """ The client's name, version and framework (telemetry; ignored locally). """
+    extra_configs: str | Unset = UNSET
+    """ Mobile settings (cloud only). """
+    enable_record: bool | Unset = UNSET
+    """ Browser replay recording. """
+    load_skill: bool | Unset = UNSET
+    skills: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,6 +73,26 @@ class CreateMcpSessionRequest:
         session_id = self.session_id
 
         vpc_resource = self.vpc_resource
+
+        timeout = self.timeout
+
+        max_runtime = self.max_runtime
+
+        manual_release = self.manual_release
+
+        network_id = self.network_id
+
+        login_region_id = self.login_region_id
+
+        sdk_stats = self.sdk_stats
+
+        extra_configs = self.extra_configs
+
+        enable_record = self.enable_record
+
+        load_skill = self.load_skill
+
+        skills = self.skills
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -78,6 +117,26 @@ class CreateMcpSessionRequest:
             field_dict["SessionId"] = session_id
         if vpc_resource is not UNSET:
             field_dict["VpcResource"] = vpc_resource
+        if timeout is not UNSET:
+            field_dict["Timeout"] = timeout
+        if max_runtime is not UNSET:
+            field_dict["MaxRuntime"] = max_runtime
+        if manual_release is not UNSET:
+            field_dict["ManualRelease"] = manual_release
+        if network_id is not UNSET:
+            field_dict["NetworkId"] = network_id
+        if login_region_id is not UNSET:
+            field_dict["LoginRegionId"] = login_region_id
+        if sdk_stats is not UNSET:
+            field_dict["SdkStats"] = sdk_stats
+        if extra_configs is not UNSET:
+            field_dict["ExtraConfigs"] = extra_configs
+        if enable_record is not UNSET:
+            field_dict["EnableRecord"] = enable_record
+        if load_skill is not UNSET:
+            field_dict["LoadSkill"] = load_skill
+        if skills is not UNSET:
+            field_dict["Skills"] = skills
 
         return field_dict
 
@@ -102,6 +161,26 @@ class CreateMcpSessionRequest:
 
         vpc_resource = d.pop("VpcResource", UNSET)
 
+        timeout = d.pop("Timeout", UNSET)
+
+        max_runtime = d.pop("MaxRuntime", UNSET)
+
+        manual_release = d.pop("ManualRelease", UNSET)
+
+        network_id = d.pop("NetworkId", UNSET)
+
+        login_region_id = d.pop("LoginRegionId", UNSET)
+
+        sdk_stats = d.pop("SdkStats", UNSET)
+
+        extra_configs = d.pop("ExtraConfigs", UNSET)
+
+        enable_record = d.pop("EnableRecord", UNSET)
+
+        load_skill = d.pop("LoadSkill", UNSET)
+
+        skills = d.pop("Skills", UNSET)
+
         create_mcp_session_request = cls(
             authorization=authorization,
             context_id=context_id,
@@ -112,6 +191,16 @@ class CreateMcpSessionRequest:
             persistence_data_list=persistence_data_list,
             session_id=session_id,
             vpc_resource=vpc_resource,
+            timeout=timeout,
+            max_runtime=max_runtime,
+            manual_release=manual_release,
+            network_id=network_id,
+            login_region_id=login_region_id,
+            sdk_stats=sdk_stats,
+            extra_configs=extra_configs,
+            enable_record=enable_record,
+            load_skill=load_skill,
+            skills=skills,
         )
 
         create_mcp_session_request.additional_properties = d

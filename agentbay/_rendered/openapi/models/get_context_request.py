@@ -17,28 +17,40 @@ T = TypeVar("T", bound="GetContextRequest")
 class GetContextRequest:
     authorization: str
     """ `Bearer <api key>`. """
-    name: str
     allow_create: bool | Unset = UNSET
     """ Create the context when it does not exist; sent as `True`/`False`. """
+    name: str | Unset = UNSET
+    context_id: str | Unset = UNSET
+    """ The context by id (ClearContext's status polling sends it without Name). """
+    login_region_id: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         authorization = self.authorization
 
+        allow_create = self.allow_create
+
         name = self.name
 
-        allow_create = self.allow_create
+        context_id = self.context_id
+
+        login_region_id = self.login_region_id
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
                 "Authorization": authorization,
-                "Name": name,
             }
         )
         if allow_create is not UNSET:
             field_dict["AllowCreate"] = allow_create
+        if name is not UNSET:
+            field_dict["Name"] = name
+        if context_id is not UNSET:
+            field_dict["ContextId"] = context_id
+        if login_region_id is not UNSET:
+            field_dict["LoginRegionId"] = login_region_id
 
         return field_dict
 
@@ -47,14 +59,20 @@ class GetContextRequest:
         d = dict(src_dict)
         authorization = d.pop("Authorization")
 
-        name = d.pop("Name")
-
         allow_create = d.pop("AllowCreate", UNSET)
+
+        name = d.pop("Name", UNSET)
+
+        context_id = d.pop("ContextId", UNSET)
+
+        login_region_id = d.pop("LoginRegionId", UNSET)
 
         get_context_request = cls(
             authorization=authorization,
-            name=name,
             allow_create=allow_create,
+            name=name,
+            context_id=context_id,
+            login_region_id=login_region_id,
         )
 
         get_context_request.additional_properties = d

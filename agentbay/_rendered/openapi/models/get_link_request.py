@@ -21,6 +21,8 @@ class GetLinkRequest:
     port: int | Unset = UNSET
     protocol_type: str | Unset = UNSET
     """ e.g. `https`, `wss`. """
+    option: str | Unset = UNSET
+    """ Accepted; sent by 0.13 on. """
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -31,6 +33,8 @@ class GetLinkRequest:
         port = self.port
 
         protocol_type = self.protocol_type
+
+        option = self.option
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -44,6 +48,8 @@ class GetLinkRequest:
             field_dict["Port"] = port
         if protocol_type is not UNSET:
             field_dict["ProtocolType"] = protocol_type
+        if option is not UNSET:
+            field_dict["Option"] = option
 
         return field_dict
 
@@ -58,11 +64,14 @@ class GetLinkRequest:
 
         protocol_type = d.pop("ProtocolType", UNSET)
 
+        option = d.pop("Option", UNSET)
+
         get_link_request = cls(
             authorization=authorization,
             session_id=session_id,
             port=port,
             protocol_type=protocol_type,
+            option=option,
         )
 
         get_link_request.additional_properties = d

@@ -19,6 +19,10 @@ class ListContextsRequest:
     """ `Bearer <api key>`. """
     max_results: int | Unset = 10
     next_token: str | Unset = UNSET
+    session_id: str | Unset = UNSET
+    """ Accepted; sent by 0.22.3. """
+    context_type: str | Unset = UNSET
+    """ Accepted; sent by 0.22.3. """
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -27,6 +31,10 @@ class ListContextsRequest:
         max_results = self.max_results
 
         next_token = self.next_token
+
+        session_id = self.session_id
+
+        context_type = self.context_type
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -39,6 +47,10 @@ class ListContextsRequest:
             field_dict["MaxResults"] = max_results
         if next_token is not UNSET:
             field_dict["NextToken"] = next_token
+        if session_id is not UNSET:
+            field_dict["SessionId"] = session_id
+        if context_type is not UNSET:
+            field_dict["ContextType"] = context_type
 
         return field_dict
 
@@ -51,10 +63,16 @@ class ListContextsRequest:
 
         next_token = d.pop("NextToken", UNSET)
 
+        session_id = d.pop("SessionId", UNSET)
+
+        context_type = d.pop("ContextType", UNSET)
+
         list_contexts_request = cls(
             authorization=authorization,
             max_results=max_results,
             next_token=next_token,
+            session_id=session_id,
+            context_type=context_type,
         )
 
         list_contexts_request.additional_properties = d

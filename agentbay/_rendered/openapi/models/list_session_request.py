@@ -8,6 +8,10 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.list_session_request_status import (
+    ListSessionRequestStatus,
+    check_list_session_request_status,
+)
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="ListSessionRequest")
@@ -21,6 +25,10 @@ class ListSessionRequest:
     """ JSON object label filter; `{}` for none. """
     max_results: int | Unset = 10
     next_token: str | Unset = UNSET
+    status: ListSessionRequestStatus | Unset = UNSET
+    """ Only sessions in this state. """
+    image_id: str | Unset = UNSET
+    """ Only sessions of this image. """
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -31,6 +39,12 @@ class ListSessionRequest:
         max_results = self.max_results
 
         next_token = self.next_token
+
+        status: str | Unset = UNSET
+        if not isinstance(self.status, Unset):
+            status = self.status
+
+        image_id = self.image_id
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -45,6 +59,10 @@ class ListSessionRequest:
             field_dict["MaxResults"] = max_results
         if next_token is not UNSET:
             field_dict["NextToken"] = next_token
+        if status is not UNSET:
+            field_dict["Status"] = status
+        if image_id is not UNSET:
+            field_dict["ImageId"] = image_id
 
         return field_dict
 
@@ -59,11 +77,22 @@ class ListSessionRequest:
 
         next_token = d.pop("NextToken", UNSET)
 
+        _status = d.pop("Status", UNSET)
+        status: ListSessionRequestStatus | Unset
+        if isinstance(_status, Unset):
+            status = UNSET
+        else:
+            status = check_list_session_request_status(_status)
+
+        image_id = d.pop("ImageId", UNSET)
+
         list_session_request = cls(
             authorization=authorization,
             labels=labels,
             max_results=max_results,
             next_token=next_token,
+            status=status,
+            image_id=image_id,
         )
 
         list_session_request.additional_properties = d

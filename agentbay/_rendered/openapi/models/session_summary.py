@@ -17,13 +17,19 @@ T = TypeVar("T", bound="SessionSummary")
 class SessionSummary:
     session_id: str | Unset = UNSET
     session_status: str | Unset = UNSET
-    """ e.g. `RUNNING`. """
+    """ One of RUNNING, PAUSING, PAUSED, RESUMING, DELETING, DELETED. """
+    image_id: str | Unset = UNSET
+    app_instance_id: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         session_id = self.session_id
 
         session_status = self.session_status
+
+        image_id = self.image_id
+
+        app_instance_id = self.app_instance_id
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -32,6 +38,10 @@ class SessionSummary:
             field_dict["SessionId"] = session_id
         if session_status is not UNSET:
             field_dict["SessionStatus"] = session_status
+        if image_id is not UNSET:
+            field_dict["ImageId"] = image_id
+        if app_instance_id is not UNSET:
+            field_dict["AppInstanceId"] = app_instance_id
 
         return field_dict
 
@@ -42,9 +52,15 @@ class SessionSummary:
 
         session_status = d.pop("SessionStatus", UNSET)
 
+        image_id = d.pop("ImageId", UNSET)
+
+        app_instance_id = d.pop("AppInstanceId", UNSET)
+
         session_summary = cls(
             session_id=session_id,
             session_status=session_status,
+            image_id=image_id,
+            app_instance_id=app_instance_id,
         )
 
         session_summary.additional_properties = d

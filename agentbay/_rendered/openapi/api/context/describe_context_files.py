@@ -11,6 +11,8 @@ def request_kwargs(
     body: DescribeContextFilesRequest,
     timestamp: str | Unset = UNSET,
     signature_nonce: str | Unset = UNSET,
+    max_results: int | Unset = UNSET,
+    next_token: str | Unset = UNSET,
 ) -> dict[str, Any]:
     """List the files of one folder of a context, one page at a time.
 
@@ -33,6 +35,10 @@ def request_kwargs(
     params["Timestamp"] = timestamp
 
     params["SignatureNonce"] = signature_nonce
+
+    params["MaxResults"] = max_results
+
+    params["NextToken"] = next_token
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
