@@ -70,6 +70,17 @@ def _size_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _seconds_arg(text: str) -> float:
+    """A duration in seconds, 0 or more (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
+
+
 def _positive_int(text: str) -> int:
     """A whole number above 0 (argparse type)."""
     try:
@@ -181,6 +192,23 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start the desktop of linux_latest sessions at creation, not at the first "
         "desktop tool call",
+    )
+    from agentbay_local.sessions.lifecycle import LifecycleDefaults
+
+    serve.add_argument(
+        "--session-idle-timeout",
+        type=_seconds_arg,
+        default=LifecycleDefaults.idle_timeout_s,
+        metavar="SECONDS",
+        help="release a session its client set no lifecycle for after this long without "
+        "an API or tool call (0: never; default %(default)g)",
+    )
+    serve.add_argument(
+        "--session-max-runtime",
+        type=_seconds_arg,
+        default=LifecycleDefaults.max_runtime_s,
+        metavar="SECONDS",
+        help="release such a session this long after its creation (0: never; default %(default)g)",
     )
     from agentbay_local.sandbox.limits import SessionLimits, human_size
 
@@ -377,6 +405,7 @@ def _serve(options: argparse.Namespace) -> int:
     from agentbay_local.sandbox.limits import SessionLimits
     from agentbay_local.server import bind_listener, serve_foreground
     from agentbay_local.sessions.desktop import Screen, missing_programs_advice
+    from agentbay_local.sessions.lifecycle import LifecycleDefaults
 
     problem = probe.isolation_problem()
     if problem and not options.unisolated:
@@ -445,6 +474,10 @@ def _serve(options: argparse.Namespace) -> int:
         start_desktop=options.start_desktop,
         live_view_control=options.live_view_control,
         limits=budget,
+        lifecycle=LifecycleDefaults(
+            idle_timeout_s=options.session_idle_timeout or None,
+            max_runtime_s=options.session_max_runtime or None,
+        ),
     )
     runtime_log.configure(options.log_level, options.log_format, secrets=keys)
     # Everything that can fail is tried before the runtime says it is running: the port,

@@ -17,14 +17,17 @@ from agentbay_local.protocol.signing import UrlSigner
 from agentbay_local.running import RunningSessions
 from agentbay_local.sandbox import SandboxManager
 from agentbay_local.sandbox.egress import NetworkMode, NetworkPolicy
+from agentbay_local.sandbox.freezer import Freezer
 from agentbay_local.sandbox.limits import SessionLimits
 from agentbay_local.sessions.actions import SessionActions, SessionSettings
 from agentbay_local.sessions.browser_option import find_chromium
 from agentbay_local.sessions.browsers import BrowserActions
 from agentbay_local.sessions.desktop import Screen
+from agentbay_local.sessions.lifecycle import LifecycleDefaults, Reaper
 from agentbay_local.sessions.links import LinkProxy
 from agentbay_local.sessions.live_view import Control
 from agentbay_local.sessions.resource_page import ResourcePage
+from agentbay_local.sessions.states import SessionStates
 from agentbay_local.sessions.tools import ToolCalls
 from agentbay_local.store import Store
 
@@ -56,6 +59,8 @@ class RuntimeOptions:
     start_desktop: bool = False  # start each desktop session's display at creation
     #: What live view URLs (ResourceUrl) may control: "none" (view only), "mouse", "keyboard".
     live_view_control: Control = "none"
+    #: Idle timeout and maximum run time of sessions whose client sets none.
+    lifecycle: LifecycleDefaults = field(default_factory=LifecycleDefaults)
 
 
 class Runtime:
@@ -114,12 +119,14 @@ class Runtime:
             links=self.links,
             listen_host=options.host,
         )
+        self.freezer = Freezer()
         self.sessions = SessionActions(
             settings=SessionSettings(
                 isolated=options.isolated,
                 max_sessions=options.max_sessions,
                 start_desktop=options.start_desktop,
                 limits=options.limits,
+                lifecycle=options.lifecycle,
             ),
             store=self.store,
             running=self.running,
@@ -132,7 +139,22 @@ class Runtime:
             links=self.links,
             page=self.page,
             address=self.address,
+            freezer=self.freezer,
         )
+        self.states = SessionStates(
+            store=self.store,
+            running=self.running,
+            sandboxes=self.sandboxes,
+            freezer=self.freezer,
+            sessions=self.sessions,
+        )
+        self.reaper = Reaper(self.store, self.running, self._release_expired)
+
+    async def _release_expired(self, session_id: str, why: str) -> None:
+        """The reaper's release: as a delete (contexts uploaded), of a session still live."""
+        row = self.store.session(session_id)
+        if row is not None:
+            await self.sessions.end(session_id, row.status)
 
     def _session_failed(self, session_id: str) -> None:
         """A session's sandbox died by itself: report it failed, close its links."""
@@ -159,12 +181,15 @@ class Runtime:
         self.links.host = self.address.host
         # Found once, off the event loop (create and InitBrowser ask for it).
         await asyncio.gather(self.sandboxes.start(), asyncio.to_thread(find_chromium))
+        self.reaper.start()
 
     async def close(self) -> None:
         """Release every session (uploading what policies ask for) and stop."""
-        for row in self.store.running_sessions({}):
+        await self.reaper.stop()
+        await self.states.close()
+        for row in self.store.live_sessions({}):
             try:
-                await self.sessions.release({"SessionId": row.id}, reason="runtime shutdown")
+                await self.sessions.end(row.id, row.status, reason="runtime shutdown")
             except Exception:  # keep releasing the others; a failure here is only logged
                 log.exception("releasing %s at shutdown failed", row.id)
         await self.links.close()

@@ -26,7 +26,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     token TEXT NOT NULL,
     policy_id TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL,
-    released_at REAL
+    released_at REAL,
+    idle_timeout_s REAL,
+    max_runtime_s REAL
 );
 CREATE INDEX IF NOT EXISTS sessions_token ON sessions(token);
 CREATE TABLE IF NOT EXISTS session_contexts (
@@ -59,7 +61,17 @@ CREATE INDEX IF NOT EXISTS sync_tasks_session ON sync_tasks(session_id);
 """
 
 RUNNING = "RUNNING"
+#: Pause and resume (PauseSessionAsync, ResumeSessionAsync): the states the clients poll for.
+PAUSING = "PAUSING"
+PAUSED = "PAUSED"
+RESUMING = "RESUMING"
+#: DeleteSessionAsync answered, the release is under way: the session still exists.
+DELETING = "DELETING"
+#: A session that exists: it answers GetSession and counts against --max-sessions.
+LIVE = (RUNNING, PAUSING, PAUSED, RESUMING, DELETING)
 RELEASED = "RELEASED"
+#: What the clients call a released session (ListSession's Status filter).
+DELETED = "DELETED"
 #: The session's sandbox stopped by itself (its tool server died): nothing runs any more,
 #: the session answers GetSession with this status until it is released.
 FAILED = "FAILED"
@@ -77,6 +89,10 @@ class SessionRow:
     token: str
     policy_id: str
     created_at: float
+    #: Released after this long without activity (None: never; ManualRelease).
+    idle_timeout_s: float | None = None
+    #: Released this long after creation (None: never).
+    max_runtime_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +131,14 @@ def _session(row: sqlite3.Row) -> SessionRow:
         token=row["token"],
         policy_id=row["policy_id"],
         created_at=row["created_at"],
+        idle_timeout_s=row["idle_timeout_s"],
+        max_runtime_s=row["max_runtime_s"],
     )
+
+
+def _marks(values: tuple[str, ...]) -> str:
+    """``?, ?, ?`` for an ``IN`` list of ``values``."""
+    return ", ".join("?" * len(values))
 
 
 def _context(row: sqlite3.Row) -> ContextRow:
@@ -137,8 +160,16 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
-        # Running sessions are looked up on every tool call; the table stays the record.
+        self._add_missing_columns()
+        # Live sessions are looked up on every tool call; the table stays the record.
         self._running: dict[str, SessionRow] = {}
+
+    def _add_missing_columns(self) -> None:
+        """Bring a data dir of an earlier version up to this schema (columns added since)."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
+        for column in ("idle_timeout_s", "max_runtime_s"):
+            if column not in have:
+                self._db.execute(f"ALTER TABLE sessions ADD COLUMN {column} REAL")
 
     def close(self) -> None:
         """Close the database."""
@@ -147,9 +178,10 @@ class Store:
     # ---- sessions ----
     def release_all_running(self) -> int:
         """Mark sessions of an earlier process released (their sandboxes died with it)."""
+        live = (*LIVE, FAILED)
         cursor = self._db.execute(
-            "UPDATE sessions SET status = ?, released_at = ? WHERE status IN (?, ?)",
-            (RELEASED, time.time(), RUNNING, FAILED),
+            f"UPDATE sessions SET status = ?, released_at = ? WHERE status IN ({_marks(live)})",
+            (RELEASED, time.time(), *live),
         )
         self._running.clear()
         return cursor.rowcount
@@ -160,7 +192,7 @@ class Store:
             self._db.execute("BEGIN")
             self._db.execute(
                 "INSERT INTO sessions (id, image_id, labels, status, vpc, token, policy_id,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, idle_timeout_s, max_runtime_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     row.id,
                     row.image_id,
@@ -170,13 +202,15 @@ class Store:
                     row.token,
                     row.policy_id,
                     row.created_at,
+                    row.idle_timeout_s,
+                    row.max_runtime_s,
                 ),
             )
             self._db.executemany(
                 "INSERT OR REPLACE INTO session_contexts VALUES (?, ?, ?, ?)",
                 [(row.id, context_id, path, policy) for context_id, path, policy in contexts],
             )
-        if row.status == RUNNING:
+        if row.status in LIVE:
             self._running[row.id] = row
 
     def session(self, session_id: str) -> SessionRow | None:
@@ -188,19 +222,44 @@ class Store:
         return _session(found) if found else None
 
     def session_by_token(self, token: str) -> SessionRow | None:
-        """The running session a VPC token belongs to."""
+        """The live session a VPC token belongs to."""
         found = self._db.execute(
-            "SELECT * FROM sessions WHERE token = ? AND status = ?", (token, RUNNING)
+            f"SELECT * FROM sessions WHERE token = ? AND status IN ({_marks(LIVE)})",
+            (token, *LIVE),
         ).fetchone()
         return _session(found) if found else None
 
-    def running_sessions(self, labels: dict[str, str]) -> list[SessionRow]:
-        """Running sessions whose labels include every pair of ``labels``, oldest first."""
+    def live_sessions(
+        self,
+        labels: dict[str, str],
+        statuses: tuple[str, ...] = LIVE,
+        image_id: str | None = None,
+    ) -> list[SessionRow]:
+        """Sessions in one of ``statuses`` (by default: every session that exists, running,
+        paused or being deleted) whose labels include every pair of ``labels``, of
+        ``image_id`` if given; oldest first."""
         rows = self._db.execute(
-            "SELECT * FROM sessions WHERE status = ? ORDER BY seq", (RUNNING,)
+            f"SELECT * FROM sessions WHERE status IN ({_marks(statuses)}) ORDER BY seq",
+            statuses,
         ).fetchall()
         sessions = [_session(row) for row in rows]
-        return [s for s in sessions if all(s.labels.get(k) == v for k, v in labels.items())]
+        return [
+            s
+            for s in sessions
+            if all(s.labels.get(k) == v for k, v in labels.items())
+            and (image_id is None or s.image_id == image_id)
+        ]
+
+    def live_rows(self) -> list[SessionRow]:
+        """Every live session, from memory (no query: the reaper asks twice a second)."""
+        return list(self._running.values())
+
+    def set_status(self, session_id: str, status: str) -> None:
+        """Move a live session to another live state (pausing, paused, deleting, ...)."""
+        self._db.execute("UPDATE sessions SET status = ? WHERE id = ?", (status, session_id))
+        cached = self._running.get(session_id)
+        if cached is not None:
+            self._running[session_id] = replace(cached, status=status)
 
     def set_labels(self, session_id: str, labels: dict[str, str]) -> None:
         """Replace a session's labels."""
@@ -214,8 +273,8 @@ class Store:
     def mark_failed(self, session_id: str) -> None:
         """Record that a running session's sandbox stopped by itself."""
         self._db.execute(
-            "UPDATE sessions SET status = ? WHERE id = ? AND status = ?",
-            (FAILED, session_id, RUNNING),
+            f"UPDATE sessions SET status = ? WHERE id = ? AND status IN ({_marks(LIVE)})",
+            (FAILED, session_id, *LIVE),
         )
         self._running.pop(session_id, None)
 

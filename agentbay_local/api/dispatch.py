@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agentbay_local.protocol.envelope import ApiError
+from agentbay_local.protocol.envelope import ApiError, needs_cloud, not_served
 
 if TYPE_CHECKING:
     from agentbay_local.runtime import Runtime
@@ -15,7 +15,7 @@ Answer = tuple[Any, dict[str, Any]]
 
 async def dispatch(runtime: Runtime, action: str, fields: dict[str, Any]) -> Answer:
     """Run one action with its already validated fields."""
-    sessions, contexts = runtime.sessions, runtime.contexts
+    sessions, contexts, states = runtime.sessions, runtime.contexts, runtime.states
     match action:
         case "CreateMcpSession":
             return await sessions.create(fields), {}
@@ -24,6 +24,20 @@ async def dispatch(runtime: Runtime, action: str, fields: dict[str, Any]) -> Ans
             return None, {}
         case "GetSession":
             return sessions.get(fields), {}
+        case "GetSessionDetail":
+            return states.detail(fields), {}
+        case "DeleteSessionAsync":
+            states.delete(fields)
+            return None, {}
+        case "PauseSessionAsync":
+            await states.pause(fields)
+            return None, {}
+        case "ResumeSessionAsync":
+            await states.resume(fields)
+            return None, {}
+        case "RefreshSessionIdleTime":
+            states.refresh(fields)
+            return None, {}
         case "ListSession":
             return sessions.list_page(fields)
         case "SetLabel":
@@ -65,4 +79,23 @@ async def dispatch(runtime: Runtime, action: str, fields: dict[str, Any]) -> Ans
             return contexts.file_url(fields, "PUT"), {}
         case "GetContextFileDownloadUrl":
             return contexts.file_url(fields, "GET"), {}
+        case "GetCdpLink":
+            return runtime.browsers.cdp_link(fields), {}
+        case (
+            "GetAdbLink"
+            | "GetSkillMetaData"
+            | "ListSkillMetaData"
+            | "BindContextSkillAsync"
+            | "UnbindContextSkillAsync"
+        ):
+            raise needs_cloud(action)
+        case (
+            "ClearContext"
+            | "BindContexts"
+            | "DescribeSessionContexts"
+            | "GetAndLoadInternalContext"
+            | "CreateNetwork"
+            | "DescribeNetwork"
+        ):
+            raise not_served(action)
     raise ApiError(404, "InvalidAction.NotFound", f"The action {action!r} is not supported.")

@@ -130,7 +130,7 @@ def running_sessions(data_dir: Path, image: str) -> list[str]:
 
     store = Store(data_dir / "state.sqlite3")
     try:
-        return [row.id for row in store.running_sessions({}) if row.image_id == image]
+        return [row.id for row in store.live_sessions({}) if row.image_id == image]
     finally:
         store.close()
 

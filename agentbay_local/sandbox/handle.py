@@ -141,6 +141,11 @@ class Sandbox:
         return self._pid
 
     @property
+    def cgroup_directories(self) -> list[Path]:
+        """The session's own cgroup directories (empty where sessions have no cgroup)."""
+        return [] if self._cgroup is None else self._cgroup.directories
+
+    @property
     def running(self) -> bool:
         """True while the tool server answers."""
         return self._running and self._process.poll() is None

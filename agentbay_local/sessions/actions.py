@@ -1,12 +1,17 @@
-"""Session-level actions: create, release, get, list, labels, resource, link, tools."""
+"""Session-level actions: create, release, get, list, labels, resource, link, tools.
+
+Pause, resume, asynchronous delete and the status are in ``states.py``, lifecycles in
+``lifecycle.py``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import string
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agentbay.contract import SessionSummary, get_logger
@@ -17,8 +22,19 @@ from agentbay_local.sandbox.image import HOST_ROOT, SandboxImage
 from agentbay_local.sessions import desktop
 from agentbay_local.sessions.browser_option import INSTALL_ADVICE, find_chromium
 from agentbay_local.sessions.browsers import BROWSER_IMAGE
+from agentbay_local.sessions.lifecycle import LifecycleDefaults, policy_at_create
 from agentbay_local.sessions.resource_page import app_instance_id, resource_id
-from agentbay_local.store import RUNNING, SessionRow
+from agentbay_local.store import (
+    DELETED,
+    DELETING,
+    LIVE,
+    PAUSED,
+    PAUSING,
+    RELEASED,
+    RESUMING,
+    RUNNING,
+    SessionRow,
+)
 
 if TYPE_CHECKING:
     from agentbay_local.contexts.actions import ContextActions
@@ -27,6 +43,7 @@ if TYPE_CHECKING:
     from agentbay_local.protocol.description import Description
     from agentbay_local.running import RunningSessions
     from agentbay_local.sandbox import SandboxManager
+    from agentbay_local.sandbox.freezer import Freezer
     from agentbay_local.sandbox.limits import SessionLimits
     from agentbay_local.sessions.browsers import BrowserActions
     from agentbay_local.sessions.links import LinkProxy
@@ -49,12 +66,15 @@ class SessionSettings:
         max_sessions: how many may run at once (``--max-sessions``).
         start_desktop: start each desktop session's display at creation.
         limits: what each session may use (for the log; the sandbox manager applies them).
+        lifecycle: the idle timeout and maximum run time of sessions whose client sets
+            none (``--session-idle-timeout``, ``--session-max-runtime``).
     """
 
     isolated: bool
     max_sessions: int
     start_desktop: bool
     limits: SessionLimits
+    lifecycle: LifecycleDefaults = field(default_factory=LifecycleDefaults)
 
 
 def new_session_id() -> str:
@@ -92,6 +112,7 @@ class SessionActions:
         links: LinkProxy,
         page: ResourcePage,
         address: PublicAddress,
+        freezer: Freezer,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -105,6 +126,9 @@ class SessionActions:
         self._links = links
         self._page = page
         self._address = address
+        self._freezer = freezer
+        # Sessions whose release is under way (a delete, the reaper and a release may meet).
+        self._ending: set[str] = set()
 
     def _user_image(self, image: str) -> ImageInfo | None:
         """The user image ``image`` if one is registered (read from disk: a build that
@@ -120,6 +144,13 @@ class SessionActions:
         if image in builtins:
             return HOST_ROOT, image
         info = self._user_image(image)
+        if info is None and image in self._description.image_servers:
+            raise ApiError(
+                400,
+                "InvalidImageId.NotFound",
+                f"The image {image!r} needs the AgentBay cloud; the local runtime runs "
+                f"{', '.join(builtins)} and the user images (agentbay local image list).",
+            )
         if info is None or info.builtin not in builtins:
             raise ApiError(
                 400,
@@ -170,7 +201,7 @@ class SessionActions:
             raise ApiError(400, "InvalidImageId.NotFound", f"{INSTALL_ADVICE}.")
         labels = string_labels(fields["Labels"]) if "Labels" in fields else {}
         syncs = self._contexts.parse_persistence(fields.get("PersistenceDataList"))
-        if len(self._store.running_sessions({})) >= self._settings.max_sessions:
+        if len(self._store.live_sessions({})) >= self._settings.max_sessions:
             raise ApiError(
                 400,
                 "QuotaExceeded.Session",
@@ -178,6 +209,7 @@ class SessionActions:
                 "(the --max-sessions limit); release one first.",
             )
         session_id = new_session_id()
+        idle_timeout_s, max_runtime_s = policy_at_create(fields, self._settings.lifecycle)
         row = SessionRow(
             id=session_id,
             image_id=image,
@@ -187,6 +219,8 @@ class SessionActions:
             token=secrets.token_urlsafe(24),
             policy_id=fields.get("McpPolicyId", ""),
             created_at=time.time(),
+            idle_timeout_s=idle_timeout_s,
+            max_runtime_s=max_runtime_s,
         )
         try:
             sandbox = await self._sandboxes.create(
@@ -205,6 +239,7 @@ class SessionActions:
             self._store.mark_released(session_id)
             await self._sandboxes.release(session_id)
             raise ApiError(400, "InvalidImageId.NotFound", f"The image {image!r} was just removed.")
+        self._running.used_now(session_id)
         if tool_image != image:
             self._running.serve_tools_of(session_id, tool_image)
         await self._contexts.download_at_start(session_id, sandbox, syncs)
@@ -227,37 +262,60 @@ class SessionActions:
         )
         return self._session_data(row)
 
-    async def release(self, fields: dict[str, Any], *, reason: str = "deleted") -> None:
-        """ReleaseMcpSession: upload what the policies ask for, then end every process.
+    async def release(self, fields: dict[str, Any]) -> None:
+        """ReleaseMcpSession: upload what the policies ask for, then end every process (a
+        session already being deleted is left to that deletion)."""
+        row = self._running.get(fields["SessionId"], any_state=True)
+        await self.end(row.id, row.status)
 
-        ``reason`` says why, in the log: deleted by a client, or the runtime's shutdown.
+    async def end(self, session_id: str, status: str, *, reason: str = "deleted") -> None:
+        """Release a session that was in ``status``: thaw it if it was paused, upload its
+        contexts as the policies ask, end every process, forget it. Runs once per session
+        however many callers ask at the same time (the others return at once).
+
+        ``reason`` says why, in the log: deleted by a client, idle, or the runtime's shutdown.
         """
-        row = self._running.get(fields["SessionId"], failed_too=True)
-        sandbox = self._sandboxes.get(row.id)
-        await self._browsers.stop_for_release(row.id, sandbox)
-        if sandbox is not None:
-            await self._contexts.upload_at_release(row.id, sandbox)
-        self._store.mark_released(row.id)
-        self._links.close_session(row.id)
-        self._running.forget(row.id)
-        await self._sandboxes.release(row.id)
+        if session_id in self._ending:
+            return
+        self._ending.add(session_id)
+        try:
+            # DELETING until every process and file is gone: only then may a client polling
+            # for NotFound (0.13+ delete) see the session as deleted.
+            self._store.set_status(session_id, DELETING)
+            sandbox = self._sandboxes.get(session_id)
+            if sandbox is not None and status in (PAUSING, PAUSED, RESUMING):
+                await asyncio.to_thread(self._freezer.thaw, session_id, sandbox)
+            await self._browsers.stop_for_release(session_id, sandbox)
+            if sandbox is not None:
+                await self._contexts.upload_at_release(session_id, sandbox)
+            self._links.close_session(session_id)
+            await self._sandboxes.release(session_id)
+            await asyncio.to_thread(self._freezer.forget, session_id)
+            self._store.mark_released(session_id)
+            self._running.forget(session_id)
+        finally:
+            self._ending.discard(session_id)
         log.info(
             "session %s released (%s)",
-            row.id,
+            session_id,
             reason,
-            extra={"event": "session_released", "session": row.id, "reason": reason},
+            extra={"event": "session_released", "session": session_id, "reason": reason},
         )
 
     def get(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """GetSession."""
-        return self._session_data(self._running.get(fields["SessionId"], failed_too=True))
+        """GetSession: a session in any state but released (its Status says which)."""
+        row = self._running.get(fields["SessionId"], any_state=True, status_read=True)
+        return self._session_data(row)
 
     def list_page(self, fields: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any]]:
-        """ListSession: one page of running sessions matching the label filter."""
+        """ListSession: one page of the sessions matching the label filter, in ``Status``
+        (default: every session that exists; ``DELETED``: released ones) and of ``ImageId``."""
         labels = string_labels(fields.get("Labels") or {})
         limit = min(int(fields.get("MaxResults") or 10), 100)
         offset = decode_page_token(fields.get("NextToken"))
-        sessions = self._store.running_sessions(labels)
+        status = fields.get("Status")
+        statuses = LIVE if status is None else (RELEASED,) if status == DELETED else (status,)
+        sessions = self._store.live_sessions(labels, statuses, fields.get("ImageId"))
         page = sessions[offset : offset + limit]
         more = offset + limit < len(sessions)
         extra = {
@@ -266,7 +324,13 @@ class SessionActions:
             "TotalCount": len(sessions),
         }
         return [
-            SessionSummary(session_id=s.id, session_status=s.status).to_dict() for s in page
+            SessionSummary(
+                session_id=s.id,
+                session_status=DELETED if s.status == RELEASED else s.status,
+                image_id=s.image_id,
+                app_instance_id=app_instance_id(s.id),
+            ).to_dict()
+            for s in page
         ], extra
 
     def set_labels(self, fields: dict[str, Any]) -> None:

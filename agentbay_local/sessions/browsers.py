@@ -138,6 +138,18 @@ class BrowserActions:
         url = links.url(links.link(session_id, browser.link.browser_port), "ws")
         return url + browser.path.lstrip("/")
 
+    def cdp_link(self, fields: dict[str, Any]) -> dict[str, str]:
+        """GetCdpLink: the CDP WebSocket URL of a running session's browser."""
+        row = self._running.get(fields["SessionId"])
+        url = self.endpoint_url(row.id)
+        if url is None:
+            raise ApiError(
+                400,
+                "InvalidOperation.BrowserNotStarted",
+                f"The browser of session {row.id} is not started: call InitBrowser first.",
+            )
+        return {"Url": url}
+
     async def stop_for_release(self, session_id: str, sandbox: Sandbox | None) -> None:
         """Close the browser gracefully (its profile reaches disk before the context
         upload), then close its link. Sessions without a browser cost nothing."""

@@ -56,6 +56,9 @@ MODEL_TOOLS = frozenset(
         "page_use_extract",
         "page_use_extract_async",
         "page_use_get_extract_result",
+        "page_use_observe_async",
+        "page_use_get_observe_result",
+        "page_use_login",
     }
 )
 

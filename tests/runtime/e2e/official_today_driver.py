@@ -1,0 +1,163 @@
+"""Runs an OFFICIAL client of today (wuying-agentbay-sdk 0.22.3; 0.13.1 and 0.15.2 where they
+have the method) against a local runtime: status, list by status and image, keep-alive,
+pause and resume, delete, the lifecycle set at create, and the cloud-only parts.
+
+Executed by tests/runtime/e2e/test_official_today.py with the client's own interpreter; it
+imports nothing of this project but loopback_only. The results go to the JSON file named by
+the first argument; the ids of sessions it deliberately never deletes, too.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(1, str(Path(__file__).resolve().parents[2] / "support"))
+
+import loopback_only  # noqa: F401  (first: nothing below reaches past loopback)
+
+import agentbay
+from agentbay import AgentBay, CreateSessionParams
+
+#: A process of the session that counts and logs the time: "<token> <n> <time>" a line every
+#: 20 ms. The token lives in its memory only; a pause shows as a gap in the times, a process
+#: that continued (not restarted) as the same token and the next n.
+TICKER = r"""
+import os, random, time
+token = "%016x" % random.getrandbits(64)
+n = 0
+with open("/tmp/ticks", "a", buffering=1) as out:
+    while True:
+        n += 1
+        out.write("%s %d %.6f\n" % (token, n, time.time()))
+        time.sleep(0.02)
+"""
+
+results: dict[str, Any] = {}
+client = AgentBay()
+
+
+def record(name: str, value: Any) -> None:
+    results[name] = value
+
+
+def shell(session: Any, command: str) -> Any:
+    return session.command.execute_command(command, timeout_ms=20000)
+
+
+def status(session: Any) -> str:
+    if hasattr(session, "get_status"):
+        got = session.get_status()
+        return str(got.status) if got.success else f"error: {got.error_message}"
+    got = client.get_session(session.session_id)  # 0.13.1: GetSession
+    return str(got.data.status) if got.success and got.data else f"error: {got.error_message}"
+
+
+def listed(**filters: Any) -> list[str]:
+    try:
+        got = client.list(**filters)
+    except TypeError:  # an older client without that filter
+        return ["absent"]
+    if not got.success:
+        return [f"error: {got.error_message}"]
+    # 0.22 lists {"sessionId", "sessionStatus", "appInstanceId", "imageId"}; older, ids.
+    return [item["sessionId"] if isinstance(item, dict) else item for item in got.session_ids]
+
+
+created = client.create(CreateSessionParams(labels={"suite": "today"}))
+assert created.success, created.error_message
+session = created.session
+sid = session.session_id
+record("session_id", sid)
+record("status_running", status(session))
+record("command", shell(session, "echo today").output)
+record("list_running_linux", sid in listed(status="RUNNING", image_id="linux_latest"))
+record("list_running_code", sid in listed(status="RUNNING", image_id="code_latest"))
+record("list_paused_before", sid in listed(status="PAUSED"))
+if hasattr(session, "keep_alive"):
+    alive = session.keep_alive()
+    record("keep_alive", [alive.success, alive.error_message])
+
+# Pause and resume with a process running: it is frozen, then continues.
+session.file_system.write_file("/tmp/ticker.py", TICKER)
+shell(session, "nohup python3 /tmp/ticker.py > /dev/null 2>&1 &")
+deadline = time.monotonic() + 30
+while shell(session, "cat /tmp/ticks 2>/dev/null | wc -l").output.strip() in ("", "0"):
+    if time.monotonic() > deadline:
+        break
+    time.sleep(0.05)
+pause = getattr(session, "beta_pause", None) or session.pause
+resume = getattr(session, "beta_resume", None) or session.resume
+paused = pause(timeout=60, poll_interval=0.1)
+record("pause", [paused.success, paused.error_message, getattr(paused, "status", "")])
+record("status_paused", status(session))
+record("list_paused", sid in listed(status="PAUSED"))
+while_paused = shell(session, "echo should-not-run")
+record("command_while_paused", [while_paused.success, while_paused.error_message])
+time.sleep(1.0)  # the measurement window: a frozen session's ticker writes nothing in it
+resumed = resume(timeout=60, poll_interval=0.1)
+record("resume", [resumed.success, resumed.error_message, getattr(resumed, "status", "")])
+record("status_resumed", status(session))
+deadline = time.monotonic() + 30
+ticks = ""
+while time.monotonic() < deadline:
+    ticks = shell(session, "cat /tmp/ticks").output
+    times = [float(line.split()[2]) for line in ticks.splitlines() if line.strip()]
+    if times and times[-1] > time.time() - 0.5:  # it writes again
+        break
+    time.sleep(0.05)
+record("ticks", ticks)
+record("after_resume", shell(session, "echo resumed").output)
+
+# Cloud-only parts answer at once with a clear error.
+if hasattr(session, "mobile") and hasattr(session.mobile, "get_adb_url"):
+    adb = session.mobile.get_adb_url("adbkey-pub")
+    record("adb", [adb.success, adb.error_message])
+mobile = client.create(CreateSessionParams(image_id="mobile_latest"))
+record("create_mobile", [mobile.success, mobile.error_message])
+if hasattr(client, "beta_skills"):
+    started = time.monotonic()
+    try:
+        skills = client.beta_skills.get_metadata()
+        record("skills", [True, repr(skills)[:300]])
+    except Exception as exc:
+        record("skills", [False, str(exc)])
+    record("skills_s", time.monotonic() - started)
+
+# Delete: finished only once the session is gone.
+deleted = session.delete()
+record("delete", [deleted.success, deleted.error_message])
+record("status_deleted", status(session))
+record("list_deleted", sid in listed(status="DELETED"))
+record("list_live_after_delete", sid in listed())
+
+# Lifecycle at create: sessions this client never deletes.
+never_deleted = {}
+if "idle_release_timeout" in CreateSessionParams.__init__.__code__.co_varnames:
+    idle = client.create(CreateSessionParams(idle_release_timeout=3, labels={"suite": "idle"}))
+    assert idle.success, idle.error_message
+    never_deleted["idle_3s"] = idle.session.session_id
+    kept = client.create(CreateSessionParams(idle_release_timeout=3, labels={"suite": "kept"}))
+    assert kept.success, kept.error_message
+    # Kept alive for twice its idle timeout by keep_alive alone, then left to expire.
+    started = time.monotonic()
+    while time.monotonic() - started < 6.0:
+        kept.session.keep_alive()
+        time.sleep(1.0)
+    record("kept_status_after_6s", status(kept.session))
+    never_deleted["kept_then_idle"] = kept.session.session_id
+lifecycle = getattr(agentbay, "LifecyclePolicy", None)
+if lifecycle is not None:
+    policy = client.create(
+        CreateSessionParams(lifecycle_policy=lifecycle(idle_release_timeout=1, max_runtime=2))
+    )
+    record("create_lifecycle", [policy.success, policy.error_message])
+    never_deleted["lifecycle_1min"] = policy.session.session_id
+    manual = client.create(CreateSessionParams(lifecycle_policy=lifecycle(manual_release=True)))
+    record("create_manual", [manual.success, manual.error_message])
+    never_deleted["manual"] = manual.session.session_id
+record("never_deleted", never_deleted)
+Path(sys.argv[1]).write_text(json.dumps(results, indent=1))

@@ -1,0 +1,138 @@
+"""Today's official clients (0.22.3, and 0.13.1 and 0.15.2 where they have the method),
+unchanged, against `agentbay local serve`: status, list filters, keep-alive, pause and
+resume of a running process, delete, lifecycles set at create, cloud-only parts.
+
+Each client runs in its own virtual environment (tests/support/official.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.runtime.e2e.api import Api, RpcError
+from tests.support.official import official_python, run_driver
+from tests.support.spawn import free_port, serve_argv, stop_serve, wait_until_listening
+
+DRIVER = Path(__file__).with_name("official_today_driver.py")
+KEY = "akm-official-today"
+NEEDS_CLOUD = "needs the AgentBay cloud"
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
+    """`agentbay local serve` in the foreground of a child process."""
+    data_dir = tmp_path / "serve"
+    port = free_port()
+    process = subprocess.Popen(
+        serve_argv(data_dir, port, KEY), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_until_listening(process, port)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield f"http://127.0.0.1:{port}", data_dir, process
+    if process.poll() is None:
+        stop_serve(process)
+
+
+def gone_within(api: Api, session_id: str, timeout_s: float) -> bool:
+    """Whether GetSessionDetail answers NotFound for the session before the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            api.call("GetSessionDetail", SessionId=session_id)
+        except RpcError as exc:
+            assert exc.code == "InvalidMcpSession.NotFound", exc
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def stored_policy(data_dir: Path, session_id: str) -> tuple[Any, Any]:
+    """(idle timeout, maximum run time) in seconds as the runtime stored them."""
+    with sqlite3.connect(f"file:{data_dir / 'state.sqlite3'}?mode=ro", uri=True) as db:
+        row = db.execute(
+            "SELECT idle_timeout_s, max_runtime_s FROM sessions WHERE id = ?", (session_id,)
+        ).fetchone()
+    return row[0], row[1]
+
+
+def frozen_for(ticks: str) -> float:
+    """The longest pause of the ticker, checking that one process ran throughout: the same
+    token (its memory) and consecutive counts (not restarted)."""
+    lines = [line.split() for line in ticks.splitlines() if line.strip()]
+    assert lines, "the ticker never wrote"
+    assert len({token for token, _, _ in lines}) == 1, "the ticker was restarted"
+    counts = [int(n) for _, n, _ in lines]
+    assert counts == list(range(counts[0], counts[0] + len(counts))), "ticks were lost"
+    times = [float(t) for _, _, t in lines]
+    return max(later - earlier for earlier, later in itertools.pairwise(times))
+
+
+def test_official_022_client_today_flows(
+    served: tuple[str, Path, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    endpoint, data_dir, process = served
+    got = run_driver(official_python("0.22.3"), DRIVER, endpoint, KEY, tmp_path, 600)
+
+    assert got["status_running"] == "RUNNING"
+    assert got["command"] == "today\n"
+    assert got["list_running_linux"] is True and got["list_running_code"] is False
+    assert got["list_paused_before"] is False
+    assert got["keep_alive"] == [True, ""]
+
+    assert got["pause"] == [True, "", "PAUSED"]
+    assert got["status_paused"] == "PAUSED" and got["list_paused"] is True
+    ran, message = got["command_while_paused"]
+    assert ran is False and "paused" in message, message
+    assert got["resume"] == [True, "", "RUNNING"]
+    assert got["status_resumed"] == "RUNNING"
+    assert frozen_for(got["ticks"]) >= 1.0  # nothing ran while paused; then it continued
+    assert got["after_resume"] == "resumed\n"
+
+    adb_ok, adb_message = got["adb"]
+    assert adb_ok is False and NEEDS_CLOUD in adb_message
+    mobile_ok, mobile_message = got["create_mobile"]
+    assert mobile_ok is False and NEEDS_CLOUD in mobile_message
+    assert NEEDS_CLOUD in got["skills"][1]
+
+    assert got["delete"] == [True, ""]
+    assert got["status_deleted"].startswith("error") and "not found" in got["status_deleted"]
+    assert got["list_deleted"] is True and got["list_live_after_delete"] is False
+
+    # Sessions the client never deleted: released once idle (keep-alive held one meanwhile).
+    never = got["never_deleted"]
+    assert got["kept_status_after_6s"] == "RUNNING"
+    api = Api(endpoint, KEY)
+    assert gone_within(api, never["idle_3s"], 60), "an idle session leaked"
+    assert gone_within(api, never["kept_then_idle"], 60), "a kept-alive session leaked"
+    assert got["create_lifecycle"] == [True, ""] and got["create_manual"] == [True, ""]
+    assert stored_policy(data_dir, never["lifecycle_1min"]) == (60.0, 120.0)
+    assert stored_policy(data_dir, never["manual"]) == (None, None)
+    assert api.call("GetSessionDetail", SessionId=never["manual"])["Status"] == "RUNNING"
+
+    assert stop_serve(process) == 0  # releases the rest
+    sessions = data_dir / "sessions"
+    assert not sessions.exists() or not any(sessions.iterdir())
+
+
+@pytest.mark.parametrize("version", ["0.13.1", "0.15.2"])
+def test_older_official_clients_pause_resume_and_delete(
+    version: str, served: tuple[str, Path, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    endpoint, _, _ = served
+    got = run_driver(official_python(version), DRIVER, endpoint, KEY, tmp_path, 600)
+    assert got["status_running"] == "RUNNING" and got["command"] == "today\n"
+    assert got["pause"][:2] == [True, ""] and got["status_paused"] == "PAUSED"
+    assert got["resume"][:2] == [True, ""] and got["status_resumed"] == "RUNNING"
+    assert frozen_for(got["ticks"]) >= 1.0
+    assert got["delete"] == [True, ""]
+    assert "not found" in got["status_deleted"].lower()
