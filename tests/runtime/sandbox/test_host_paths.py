@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agentbay_local.sandbox import Sandbox
+from agentbay_local.sandbox import Sandbox, layers
 from agentbay_local.sandbox.inside import jail
 from tests.runtime.sandbox.conftest import Env
 from tests.support.paths import REPO
@@ -55,8 +55,13 @@ asyncio.run(main())
 
 def _host_paths(*extra: Path) -> list[str]:
     """Host directories no session may name: the checkout, the venv, the interpreter's
-    installation, plus ``extra`` (data dirs, other checkouts)."""
-    paths = {REPO, Path(sys.prefix), Path(os.path.realpath(sys.base_prefix)), *extra}
+    installation unless it is part of the system (``/usr``: the image's own), plus
+    ``extra`` (data dirs, other checkouts)."""
+    paths = {REPO, Path(sys.prefix), *extra}
+    prefix = Path(os.path.realpath(sys.base_prefix))
+    private = {name for name in layers.PRIVATE_DIRS if "/" not in name}
+    if prefix.parts[1] not in layers.SYSTEM_ENTRIES or prefix.parts[1] in private:
+        paths.add(prefix)
     return sorted({str(path) for path in paths} | {os.path.realpath(path) for path in paths})
 
 
@@ -80,24 +85,14 @@ def test_session_names_no_host_path(env: Env, box: Sandbox) -> None:
 
 @pytest.fixture()
 def checkout_in_tmp() -> Iterator[Path]:
-    """A copy of this checkout's tracked and new files under /tmp, in a directory whose
-    name has a space."""
+    """A copy of this checkout's packages (what a runtime runs) under /tmp, in a directory
+    whose name has a space."""
     parent = Path(tempfile.mkdtemp(prefix="agentbay checkout ", dir="/tmp"))
     os.chmod(parent, 0o755)
     copy = parent / "agentbay"
-    files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-        timeout=60,
-    ).stdout.split(b"\0")
-    for name in filter(None, files):
-        source = REPO / os.fsdecode(name)
-        if source.is_file() and not source.is_symlink():
-            target = copy / os.fsdecode(name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for package in ("agentbay", "agentbay_local"):
+        shutil.copytree(REPO / package, copy / package, ignore=ignore)
     try:
         yield copy
     finally:
