@@ -53,6 +53,12 @@ WATCHDOG_BOOT = (
     "import sys; sys.path.append(sys.argv.pop(1)); "
     "from inside import watchdog; watchdog.main(sys.argv)"
 )
+#: Between a rootless session's user namespace and the rest: its process limit for every
+#: id at once (see ``inside/process_bound.py``).
+PROCESS_BOUND_BOOT = (
+    "import sys; sys.path.append(sys.argv.pop(1)); "
+    "from inside import process_bound; process_bound.main(sys.argv[1:])"
+)
 #: Where the session's commands run in isolated mode.
 SANDBOX_HOME = "/root"
 #: Placeholder hostname until a pooled sandbox is handed out.
@@ -150,9 +156,17 @@ def start(
         unshare = unshare_binary()
         if unshare is None:
             raise RuntimeError("the util-linux 'unshare' program is not installed")
+        user_namespace = user_namespace_args(overlays is not None)
+        bound = (rlimits or {}).get("RLIMIT_NPROC")
+        if user_namespace and bound is not None:
+            # The namespaces below are made inside a second user namespace, whose creator's
+            # process limit then counts every process of the session, whatever its ids.
+            boot = [sys.executable, "-E", "-s", "-S", "-c", PROCESS_BOUND_BOOT]
+            nested = [*boot, str(CODE_DIR.parent), str(bound), "--", unshare]
+            user_namespace = [*user_namespace, "--", *nested]
         argv = [
             unshare,
-            *user_namespace_args(overlays is not None),
+            *user_namespace,
             "--pid",
             "--fork",
             "--mount",

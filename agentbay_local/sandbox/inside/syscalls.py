@@ -23,6 +23,7 @@ MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 
 CLONE_NEWUTS = 0x04000000
+CLONE_NEWUSER = 0x10000000
 
 # prctl(2) options (linux/prctl.h)
 PR_SET_PDEATHSIG = 1
@@ -101,6 +102,11 @@ def open_tree_clone(path: str) -> int:
         err = ctypes.get_errno()
         raise OSError(err, f"open_tree {path}: {os.strerror(err)}")
     return int(fd)
+
+
+def unshare(flags: int) -> None:
+    """unshare(2): move this process into new namespaces of the ``CLONE_NEW*`` kinds."""
+    _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
 
 
 def setns(fd: int, nstype: int) -> None:
