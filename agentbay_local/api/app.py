@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from agentbay.contract import get_logger
 from agentbay_local.api.rpc import RpcEndpoint
-from agentbay_local.contexts.files import ContextPathError, clean_key
+from agentbay_local.contexts.files import ContextPathError, ContextQuotaError, clean_key
 from agentbay_local.protocol.envelope import ApiError, encode, new_request_id
 from agentbay_local.runtime import Runtime
 from agentbay_local.sessions import desktop, live_view
@@ -108,6 +108,9 @@ def build_app(runtime: Runtime) -> RuntimeApp:
             async with runtime.contexts.lock(context_id):
                 writer = await asyncio.to_thread(tree.open_writer, key)
                 try:
+                    declared = request.headers.get("content-length", "")
+                    if declared.isdigit():  # refused before a byte of it is read
+                        writer.reserve(int(declared))
                     # The server hands the body over in pieces of about 64 KiB; a thread hop
                     # per piece would cost more than the write itself.
                     block = bytearray()
@@ -126,6 +129,8 @@ def build_app(runtime: Runtime) -> RuntimeApp:
             return _storage_error(error)
         except ContextPathError as exc:
             return _storage_error(ApiError(400, "InvalidPath", str(exc)))
+        except ContextQuotaError as exc:
+            return _storage_error(ApiError(413, "ContextQuotaExceeded", str(exc)))
         return Response(status_code=200, headers={"ETag": f'"{writer.written:x}"'})
 
     async def file_get(request: Request) -> Response:

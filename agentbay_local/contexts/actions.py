@@ -94,7 +94,10 @@ class ContextActions:
         signer: UrlSigner,
         address: PublicAddress,
         url_lifetime_s: int,
+        quota_bytes: int | None = None,
     ) -> None:
+        #: The most each context may hold (serve's --context-quota; None: no quota).
+        self.quota_bytes = quota_bytes
         self._data_dir = data_dir
         self._store = store
         self._running = running
@@ -108,7 +111,7 @@ class ContextActions:
     # ---- helpers ----
     def tree(self, context_id: str) -> ContextTree:
         """The on-disk store of a context."""
-        return ContextTree(self._data_dir / "contexts" / context_id)
+        return ContextTree(self._data_dir / "contexts" / context_id, self.quota_bytes)
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` after the answer went out (a reference is kept until it is done)."""

@@ -23,12 +23,34 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+#: The most one context holds unless the runtime is told otherwise (serve --context-quota).
+DEFAULT_QUOTA_BYTES = 1024**3
 #: Chooses what a sync copies: (path relative to the copied folder, is a folder) -> copy it?
 Keep = Callable[[PurePosixPath, bool], bool]
 
 
 class ContextPathError(ValueError):
     """A context file path that would leave the context (``..``) or is not a file path."""
+
+
+class ContextQuotaError(OSError):
+    """A write that would take a context past its size quota; nothing of it was stored."""
+
+
+def tree_bytes(folder: Path) -> int:
+    """The bytes of the files below ``folder`` (links not followed, each file once)."""
+    total, seen = 0, set()
+    for here, _dirs, files in os.walk(folder):
+        for name in files:
+            info = os.lstat(os.path.join(here, name))
+            if stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) not in seen:
+                seen.add((info.st_dev, info.st_ino))
+                total += info.st_size
+    return total
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1024**2:.1f} MiB"
 
 
 def clean_key(path: str) -> PurePosixPath:
@@ -53,10 +75,19 @@ class FileEntry:
 
 
 class ContextTree:
-    """The on-disk store of one context."""
+    """The on-disk store of one context, holding at most ``quota_bytes`` (None: no quota)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, quota_bytes: int | None = None) -> None:
         self.root = root
+        self.quota_bytes = quota_bytes
+
+    def over_quota(self, size: int, what: str) -> ContextQuotaError:
+        """The error for a write that would make the context ``size`` bytes."""
+        return ContextQuotaError(
+            f"{what} would make the context {self.root.name} {_mib(size)}, over its quota of "
+            f"{_mib(self.quota_bytes or 0)} (agentbay local serve --context-quota); nothing of "
+            "it was stored, the context keeps what it had"
+        )
 
     @property
     def current(self) -> Path:
@@ -131,6 +162,10 @@ class ContextTree:
             elif (source.exists() or source.is_symlink()) and keep(PurePosixPath("."), False):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 _place(source, target)
+            if self.quota_bytes is not None:
+                size = tree_bytes(new)
+                if size > self.quota_bytes:
+                    raise self.over_quota(size, "this upload")
             self._publish(new)
         except BaseException:
             shutil.rmtree(new, ignore_errors=True)
@@ -175,7 +210,14 @@ class ContextTree:
             raise ContextPathError("a file path is required")
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        return AtomicWriter(self, key, tmp_dir / secrets.token_hex(8))
+        budget = None
+        if self.quota_bytes is not None:
+            # What the file may hold: the quota less the rest of the context (a file it
+            # replaces does not count).
+            replaced = self.current / key
+            kept = tree_bytes(self.current) - (replaced.stat().st_size if replaced.is_file() else 0)
+            budget = self.quota_bytes - kept
+        return AtomicWriter(self, key, tmp_dir / secrets.token_hex(8), budget)
 
     def file_path(self, key: PurePosixPath) -> Path | None:
         """The on-disk path of a stored file, or None."""
@@ -232,14 +274,23 @@ class ContextTree:
 class AtomicWriter:
     """Streams into a temporary file; ``commit`` renames it into the live version."""
 
-    def __init__(self, tree: ContextTree, key: PurePosixPath, tmp: Path) -> None:
+    def __init__(
+        self, tree: ContextTree, key: PurePosixPath, tmp: Path, budget: int | None = None
+    ) -> None:
         self.tree, self.key, self.tmp = tree, key, tmp
         self.handle = tmp.open("wb")
         self.written = 0
         self._written_back = 0
+        self._budget = budget
 
     def write(self, chunk: bytes) -> None:
-        """Append a chunk; every WRITEBACK_BYTES, start writing the new bytes to disk."""
+        """Append a chunk; every WRITEBACK_BYTES, start writing the new bytes to disk.
+
+        Raises:
+            ContextQuotaError: the file would take the context past its quota (the
+                caller aborts the writer: nothing is stored).
+        """
+        self.reserve(self.written + len(chunk))
         self.handle.write(chunk)
         self.written += len(chunk)
         if self.written - self._written_back >= WRITEBACK_BYTES:
@@ -247,6 +298,16 @@ class AtomicWriter:
             self.handle.flush()
             start_writeback(self.handle.fileno(), self._written_back, self.written)
             self._written_back = self.written
+
+    def reserve(self, size: int) -> None:
+        """Check that a file of ``size`` bytes fits in the context's quota.
+
+        Raises:
+            ContextQuotaError: it does not.
+        """
+        if self._budget is not None and size > self._budget:
+            kept = (self.tree.quota_bytes or 0) - self._budget
+            raise self.tree.over_quota(kept + size, "this file")
 
     def commit(self) -> int:
         """Make the file durable and visible; answer its size."""
