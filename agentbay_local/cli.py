@@ -210,6 +210,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="release such a session this long after its creation (0: never; default %(default)g)",
     )
+    from agentbay_local.contexts.files import DEFAULT_QUOTA_BYTES
     from agentbay_local.sandbox.limits import SessionLimits, human_size
 
     defaults = SessionLimits()
@@ -232,6 +233,15 @@ def _parser() -> argparse.ArgumentParser:
         "rootless a watched budget",
     )
     serve.add_argument(
+        "--context-quota",
+        type=_size_arg,
+        default=DEFAULT_QUOTA_BYTES,
+        metavar="SIZE",
+        help="the most each context may hold (default: "
+        f"{human_size(DEFAULT_QUOTA_BYTES)}); an upload or sync past it "
+        "fails, naming the quota, and the context keeps what it had",
+    )
+    serve.add_argument(
         "--session-pids",
         type=_positive_int,
         default=defaults.pids,
@@ -242,9 +252,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--session-cpus",
         type=_cpus,
-        default=None,
+        default=defaults.cpus,
         metavar="CPUS",
-        help="CPU time of each session, in CPUs, e.g. 1 or 0.5 (default: no cap; cgroups only)",
+        help="CPU time of each session, in CPUs, e.g. 1 or 0.5 (default: the machine's cores "
+        f"but one, here {defaults.cpus:g}); cgroups only",
     )
     serve.add_argument(
         "--log-level",
@@ -473,6 +484,7 @@ def _serve(options: argparse.Namespace) -> int:
         screen=screen,
         start_desktop=options.start_desktop,
         live_view_control=options.live_view_control,
+        context_quota_bytes=options.context_quota,
         limits=budget,
         lifecycle=LifecycleDefaults(
             idle_timeout_s=options.session_idle_timeout or None,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from agentbay.contract import get_logger
 from agentbay_local.contexts.actions import ContextActions
+from agentbay_local.contexts.files import DEFAULT_QUOTA_BYTES
 from agentbay_local.data_dir import lock_data_dir
 from agentbay_local.images.registry import ImageRegistry
 from agentbay_local.protocol import description as api_description
@@ -52,6 +53,8 @@ class RuntimeOptions:
     #: Host loopback ports sessions may reach (egress only).
     allow_host_ports: tuple[int, ...] = ()
     max_body_bytes: int = 16 * 1024 * 1024
+    #: The most one context may hold (serve's --context-quota; None: no quota).
+    context_quota_bytes: int | None = DEFAULT_QUOTA_BYTES
     url_lifetime_s: int = 3600
     screen: Screen = field(default_factory=Screen)
     #: What each session may use (serve's --session-* flags).
@@ -111,6 +114,7 @@ class Runtime:
             signer=self.signer,
             address=self.address,
             url_lifetime_s=options.url_lifetime_s,
+            quota_bytes=options.context_quota_bytes,
         )
         self.browsers = BrowserActions(
             description=self.description,

@@ -7,8 +7,8 @@ with whichever mechanism the machine offers, in both modes (root and rootless):
   for the whole session together; where the runtime is root, or the machine delegates a
   cgroup v2 subtree to the user (a systemd user slice);
 - ``rlimit``: otherwise, resource limits the tool server sets on itself before it starts
-  anything, inherited by every process of the session: ``RLIMIT_NPROC`` (counted per user
-  namespace, so per session when rootless), ``RLIMIT_DATA`` per process (not
+  anything, inherited by every process of the session: ``RLIMIT_NPROC`` (for all the
+  session's user ids together: ``inside/process_bound.py``), ``RLIMIT_DATA`` per process (not
   ``RLIMIT_AS``: Chromium and V8 reserve tens of GB of address space they never use, and
   fail to start under any address-space limit) and, with a disk limit, ``RLIMIT_FSIZE``.
 
@@ -29,6 +29,10 @@ from pathlib import Path
 
 #: How often the manager measures the writable layers of sessions with a disk limit.
 DISK_WATCH_INTERVAL_S = 2.0
+#: A session's CPU cap unless told otherwise: every core of the machine but one (at least
+#: one), so that no session, fork bomb or busy loop, takes the runtime's and the other
+#: sessions' last core.
+DEFAULT_CPUS = float(max(1, (os.cpu_count() or 1) - 1))
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class SessionLimits:
     #: Bytes in the session's writable layer (its own files); also the largest file.
     disk_bytes: int | None = 10 * 1024**3
     #: CPU time of the whole session, in CPUs (1.5: one and a half cores); cgroups only.
-    cpus: float | None = None
+    cpus: float | None = DEFAULT_CPUS
 
     def rlimits(self) -> dict[str, int]:
         """The ``resource.RLIMIT_*`` names and values the tool server sets without cgroups."""
@@ -72,7 +76,8 @@ def describe(limits: SessionLimits, cgroup_version: int | None, own_disks: bool 
     each session's writable layer is a filesystem of the limit's size, see ``disk.py``)."""
     parts = []
     if limits.pids is not None:
-        parts.append(f"{limits.pids} processes")
+        # Rootless without cgroups, one count for all the session's ids (process_bound.py).
+        parts.append(f"{limits.pids} processes" + ("" if cgroup_version else " of all its ids"))
     if limits.memory_bytes is not None:
         per = "per session" if cgroup_version else "per process"
         parts.append(f"{limits.memory_bytes / 1024**2:g} MiB memory {per}")
@@ -80,13 +85,15 @@ def describe(limits: SessionLimits, cgroup_version: int | None, own_disks: bool 
         how = "a filesystem of its own" if own_disks else "watched"
         parts.append(f"{limits.disk_bytes / 1024**2:g} MiB disk ({how})")
     if limits.cpus is not None:
-        parts.append(f"{limits.cpus:g} CPUs" + ("" if cgroup_version else " (not enforced)"))
+        how = "" if cgroup_version else " (not enforced: the kernel only shares CPU fairly)"
+        parts.append(f"{limits.cpus:g} CPUs{how}")
     budget = ", ".join(parts) or "none"
     if cgroup_version:
         return f"session limits: cgroup v{cgroup_version} ({budget})"
     return (
         f"session limits: resource limits (rlimits: {budget}); no usable cgroup, so "
-        "memory is limited per process, not per session"
+        "memory is limited per process, not per session (a delegated cgroup v2 subtree, "
+        "e.g. systemd-run --user --scope -p Delegate=yes, limits it per session)"
     )
 
 
