@@ -31,7 +31,14 @@ def _mounts_under(path: Path) -> list[str]:
 
 
 def _cgroup_dirs(name_part: str) -> list[Path]:
-    return [p for p in Path("/sys/fs/cgroup").glob(f"**/*{name_part}*") if p.is_dir()]
+    # os.walk skips what vanishes while it looks (other runtimes on the machine remove
+    # their cgroups meanwhile); Path.glob raised FileNotFoundError then.
+    return [
+        Path(here) / name
+        for here, dirs, _ in os.walk("/sys/fs/cgroup")
+        for name in dirs
+        if name_part in name
+    ]
 
 
 def test_release_ends_every_process_and_removes_everything(env: Env) -> None:
