@@ -76,10 +76,39 @@ def _unmount_below(directory: str) -> None:
             syscalls.umount2(target, syscalls.MNT_DETACH)
 
 
+#: How long the watchdog keeps cleaning while processes of the dead runtime's sandboxes are
+#: still dying (a pool refill's tool server may not be in a cgroup yet and go on creating
+#: files for a moment; one pass could miss them).
+CLEAN_DEADLINE_S = 20.0
+
+
 def clean(sessions_dir: str, prefix: str, parents: list[str], remover: list[str]) -> None:
-    """Kill what is left in the session cgroups, unmount, delete the session dirs."""
-    cgroups = _kill_cgroups(prefix, parents)
-    _unmount_below(sessions_dir)
+    """Kill what is left in the session cgroups, unmount, delete the session dirs; again
+    until nothing is left (or ``CLEAN_DEADLINE_S`` passed)."""
+    deadline = time.monotonic() + CLEAN_DEADLINE_S
+    while True:
+        cgroups = _kill_cgroups(prefix, parents)
+        _unmount_below(sessions_dir)
+        _delete_children(sessions_dir, remover)
+        for directory in cgroups:
+            for _ in range(100):
+                try:
+                    os.rmdir(directory)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.01)
+        try:
+            left = os.listdir(sessions_dir)
+        except OSError:
+            left = []
+        if not left or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+
+
+def _delete_children(sessions_dir: str, remover: list[str]) -> None:
     try:
         children = os.listdir(sessions_dir)
     except OSError:
@@ -90,15 +119,6 @@ def clean(sessions_dir: str, prefix: str, parents: list[str], remover: list[str]
         if remover and os.path.lexists(path):
             with contextlib.suppress(OSError, subprocess.SubprocessError):
                 subprocess.run([*remover, path], capture_output=True, timeout=60, check=False)
-    for directory in cgroups:
-        for _ in range(100):
-            try:
-                os.rmdir(directory)
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(0.01)
 
 
 def main(argv: list[str]) -> None:
