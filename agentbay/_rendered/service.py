@@ -38,6 +38,8 @@ class ToolCallResult:
 
     ``tool_error`` is the tool's own message when the tool answered ``isError`` (its texts,
     without the 0.9 prefix of ``error_message``); empty for every other failure.
+    ``structured`` is the answer's MCP ``structuredContent`` when it has one (the local
+    runtime's failed ``shell``: ``exit_code``, ``stdout``, ``stderr``).
     """
 
     success: bool
@@ -45,6 +47,7 @@ class ToolCallResult:
     error_message: str = ""
     request_id: str = ""
     tool_error: str = ""
+    structured: dict[str, Any] | None = None
 
 
 def parse_tool_data(data: Any, request_id: str) -> ToolCallResult:
@@ -54,6 +57,7 @@ def parse_tool_data(data: Any, request_id: str) -> ToolCallResult:
     or garbage) is reported as unparseable.
     """
     from agentbay._rendered.openapi.models import ToolResult
+    from agentbay._rendered.openapi.types import Unset
 
     if not isinstance(data, ToolResult):
         return ToolCallResult(
@@ -65,11 +69,13 @@ def parse_tool_data(data: Any, request_id: str) -> ToolCallResult:
     texts = [str(item.text or "") for item in content]
     if data.is_error:
         tool_error = "; ".join(texts)
+        structured = data.structured_content
         return ToolCallResult(
             False,
             error_message="Error in response: " + tool_error,
             request_id=request_id,
             tool_error=tool_error,
+            structured=None if isinstance(structured, Unset) else structured.to_dict(),
         )
     if not content:
         return ToolCallResult(

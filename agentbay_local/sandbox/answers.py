@@ -10,6 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+#: What a tool server's answer may hold: MCP's ``content``, ``isError`` and
+#: ``structuredContent`` (an object: the same facts as fields).
+_ANSWER_KEYS = frozenset({"content", "isError", "structuredContent"})
+
 
 class ToolAnswer:
     """``{"content": [...], "isError": bool}`` and the JSON bytes that spell it.
@@ -49,9 +53,10 @@ class ToolAnswer:
             return None
         if (
             not isinstance(value, dict)
-            or len(value) != 2
             or not isinstance(value.get("content"), list)
             or not isinstance(value.get("isError"), bool)
+            or not set(value) <= _ANSWER_KEYS
+            or not isinstance(value.get("structuredContent", {}), dict)
         ):
             return None
         return cls(value, raw)

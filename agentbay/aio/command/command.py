@@ -17,11 +17,22 @@ class Command(BaseService):
         """Run ``command`` with a server-side timeout; ``output`` is what it printed.
 
         A non-zero exit or a timeout gives ``success=False`` with the tool's message (exit
-        code and stderr). Never raises.
+        code and stderr); where the server reports them apart (the local runtime), ``output``
+        and ``stdout`` hold what the command printed, ``stderr`` and ``exit_code`` the rest.
+        Never raises.
         """
         result = await self._call_mcp_tool(
             "shell", _tools.shell_args(command=command, timeout_ms=timeout_ms)
         )
         if not result.success:
-            return CommandResult(request_id=result.request_id, error_message=result.error_message)
+            facts = result.structured or {}
+            stdout, stderr, code = facts.get("stdout"), facts.get("stderr"), facts.get("exit_code")
+            return CommandResult(
+                request_id=result.request_id,
+                error_message=result.error_message,
+                output=stdout if isinstance(stdout, str) else "",
+                stdout=stdout if isinstance(stdout, str) else "",
+                stderr=stderr if isinstance(stderr, str) else "",
+                exit_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+            )
         return CommandResult(request_id=result.request_id, success=True, output=result.data)

@@ -39,18 +39,23 @@ def _failure(result: procs.RunResult, timeout_note: str) -> ta.ToolError:
     ``[timeout]`` stays first after the 0.9 prefix (callers match on it); ``timeout_note``
     names the limit and how to raise it.
     """
-    output = result.out()
+    output, errors = result.out(), result.err()
+    code = -1 if result.timed_out or result.exit_code is None else result.exit_code
+    structured = {"exit_code": code, "stdout": output, "stderr": errors}
     if result.timed_out:
         message = f"[timeout]{timeout_note}"
         if output:
             message += f"\nOutput: {output}"
-        if result.stderr:
-            message += f"\nStderr: {result.err()}"
-        return ta.ToolError(f"Execution failed. Error code:-1 Error message: {message}")
-    message = result.err()
+        if errors:
+            message += f"\nStderr: {errors}"
+        structured["timed_out"] = True
+        return ta.ToolError(f"Execution failed. Error code:-1 Error message: {message}", structured)
+    message = errors
     if output:
         message = f"{message}\nOutput: {output}" if message else output
-    return ta.ToolError(f"Execution failed. Error code:{result.exit_code} Error message: {message}")
+    return ta.ToolError(
+        f"Execution failed. Error code:{result.exit_code} Error message: {message}", structured
+    )
 
 
 def _success_text(result: procs.RunResult) -> str:

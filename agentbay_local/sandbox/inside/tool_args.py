@@ -15,7 +15,13 @@ if TYPE_CHECKING:
 
 
 class ToolError(Exception):
-    """A tool failure; ``str(error)`` is the text returned to the caller."""
+    """A tool failure; ``str(error)`` is the text returned to the caller, ``structured`` (when
+    given) its MCP ``structuredContent``: the same facts as fields (a command's exit code,
+    stdout and stderr), so a client need not take the text apart."""
+
+    def __init__(self, text: str, structured: dict[str, Any] | None = None) -> None:
+        super().__init__(text)
+        self.structured = structured
 
 
 _MISSING: Any = object()  # marks a required argument

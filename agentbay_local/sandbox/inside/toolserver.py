@@ -242,21 +242,31 @@ class ToolServer:
         if not isinstance(args, dict):
             self._answer(request_id, "Invalid arguments: 'args' must be an object", True)
             return
+        structured = None
         try:
             text, is_error = tool(args, self), False
         except ta.ToolError as exc:
-            text, is_error = str(exc), True
+            text, is_error, structured = str(exc), True, exc.structured
         except Exception as exc:  # a tool bug must not take the session down
             text, is_error = f"Error: {type(exc).__name__}: {exc}", True
-        self._answer(request_id, text, is_error)
+        self._answer(request_id, text, is_error, structured)
 
-    def _answer(self, request_id: Any, text: str, is_error: bool) -> None:
+    def _answer(
+        self,
+        request_id: Any,
+        text: str,
+        is_error: bool,
+        structured: dict[str, Any] | None = None,
+    ) -> None:
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:  # lone surrogates (e.g. undecodable bytes in a diff)
             text = text.encode("utf-8", "replace").decode("utf-8")
-        answer = {"content": [{"type": "text", "text": text}], "isError": is_error}
-        if len(text) > MAX_ANSWER_BYTES // 6:  # worst case of JSON escaping
+            structured = None  # its strings may hold them too
+        answer: dict[str, Any] = {"content": [{"type": "text", "text": text}], "isError": is_error}
+        if structured:
+            answer["structuredContent"] = structured
+        if len(text) > MAX_ANSWER_BYTES // 12:  # worst case of JSON escaping, text twice
             encoded = len(json.dumps(answer))
             if encoded > MAX_ANSWER_BYTES:
                 message = f"Error: the result is too large ({encoded} bytes encoded)"

@@ -19,6 +19,16 @@ def test_a_well_formed_answer_keeps_its_bytes() -> None:
     assert answer.value == {"content": [{"type": "text", "text": "café"}], "isError": False}
 
 
+def test_structured_content_passes_with_its_bytes() -> None:
+    raw = (
+        b'{"content": [{"type": "text", "text": "Execution failed."}], "isError": true,'
+        b' "structuredContent": {"exit_code": 3, "stdout": "out", "stderr": ""}}'
+    )
+    answer = ToolAnswer.parse(raw)
+    assert answer is not None and answer.raw is raw
+    assert answer.value["structuredContent"]["exit_code"] == 3
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -29,6 +39,8 @@ def test_a_well_formed_answer_keeps_its_bytes() -> None:
         b'{"content": "text", "isError": false}',
         b'{"content": [], "isError": 0}',
         b'{"content": [], "isError": false, "Success": true}',
+        b'{"content": [], "isError": true, "structuredContent": "exit 1"}',
+        b'{"content": [], "isError": true, "structuredContent": {}, "Success": true}',
         b'{"content": []}',
         '{"content": [{"text": "café"}], "isError": false}'.encode(),  # not ASCII
         '{"content": [], "isError": false}'.encode("utf-16-le"),  # json.loads would take it

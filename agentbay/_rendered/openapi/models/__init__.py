@@ -78,6 +78,7 @@ from .sync_context_request import SyncContextRequest
 from .sync_context_request_mode import SyncContextRequestMode
 from .tool_content_item import ToolContentItem
 from .tool_result import ToolResult
+from .tool_result_structured_content import ToolResultStructuredContent
 from .unbind_context_skill_request import UnbindContextSkillRequest
 from .url_response import UrlResponse
 
@@ -158,6 +159,7 @@ __all__ = (
     "SyncContextRequestMode",
     "ToolContentItem",
     "ToolResult",
+    "ToolResultStructuredContent",
     "UnbindContextSkillRequest",
     "UrlResponse",
 )

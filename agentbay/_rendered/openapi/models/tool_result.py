@@ -12,6 +12,7 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.tool_content_item import ToolContentItem
+    from ..models.tool_result_structured_content import ToolResultStructuredContent
 
 
 T = TypeVar("T", bound="ToolResult")
@@ -23,6 +24,9 @@ class ToolResult:
 
     content: list[ToolContentItem] | None | Unset = UNSET
     is_error: bool | Unset = UNSET
+    structured_content: ToolResultStructuredContent | Unset = UNSET
+    """ MCP's structured result, sent by the local runtime with a failed `shell` or `run_code`: `exit_code`,
+    `stdout`, `stderr` (and `timed_out`), the facts the text also tells. The official clients ignore it. """
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -40,6 +44,10 @@ class ToolResult:
 
         is_error = self.is_error
 
+        structured_content: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.structured_content, Unset):
+            structured_content = self.structured_content.to_dict()
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
@@ -47,12 +55,15 @@ class ToolResult:
             field_dict["content"] = content
         if is_error is not UNSET:
             field_dict["isError"] = is_error
+        if structured_content is not UNSET:
+            field_dict["structuredContent"] = structured_content
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.tool_content_item import ToolContentItem  # noqa: PLC0415
+        from ..models.tool_result_structured_content import ToolResultStructuredContent  # noqa: PLC0415
 
         d = dict(src_dict)
 
@@ -80,9 +91,17 @@ class ToolResult:
 
         is_error = d.pop("isError", UNSET)
 
+        _structured_content = d.pop("structuredContent", UNSET)
+        structured_content: ToolResultStructuredContent | Unset
+        if isinstance(_structured_content, Unset):
+            structured_content = UNSET
+        else:
+            structured_content = ToolResultStructuredContent.from_dict(_structured_content)
+
         tool_result = cls(
             content=content,
             is_error=is_error,
+            structured_content=structured_content,
         )
 
         tool_result.additional_properties = d
