@@ -42,6 +42,7 @@ from bench.harness import (
 from bench.images import section_images
 from bench.import_cpu import run as run_python
 from bench.limits import copy_bytes_per_s, http_round_trip_s, spawn_echo_s
+from bench.mcp import section_mcp
 from bench.network import section_network
 from bench.official import OfficialProbe
 from bench.warm import POOL_SIZE, wait_for_warm_pool
@@ -674,6 +675,7 @@ def main() -> None:
                 print(f"official client unavailable, comparison skipped: {error}")
         limits = section_limits(report)
         medians = section_sdk_overhead(report, bay, endpoint, probe, limits)
+        section_mcp(report, endpoint, KEY)
         section_import(report, official)
         section_create(report, bay, process.pid, data_dir, limits)
         section_files(report, bay, process.pid, probe, limits)

@@ -20,8 +20,10 @@ import griffe
 log = logging.getLogger("mkdocs.hooks.docstrings")
 
 PACKAGE = "agentbay"
-#: Loaded beside it so reference pages can render the runtime's public functions.
+#: Loaded beside it so reference pages can render the runtime's public functions...
 RUNTIME_PACKAGE = "agentbay_local"
+#: ...and the MCP server's.
+MCP_PACKAGE = "agentbay_mcp"
 #: Public-looking modules that are not SDK API or are rendered from elsewhere: what the runtime
 #: package uses of the SDK, the console script, and the alias of the runtime's public functions
 #: (their reference is rendered from ``agentbay_local``).
@@ -113,6 +115,7 @@ def problems(package_name: str, root: Path, docs_dir: Path) -> list[str]:
     docstring or missing from the reference pages under ``docs_dir``."""
     collection = griffe.ModulesCollection()
     griffe.load(RUNTIME_PACKAGE, search_paths=[str(root)], modules_collection=collection)
+    griffe.load(MCP_PACKAGE, search_paths=[str(root)], modules_collection=collection)
     package = griffe.load(
         package_name, search_paths=[str(root)], resolve_aliases=True, modules_collection=collection
     )

@@ -38,17 +38,23 @@ def run_page(page: Path) -> dict[str, dict[str, str]]:
                 results[block.name] = {"status": "skipped", "output": f"{page.name} {lacking}"}
             continue
         output = io.StringIO()
-        try:
-            code = compile(block.source, block.name, "exec")
-            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-                exec(code, namespace)
-        except BaseException:  # a block's failure is reported, not raised
-            results[block.name] = {
-                "status": "failed",
-                "output": output.getvalue() + traceback.format_exc(),
-            }
-        else:
-            results[block.name] = {"status": "passed", "output": output.getvalue()}
+        # stderr is a real file: an example that starts a process (the MCP guide's server)
+        # hands it on by descriptor, as a reader's terminal is.
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as errors:
+            try:
+                code = compile(block.source, block.name, "exec")
+                with contextlib.redirect_stdout(output), contextlib.redirect_stderr(errors):
+                    exec(code, namespace)
+            except BaseException:  # a block's failure is reported, not raised
+                errors.seek(0)
+                results[block.name] = {
+                    "status": "failed",
+                    "output": output.getvalue() + errors.read() + traceback.format_exc(),
+                }
+            else:
+                errors.seek(0)
+                text = output.getvalue() + errors.read()
+                results[block.name] = {"status": "passed", "output": text}
     return results
 
 
