@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +15,20 @@ from agentbay_local.server import EmbeddedRuntime, start_in_thread
 from tests.runtime.e2e.api import Api
 
 API_KEY = "akm-e2e-test-key"
+
+
+@contextlib.contextmanager
+def own_runtime(data_dir: Path, api_key: str, **options: Any) -> Iterator[EmbeddedRuntime]:
+    """A runtime of a module's own, with ``options`` (``RuntimeOptions`` fields), a pool
+    of one; stopped on leaving."""
+    settings = {"pool_size": 1, **options}
+    embedded = start_in_thread(
+        RuntimeOptions(data_dir=data_dir, api_keys=[api_key], port=0, **settings)
+    )
+    try:
+        yield embedded
+    finally:
+        embedded.stop()
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from agentbay_local.runtime import RuntimeOptions
-from agentbay_local.server import start_in_thread
 from tests.runtime.e2e.api import Api
+from tests.runtime.e2e.conftest import own_runtime
 from tests.runtime.e2e.test_contexts import wait_for_tasks
 
 KEY = "akm-quota"
@@ -22,17 +21,9 @@ QUOTA = 1024 * KIB
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    options = RuntimeOptions(
-        data_dir=tmp_path_factory.mktemp("quota"),
-        api_keys=[KEY],
-        port=0,
-        pool_size=1,
-        network="none",
-        context_quota_bytes=QUOTA,
-    )
-    embedded = start_in_thread(options)
-    yield Api(embedded.endpoint, KEY)
-    embedded.stop()
+    data_dir = tmp_path_factory.mktemp("quota")
+    with own_runtime(data_dir, KEY, network="none", context_quota_bytes=QUOTA) as embedded:
+        yield Api(embedded.endpoint, KEY)
 
 
 def _put(api: Api, context_id: str, path: str, data: bytes) -> httpx.Response:

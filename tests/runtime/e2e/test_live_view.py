@@ -18,9 +18,9 @@ import pytest
 from agentbay import AgentBay, Config
 from agentbay.session import Session
 from agentbay.session_params import CreateSessionParams
-from agentbay_local.runtime import RuntimeOptions
-from agentbay_local.server import EmbeddedRuntime, start_in_thread
+from agentbay_local.server import EmbeddedRuntime
 from tests.runtime.e2e.api import Api
+from tests.runtime.e2e.conftest import own_runtime
 from tests.support.pngdecode import decode, pixel
 from tests.support.system_parts import needs, skip_unless_installed
 
@@ -35,16 +35,9 @@ KEY = "akm-live-view"
 
 @pytest.fixture(scope="module")
 def interactive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRuntime]:
-    options = RuntimeOptions(
-        data_dir=tmp_path_factory.mktemp("live-view"),
-        api_keys=[KEY],
-        port=0,
-        pool_size=1,
-        live_view_control="keyboard",
-    )
-    embedded = start_in_thread(options)
-    yield embedded
-    embedded.stop()
+    data_dir = tmp_path_factory.mktemp("live-view")
+    with own_runtime(data_dir, KEY, live_view_control="keyboard") as embedded:
+        yield embedded
 
 
 @pytest.fixture(scope="module")
