@@ -16,6 +16,7 @@ from agentbay_local.sandbox import Sandbox
 from agentbay_local.sandbox.inside import seccomp
 from agentbay_local.sandbox.inside.syscall_numbers import NUMBERS
 from tests.runtime.sandbox.conftest import Env
+from tests.support.system_parts import skip_unless_installed
 
 #: Each attempt: the call, its arguments as a Python expression over ``buf`` (a zeroed
 #: 4 KiB buffer) and ``s`` (bytes -> char *), and the errno the filter must answer. The
@@ -161,8 +162,8 @@ def test_filter_matches_the_kernel_headers() -> None:
     else:  # arm64 takes the generic table; the 64-bit names of its __NR3264_ entries
         header = Path("/usr/include/asm-generic/unistd.h")
         pattern = r"#define __NR(?:3264)?_(\w+) (\d+)"
-    if not header.is_file():
-        pytest.skip(f"{header} is not installed (linux-libc-dev): nothing to check against")
+    skip_unless_installed("linux-libc-dev")  # the kernel's headers: what to check against
+    assert header.is_file(), f"linux-libc-dev is installed, but {header} is not there"
     defined = dict(re.findall(pattern, header.read_text()))
     checked = 0
     for name, numbers in NUMBERS.items():
