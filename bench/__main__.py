@@ -45,6 +45,7 @@ from bench.limits import copy_bytes_per_s, http_round_trip_s, spawn_echo_s
 from bench.mcp import section_mcp
 from bench.network import section_network
 from bench.official import OfficialProbe
+from bench.pause import section_pause
 from bench.warm import POOL_SIZE, wait_for_warm_pool
 from tests.support.spawn import free_port, serve_argv, wait_until_listening
 
@@ -685,6 +686,7 @@ def main() -> None:
         section_idle_memory(report, bay)
         section_images(report, bay, data_dir, process.pid)
         section_network(report)
+        section_pause(report, bay, endpoint)
         from bench.desktop import section_desktop  # it imports this module's helpers
 
         section_desktop(report, bay)
