@@ -286,6 +286,13 @@ class Store:
         )
         self._running.pop(session_id, None)
 
+    def add_session_context(self, session_id: str, context_id: str, path: str, policy: str) -> None:
+        """Record one more context a session syncs (id, mount path, policy JSON)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO session_contexts VALUES (?, ?, ?, ?)",
+            (session_id, context_id, path, policy),
+        )
+
     def session_contexts(self, session_id: str) -> list[tuple[str, str, str]]:
         """(context id, path, policy JSON) of every context a session syncs."""
         rows = self._db.execute(

@@ -79,6 +79,8 @@ async def dispatch(runtime: Runtime, action: str, fields: dict[str, Any]) -> Ans
             return contexts.file_url(fields, "PUT"), {}
         case "GetContextFileDownloadUrl":
             return contexts.file_url(fields, "GET"), {}
+        case "GetAndLoadInternalContext":
+            return contexts.internal(fields), {}
         case "GetCdpLink":
             return runtime.browsers.cdp_link(fields), {}
         case (
@@ -93,7 +95,6 @@ async def dispatch(runtime: Runtime, action: str, fields: dict[str, Any]) -> Ans
             "ClearContext"
             | "BindContexts"
             | "DescribeSessionContexts"
-            | "GetAndLoadInternalContext"
             | "CreateNetwork"
             | "DescribeNetwork"
         ):

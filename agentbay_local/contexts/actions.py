@@ -38,6 +38,10 @@ def iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+#: Where a session's file-transfer context is mapped (0.9.3 sends this path at create).
+FILE_TRANSFER_PATH = "/temp/file-transfer"
+
+
 def _context_data(row: ContextRow) -> dict[str, Any]:
     """A context as the description's ``Context`` (the model the SDK decodes it with)."""
     return WireContext(
@@ -354,6 +358,24 @@ class ContextActions:
             for task in tasks
         ]
         return {"ContextStatus": json.dumps([{"type": "data", "data": json.dumps(records)}])}
+
+    def internal(self, fields: dict[str, Any]) -> list[dict[str, str]]:
+        """GetAndLoadInternalContext: the session's file-transfer context (0.13+ ask for it
+        instead of naming one at create, as 0.9.3 did), made at the first ask and mapped to
+        FILE_TRANSFER_PATH without a policy, so it is never uploaded by itself. It outlives
+        the session, as 0.9.3's file-transfer contexts do."""
+        row = self._running.get(fields["SessionId"])
+        kind = fields.get("ContextTypes.1") or "file_transfer"
+        if kind != "file_transfer":
+            raise invalid(
+                "ContextTypes", f"the local runtime knows file_transfer only, not {kind!r}"
+            )
+        name = f"file-transfer-{row.id}"
+        context = self._store.context_by_name(name) or self._store.add_context(
+            "ctx-" + secrets.token_hex(8), name
+        )
+        self._store.add_session_context(row.id, context.id, FILE_TRANSFER_PATH, "")
+        return [{"ContextId": context.id, "ContextPath": FILE_TRANSFER_PATH, "ContextType": kind}]
 
     def sync(self, fields: dict[str, Any]) -> None:
         """SyncContext: start the matching uploads or downloads in the background."""

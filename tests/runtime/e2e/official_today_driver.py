@@ -56,6 +56,11 @@ def status(session: Any) -> str:
     return str(got.data.status) if got.success and got.data else f"error: {got.error_message}"
 
 
+def failure(result: Any) -> str:
+    """A result's error text ("" on success): 0.22 says error_message, 0.13 error."""
+    return getattr(result, "error_message", None) or getattr(result, "error", None) or ""
+
+
 def listed(**filters: Any) -> list[str]:
     try:
         got = client.list(**filters)
@@ -80,6 +85,19 @@ record("list_paused_before", sid in listed(status="PAUSED"))
 if hasattr(session, "keep_alive"):
     alive = session.keep_alive()
     record("keep_alive", [alive.success, alive.error_message])
+
+# File transfer through the session's internal file-transfer context (0.13+).
+if hasattr(session.file_system, "upload_file"):
+    local = Path(sys.argv[1]).with_name("up.txt")
+    local.write_text("uploaded by today's client")
+    up = session.file_system.upload_file(str(local), "/tmp/up.txt")
+    record("upload", [up.success, failure(up)])
+    record("uploaded", session.file_system.read_file("/tmp/up.txt").content)
+    shell(session, "echo from the session > /tmp/down.txt")
+    target = local.with_name("down.txt")
+    down = session.file_system.download_file("/tmp/down.txt", str(target))
+    record("download", [down.success, failure(down)])
+    record("downloaded", target.read_text() if target.exists() else None)
 
 # Pause and resume with a process running: it is frozen, then continues.
 session.file_system.write_file("/tmp/ticker.py", TICKER)

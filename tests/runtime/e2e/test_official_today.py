@@ -88,6 +88,8 @@ def test_official_022_client_today_flows(
     assert got["list_running_linux"] is True and got["list_running_code"] is False
     assert got["list_paused_before"] is False
     assert got["keep_alive"] == [True, ""]
+    assert got["upload"] == [True, ""] and got["uploaded"] == "uploaded by today's client"
+    assert got["download"] == [True, ""] and got["downloaded"] == "from the session\n"
 
     assert got["pause"] == [True, "", "PAUSED"]
     assert got["status_paused"] == "PAUSED" and got["list_paused"] is True
@@ -131,6 +133,7 @@ def test_older_official_clients_pause_resume_and_delete(
     endpoint, _, _ = served
     got = run_driver(official_python(version), DRIVER, endpoint, KEY, tmp_path, 600)
     assert got["status_running"] == "RUNNING" and got["command"] == "today\n"
+    assert got["upload"] == [True, ""] and got["download"] == [True, ""]
     assert got["pause"][:2] == [True, ""] and got["status_paused"] == "PAUSED"
     assert got["resume"][:2] == [True, ""] and got["status_resumed"] == "RUNNING"
     assert frozen_for(got["ticks"]) >= 1.0
