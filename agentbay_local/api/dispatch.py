@@ -91,12 +91,14 @@ async def dispatch(runtime: Runtime, action: str, fields: dict[str, Any]) -> Ans
             | "UnbindContextSkillAsync"
         ):
             raise needs_cloud(action)
-        case (
-            "ClearContext"
-            | "BindContexts"
-            | "DescribeSessionContexts"
-            | "CreateNetwork"
-            | "DescribeNetwork"
-        ):
+        case "ClearContext":
+            await contexts.clear(fields)
+            return None, {}
+        case "BindContexts":
+            await contexts.bind(fields)
+            return None, {}
+        case "DescribeSessionContexts":
+            return contexts.bindings(fields), {}
+        case "CreateNetwork" | "DescribeNetwork":
             raise not_served(action)
     raise ApiError(404, "InvalidAction.NotFound", f"The action {action!r} is not supported.")

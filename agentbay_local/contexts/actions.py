@@ -359,6 +359,44 @@ class ContextActions:
         ]
         return {"ContextStatus": json.dumps([{"type": "data", "data": json.dumps(records)}])}
 
+    async def clear(self, fields: dict[str, Any]) -> None:
+        """ClearContext: every file of the context goes; the context stays (its State is
+        ``available`` again when this answers, which 0.13+ poll GetContext for)."""
+        row = self.existing(fields["Id"], "Id")
+        async with self.lock(row.id):
+            await asyncio.to_thread(self.tree(row.id).delete)
+        self._store.touch_context(row.id)
+
+    async def bind(self, fields: dict[str, Any]) -> None:
+        """BindContexts: more contexts for a running session, downloaded into it now (as at
+        create) and uploaded at its release as their policies ask."""
+        row = self._running.get(fields["SessionId"])
+        sandbox = self._sandboxes.get(row.id)
+        if sandbox is None:
+            raise ApiError(400, "InvalidMcpSession.NotFound", f"The session {row.id} is released.")
+        syncs = self.parse_persistence(fields["PersistenceDataList"])
+        for spec in syncs:
+            self.existing(spec.context_id)
+        for spec in syncs:
+            self._store.add_session_context(row.id, spec.context_id, spec.path, spec.policy_text)
+        await self.download_at_start(row.id, sandbox, syncs)
+
+    def bindings(self, fields: dict[str, Any]) -> list[dict[str, str]]:
+        """DescribeSessionContexts: the contexts a session syncs, at create or bound since."""
+        row = self._running.get(fields["SessionId"])
+        found = []
+        for context_id, path, policy_text in self._store.session_contexts(row.id):
+            context = self._store.context(context_id)
+            found.append(
+                {
+                    "ContextId": context_id,
+                    "ContextName": context.name if context else "",
+                    "Path": path,
+                    "Policy": policy_text,
+                }
+            )
+        return found
+
     def internal(self, fields: dict[str, Any]) -> list[dict[str, str]]:
         """GetAndLoadInternalContext: the session's file-transfer context (0.13+ ask for it
         instead of naming one at create, as 0.9.3 did), made at the first ask and mapped to

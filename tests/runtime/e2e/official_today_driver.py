@@ -99,6 +99,25 @@ if hasattr(session.file_system, "upload_file"):
     record("download", [down.success, failure(down)])
     record("downloaded", target.read_text() if target.exists() else None)
 
+# Contexts bound to the running session, listed, filled by a sync, then cleared (0.22).
+if hasattr(session.context, "bind"):
+    got = client.context.get(f"today-{sid}", create=True)
+    assert got.success, got.error_message
+    context_id = got.context_id
+    bound = session.context.bind(agentbay.ContextSync.new(context_id, "/tmp/bound"))
+    record("bind", [bound.success, failure(bound)])
+    bindings = [b.context_id for b in session.context.list_bindings().bindings]
+    record("bound_listed", context_id in bindings)
+    shell(session, "mkdir -p /tmp/bound && echo one > /tmp/bound/one.txt")
+    synced = session.context.sync(context_id=context_id, path="/tmp/bound", mode="upload")
+    record("sync_upload", synced.success)
+    before = client.context.list_files(context_id, "/")
+    record("files_before_clear", sorted(entry.file_name for entry in before.entries))
+    cleared = client.context.clear(context_id, timeout=30, poll_interval=0.1)
+    record("clear", [cleared.success, failure(cleared), getattr(cleared, "status", "")])
+    after = client.context.list_files(context_id, "/")
+    record("files_after_clear", sorted(entry.file_name for entry in after.entries))
+
 # Pause and resume with a process running: it is frozen, then continues.
 session.file_system.write_file("/tmp/ticker.py", TICKER)
 shell(session, "nohup python3 /tmp/ticker.py > /dev/null 2>&1 &")

@@ -90,6 +90,9 @@ def test_official_022_client_today_flows(
     assert got["keep_alive"] == [True, ""]
     assert got["upload"] == [True, ""] and got["uploaded"] == "uploaded by today's client"
     assert got["download"] == [True, ""] and got["downloaded"] == "from the session\n"
+    assert got["bind"] == [True, ""] and got["bound_listed"] is True
+    assert got["sync_upload"] is True and got["files_before_clear"] == ["one.txt"]
+    assert got["clear"] == [True, "", "available"] and got["files_after_clear"] == []
 
     assert got["pause"] == [True, "", "PAUSED"]
     assert got["status_paused"] == "PAUSED" and got["list_paused"] is True
