@@ -178,7 +178,7 @@ def test_maximum_run_time_ends_even_a_busy_session(short_lived: Api) -> None:
         refreshed, _ = api.raw("RefreshSessionIdleTime", SessionId=busy)  # 400 once released
         assert refreshed in (200, 400)
         time.sleep(0.2)
-    assert status(api, busy) == "InvalidMcpSession.NotFound"
+    wait_for(api, busy, "InvalidMcpSession.NotFound", 60)  # DELETING until really gone
     assert status(api, manual) == "RUNNING"  # released only by its client
     api.call("DeleteSessionAsync", SessionId=manual)
     wait_for(api, manual, "InvalidMcpSession.NotFound", 60)
