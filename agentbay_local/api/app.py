@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from collections.abc import AsyncIterator
 from html import escape
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -30,10 +31,26 @@ log = get_logger("agentbay.local")
 WRITE_BLOCK = 1024 * 1024
 
 
-class _BlockFileResponse(FileResponse):
-    """A FileResponse that reads 1 MiB per thread hop instead of 64 KiB."""
+def _descriptor_response(fd: int, media_type: str) -> Response:
+    """Stream the file open at ``fd`` (closed when done), 1 MiB per thread hop.
 
-    chunk_size = WRITE_BLOCK
+    Served from the descriptor opened where the file was checked, never reopened by path.
+    """
+    size = os.fstat(fd).st_size
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            left = size
+            while left > 0:
+                chunk = await asyncio.to_thread(os.read, fd, min(WRITE_BLOCK, left))
+                if not chunk:
+                    break
+                left -= len(chunk)
+                yield chunk
+        finally:
+            os.close(fd)
+
+    return StreamingResponse(body(), media_type=media_type, headers={"Content-Length": str(size)})
 
 
 def _json(payload: dict[str, Any], status: int = 200) -> Response:
@@ -137,19 +154,21 @@ def build_app(runtime: Runtime) -> RuntimeApp:
         try:
             context_id, key = _signed_key(request, "GET")
             known = runtime.store.context(context_id) is not None
-            path = runtime.contexts.tree(context_id).file_path(key) if known else None
-            if path is None:
+            tree = runtime.contexts.tree(context_id)
+            fd = await asyncio.to_thread(tree.open_file, key) if known else None
+            if fd is None:
                 raise ApiError(404, "NoSuchKey", "The specified key does not exist.")
         except ApiError as error:
             return _storage_error(error)
         except ContextPathError as exc:
             return _storage_error(ApiError(400, "InvalidPath", str(exc)))
-        return _BlockFileResponse(path, media_type="application/octet-stream")
+        return _descriptor_response(fd, "application/octet-stream")
 
     async def screenshot_get(request: Request) -> Response:
         """GET /screenshots/<session>/<key>: a system_screenshot PNG, by signed URL."""
         query = request.query_params
-        path = desktop.screenshot_file(
+        png = await asyncio.to_thread(
+            desktop.screenshot_png,
             runtime.signer,
             runtime.sandboxes,
             request.path_params["session_id"],
@@ -157,10 +176,10 @@ def build_app(runtime: Runtime) -> RuntimeApp:
             query.get("expires", ""),
             query.get("signature", ""),
         )
-        if path is None:
+        if png is None:
             error = ApiError(404, "NoSuchKey", "The screenshot does not exist or the URL expired.")
             return _storage_error(error)
-        return FileResponse(path, media_type="image/png")
+        return Response(png, media_type="image/png")
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -21,9 +21,10 @@ from agentbay.contract import Context as WireContext
 from agentbay.contract import FileUrlData
 from agentbay_local.contexts.archives import ArchiveError, unpack_into_session
 from agentbay_local.contexts.files import ContextPathError, ContextTree, clean_key
-from agentbay_local.contexts.sync_policy import SyncSpec
+from agentbay_local.contexts.sync_policy import ExtractRule, SyncSpec
 from agentbay_local.protocol.envelope import ApiError, invalid, missing
 from agentbay_local.protocol.paging import decode_page_token, encode_page_token
+from agentbay_local.sandbox.session_files import Keep
 from agentbay_local.store import ContextRow, Store
 
 if TYPE_CHECKING:
@@ -76,13 +77,44 @@ def check_name(name: str) -> None:
         raise invalid("Name", f"must not be {name!r}")
 
 
-def _session_path(sandbox: Sandbox, path: str) -> Path:
-    """A session path on the host, resolved the way the session resolves it (links included).
+def _session_path(path: str) -> str:
+    """A session path, normalised (``..`` refused); the session's files are reached by
+    descriptor (``Sandbox.files``), so its links are followed only inside it."""
+    return "/" + str(clean_key(path))
 
-    Joining the root with the path instead would follow a session-made link such as
-    ``/root/data -> /etc`` out to the host's ``/etc``.
-    """
-    return sandbox.host_path("/" + str(clean_key(path)))
+
+def upload_from_session(
+    sandbox: Sandbox,
+    session_path: str,
+    tree: ContextTree,
+    key: PurePosixPath,
+    keep: Keep,
+    *,
+    merge: bool,
+) -> None:
+    """One upload task (blocking): the session's ``session_path`` becomes ``key`` of the
+    context, read by descriptor (see ``ContextTree.replace_from``)."""
+    with sandbox.files() as session:
+        tree.replace_from(session, _session_path(session_path), key, keep, merge=merge)
+
+
+def download_into_session(
+    sandbox: Sandbox,
+    tree: ContextTree,
+    key: PurePosixPath,
+    session_path: str,
+    rule: ExtractRule | None,
+    scratch: Path,
+) -> None:
+    """One download task (blocking): ``key`` of the context is copied to the session's
+    ``session_path`` by descriptor, and its archives unpacked there when ``rule`` says so."""
+    target = _session_path(session_path)
+    with sandbox.files() as session:
+        tree.copy_into(key, target, session)
+        stored = tree.stored_path(key)
+        if rule is not None and stored is not None:
+            scratch.mkdir(parents=True, exist_ok=True)
+            unpack_into_session(stored, target, session, rule, scratch)
 
 
 class ContextActions:
@@ -243,20 +275,12 @@ class ContextActions:
         scratch = self._data_dir / "tmp"
 
         def upload() -> None:
-            tree.replace_from(
-                _session_path(sandbox, session_path),
-                key,
-                lambda rel, is_dir: policy.admits(within / rel, is_dir),
-                merge=not policy.mirrors_deletions(),
-            )
+            keep = lambda rel, is_dir: policy.admits(within / rel, is_dir)  # noqa: E731
+            merge = not policy.mirrors_deletions()
+            upload_from_session(sandbox, session_path, tree, key, keep, merge=merge)
 
         def download() -> None:
-            resolve = lambda p: _session_path(sandbox, p)  # noqa: E731
-            tree.copy_into(key, session_path, resolve)
-            rule = policy.extract_rule()
-            if rule is not None:
-                scratch.mkdir(parents=True, exist_ok=True)
-                unpack_into_session(tree.current / key, session_path, resolve, rule, scratch)
+            download_into_session(sandbox, tree, key, session_path, policy.extract_rule(), scratch)
 
         work = upload if mode == "upload" else download
         # Downloading nothing (a new context, such as every create's file-transfer one) is

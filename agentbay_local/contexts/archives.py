@@ -11,14 +11,15 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import stat
 import tarfile
 import zipfile
-from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from agentbay_local.contexts.files import ContextPathError, clean_key, copy_folder_into_session
+from agentbay_local.contexts.files import ContextPathError, clean_key
 from agentbay_local.contexts.sync_policy import ExtractRule
+from agentbay_local.sandbox.session_files import SessionRoot, copy_tree
 
 #: Suffixes recognised as archives, longest first so ``.tar.gz`` wins over ``.gz``.
 ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tbz2", ".txz", ".tar", ".zip")
@@ -119,7 +120,7 @@ def _extract_tar(archive: Path, into: Path, budget: _Budget) -> None:
 def unpack_into_session(
     source: Path,
     session_path: str,
-    resolve: Callable[[str], Path],
+    session: SessionRoot,
     rule: ExtractRule,
     scratch: Path,
 ) -> None:
@@ -127,7 +128,8 @@ def unpack_into_session(
 
     ``source`` is the stored file or folder that was copied to ``session_path``. Each archive
     is unpacked on the host into ``scratch`` first (so nothing in it can touch the session
-    before it is checked), then copied in like any other download.
+    before it is checked), then copied in like any other download: by descriptor, so no
+    link of the session leads it elsewhere.
     """
     base = PurePosixPath(session_path)
     if source.is_file() and not source.is_symlink():
@@ -147,11 +149,17 @@ def unpack_into_session(
         try:
             extract(archive, work)
             folder = in_session.parent if rule.into_current_folder else in_session.parent / stem
-            existing = resolve(str(folder))
-            if existing.is_dir():  # the copy below takes the folder's mode from ``work``
-                shutil.copystat(existing, work)
-            copy_folder_into_session(work, str(folder), resolve)
+            existing = session.stat(str(folder))
+            if existing is not None and stat.S_ISDIR(existing.st_mode):
+                # The copy below takes the folder's mode from ``work``: keep the session's.
+                os.chmod(work, stat.S_IMODE(existing.st_mode))
+                os.utime(work, ns=(existing.st_atime_ns, existing.st_mtime_ns))
+            unpacked = os.open(work, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                copy_tree(unpacked, session.folder_maker(str(folder)), owner=session.owner)
+            finally:
+                os.close(unpacked)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         if rule.delete_source:
-            resolve(str(in_session)).unlink(missing_ok=True)
+            session.remove(str(in_session))

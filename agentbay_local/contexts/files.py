@@ -13,20 +13,36 @@ leftovers. All functions here are blocking: the control plane calls them in work
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import errno
 import functools
 import os
 import secrets
 import shutil
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from agentbay_local.sandbox.session_files import (
+    Keep,
+    SessionRoot,
+    copy_entry_at,
+    copy_tree,
+    host_folder_maker,
+    lstat_at,
+    make_folders_at,
+    open_beneath,
+    write_file_at,
+)
+
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+#: What a stored link in the way of a key makes the kernel answer (never followed).
+_NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EXDEV)
+
 #: The most one context holds unless the runtime is told otherwise (serve --context-quota).
 DEFAULT_QUOTA_BYTES = 1024**3
-#: Chooses what a sync copies: (path relative to the copied folder, is a folder) -> copy it?
-Keep = Callable[[PurePosixPath, bool], bool]
 
 
 class ContextPathError(ValueError):
@@ -126,27 +142,56 @@ class ContextTree:
         """Remove the whole context from disk."""
         shutil.rmtree(self.root, ignore_errors=True)
 
+    @contextlib.contextmanager
+    def _version(self) -> Iterator[int]:
+        """A descriptor of the live version. Stored paths are resolved from it without
+        following the links a session stored (``open_beneath``): a stored ``a -> /etc``
+        is a link to give back, never a way to the host's ``/etc``."""
+        fd = os.open(self.current, _FOLDER_FLAGS | os.O_NOFOLLOW)
+        try:
+            yield fd
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def _parent(self, version: int, key: PurePosixPath) -> Iterator[int | None]:
+        """The folder holding ``key`` in a version (None: no such folder, or a link)."""
+        fd: int | None = None
+        try:
+            fd = open_beneath(version, str(key.parent), _FOLDER_FLAGS)
+        except OSError as exc:
+            if exc.errno not in _NOT_THERE:
+                raise
+        try:
+            yield fd
+        finally:
+            if fd is not None:
+                os.close(fd)
+
     # ---- whole-tree sync ----
     def replace_from(
         self,
-        source: Path,
+        source: SessionRoot,
+        source_path: str,
         keys_under: PurePosixPath,
         keep: Keep | None = None,
         *,
         merge: bool = False,
     ) -> None:
-        """Publish a new version whose ``keys_under`` subtree holds ``source``.
+        """Publish a new version whose ``keys_under`` subtree holds the session's
+        ``source_path`` (resolved as the session resolves it, by descriptor).
 
-        ``keep`` chooses what is copied (paths relative to ``source``). Without ``merge`` the
-        subtree mirrors ``source`` (files deleted there disappear); with ``merge`` stored files
-        missing from ``source`` are kept. Everything outside ``keys_under`` is carried over
-        from the live version, so syncing one path never disturbs another.
+        ``keep`` chooses what is copied (paths relative to ``source_path``). Without
+        ``merge`` the subtree mirrors the source (files deleted there disappear); with
+        ``merge`` stored files missing from it are kept. Everything outside ``keys_under``
+        is carried over from the live version, so syncing one path never disturbs another.
+        What is stored keeps no setuid/setgid bit, file capability, device or FIFO, and
+        belongs to the runtime's user (see ``session_files.copy_tree``).
         """
         old = self.current
         new = self._new_version()
         keep = keep or _keep_all
         try:
-            target = new / keys_under
             if merge:
                 _copy_entry(old, new, link=True)
             else:
@@ -157,11 +202,11 @@ class ContextTree:
                     _copy_tree_except(
                         old / keys_under.parts[0], new / keys_under.parts[0], keys_under
                     )
-            if source.is_dir() and not source.is_symlink():
-                _copy_selected(source, target, keep)
-            elif (source.exists() or source.is_symlink()) and keep(PurePosixPath("."), False):
-                target.parent.mkdir(parents=True, exist_ok=True)
-                _place(source, target)
+            new_fd = os.open(new, _FOLDER_FLAGS | os.O_NOFOLLOW)
+            try:
+                _store_from_session(source, source_path, new_fd, keys_under, keep)
+            finally:
+                os.close(new_fd)
             if self.quota_bytes is not None:
                 size = tree_bytes(new)
                 if size > self.quota_bytes:
@@ -177,31 +222,46 @@ class ContextTree:
 
         Cheap enough for the event loop: a context never written to is not created on disk.
         """
-        link = self.root / "current"
-        if not link.is_symlink():
+        if not (self.root / "current").is_symlink():
             return False
-        source = self.root / os.readlink(link) / key
-        return source.exists() or source.is_symlink()
+        if key == PurePosixPath("."):
+            return True
+        with self._version() as version, self._parent(version, key) as folder:
+            return folder is not None and lstat_at(folder, key.name) is not None
 
-    def copy_into(
-        self, key: PurePosixPath, session_path: str, resolve: Callable[[str], Path]
-    ) -> None:
+    def stored_path(self, key: PurePosixPath) -> Path | None:
+        """The host path of what the live version holds at ``key`` (the last component may
+        be a link), or None when there is nothing or a stored link is in the way. Only the
+        runtime changes a context's files (under its lock), so the path stays what was
+        checked."""
+        if not self.holds(key):
+            return None
+        return self.current / key
+
+    def copy_into(self, key: PurePosixPath, session_path: str, session: SessionRoot) -> None:
         """Copy the ``key`` subtree of the live version to ``session_path`` of a session.
 
-        Every target is resolved with ``resolve`` (the session's own view of its paths), so a
-        link the session made cannot redirect the copy outside the session. Existing files
-        are replaced; others are kept.
+        Every target is resolved by descriptor, as the session resolves it: no link the
+        session made (or swaps in while the copy runs) leads the copy out of the session.
+        Existing files are replaced; others are kept.
         """
         if not self.holds(key):
-            resolve(session_path).mkdir(parents=True, exist_ok=True)
+            os.close(session.make_folders(session_path))
             return
-        source = self.current / key
-        if not source.is_dir() or source.is_symlink():
-            target = resolve(session_path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _place(source, target)
-            return
-        copy_folder_into_session(source, session_path, resolve)
+        with self._version() as version:
+            if key != PurePosixPath("."):
+                with self._parent(version, key) as folder:
+                    assert folder is not None  # held: nothing changes it but us
+                    info = lstat_at(folder, key.name)
+                    if info is not None and not stat.S_ISDIR(info.st_mode):
+                        with session.parent_of(session_path, create=True) as (target, name):
+                            copy_entry_at(folder, key.name, target, name, owner=session.owner)
+                        return
+            source = open_beneath(version, str(key), _FOLDER_FLAGS)
+        try:
+            copy_tree(source, session.folder_maker(session_path), owner=session.owner)
+        finally:
+            os.close(source)
 
     # ---- single files ----
     def open_writer(self, key: PurePosixPath) -> AtomicWriter:
@@ -214,15 +274,36 @@ class ContextTree:
         if self.quota_bytes is not None:
             # What the file may hold: the quota less the rest of the context (a file it
             # replaces does not count).
-            replaced = self.current / key
-            kept = tree_bytes(self.current) - (replaced.stat().st_size if replaced.is_file() else 0)
+            kept = tree_bytes(self.current) - self._stored_file_size(key)
             budget = self.quota_bytes - kept
         return AtomicWriter(self, key, tmp_dir / secrets.token_hex(8), budget)
 
-    def file_path(self, key: PurePosixPath) -> Path | None:
-        """The on-disk path of a stored file, or None."""
-        path = self.current / key
-        return path if path.is_file() else None
+    def _stored_file_size(self, key: PurePosixPath) -> int:
+        """The size of the regular file stored at ``key`` (0: none, or a link)."""
+        if not self.holds(key):
+            return 0
+        with self._version() as version, self._parent(version, key) as folder:
+            info = None if folder is None else lstat_at(folder, key.name)
+        return info.st_size if info is not None and stat.S_ISREG(info.st_mode) else 0
+
+    def open_file(self, key: PurePosixPath) -> int | None:
+        """A readable descriptor of the stored regular file ``key``, or None (nothing
+        there, a folder, or a stored link: links are listed, never served)."""
+        if not (self.root / "current").is_symlink() or key == PurePosixPath("."):
+            return None
+        try:
+            with self._version() as version:
+                fd = open_beneath(version, str(key), os.O_PATH | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno in _NOT_THERE:  # (or the context was deleted meanwhile)
+                return None
+            raise
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            return os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
+        finally:
+            os.close(fd)
 
     def delete_file(self, key: PurePosixPath) -> bool:
         """Remove one file or folder; answer whether it existed.
@@ -230,14 +311,18 @@ class ContextTree:
         The entry is renamed into ``trash/`` (instant, atomic); ``empty_trash`` frees its
         blocks later: unlinking a large file that is in the page cache takes ~0.7 ms per MB.
         """
-        path = self.current / key
-        if key == PurePosixPath("."):
-            return False
-        if not (path.exists() or path.is_symlink()):
+        if key == PurePosixPath(".") or not self.holds(key):
             return False
         trash = self.root / "trash"
         trash.mkdir(exist_ok=True)
-        os.rename(path, trash / secrets.token_hex(8))
+        with self._version() as version, self._parent(version, key) as folder:
+            if folder is None:
+                return False
+            trash_fd = os.open(trash, _FOLDER_FLAGS | os.O_NOFOLLOW)
+            try:
+                os.rename(key.name, secrets.token_hex(8), src_dir_fd=folder, dst_dir_fd=trash_fd)
+            finally:
+                os.close(trash_fd)
         return True
 
     def empty_trash(self) -> None:
@@ -253,21 +338,32 @@ class ContextTree:
 
     def list_folder(self, key: PurePosixPath) -> list[FileEntry]:
         """The entries directly inside one folder, sorted by name."""
-        folder = self.current / key
-        if not folder.is_dir():
+        if not (self.root / "current").is_symlink():
             return []
+        with self._version() as version:
+            try:
+                folder = open_beneath(version, str(key), _FOLDER_FLAGS)
+            except OSError as exc:
+                if exc.errno in _NOT_THERE:
+                    return []
+                raise
         entries = []
-        for child in sorted(folder.iterdir(), key=lambda p: p.name):
-            info = child.lstat()
-            entries.append(
-                FileEntry(
-                    key="/" + str(key / child.name).removeprefix("./"),
-                    name=child.name,
-                    is_dir=stat.S_ISDIR(info.st_mode),
-                    size=0 if stat.S_ISDIR(info.st_mode) else info.st_size,
-                    mtime=info.st_mtime,
+        try:
+            for name in sorted(os.listdir(folder)):
+                info = lstat_at(folder, name)
+                if info is None:
+                    continue
+                entries.append(
+                    FileEntry(
+                        key="/" + str(key / name).removeprefix("./"),
+                        name=name,
+                        is_dir=stat.S_ISDIR(info.st_mode),
+                        size=0 if stat.S_ISDIR(info.st_mode) else info.st_size,
+                        mtime=info.st_mtime,
+                    )
                 )
-            )
+        finally:
+            os.close(folder)
         return entries
 
 
@@ -314,12 +410,23 @@ class AtomicWriter:
         self.handle.flush()
         os.fsync(self.handle.fileno())
         self.handle.close()
-        target = self.tree.current / self.key
-        if target.is_dir():
-            self.abort()
-            raise ContextPathError(f"/{self.key} is a folder")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.tmp, target)
+        with self.tree._version() as version:
+            try:
+                # A stored link in the way is refused, never followed out of the store.
+                folder = make_folders_at(version, self.key.parent)
+            except OSError as exc:
+                self.abort()
+                if exc.errno in (errno.ENOTDIR, errno.ELOOP, errno.EEXIST):
+                    raise ContextPathError(f"/{self.key.parent} is not a folder") from None
+                raise
+        try:
+            info = lstat_at(folder, self.key.name)
+            if info is not None and stat.S_ISDIR(info.st_mode):
+                self.abort()
+                raise ContextPathError(f"/{self.key} is a folder")
+            os.replace(self.tmp, self.key.name, dst_dir_fd=folder)
+        finally:
+            os.close(folder)
         return self.written
 
     def abort(self) -> None:
@@ -351,41 +458,8 @@ def start_writeback(fd: int, start: int, end: int) -> None:
         function(fd, start, end - start, _SYNC_FILE_RANGE_WRITE)
 
 
-def _place(source: Path, target: Path) -> None:
-    """Put one file or symlink at ``target``, replacing what is there (never following it).
-
-    The old entry is unlinked first: stored files are hard-linked between versions, so
-    writing into one in place would change the live version too.
-    """
-    if target.is_dir() and not target.is_symlink():
-        shutil.rmtree(target)
-    elif target.is_symlink() or target.exists():
-        target.unlink()
-    if source.is_symlink():
-        os.symlink(os.readlink(source), target)
-    else:
-        shutil.copy2(source, target, follow_symlinks=False)
-
-
 def _keep_all(rel: PurePosixPath, is_dir: bool) -> bool:
     return True
-
-
-def copy_folder_into_session(
-    source: Path, session_path: str, resolve: Callable[[str], Path]
-) -> None:
-    """Copy a host folder to ``session_path``, resolving every target the way the session does.
-
-    Existing files are replaced; others are kept.
-    """
-    base = PurePosixPath(session_path)
-    for folder, dirs, files in os.walk(source):
-        rel = PurePosixPath(os.path.relpath(folder, source))
-        target_dir = resolve(str(base / rel))
-        target_dir.mkdir(parents=True, exist_ok=True)
-        for name in files + [d for d in dirs if (Path(folder) / d).is_symlink()]:
-            _place(Path(folder) / name, resolve(str(base / rel / name)))
-        shutil.copystat(folder, target_dir)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -407,33 +481,52 @@ def _copy_entry(source: Path, target: Path, *, link: bool = False) -> None:
         copy(source, target)
 
 
-def _copy_selected(source: Path, target: Path, keep: Keep) -> None:
-    """Copy the entries of a tree that ``keep`` admits, with modes, empty folders and symlinks.
-
-    Symbolic links are copied as links and never followed.
-    """
-    folders = []
-    for folder, dirs, files in os.walk(source):
-        here = Path(folder)
-        rel = PurePosixPath(os.path.relpath(folder, source))
-        out = target / rel
-        if out.is_symlink() or (out.exists() and not out.is_dir()):
-            out.unlink()
-        out.mkdir(parents=True, exist_ok=True)
-        folders.append((here, out))
-        linked = [name for name in dirs if (here / name).is_symlink()]
-        dirs[:] = [name for name in dirs if name not in linked and keep(rel / name, True)]
-        for name in files + linked:
-            if keep(rel / name, False):
-                _place(here / name, out / name)
-    for here, out in reversed(folders):  # after their contents, which change folder mtimes
-        shutil.copystat(here, out, follow_symlinks=False)
+def _store_from_session(
+    session: SessionRoot, path: str, version: int, keys_under: PurePosixPath, keep: Keep
+) -> None:
+    """Copy the session's ``path`` (a folder or a file; nothing when it does not exist) to
+    ``keys_under`` of the version being built, whatever stands there replaced."""
+    try:
+        folder = session.open_folder(path)
+    except FileNotFoundError:
+        return  # nothing there: the subtree ends up empty (or as it was, merged)
+    except NotADirectoryError:
+        pass
+    else:
+        try:
+            copy_tree(folder, host_folder_maker(version, keys_under), keep)
+        finally:
+            os.close(folder)
+        return
+    if not keep(PurePosixPath("."), False):
+        return
+    if keys_under == PurePosixPath("."):
+        raise ContextPathError(f"{path} is a file; a whole context syncs a folder")
+    try:
+        content = session.read_file(path)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EINVAL):
+            return  # gone meanwhile, or a device or FIFO: those never leave a session
+        raise
+    with content:
+        info = os.fstat(content.fileno())
+        parent = make_folders_at(version, keys_under.parent, replace=True)
+        try:
+            write_file_at(
+                parent,
+                keys_under.name,
+                content.fileno(),
+                mode=info.st_mode,
+                times_ns=(info.st_atime_ns, info.st_mtime_ns),
+            )
+        finally:
+            os.close(parent)
 
 
 def _copy_tree_except(source: Path, target: Path, excluded: PurePosixPath) -> None:
     """Copy ``source`` to ``target`` leaving out the subtree ``excluded`` (a context key)."""
-    if not source.is_dir():
-        return
+    if source.is_symlink() or not source.is_dir():
+        return  # a stored link is never followed (the key's folder replaces it)
     anchor = source.parent
 
     def ignore(folder: str, names: list[str]) -> set[str]:

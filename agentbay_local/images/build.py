@@ -18,10 +18,12 @@ import os
 import posixpath
 import shlex
 import shutil
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from agentbay_local.images.imagefile import Copy, Env, Recipe, Run, Step, Workdir, describe, expand
 from agentbay_local.images.registry import (
@@ -38,6 +40,7 @@ from agentbay_local.sandbox.egress import NetworkPolicy
 from agentbay_local.sandbox.handle import Sandbox
 from agentbay_local.sandbox.image import SandboxImage
 from agentbay_local.sandbox.launch import SANDBOX_HOME, session_env
+from agentbay_local.sandbox.session_files import copy_entry_at, copy_tree
 
 #: Longest a single RUN step may take unless the caller says otherwise.
 DEFAULT_STEP_TIMEOUT_S = 3600.0
@@ -283,37 +286,40 @@ async def _run_step(
 
 
 def _make_dirs(sandbox: Sandbox, path: str) -> None:
-    target = sandbox.host_path(path)
-    if target.exists() and not target.is_dir():
-        raise OSError(f"{path} exists in the image and is not a directory")
-    target.mkdir(parents=True, exist_ok=True)
+    with sandbox.files() as session:
+        found = session.stat(path)
+        if found is not None and not stat.S_ISDIR(found.st_mode):
+            raise OSError(f"{path} exists in the image and is not a directory")
+        os.close(session.make_folders(path))
 
 
 def _copy(sandbox: Sandbox, step: Copy, cwd: str) -> None:
     """Copy like Docker: a folder's contents into the target, a file to it (or into it
-    when the target is a directory or ends in '/'); modes kept, owned by root."""
+    when the target is a directory or ends in '/'); modes kept (setuid/setgid bits
+    dropped), owned by root inside. Written by descriptor: a process a RUN step left
+    behind cannot redirect the copy (``session_files``)."""
     target_path = posixpath.join(cwd, step.target)
     into_dir = step.target.endswith("/") or len(step.sources) > 1
-    target = sandbox.host_path(target_path)
-    if into_dir or any(source.is_dir() for source in step.sources):
-        target.mkdir(parents=True, exist_ok=True)
-    for source in step.sources:
-        if source.is_dir():
-            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
-            _own_by_root(target, source)
-        else:
-            destination = target / source.name if target.is_dir() else target
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination, follow_symlinks=False)
-            os.lchown(destination, 0, 0)
-
-
-def _own_by_root(target: Path, source: Path) -> None:
-    """Files copied from the host belong to root inside, like Docker's COPY."""
-    for directory, names, files in os.walk(source):
-        relative = Path(directory).relative_to(source)
-        for item in names + files:
-            os.lchown(target / relative / item, 0, 0)
+    with sandbox.files() as session:
+        if into_dir or any(source.is_dir() for source in step.sources):
+            os.close(session.make_folders(target_path))
+        for source in step.sources:
+            if source.is_dir():
+                folder = os.open(source, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                try:
+                    copy_tree(folder, session.folder_maker(target_path), owner=session.owner)
+                finally:
+                    os.close(folder)
+                continue
+            found = session.stat(target_path)
+            into = found is not None and stat.S_ISDIR(found.st_mode)
+            destination = posixpath.join(target_path, source.name) if into else target_path
+            parent = os.open(source.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                with session.parent_of(destination, create=True) as (folder, name):
+                    copy_entry_at(parent, source.name, folder, name, owner=session.owner)
+            finally:
+                os.close(parent)
 
 
 async def _run(
@@ -337,8 +343,6 @@ async def _run(
         f"{exports}{{ cd -- {shlex.quote(state.cwd())} && /bin/sh -c {shlex.quote(command)}; }}"
         f" > {log_name}.log 2>&1 < /dev/null; echo $? > {log_name}.status"
     )
-    log_path = sandbox.host_path(log_name + ".log")
-    status_path = sandbox.host_path(log_name + ".status")
     call = asyncio.ensure_future(
         sandbox.call_tool(
             "shell",
@@ -346,7 +350,7 @@ async def _run(
             timeout_s=step_timeout_s + 10,
         )
     )
-    tail = _Tail(log_path, emit)
+    tail = _Tail(sandbox, log_name + ".log", emit)
     try:
         while not call.done():
             await asyncio.wait([call], timeout=_OUTPUT_POLL_S)
@@ -354,10 +358,15 @@ async def _run(
         tail.forward()
     finally:
         call.cancel()
+        tail.close()
     answer = call.result()
     status_text = ""
-    with contextlib.suppress(OSError):
-        status_text = status_path.read_text().strip()
+    with (
+        contextlib.suppress(OSError, UnicodeDecodeError),
+        sandbox.files() as session,
+        session.read_file(log_name + ".status") as status,
+    ):
+        status_text = status.read(64).decode().strip()
     if answer["isError"] or not status_text.isdigit():
         text = answer["content"][0]["text"] if answer["content"] else ""
         if "[timeout]" in text:
@@ -369,25 +378,33 @@ async def _run(
 
 
 class _Tail:
-    """Forwards what a growing file gained since the last look."""
+    """Forwards what a growing file of the session gained since the last look (opened by
+    descriptor once it exists, then read from that descriptor)."""
 
-    def __init__(self, path: Path, emit: Output) -> None:
+    def __init__(self, sandbox: Sandbox, path: str, emit: Output) -> None:
+        self.sandbox = sandbox
         self.path = path
         self.emit = emit
-        self.offset = 0
         self.recent = ""
+        self._file: BinaryIO | None = None
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def forward(self) -> None:
         """Emit everything written since the last call."""
         try:
-            with open(self.path, "rb") as handle:
-                handle.seek(self.offset)
-                while chunk := handle.read(1 << 20):
-                    self.offset += len(chunk)
-                    text = self._decoder.decode(chunk)
-                    if text:
-                        self.recent = (self.recent + text)[-ERROR_OUTPUT_CHARS:]
-                        self.emit(text)
+            if self._file is None:
+                with self.sandbox.files() as session:
+                    self._file = session.read_file(self.path)
+            while chunk := self._file.read(1 << 20):
+                text = self._decoder.decode(chunk)
+                if text:
+                    self.recent = (self.recent + text)[-ERROR_OUTPUT_CHARS:]
+                    self.emit(text)
         except OSError:
             return
+
+    def close(self) -> None:
+        """Let go of the file."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -24,6 +24,7 @@ from agentbay_local.sandbox.cgroups import SessionCgroup
 from agentbay_local.sandbox.egress import NetworkPolicy
 from agentbay_local.sandbox.inside import jail, procs, syscalls
 from agentbay_local.sandbox.ports import PortChannel
+from agentbay_local.sandbox.session_files import SessionRoot
 
 log = get_logger("agentbay.local.sandbox")
 
@@ -52,17 +53,13 @@ def hosts_text(hostname: str) -> str:
     )
 
 
-def write_hostname_files(etc: Path, hostname: str) -> None:
-    """Replace ``hostname`` and ``hosts`` in a session's ``/etc`` (given as its host path).
+def write_hostname_files(session: SessionRoot, hostname: str) -> None:
+    """Replace ``/etc/hostname`` and ``/etc/hosts`` of a session.
 
     Each file is renamed into place, so a link there (the image's) is replaced, never followed.
     """
-    etc.mkdir(parents=True, exist_ok=True)
     for name, text in (("hostname", hostname + "\n"), ("hosts", hosts_text(hostname))):
-        partial = etc / f".{name}.agentbay-{os.getpid()}"
-        partial.write_text(text, encoding="utf-8")
-        partial.chmod(0o644)
-        os.replace(partial, etc / name)
+        session.write_file(f"/etc/{name}", text.encode(), 0o644)
 
 
 class Sandbox:
@@ -92,6 +89,12 @@ class Sandbox:
         self.isolated = isolated
         self.rootless = rootless and isolated
         self._root_fd: int | None = None  # rootless: the session's root, held open
+        # Held while the descriptor is copied or closed: a closed number may be reused at
+        # once, by another session's files.
+        self._root_fd_lock = threading.Lock()
+        #: Host (uid, gid) that files the runtime puts into the session get: the session's
+        #: root user, when the runtime's own ids are not it. None: the runtime's own.
+        self.root_owner: tuple[int, int] | None = None
         self.session_dir = session_dir
         self._process = process
         self._socket = channel
@@ -357,7 +360,8 @@ class Sandbox:
         else:
             self._set_hostname_as_root(self._pid, name)
         # As on a cloud machine, `hostname`, /etc/hostname and /etc/hosts agree.
-        write_hostname_files(self.host_path("/etc"), name)
+        with self.files() as session:
+            write_hostname_files(session, name)
 
     @staticmethod
     def _set_hostname_as_root(pid: int, name: str) -> None:
@@ -382,22 +386,29 @@ class Sandbox:
         finally:
             os.close(own)
 
-    def host_path(self, path: str) -> Path:
-        """The host path of a path as the session sees it, for direct file transfer.
+    def files(self) -> SessionRoot:
+        """The session's files as the session sees them, reached by descriptor only (the
+        caller closes it; ``with sandbox.files() as session: ...``).
 
-        Symlinks are resolved the way the session would resolve them, inside its root
-        (chroot-style): a session link ``/root/data -> /etc`` maps to the session's
-        ``/etc``, never to the host's. Joining ``root_path`` with a session path instead
-        would follow such links out of the session. Unisolated sessions see the host's
-        filesystem, so their paths are host paths (relative ones start in the home dir).
+        Every host-side operation on a session's files goes through it: a link the session
+        makes, or swaps in while the operation runs, is followed only inside the session
+        (see ``session_files``). Unisolated sessions see the host's files, so theirs is the
+        host's ``/``.
 
-        A session process may still swap a path component for a link after this
-        resolution; writers that need a hard guarantee must resolve again at each open
-        (or open with openat2's RESOLVE_IN_ROOT).
+        Raises:
+            OSError: the sandbox is released (``ESRCH``).
         """
-        if not self.isolated:
-            return self.root_path / path  # an absolute path replaces the base
-        return _resolve_in_root(self.root_path, path)
+        if self._destroyed:
+            raise OSError(errno.ESRCH, NOT_RUNNING)
+        if self.rootless:
+            with self._root_fd_lock:
+                if self._root_fd is None:
+                    raise OSError(errno.ESRCH, NOT_RUNNING)
+                fd = os.dup(self._root_fd)
+        else:
+            root = self.root_path if self.isolated else Path("/")
+            fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        return SessionRoot(fd, owner=self.root_owner)
 
     def writable_dirs(self) -> list[Path]:
         """Host directories holding what the session wrote (its share of the disk)."""
@@ -464,9 +475,10 @@ class Sandbox:
         leftovers = self.pids()
         if leftovers:
             log.error("sandbox %s: processes survived release: %s", self.session_id, leftovers)
-        if self._root_fd is not None:
-            os.close(self._root_fd)  # the last reference to the sandbox's mounts
-            self._root_fd = None
+        with self._root_fd_lock:
+            if self._root_fd is not None:
+                os.close(self._root_fd)  # the last reference to the sandbox's mounts
+                self._root_fd = None
         failure: OSError | None = None
         if capture_to is not None:
             if leftovers:
@@ -538,29 +550,3 @@ def _decode(line: bytes) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _resolve_in_root(root: Path, path: str) -> Path:
-    """Resolve ``path`` under ``root`` as if ``root`` were ``/`` (at most 40 links)."""
-    pending = [part for part in path.split("/") if part not in ("", ".")]
-    pending.reverse()  # a stack: next component last
-    resolved: list[str] = []
-    links = 0
-    while pending:
-        part = pending.pop()
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = root.joinpath(*resolved, part)
-        if not candidate.is_symlink():
-            resolved.append(part)
-            continue
-        links += 1
-        if links > 40:
-            raise OSError(errno.ELOOP, "Too many levels of symbolic links", path)
-        target = os.readlink(candidate)
-        if target.startswith("/"):
-            resolved = []
-        pending.extend(reversed([p for p in target.split("/") if p not in ("", ".")]))
-    return root.joinpath(*resolved)

@@ -126,22 +126,30 @@ def current_rlimit(name: str) -> int:
 
 def disk_usage(directories: list[Path]) -> int:
     """Bytes allocated to the files below ``directories`` (not following links, not
-    crossing into other filesystems; what cannot be read counts as nothing)."""
+    crossing into other filesystems; what cannot be read counts as nothing).
+
+    The session changes these folders while they are measured: the walk goes by folder
+    descriptor (``os.fwalk``), so a folder swapped for a link never leads it to the host's.
+    """
     total = 0
     for directory in directories:
         try:
-            device = os.lstat(directory).st_dev
+            top = os.lstat(directory)
         except OSError:
             continue
-        pending = [str(directory)]
-        while pending:
-            path = pending.pop()
-            with contextlib.suppress(OSError):
-                info = os.lstat(path)
-                if info.st_dev != device:
-                    continue
-                total += info.st_blocks * 512
-                if stat.S_ISDIR(info.st_mode):
-                    with os.scandir(path) as entries:
-                        pending.extend(entry.path for entry in entries)
+        if not stat.S_ISDIR(top.st_mode):
+            continue
+        total += top.st_blocks * 512
+        with contextlib.suppress(OSError):
+            for _folder, dirs, files, folder_fd in os.fwalk(directory, follow_symlinks=False):
+                below = set()
+                for name in dirs + files:
+                    with contextlib.suppress(OSError):
+                        info = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
+                        if info.st_dev != top.st_dev:
+                            continue
+                        total += info.st_blocks * 512
+                        if stat.S_ISDIR(info.st_mode):
+                            below.add(name)
+                dirs[:] = [name for name in dirs if name in below]
     return total

@@ -9,6 +9,7 @@ while the session runs.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import time
@@ -20,8 +21,6 @@ from agentbay_local.sandbox.answers import ToolAnswer
 from agentbay_local.sandbox.inside.desktop import DEFAULT_SCREEN, REQUIRED_PROGRAMS
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from agentbay_local.protocol.address import PublicAddress
     from agentbay_local.protocol.signing import UrlSigner
     from agentbay_local.sandbox import SandboxManager
@@ -33,6 +32,8 @@ log = get_logger("agentbay.local")
 SCREENSHOT_METHOD = "SCREENSHOT"
 #: How long a screenshot URL stays valid.
 SCREENSHOT_URL_LIFETIME_S = 3600
+#: Largest screenshot served (an 8K screen's PNG is far smaller; a session's file is not).
+MAX_SCREENSHOT_BYTES = 256 * 1024 * 1024
 #: A screenshot as the in-session tool names it: its desktop's state dir and its file.
 _SESSION_PATH = re.compile(r"/tmp/(\.agentbay-desktop-[A-Za-z0-9_]+)/(screenshot_[0-9]+\.png)")
 _URL_KEY = re.compile(r"\.agentbay-desktop-[A-Za-z0-9_]+/screenshot_[0-9]+\.png")
@@ -98,27 +99,36 @@ def screenshot_answer(
     return ToolAnswer.text(url)
 
 
-def screenshot_file(
+def screenshot_png(
     signer: UrlSigner,
     sandboxes: SandboxManager,
     session_id: str,
     key: str,
     expires: str,
     signature: str,
-) -> Path | None:
-    """The host path of a screenshot a signed URL names, or None (bad URL, gone session)."""
+) -> bytes | None:
+    """The screenshot a signed URL names, or None (bad URL, gone session, no such file).
+
+    Read by descriptor from the session's files (blocking: call it in a worker thread): a
+    link the session swaps in for the file or its folder leads inside the session only.
+    """
     if not _URL_KEY.fullmatch(key):
         return None
     if not signer.valid(SCREENSHOT_METHOD, session_id, key, expires, signature):
         return None
     sandbox = sandboxes.get(session_id)
-    if sandbox is None:
-        return None
+    return None if sandbox is None else read_screenshot(sandbox, key)
+
+
+def read_screenshot(sandbox: Sandbox, key: str) -> bytes | None:
+    """The screenshot ``/tmp/<key>`` of a session, or None (no such file, too large)."""
     try:
-        path = sandbox.host_path(f"/tmp/{key}")
+        with sandbox.files() as session, session.read_file(f"/tmp/{key}") as png:
+            size = os.fstat(png.fileno()).st_size
+            data = png.read(size + 1) if size <= MAX_SCREENSHOT_BYTES else b""
     except OSError:
         return None
-    return path if path.is_file() else None
+    return data if 0 < len(data) <= MAX_SCREENSHOT_BYTES else None
 
 
 async def start_at_creation(sandbox: Sandbox) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from agentbay_local.sandbox import Sandbox, layers
 from agentbay_local.sandbox.inside import jail
+from agentbay_local.sandbox.session_files import SessionRoot
 from tests.runtime.sandbox.conftest import Env
 from tests.support.paths import REPO
 
@@ -223,19 +224,24 @@ def test_etc_hostname_and_hosts_name_the_session(env: Env, pair: tuple[Sandbox, 
     assert first.session_id not in _host_hosts()  # the host's file is untouched
 
 
-def test_host_path_resolves_links_inside_the_session(
+def test_the_runtime_resolves_session_links_inside_the_session(
     env: Env, pair: tuple[Sandbox, Sandbox]
 ) -> None:
     first, _ = pair
     env.sh(first, "mkdir -p /root/hp && ln -sfn /etc /root/hp/abs && ln -sfn ../../.. /root/hp/up")
-    root = first.root_path
-    assert first.host_path("/root/hp/abs/hostname") == root / "etc" / "hostname"
-    assert first.host_path("/root/hp/up/root/hp/up/etc") == root / "etc"
-    assert first.host_path("../../../etc/../tmp/x") == root / "tmp" / "x"
-    assert first.host_path("/root/hp/missing/file") == root / "root" / "hp" / "missing" / "file"
-    env.sh(first, "ln -sfn loop /root/hp/loop")
-    with pytest.raises(OSError):
-        first.host_path("/root/hp/loop/x")
+    env.sh(first, "echo in-session > /tmp/hp-mark && ln -sfn loop /root/hp/loop")
+
+    def read(session: SessionRoot, path: str) -> str:
+        with session.read_file(path) as handle:
+            return handle.read().decode()
+
+    with first.files() as session:
+        assert read(session, "/root/hp/abs/hostname") == f"{first.session_id}\n"
+        assert read(session, "/root/hp/up/root/hp/up/etc/hostname") == f"{first.session_id}\n"
+        assert read(session, "../../../etc/../tmp/hp-mark") == "in-session\n"
+        assert session.stat("/root/hp/missing/file") is None
+        with pytest.raises(OSError):
+            read(session, "/root/hp/loop/x")
 
 
 @pytest.mark.unisolated

@@ -6,7 +6,18 @@ import hashlib
 import os
 from pathlib import Path, PurePosixPath
 
-from agentbay_local.contexts.files import WRITEBACK_BYTES, ContextTree
+import pytest
+
+from agentbay_local.contexts.files import WRITEBACK_BYTES, ContextPathError, ContextTree
+from agentbay_local.sandbox.session_files import SessionRoot
+
+
+def read_stored(tree: ContextTree, key: str) -> bytes:
+    """A stored file's content, read as the download URL serves it."""
+    fd = tree.open_file(PurePosixPath(key))
+    assert fd is not None
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
 
 
 def test_delete_hides_at_once_and_frees_later(tmp_path: Path) -> None:
@@ -14,9 +25,9 @@ def test_delete_hides_at_once_and_frees_later(tmp_path: Path) -> None:
     writer = tree.open_writer(PurePosixPath("big/a.bin"))
     writer.write(b"x" * 1000)
     writer.commit()
-    assert tree.file_path(PurePosixPath("big/a.bin")) is not None
+    assert tree.holds(PurePosixPath("big/a.bin"))
     assert tree.delete_file(PurePosixPath("big")) is True
-    assert tree.file_path(PurePosixPath("big/a.bin")) is None
+    assert not tree.holds(PurePosixPath("big/a.bin"))
     assert [entry.name for entry in tree.list_folder(PurePosixPath("."))] == []
     assert len(list((tmp_path / "ctx" / "trash").iterdir())) == 1  # not freed yet
     tree.empty_trash()
@@ -35,8 +46,7 @@ def test_a_crash_leaves_no_trash_behind(tmp_path: Path) -> None:
     tree.delete_file(PurePosixPath("b.txt"))
     tree.recover()  # what a restarted runtime does
     assert not (tmp_path / "ctx" / "trash").exists()
-    path = tree.file_path(PurePosixPath("a.txt"))
-    assert path is not None and path.read_bytes() == b"keep"
+    assert read_stored(tree, "a.txt") == b"keep"
 
 
 def test_files_larger_than_the_writeback_step_are_stored_exactly(tmp_path: Path) -> None:
@@ -49,6 +59,39 @@ def test_files_larger_than_the_writeback_step_are_stored_exactly(tmp_path: Path)
         writer.write(block)
         digest.update(block)
     assert writer.commit() == blocks * len(block)
-    path = tree.file_path(PurePosixPath("f.bin"))
-    assert path is not None
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest.hexdigest()
+    assert hashlib.sha256(read_stored(tree, "f.bin")).hexdigest() == digest.hexdigest()
+
+
+def test_links_a_session_stored_are_kept_but_never_followed(tmp_path: Path) -> None:
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "f").write_bytes(b"host")
+    source = tmp_path / "session"
+    (source / "data").mkdir(parents=True)
+    (source / "data" / "esc").symlink_to(host)
+    (source / "data" / "file").symlink_to(host / "f")
+    (source / "sub").mkdir()
+    (source / "sub" / "g").write_bytes(b"session")
+    tree = ContextTree(tmp_path / "ctx")
+    with SessionRoot(os.open(source, os.O_PATH | os.O_DIRECTORY)) as session:
+        tree.replace_from(session, "/data", PurePosixPath("."))
+        assert [entry.name for entry in tree.list_folder(PurePosixPath("."))] == ["esc", "file"]
+        for key in ("file", "esc/f"):  # what a download URL would serve
+            assert tree.open_file(PurePosixPath(key)) is None
+        assert not tree.holds(PurePosixPath("esc/f"))
+        assert tree.list_folder(PurePosixPath("esc")) == []
+        assert tree.delete_file(PurePosixPath("esc/f")) is False
+        writer = tree.open_writer(PurePosixPath("esc/new"))  # an upload URL's PUT
+        writer.write(b"x")
+        with pytest.raises(ContextPathError):
+            writer.commit()
+        # A sync below a stored link replaces the link with a folder, never writes through it.
+        tree.replace_from(session, "/sub", PurePosixPath("esc/inner"))
+        assert read_stored(tree, "esc/inner/g") == b"session"
+    assert sorted(os.listdir(host)) == ["f"] and (host / "f").read_bytes() == b"host"
+    # Downloaded into a session, a stored link is a link again (never its target's content).
+    other = tmp_path / "other"
+    other.mkdir()
+    with SessionRoot(os.open(other, os.O_PATH | os.O_DIRECTORY)) as session:
+        tree.copy_into(PurePosixPath("file"), "/got", session)
+    assert os.readlink(other / "got") == str(host / "f")
