@@ -80,6 +80,19 @@ def _action(name: str, operation: dict[str, Any]) -> dict[str, Any]:
         "request": _schema_name(operation["requestBody"]["content"]),
         "response": _schema_name(operation["responses"]["200"]["content"]),
         "safe_to_retry": bool(operation.get("x-safe-to-retry")),
+        # The action's own query-string fields (GetSessionDetail's SessionId) and whether
+        # its key travels there (SyncContext): (wire name, request builder argument).
+        "query": [
+            (param["name"], _SNAKE.sub("_", param["name"]).lower())
+            for param in operation.get("parameters", ())
+            if param.get("in") == "query"
+            and param["name"] not in _COMMON_QUERY
+            and param["name"] != "Authorization"
+        ],
+        "key_in_query": any(
+            param.get("in") == "query" and param["name"] == "Authorization"
+            for param in operation.get("parameters", ())
+        ),
     }
 
 
@@ -107,6 +120,8 @@ def check_tool_timeouts(tools: list[dict[str, Any]]) -> None:
 
 
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
+#: Query parameters every action has (the envelope's, not fields of one action).
+_COMMON_QUERY = frozenset({"Action", "Format", "Version", "Timestamp", "SignatureNonce"})
 _JSON_TYPES = {
     "string": "str",
     "integer": "int",

@@ -2,8 +2,9 @@
 """The action table, rendered from the paths of openapi/agentbay.yaml.
 
 One row per RPC action: the generated module whose ``request_kwargs`` builds its request, the
-form-body model it takes, the response model its answer decodes into, and whether it may be
-sent again after a timeout or a 5xx (``x-safe-to-retry``). The generator checks every row
+form-body model it takes, the response model its answer decodes into, whether it may be
+sent again after a timeout or a 5xx (``x-safe-to-retry``), and which of its fields travel in
+the query string. The generator checks every row
 against the generated client, so a renamed model fails ``make generate``.
 """
 
@@ -25,6 +26,10 @@ class Action:
     request: str
     response: str
     safe_to_retry: bool
+    #: Fields sent in the query string, not the form: (wire name, request builder argument).
+    query: tuple[tuple[str, str], ...] = ()
+    #: The API key travels in the query string (SyncContext), not the form.
+    key_in_query: bool = False
 
 
 #: The generated models, request and response ones alike.
@@ -100,6 +105,10 @@ ACTIONS: Final[dict[str, Action]] = {
         "DescribeContextFilesRequest",
         "DescribeContextFilesResponse",
         safe_to_retry=True,
+        query=(
+            ("MaxResults", "max_results"),
+            ("NextToken", "next_token"),
+        ),
     ),
     "DescribeNetwork": Action(
         "DescribeNetwork",
@@ -198,6 +207,7 @@ ACTIONS: Final[dict[str, Action]] = {
         "KeyOnlyRequest",
         "GetSessionDetailResponse",
         safe_to_retry=True,
+        query=(("SessionId", "session_id"),),
     ),
     "GetSkillMetaData": Action(
         "GetSkillMetaData",
@@ -289,6 +299,7 @@ ACTIONS: Final[dict[str, Action]] = {
         "SyncContextRequest",
         "EmptyResponse",
         safe_to_retry=False,
+        key_in_query=True,
     ),
     "UnbindContextSkillAsync": Action(
         "UnbindContextSkillAsync",

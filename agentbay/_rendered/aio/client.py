@@ -606,19 +606,21 @@ class AsyncApiClient:
         """
         build, request_model, response_model = endpoint(action)
         values = {key: value for key, value in fields.items() if value is not None}
+        row = ACTIONS[action]
         extra: dict[str, Any] = {}
-        if action == "SyncContext":
+        if row.key_in_query:
             extra["authorization"] = f"Bearer {self._api_key}"
         else:
             values["Authorization"] = f"Bearer {self._api_key}"
+        for wire, argument in row.query:  # e.g. GetSessionDetail's SessionId
+            if wire in values:
+                extra[argument] = values.pop(wire)
         body = request_model.from_dict(values)
         if body.additional_properties:
             raise ValueError(
                 f"{action} has no field {', '.join(sorted(body.additional_properties))}"
             )
-        idempotent = ACTIONS[action].safe_to_retry or (
-            action == "GetContext" and not values.get("AllowCreate")
-        )
+        idempotent = row.safe_to_retry or (action == "GetContext" and not values.get("AllowCreate"))
         timeout = httpx.Timeout(timeout_s or self.timeout_s)
         started = time.monotonic()
         attempt = 0
