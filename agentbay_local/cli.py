@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -275,8 +277,37 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _image_parser(local_commands: Any, data_dir: Path) -> None:
-    image = local_commands.add_parser("image", help="user images: build, list, remove")
+    image = local_commands.add_parser(
+        "image", help="images: pull or import base images; build, list and remove user images"
+    )
     image_commands = image.add_subparsers(dest="image_command", required=True)
+    pull = image_commands.add_parser(
+        "pull",
+        formatter_class=_HelpWithDefaults,
+        help="build a built-in image's root filesystem now (else on first use)",
+        description="Build NAME (code_latest, browser_latest, linux_latest) from Debian "
+        "packages with mmdebstrap, as agentbay_local/images/builtin.yaml lists them, into "
+        "this user's image cache (shared by every data dir). Does nothing when it is built "
+        "and current, unless --rebuild.",
+    )
+    pull.add_argument("name", metavar="NAME")
+    pull.add_argument(
+        "--rebuild", action="store_true", help="build it again (newer package versions)"
+    )
+    imported = image_commands.add_parser(
+        "import",
+        formatter_class=_HelpWithDefaults,
+        help="make a base image from a root filesystem tarball",
+        description="Make the base image NAME from TARBALL (docker export, debootstrap, "
+        "mmdebstrap; plain, gzip, xz, zstd or bzip2), replacing an earlier import of NAME. "
+        "Imagefiles build on it with FROM NAME.",
+    )
+    imported.add_argument("name", metavar="NAME")
+    imported.add_argument("tarball", type=Path, metavar="TARBALL")
+    show = image_commands.add_parser(
+        "show", help="a base image's record: every package and its exact version"
+    )
+    show.add_argument("name", metavar="NAME")
     build = image_commands.add_parser(
         "build",
         formatter_class=_HelpWithDefaults,
@@ -308,44 +339,64 @@ def _image_parser(local_commands: Any, data_dir: Path) -> None:
     for command in (
         build,
         image_commands.add_parser(
-            "list", help="list the user images", formatter_class=_HelpWithDefaults
+            "list",
+            help="list the base images (built-in and imported) and the user images",
+            formatter_class=_HelpWithDefaults,
         ),
     ):
         command.add_argument("--data-dir", type=Path, default=data_dir, help="where state is kept")
     remove = image_commands.add_parser(
-        "rm", help="remove a user image", formatter_class=_HelpWithDefaults
+        "rm",
+        help="remove a user image, or an imported or built base image from the cache",
+        formatter_class=_HelpWithDefaults,
     )
     remove.add_argument("name", metavar="NAME")
     remove.add_argument("--data-dir", type=Path, default=data_dir, help="where state is kept")
 
 
+def _show(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
 def _image(options: argparse.Namespace) -> int:
     from agentbay_local.images import user_images
+    from agentbay_local.images.base_images import BaseImageCache
 
+    cache = BaseImageCache()
     try:
-        if options.image_command == "build":
-            if options.file is not None and options.run:
-                raise user_images.ImageError("--run goes with --from, not with -f")
-
-            def show(text: str) -> None:
-                sys.stdout.write(text)
-                sys.stdout.flush()
-
-            user_images.build_image(
-                options.name,
-                base=options.base,
-                run=options.run,
-                imagefile_path=options.file,
-                data_dir=options.data_dir,
-                output=show,
-                network=options.network,
-                allow_host_ports=options.allow_host_port,
-            )
-        elif options.image_command == "list":
-            _print_images(user_images.list_images(options.data_dir))
-        else:
-            removed = user_images.remove_image(options.name, options.data_dir)
-            print(f"Removed image {removed.name}")
+        with _terminate_as_interrupt():
+            if options.image_command == "pull":
+                cache.pull(options.name, rebuild=options.rebuild, output=_show)
+            elif options.image_command == "import":
+                cache.import_tarball(options.name, options.tarball, output=_show)
+            elif options.image_command == "show":
+                _print_base_image(cache, options.name)
+            elif options.image_command == "build":
+                if options.file is not None and options.run:
+                    raise user_images.ImageError("--run goes with --from, not with -f")
+                user_images.build_image(
+                    options.name,
+                    base=options.base,
+                    run=options.run,
+                    imagefile_path=options.file,
+                    data_dir=options.data_dir,
+                    output=_show,
+                    network=options.network,
+                    allow_host_ports=options.allow_host_port,
+                )
+            elif options.image_command == "list":
+                _print_base_images(cache)
+                print()
+                _print_images(user_images.list_images(options.data_dir))
+            else:
+                _remove(cache, options)
+    except KeyboardInterrupt:
+        print(
+            f"agentbay local image {options.image_command}: interrupted; nothing was kept",
+            file=sys.stderr,
+        )
+        return 130
     except user_images.BuildError as exc:
         print(f"agentbay local image build: {exc}; nothing was registered", file=sys.stderr)
         return exc.exit_code or 1
@@ -355,8 +406,82 @@ def _image(options: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a service manager, ``kill``) ends a build as Ctrl-C does: cleaned up."""
+
+    def interrupt(_signal: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _remove(cache: Any, options: argparse.Namespace) -> None:
+    from agentbay_local.images import user_images
+
+    try:
+        removed = user_images.remove_image(options.name, options.data_dir)
+        print(f"Removed image {removed.name}")
+    except user_images.ImageError:
+        if cache.get(options.name) is None:
+            raise
+        base = cache.remove(options.name)
+        print(f"Removed base image {base.name} ({_size(base.size_bytes)})")
+
+
+#: Packages ``image list`` names with their versions (the rest: a count).
+_SUMMARY_PACKAGES = ("python3", "nodejs", "chromium", "xvfb")
+
+
+def _print_base_images(cache: Any) -> None:
+    rows = [("BASE IMAGE", "KIND", "STATE", "SIZE", "BUILT", "PACKAGES")]
+    for entry in cache.states():
+        image = entry.image
+        if image is None:
+            rows.append((entry.name, entry.kind, entry.state, "-", "-", "-"))
+            continue
+        named = [
+            f"{name} {image.packages[name]}" for name in _SUMMARY_PACKAGES if name in image.packages
+        ]
+        summary = ", ".join([f"{len(image.packages)} packages", *named])
+        built = time.strftime("%Y-%m-%d %H:%M", time.localtime(image.built_at))
+        rows.append((entry.name, entry.kind, entry.state, _size(image.size_bytes), built, summary))
+    _print_table(rows)
+
+
+def _print_base_image(cache: Any, name: str) -> None:
+    from agentbay_local.images.user_images import ImageError
+
+    image = cache.get(name)
+    if image is None:
+        raise ImageError(f"no base image {name!r} is built (agentbay local image pull {name})")
+    print(f"name: {image.name}\nkind: {image.kind}\nroot filesystem: {cache.tree_path(image)}")
+    print(
+        f"built: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(image.built_at))} "
+        f"in {image.build_seconds:.1f} s{' (rootless)' if image.rootless else ''}"
+    )
+    print(
+        f"size: {_size(image.size_bytes)}\npython: {image.python or 'none'} "
+        f"{image.python_version}".rstrip()
+    )
+    print(f"packages ({len(image.packages)}):")
+    for package, version in sorted(image.packages.items()):
+        print(f"  {package} {version}")
+
+
+def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
+        print("  ".join([*cells, row[-1]]))
+
+
 def _print_images(images: list[Any]) -> None:
-    rows = [("NAME", "BASE", "SIZE", "CREATED")] + [
+    rows = [("USER IMAGE", "BASE", "SIZE", "CREATED")] + [
         (
             info.name,
             info.base,
@@ -365,10 +490,7 @@ def _print_images(images: list[Any]) -> None:
         )
         for info in images
     ]
-    widths = [max(len(row[column]) for row in rows) for column in range(3)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
-        print("  ".join([*cells, row[3]]))
+    _print_table(rows)
 
 
 def _size(size: int) -> str:

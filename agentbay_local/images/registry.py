@@ -213,7 +213,7 @@ class ImageRegistry:
         old = self.get(info.name)
         if old is not None:
             self.check_replaceable(info.name, sessions_using)
-        _write_atomically(self.root / f"{info.name}.json", json.dumps(info.record(), indent=1))
+        write_atomically(self.root / f"{info.name}.json", json.dumps(info.record(), indent=1))
         if old is not None and old.layers[0] != info.layers[0]:
             self.delete_layer(old.layers[0])
 
@@ -276,7 +276,8 @@ class ImageRegistry:
         shutil.rmtree(doomed, ignore_errors=True)
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text`` at once: readers see the old file or the new, never half."""
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     with open(temporary, "w", encoding="utf-8") as handle:
         handle.write(text)

@@ -1,0 +1,343 @@
+"""Base images: built from packages with mmdebstrap, imported from a tarball, cached.
+
+A tiny manifest (Debian's essential packages and python3-minimal) keeps the builds short;
+they fetch packages from the Debian archive, the one address besides loopback these tests
+reach. Run as root they build root-mode trees, run as an ordinary user (``make
+test-rootless``) rootless ones: the same assertions hold for both, with the owners each
+mode gives (``rootfs`` module doc).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agentbay_local.images import rootfs
+from agentbay_local.images.base_images import (
+    CACHE_ENV,
+    IMPORTED,
+    MANIFEST_ENV,
+    BaseImage,
+    BaseImageCache,
+)
+from agentbay_local.sandbox import userns
+
+#: Longest a tiny build may take on a loaded 2-core machine.
+BUILD_TIMEOUT_S = 900.0
+TINY = """\
+debian:
+  suite: bookworm
+  mirror: http://deb.debian.org/debian
+  updates: false
+  path_exclude: [/usr/share/man/*, /usr/share/locale/*, /usr/share/doc/*]
+images:
+  tiny:
+    about: the smallest image a session's tool server runs on
+    variant: essential
+    packages: [python3-minimal]
+"""
+DPKG_FORMAT = "${binary:Package}\t${Version}\n"
+
+
+@pytest.fixture
+def cache_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The environment of an ``agentbay local image`` command on a cache of the test's
+    own, with the tiny manifest as the built-ins."""
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    env = dict(os.environ)
+    env[CACHE_ENV] = str(tmp_path / "cache")
+    env[MANIFEST_ENV] = str(tmp_path / "tiny.yaml")
+    yield env
+    rootfs.remove_tree(tmp_path / "cache")  # rootless: trees of subordinate ids
+
+
+def _cache(env: dict[str, str]) -> BaseImageCache:
+    return BaseImageCache(Path(env[CACHE_ENV]), Path(env[MANIFEST_ENV]))
+
+
+def _needs_builder() -> None:
+    problem = rootfs.builder_problem()
+    if problem:
+        pytest.skip(f"base images cannot be built here: {problem}")
+
+
+def _image_command(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agentbay.cli", "local", "image", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _in_tree(tree: Path, *argv: str) -> str:
+    """Run a program of the tree inside it, as the tree's root (chroot)."""
+    chroot = shutil.which("chroot") or "/usr/sbin/chroot"
+    result = subprocess.run(
+        rootfs.as_tree_owner([chroot, str(tree), *argv]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
+    )
+    return result.stdout
+
+
+def _wait_for(condition: object, what: str, timeout_s: float = BUILD_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class _Output:
+    """A command's merged output, read in a thread while it runs."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        import threading
+
+        self.process = process
+        self.text = ""
+        assert process.stdout is not None
+        self._thread = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: io.TextIOBase) -> None:
+        for line in iter(stream.readline, ""):
+            self.text += line
+
+    def finish(self, timeout_s: float = BUILD_TIMEOUT_S) -> int:
+        code = self.process.wait(timeout_s)
+        self._thread.join(30)
+        return code
+
+
+def _owner_of(image_id: int, group: bool = False) -> int:
+    """The host id of a tree's user (or group) id ``image_id`` (root mode: itself;
+    rootless: the sessions' mapping, the user as 0)."""
+    if not userns.rootless():
+        return image_id
+    if image_id == 0:
+        return os.getgid() if group else os.getuid()
+    mapping = userns.id_mapping()
+    ids = mapping.gids if group else mapping.uids
+    assert ids is not None
+    return ids.start + image_id - 1
+
+
+def _leftovers(cache: Path) -> list[str]:
+    """What is in the cache besides records, lock files and published trees."""
+    return sorted(entry for entry in os.listdir(cache) if entry.startswith(".build-"))
+
+
+def _mounts_below(path: Path) -> list[str]:
+    with open("/proc/self/mountinfo") as handle:
+        return [line for line in handle if f" {path}/" in line or f" {path} " in line]
+
+
+def test_concurrent_first_uses_build_once_with_the_versions_dpkg_reports(
+    cache_env: dict[str, str],
+) -> None:
+    _needs_builder()
+    cache_dir = Path(cache_env[CACHE_ENV])
+    first = _Output(_image_command(cache_env, "pull", "tiny"))
+    _wait_for(lambda: cache_dir.is_dir() and _leftovers(cache_dir), "the first build to start")
+    second = _Output(_image_command(cache_env, "pull", "tiny"))
+    assert first.finish() == 0, first.text
+    assert second.finish() == 0, second.text
+    assert "Building tiny" in first.text and "Built tiny in" in first.text
+    assert "Waiting for another build of tiny" in second.text
+    assert "Building tiny" not in second.text, second.text  # it took the first one's result
+
+    image = _cache(cache_env).get("tiny")
+    assert image is not None
+    tree = _cache(cache_env).tree_path(image)
+    assert os.listdir(cache_dir / "t") == [image.tree]
+    assert _leftovers(cache_dir) == [] and _mounts_below(cache_dir) == []
+
+    # Exactly what dpkg inside the tree says, and what its database file says.
+    lines = _in_tree(tree, "dpkg-query", "-W", "-f", DPKG_FORMAT).splitlines()
+    assert image.packages == dict(line.split("\t") for line in lines)
+    assert image.packages == rootfs.read_dpkg_status(tree)
+    assert "python3-minimal" in image.packages and "dpkg" in image.packages
+    version = _in_tree(tree, "/usr/bin/python3", "-c", "import sys; print(sys.version.split()[0])")
+    assert (image.python, image.python_version) == ("/usr/bin/python3", version.strip())
+    assert 50e6 < image.size_bytes < 400e6 and image.rootless == userns.rootless()
+
+    # Owners as the sessions' user namespace needs them; no device nodes, nothing of the
+    # host's resolver or name, the build's dpkg shortcut not left in the image.
+    assert os.lstat(tree / "usr/bin/dpkg").st_uid == _owner_of(0)
+    mail_gid = next(
+        int(line.split(":")[2])
+        for line in (tree / "etc/group").read_text().splitlines()
+        if line.startswith("mail:")
+    )
+    assert os.lstat(tree / "var/mail").st_gid == _owner_of(mail_gid, group=True)
+    assert os.listdir(tree / "dev") == []
+    assert not (tree / "etc/resolv.conf").exists() and not (tree / "etc/hostname").exists()
+    assert "force-unsafe-io" not in (tree / "etc/dpkg/dpkg.cfg.d/99mmdebstrap").read_text()
+    assert (cache_dir / "t").stat().st_mode & 0o077 == 0  # setuid files: the owner's only
+
+    listing = subprocess.run(
+        [sys.executable, "-m", "agentbay.cli", "local", "image", "list"],
+        env=cache_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    row = next(line for line in listing.splitlines() if line.startswith("tiny "))
+    assert "built-in" in row and " built " in row and f"{len(image.packages)} packages" in row
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["term", "kill"])
+def test_an_interrupted_build_leaves_nothing(cache_env: dict[str, str], stop: int) -> None:
+    _needs_builder()
+    cache_dir = Path(cache_env[CACHE_ENV])
+    build = _Output(_image_command(cache_env, "pull", "tiny"))
+    # Stopped while dpkg unpacks into the tree (its mounts, processes and files all exist).
+    _wait_for(
+        lambda: "extracting archives" in build.text or build.process.poll() is not None,
+        "the build to unpack packages",
+    )
+    build.process.send_signal(stop)
+    code = build.finish(120)
+    if stop == signal.SIGTERM:
+        assert code == 130 and "interrupted; nothing was kept" in build.text, build.text
+    else:
+        assert code == -signal.SIGKILL
+    # Its processes die with it; nothing is published, nothing stays mounted.
+    _wait_for(lambda: _mounts_below(cache_dir) == [], "the build's mounts to go", 60)
+    cache = _cache(cache_env)
+    assert cache.get("tiny") is None
+    assert os.listdir(cache_dir / "t") == []
+    if stop == signal.SIGTERM:
+        assert _leftovers(cache_dir) == []
+    else:
+        # A killed build cannot clean up: the next use of the name does, first thing.
+        _wait_for(lambda: not _build_processes(cache_dir), "the build's processes to end", 60)
+        cache.clean("tiny")
+        assert _leftovers(cache_dir) == []
+
+
+def _build_processes(cache_dir: Path) -> list[int]:
+    """Processes whose command line names the cache (the build's mmdebstrap, tar)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if str(cache_dir).encode() in handle.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def _tarball(path: Path) -> Path:
+    """A small root filesystem, as ``docker export`` would give one (gzip-compressed):
+    root's files, a file of uid 1000, a setuid program, a device node, a dpkg database."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+
+        def add(
+            name: str, kind: bytes, mode: int, uid: int = 0, data: bytes = b"", target: str = ""
+        ) -> None:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode, info.uid, info.gid = kind, mode, uid, uid
+            info.size, info.linkname = len(data), target
+            if kind == tarfile.CHRTYPE:
+                info.devmajor, info.devminor = 1, 3
+            archive.addfile(info, io.BytesIO(data) if data else None)
+
+        add("./", tarfile.DIRTYPE, 0o755)
+        for directory in (
+            "etc",
+            "dev",
+            "home",
+            "home/user",
+            "usr",
+            "usr/bin",
+            "var",
+            "var/lib",
+            "var/lib/dpkg",
+        ):
+            add(f"./{directory}/", tarfile.DIRTYPE, 0o755, 1000 if "user" in directory else 0)
+        add("./etc/os-release", tarfile.REGTYPE, 0o644, data=b"ID=imported\n")
+        add("./home/user/notes.txt", tarfile.REGTYPE, 0o600, 1000, b"mine\n")
+        add("./usr/bin/su", tarfile.REGTYPE, 0o4755, data=b"#!/bin/sh\n")
+        add("./usr/bin/python3", tarfile.SYMTYPE, 0o777, target="python3.11")
+        add("./dev/null", tarfile.CHRTYPE, 0o666)
+        status = (
+            b"Package: base-files\nStatus: install ok installed\nArchitecture: amd64\n"
+            b"Version: 12.4\n\nPackage: gone\nStatus: deinstall ok config-files\n"
+            b"Version: 1\n"
+        )
+        add("./var/lib/dpkg/status", tarfile.REGTYPE, 0o644, data=status)
+        add("./var/lib/dpkg/arch", tarfile.REGTYPE, 0o644, data=b"amd64\n")
+    path.write_bytes(gzip.compress(buffer.getvalue()))
+    return path
+
+
+def test_a_tarball_becomes_a_base_image(cache_env: dict[str, str], tmp_path: Path) -> None:
+    problem = rootfs.extractor_problem()
+    if problem:
+        pytest.skip(f"trees cannot be made here: {problem}")
+    tarball = _tarball(tmp_path / "rootfs.tar.gz")
+    imported = _Output(_image_command(cache_env, "import", "mybase", str(tarball)))
+    assert imported.finish(120) == 0, imported.text
+    assert "Imported mybase in" in imported.text
+    cache = _cache(cache_env)
+    image = cache.get("mybase")
+    assert isinstance(image, BaseImage) and image.kind == IMPORTED
+    assert image.source == str(tarball) and image.packages == {"base-files": "12.4"}
+    assert image.python == "/usr/bin/python3"
+    tree = cache.tree_path(image)
+    assert (tree / "etc/os-release").read_text() == "ID=imported\n"
+    assert os.lstat(tree / "etc/os-release").st_uid == _owner_of(0)
+    assert os.lstat(tree / "home/user/notes.txt").st_uid == _owner_of(1000)
+    assert os.lstat(tree / "usr/bin/su").st_mode & 0o7777 == 0o4755
+    assert os.listdir(tree / "dev") == []  # sessions have a /dev of their own
+
+    states = {state.name: state for state in cache.states()}
+    assert states["mybase"].state == "built" and states["tiny"].state == "not built"
+
+    # A built-in's name, or a file that is no tarball: a clear error, nothing kept.
+    refused = _Output(_image_command(cache_env, "import", "tiny", str(tarball)))
+    assert refused.finish(60) == 2 and "is a built-in image" in refused.text
+    (tmp_path / "junk.tar").write_bytes(b"no tarball")
+    broken = _Output(_image_command(cache_env, "import", "other", str(tmp_path / "junk.tar")))
+    assert broken.finish(60) == 2 and "tar failed" in broken.text, broken.text
+    assert "Nothing was kept" in broken.text
+    assert cache.get("other") is None and _leftovers(Path(cache_env[CACHE_ENV])) == []
+    assert os.listdir(Path(cache_env[CACHE_ENV]) / "t") == [image.tree]
+
+    removed = _Output(
+        _image_command(cache_env, "rm", "mybase", "--data-dir", str(tmp_path / "data"))
+    )
+    assert removed.finish(60) == 0 and "Removed base image mybase" in removed.text
+    assert cache.get("mybase") is None and os.listdir(Path(cache_env[CACHE_ENV]) / "t") == []
+
+
+def test_without_mmdebstrap_pull_says_what_to_install(cache_env: dict[str, str]) -> None:
+    env = dict(cache_env, PATH="/nonexistent")
+    pull = _Output(_image_command(env, "pull", "tiny"))
+    assert pull.finish(60) == 2
+    assert "mmdebstrap is not installed" in pull.text
+    assert "apt-get install mmdebstrap" in pull.text and "image import" in pull.text
+    assert not (Path(cache_env[CACHE_ENV]) / "tiny.json").exists()
