@@ -32,6 +32,7 @@ from agentbay_local.images.base_images import (
     BaseImageCache,
 )
 from agentbay_local.sandbox import userns
+from tests.support import system_parts
 
 #: Longest a tiny build may take on a loaded 2-core machine.
 BUILD_TIMEOUT_S = 900.0
@@ -67,6 +68,7 @@ def _cache(env: dict[str, str]) -> BaseImageCache:
 
 
 def _needs_builder() -> None:
+    system_parts.skip_unless_installed("mmdebstrap")
     problem = rootfs.builder_problem()
     if problem:
         pytest.skip(f"base images cannot be built here: {problem}")
