@@ -183,6 +183,8 @@ def build_server(backend: Backend, scope: SlotScope, *, stateful_only: bool) -> 
         on_list_resource_templates=list_templates,
         on_read_resource=read_resource,
     )
+    # OpenTelemetry spans for every message (no-ops without an exporter) cost CPU on each call.
+    server.middleware.clear()
     if stateful_only:
 
         async def no_discover(ctx: Context, params: types.RequestParams) -> types.EmptyResult:

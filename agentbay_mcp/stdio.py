@@ -19,7 +19,9 @@ from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
+from agentbay_mcp import pipes
 from agentbay_mcp.options import ServeOptions
+from agentbay_mcp.pipes import pipe_streams
 from agentbay_mcp.server import ProcessScope, build_server
 from agentbay_mcp.sessions import Backend
 
@@ -37,15 +39,16 @@ async def serve_stdio(options: ServeOptions) -> None:
                     signal.SIGTERM, signal.SIGINT, signal.SIGHUP
                 ) as signals:
                     async for _ in signals:
-                        # The transport reads stdin in a thread that no cancellation can
-                        # interrupt: delete the session, run the exit handlers (an embedded
-                        # runtime stops), and leave.
+                        # The package's transport reads stdin in a thread that no cancellation
+                        # can interrupt: delete the session, run the exit handlers (an
+                        # embedded runtime stops), and leave.
                         await _shutdown(scope, backend)
                         atexit._run_exitfuncs()
                         os._exit(0)
 
             tasks.start_soon(stop_on_signal)
-            async with stdio_server() as (read_stream, write_stream):
+            transport = pipe_streams() if pipes.usable() else stdio_server()
+            async with transport as (read_stream, write_stream):
                 sink, checked = anyio.create_memory_object_stream[SessionMessage | Exception](0)
                 tasks.start_soon(answer_malformed, read_stream, sink, write_stream)
                 await server.run(checked, write_stream, server.create_initialization_options())
@@ -80,6 +83,8 @@ async def answer_malformed(
             error = (
                 types.ErrorData(code=types.PARSE_ERROR, message="Parse error: not JSON")
                 if not_json
+                else types.ErrorData(code=types.INVALID_REQUEST, message=f"Invalid Request: {item}")
+                if isinstance(item, pipes.LineTooLong)
                 else types.ErrorData(
                     code=types.INVALID_REQUEST,
                     message="Invalid Request: not a JSON-RPC 2.0 request, notification or response",

@@ -20,6 +20,7 @@ import mcp_types as types
 import pytest
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
 from agentbay import AgentBay
 from agentbay_local.server import EmbeddedRuntime
@@ -128,6 +129,7 @@ _KILLED = textwrap.dedent(
     import sys, anyio, httpx2
     from mcp.client.client import Client
     from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
     async def main():
         http = httpx2.AsyncClient(headers={"Authorization": "Bearer " + sys.argv[2]})
@@ -156,3 +158,21 @@ def test_a_killed_client_is_freed_after_its_idle_timeout(url: str, bay: AgentBay
         wait_for(lambda: labelled(bay, "http") == [], "the killed client's session freed")
     finally:
         process.kill()
+
+
+def test_a_stateless_request_is_refused_with_the_reason(url: str) -> None:
+    # The 2026-07-28 era has no connection to give a session to; tools/list still answers.
+    async def main() -> tuple[int, str]:
+        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
+        transport = streamable_http_client(url, http_client=http)
+        async with Client(transport, mode="2026-07-28") as c:
+            assert (await c.list_tools()).tools
+            try:
+                await c.call_tool("shell", {"command": "true", "timeout_ms": 5000})
+            except MCPError as exc:
+                return exc.code, exc.message
+            return 0, ""
+
+    code, message = anyio.run(main)
+    assert code == types.INVALID_REQUEST
+    assert "initialize handshake" in message

@@ -35,6 +35,14 @@ def test_hostile_messages_get_json_rpc_errors(runtime: EmbeddedRuntime) -> None:
         assert wire.answer(None)[0]["error"]["code"] == -32600
         wire.send_raw(b"[1, 2, 3]")
         assert wire.answer(None)[0]["error"]["code"] == -32600
+        # A line over the 16 MiB a message may be: dropped and answered, the next one read.
+        wire.send_raw(
+            b'{"jsonrpc": "2.0", "id": 9, "method": "ping", "params": {"x": "'
+            + b"x" * (17 * 1024 * 1024)
+            + b'"}}'
+        )
+        too_long = wire.answer(None)[0]["error"]
+        assert too_long["code"] == -32600 and "over" in too_long["message"]
         wire.send({"id": 6, "method": "ping"})
         assert wire.answer(6)[0]["result"] == {}
         shell = wire.call(7, "shell", {"command": "echo alive", "timeout_ms": 5000})
