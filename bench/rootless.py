@@ -1,5 +1,9 @@
 """Rootless sessions against root ones, measured in the same run (``python -m bench.rootless``).
 
+With ``--old TREE [--new TREE]``: the new tree (default this one) against the old (before
+and after a change), in both modes, the four alternating round by round (``git worktree
+add /tmp/old <commit>`` makes a TREE).
+
 Run as root. The same measurement runs as root and, through ``runuser``, as the ordinary
 user that ``.ci/test-rootless --prepare`` sets up (a copy of this checkout and a venv in its
 home): create -> first command with no pool (every sandbox started from scratch, where the
@@ -73,6 +77,74 @@ def _as_user(user: str, python: str, checkout: str, sessions: int) -> dict[str, 
     return dict(json.loads(output.stdout.splitlines()[-1]))
 
 
+def _child(tree: Path, sessions: int, python: str, user: str | None) -> dict[str, list[float]]:
+    """One round of ``tree``'s code (``PYTHONPATH``) as root, or as ``user``."""
+    argv = [python, "-m", "bench.rootless", "--child", str(sessions)]
+    if user is not None:
+        argv = ["runuser", "-u", user, "--", "env", f"PYTHONPATH={tree}", *argv]
+    output = subprocess.run(
+        argv,
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if output.returncode != 0:
+        raise SystemExit(f"the round of {tree} failed: {output.stderr[-2000:]}")
+    return dict(json.loads(output.stdout.splitlines()[-1]))
+
+
+def _user_copy(tree: Path, user: str, home: Path, name: str) -> Path:
+    """A copy of ``tree``'s files the user can read, in its home."""
+    copy = home / name
+    subprocess.run(["rm", "-rf", str(copy)], check=True)
+    subprocess.run(["runuser", "-u", user, "--", "mkdir", "-p", str(copy)], check=True)
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=tree,
+        capture_output=True,
+        check=True,
+    ).stdout
+    packed = subprocess.run(
+        ["tar", "--null", "-cf", "-", "-T", "-"], cwd=tree, input=files, capture_output=True
+    ).stdout
+    subprocess.run(["runuser", "-u", user, "--", "tar", "-xf", "-", "-C", str(copy)], input=packed)
+    return copy
+
+
+def compare(old: Path, new: Path, rounds: int, sessions: int, user: str, python: str) -> None:
+    """Before (``old``) against after (``new``), root and rootless, rounds alternating."""
+    home = Path(os.path.expanduser(f"~{user}"))
+    trees = {"before": old, "after": new}
+    copies = {name: _user_copy(tree, user, home, f"bench-{name}") for name, tree in trees.items()}
+    totals: dict[str, dict[str, list[float]]] = {}
+    for _ in range(rounds):
+        for name, tree in trees.items():
+            for mode, side in (("root", tree), ("rootless", copies[name])):
+                samples = _child(
+                    side,
+                    sessions,
+                    sys.executable if mode == "root" else python,
+                    None if mode == "root" else user,
+                )
+                for key, values in samples.items():
+                    totals.setdefault(f"{mode} {name}", {}).setdefault(key, []).extend(values)
+    print(f"{os.cpu_count()} CPUs, {rounds} rounds x {sessions}, before {old}, after {new}")
+    for mode in ("root", "rootless"):
+        before, after = totals[f"{mode} before"], totals[f"{mode} after"]
+        for key, unit, scale in (
+            ("cold", "ms", 1000),
+            ("warm", "ms", 1000),
+            ("idle_rss", "MiB", 1 / 2**20),
+        ):
+            b, a = p50(before[key]) * scale, p50(after[key]) * scale
+            print(
+                f"{mode:<9} {key:<9} p50 before {b:7.1f} {unit}  after {a:7.1f} {unit}  "
+                f"ratio {a / b:.2f}"
+            )
+
+
 def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -82,6 +154,8 @@ def main() -> None:
     parser.add_argument("--user", default=os.environ.get("AGENTBAY_CI_USER", "agentbay-ci"))
     parser.add_argument("--python", help="the user's interpreter (default: prepare one)")
     parser.add_argument("--checkout", help="a checkout the user can read (with --python)")
+    parser.add_argument("--old", type=Path, help="compare a tree (--new) against OLD instead")
+    parser.add_argument("--new", type=Path, default=REPO, help="the tree after (with --old)")
     options = parser.parse_args()
     if options.child is not None:
         print(json.dumps(asyncio.run(_round(options.child))))
@@ -99,6 +173,10 @@ def main() -> None:
             env={**os.environ, "AGENTBAY_CI_USER": options.user},
         )
         python, checkout = prepared.stdout.split()[-2:]
+    if options.old is not None:
+        old, new = options.old.resolve(), options.new.resolve()
+        compare(old, new, options.rounds, options.sessions, options.user, python)
+        return
     totals: dict[str, dict[str, list[float]]] = {"root": {}, "rootless": {}}
     for _ in range(options.rounds):
         rounds = {
