@@ -213,6 +213,18 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
         return False
 
 
+def delete_file(args: dict[str, Any], ctx: object) -> str:
+    """Delete one file (or symbolic link); a directory is refused, as ``rm`` without -r."""
+    path = ta.path(args)
+    if os.path.isdir(path) and not os.path.islink(path):
+        raise ta.ToolError(f"Error: EISDIR: illegal operation on a directory, unlink '{path}'")
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        raise ta.os_error(exc, "unlink", path) from None
+    return f"Successfully deleted {path}"
+
+
 def move_file(args: dict[str, Any], ctx: object) -> str:
     """Move or rename; fails if the destination exists."""
     source = ta.path(args, "source")

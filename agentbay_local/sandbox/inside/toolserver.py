@@ -38,7 +38,16 @@ import signal
 import sys
 import threading
 
-from . import browser, exec_tools, file_changes, fs_tools, network, procs
+from . import (
+    browser,
+    env_tools,
+    exec_tools,
+    file_changes,
+    fs_tools,
+    metrics_tools,
+    network,
+    procs,
+)
 from . import tool_args as ta
 
 TYPE_CHECKING = False
@@ -188,6 +197,10 @@ class ToolServer:
             "read_multiple_files": fs_tools.read_multiple_files,
             "search_files": fs_tools.search_files,
             "write_file": fs_tools.write_file,
+            "delete_file": fs_tools.delete_file,
+            "set_env": env_tools.set_env,
+            "get_env": env_tools.get_env,
+            "get_metrics": metrics_tools.get_metrics,
             "get_file_change": self.watcher.changes,
             "stopChrome": browser.stop_chrome,
             "page_use_navigate": browser.page_use_navigate,

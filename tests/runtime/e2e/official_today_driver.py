@@ -99,6 +99,22 @@ if hasattr(session.file_system, "upload_file"):
     record("download", [down.success, failure(down)])
     record("downloaded", target.read_text() if target.exists() else None)
 
+# The tools 0.22 added: environment variables, metrics, delete_file.
+if hasattr(session, "env"):
+    env_set = session.env.set({"TODAY_VAR": "set by 0.22"})
+    record("env_set", [env_set.success, failure(env_set)])
+    record("env_seen", shell(session, "echo $TODAY_VAR").output)
+    record("env_get", session.env.get(["TODAY_VAR"]).envs)
+if hasattr(session, "get_metrics"):
+    metrics = session.get_metrics()
+    record("metrics", [metrics.success, failure(metrics)])
+    record("metrics_mem_used", metrics.metrics.mem_used if metrics.metrics else 0)
+if hasattr(session.file_system, "delete_file"):
+    session.file_system.write_file("/tmp/delete-me", "x")
+    removed = session.file_system.delete_file("/tmp/delete-me")
+    record("delete_file", [removed.success, failure(removed)])
+    record("deleted_gone", shell(session, "test -e /tmp/delete-me; echo $?").output)
+
 # Contexts bound to the running session, listed, filled by a sync, then cleared (0.22).
 if hasattr(session.context, "bind"):
     got = client.context.get(f"today-{sid}", create=True)

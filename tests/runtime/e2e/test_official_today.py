@@ -90,6 +90,10 @@ def test_official_022_client_today_flows(
     assert got["keep_alive"] == [True, ""]
     assert got["upload"] == [True, ""] and got["uploaded"] == "uploaded by today's client"
     assert got["download"] == [True, ""] and got["downloaded"] == "from the session\n"
+    assert got["env_set"] == [True, ""] and got["env_seen"] == "set by 0.22\n"
+    assert got["env_get"] == {"TODAY_VAR": "set by 0.22"}
+    assert got["metrics"] == [True, ""] and got["metrics_mem_used"] > 0
+    assert got["delete_file"] == [True, ""] and got["deleted_gone"] == "1\n"
     assert got["bind"] == [True, ""] and got["bound_listed"] is True
     assert got["sync_upload"] is True and got["files_before_clear"] == ["one.txt"]
     assert got["clear"] == [True, "", "available"] and got["files_after_clear"] == []

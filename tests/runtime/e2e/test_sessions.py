@@ -177,7 +177,7 @@ def test_list_mcp_tools_reads_the_catalogue(api: Api) -> None:
     tools = json.loads(api.call("ListMcpTools", ImageId="code_latest"))
     names = {tool["name"] for tool in tools}
     assert {"shell", "run_code", "read_file", "get_file_change"} <= names
-    assert len(names) == 13
+    assert len(names) == 16
     desktop = {
         tool["name"] for tool in json.loads(api.call("ListMcpTools", ImageId="linux_latest"))
     }
