@@ -1,7 +1,8 @@
 """The session management tools: create (image, labels), list, delete, info.
 
-Pause and resume are not offered: the AgentBay API description this SDK is built from has no
-pause or resume action today (the cloud's beta pause is whitelist-only and not in it).
+Pause and resume are not offered: the API description has PauseSessionAsync and
+ResumeSessionAsync (the local runtime serves them), but the SDK has no public method for them
+yet, and this server uses the SDK's public API only.
 """
 
 from __future__ import annotations

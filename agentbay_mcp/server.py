@@ -22,13 +22,16 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from agentbay.aio import AsyncSession
 from agentbay.exceptions import AgentBayError
 from agentbay_mcp import manage
-from agentbay_mcp.results import tool_result
+from agentbay_mcp.results import tool_error, tool_result
 from agentbay_mcp.sessions import Backend, SessionSlot, SessionUnavailable
 
 #: The live view's URL, as a resource.
 LIVE_VIEW_URI = "agentbay://session/live-view"
 #: A session file by absolute path: agentbay://session/files/tmp/a.txt is /tmp/a.txt.
 FILES_PREFIX = "agentbay://session/files/"
+#: The backend's code for a session it has released (idle timeout, maximum run time, a delete
+#: from elsewhere), as the SDK's error text carries it.
+SESSION_RELEASED = "InvalidMcpSession.NotFound"
 #: MCP's "resource not found" error code.
 RESOURCE_NOT_FOUND = -32002
 #: A tool call's arguments may be at most this large as JSON (the HTTP transport's body limit
@@ -123,8 +126,22 @@ def build_server(backend: Backend, scope: SlotScope, *, stateful_only: bool) -> 
         try:
             session = await slot.session()
         except SessionUnavailable as exc:
-            return types.CallToolResult(content=[types.TextContent(text=str(exc))], is_error=True)
+            return tool_error(str(exc))
         result = await session.call_mcp_tool(params.name, args)
+        if not result.success and SESSION_RELEASED in result.error_message:
+            try:
+                session = await slot.replace_released(session)
+            except SessionUnavailable as exc:
+                return tool_error(f"{result.error_message} ({exc})")
+            result = await session.call_mcp_tool(params.name, args)
+            answer = await tool_result(params.name, result, backend.options.max_output_chars)
+            note = (
+                "[agentbay mcp: the previous session was released by the backend (idle too "
+                f"long, or deleted); this call ran in a new session, {session.session_id}: the "
+                "old session's files and processes are gone]"
+            )
+            answer.content.append(types.TextContent(text=note))
+            return answer
         return await tool_result(params.name, result, backend.options.max_output_chars)
 
     async def list_resources(

@@ -144,6 +144,20 @@ class SessionSlot:
             self._session, self._owned = None, False
             return session.session_id
 
+    async def replace_released(self, gone: AsyncSession) -> AsyncSession:
+        """The backend released ``gone`` (its idle timeout, a delete from elsewhere): forget it
+        and make a new session (never for an attached one: that is the user's to replace).
+
+        Raises:
+            SessionUnavailable: the session was attached, or a new one could not be made.
+        """
+        async with self._lock:
+            if self._session is gone:
+                if not self._owned:
+                    raise SessionUnavailable(f"the attached session {gone.session_id} is gone")
+                self._session, self._owned = None, False
+        return await self.session()
+
     async def release(self) -> None:
         """The client went away: delete the session the server made for it (not an attached
         one, nor any with ``--keep``). Never raises; bounded by ``RELEASE_TIMEOUT_S``."""

@@ -129,7 +129,6 @@ _KILLED = textwrap.dedent(
     import sys, anyio, httpx2
     from mcp.client.client import Client
     from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPError
 
     async def main():
         http = httpx2.AsyncClient(headers={"Authorization": "Bearer " + sys.argv[2]})

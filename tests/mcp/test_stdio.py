@@ -182,3 +182,21 @@ def test_session_management_tools(runtime: EmbeddedRuntime, bay: AgentBay) -> No
     assert out["hostname"].strip() == sid
     assert out["deleted"] == {"deleted": sid}
     assert out["after_delete"] == []
+
+
+def test_a_session_released_behind_the_server_is_replaced_saying_so(
+    runtime: EmbeddedRuntime, bay: AgentBay
+) -> None:
+    async def body(client: Client) -> tuple[str, types.CallToolResult, list[str]]:
+        first = json.loads(text(await client.call_tool("session_info", {})))["session_id"]
+        # Released by someone else (as the runtime's idle release does).
+        assert bay.get(first).session.delete().success
+        answer = await client.call_tool("shell", {"command": "hostname", "timeout_ms": 5000})
+        return first, answer, labelled(bay, "stdio-replaced")
+
+    first, answer, during = run(runtime, body, "--label", "test=stdio-replaced")
+    assert not answer.is_error, answer.content
+    out, note = (item.text for item in answer.content if isinstance(item, types.TextContent))
+    assert during == [out.strip()] and out.strip() != first
+    assert "released by the backend" in note and out.strip() in note
+    assert labelled(bay, "stdio-replaced") == []
