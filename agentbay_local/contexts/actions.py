@@ -43,6 +43,11 @@ def iso(timestamp: float) -> str:
 FILE_TRANSFER_PATH = "/temp/file-transfer"
 
 
+def _internal_name(session_id: str) -> str:
+    """The name of a session's file-transfer context (GetAndLoadInternalContext)."""
+    return f"file-transfer-{session_id}"
+
+
 def _context_data(row: ContextRow) -> dict[str, Any]:
     """A context as the description's ``Context`` (the model the SDK decodes it with)."""
     return WireContext(
@@ -423,21 +428,30 @@ class ContextActions:
 
     def internal(self, fields: dict[str, Any]) -> list[dict[str, str]]:
         """GetAndLoadInternalContext: the session's file-transfer context (0.13+ ask for it
-        instead of naming one at create, as 0.9.3 did), made at the first ask and mapped to
-        FILE_TRANSFER_PATH without a policy, so it is never uploaded by itself. It outlives
-        the session, as 0.9.3's file-transfer contexts do."""
+        instead of naming one at create, as 0.9.3 did), made at the first ask, mapped to
+        FILE_TRANSFER_PATH without a policy (never uploaded by itself) and deleted with the
+        session (``forget_internal``)."""
         row = self._running.get(fields["SessionId"])
         kind = fields.get("ContextTypes.1") or "file_transfer"
         if kind != "file_transfer":
             raise invalid(
                 "ContextTypes", f"the local runtime knows file_transfer only, not {kind!r}"
             )
-        name = f"file-transfer-{row.id}"
+        name = _internal_name(row.id)
         context = self._store.context_by_name(name) or self._store.add_context(
             "ctx-" + secrets.token_hex(8), name
         )
         self._store.add_session_context(row.id, context.id, FILE_TRANSFER_PATH, "")
         return [{"ContextId": context.id, "ContextPath": FILE_TRANSFER_PATH, "ContextType": kind}]
+
+    async def forget_internal(self, session_id: str) -> None:
+        """Delete a released session's file-transfer context, if it asked for one."""
+        row = self._store.context_by_name(_internal_name(session_id))
+        if row is None:
+            return
+        async with self.lock(row.id):
+            self._store.delete_context(row.id)
+            await asyncio.to_thread(self.tree(row.id).delete)
 
     def sync(self, fields: dict[str, Any]) -> None:
         """SyncContext: start the matching uploads or downloads in the background."""

@@ -98,3 +98,7 @@ def test_internal_file_transfer_context(api: Api, session_id: str) -> None:
     assert first[0]["ContextPath"] == "/temp/file-transfer"
     bound = api.call("DescribeSessionContexts", SessionId=session_id)
     assert [b["ContextId"] for b in bound] == [first[0]["ContextId"]]
+    api.call("ReleaseMcpSession", SessionId=session_id)
+    with pytest.raises(RpcError) as gone:  # deleted with the session that asked for it
+        api.call("GetContext", ContextId=first[0]["ContextId"])
+    assert gone.value.code == "InvalidContext.NotFound"
