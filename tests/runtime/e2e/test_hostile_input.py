@@ -35,11 +35,13 @@ QUERY = "Format=json&Version=2025-05-06&Timestamp=2026-12-01T10%3A00%3A00Z&Signa
 #: Every answer must come well within this; a hang fails the test instead of the suite.
 REQUEST_TIMEOUT_S = 30.0
 
-#: ReleaseMcpSession is tested on its own, away from the victim session it would end.
+#: Actions that end or freeze the session they name are tested on their own, away from the
+#: victim session every other action is aimed at.
+ENDS_OR_FREEZES = ("DeleteSessionAsync", "PauseSessionAsync", "ReleaseMcpSession")
 ACTIONS = sorted(
     path.removeprefix("/#")
     for path in description()["paths"]
-    if path.startswith("/#") and path != "/#ReleaseMcpSession"
+    if path.startswith("/#") and path.removeprefix("/#") not in ENDS_OR_FREEZES
 )
 TOOLS = {tool["name"]: tool for tool in description()["x-mcp-tools"]}
 
@@ -201,11 +203,12 @@ def test_every_action_answers_hostile_forms_by_the_description(
     assert hostile_api.text(victim, "shell", command="echo alive", timeout_ms=5000) == "alive\n"
 
 
-def test_release_answers_hostile_forms(hostile_runtime: EmbeddedRuntime) -> None:
+@pytest.mark.parametrize("action", ENDS_OR_FREEZES)
+def test_ending_actions_answer_hostile_forms(action: str, hostile_runtime: EmbeddedRuntime) -> None:
     @_SETTINGS
-    @given(body=_forms("ReleaseMcpSession", "session-notavictim00000"))
+    @given(body=_forms(action, "session-notavictim00000"))
     def case(body: bytes) -> None:
-        _check(_post(hostile_runtime, "ReleaseMcpSession", body), "ReleaseMcpSession")
+        _check(_post(hostile_runtime, action, body), action)
 
     case()
 
