@@ -56,8 +56,10 @@ def parts() -> dict[str, Part]:
 
 def install_command(packages: list[str]) -> str:
     """The command that installs ``packages`` on this machine, as this user would type it."""
-    sudo = "" if os.geteuid() == 0 else "sudo "
-    return f"{sudo}apt-get install -y {' '.join(packages)}"
+    command = f"apt-get install -y {' '.join(packages)}"
+    if os.geteuid() == 0:
+        return command
+    return f"sudo {command}" if shutil.which("sudo") else f"(as root) {command}"
 
 
 def missing_reason(*packages: str) -> str | None:
