@@ -147,11 +147,24 @@ def set_hostname(pid: int, hostname: str) -> None:
     """Set the hostname of the sandbox whose PID 1 is ``pid`` (host PID), rootless.
 
     A multi-threaded process can never join a user namespace, and without joining it the
-    runtime's user has no right to set the sandbox's hostname: a short ``nsenter`` does it.
+    runtime's user has no right to set the sandbox's hostname: a short ``nsenter`` does it,
+    keeping its ids (entering the namespace gives it the capabilities there): by default
+    nsenter would drop its groups, which a namespace without a group mapping by newgidmap
+    (no uidmap package) refuses.
     """
     try:
         result = subprocess.run(
-            ["nsenter", "-t", str(pid), "--user", "--uts", "--", "hostname", hostname],
+            [
+                "nsenter",
+                "--preserve-credentials",
+                "-t",
+                str(pid),
+                "--user",
+                "--uts",
+                "--",
+                "hostname",
+                hostname,
+            ],
             capture_output=True,
             timeout=NSENTER_TIMEOUT_S,
             env={"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"},
