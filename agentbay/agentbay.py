@@ -9,9 +9,6 @@ errors; ``endpoint="local"`` runs the embedded local runtime.
 
 from __future__ import annotations
 
-import os
-import time
-
 from agentbay.exceptions import AgentBayError, ServerError
 
 # Everything else is imported where it is first needed: ``from agentbay import AgentBay``
@@ -70,7 +67,6 @@ def __getattr__(name: str) -> Any:
     return lazy_attribute(__name__, _LAZY, name)
 
 
-FILE_TRANSFER_PATH = "/temp/file-transfer"
 #: create(): status checks of the context downloads, at most this many...
 CREATE_SYNC_MAX_CHECKS = 150
 #: ...at most this far apart (0.9 waits 2 s before every check; we start sooner).
@@ -169,36 +165,14 @@ class AgentBay:
         self._sessions.pop(session_id, None)
 
     # ---- create ----
-    def _file_transfer_context(self) -> str | None:
-        """A new context for one session's upload_file/download_file.
-
-        One per session, as 0.9.3 makes one per ``create``: a transfer stages the file in
-        the context under its session path, so two sessions sharing a context and a path
-        would swap each other's bytes. The name adds a random part to 0.9.3's
-        ``file-transfer-context-<unix time>`` (two creates in one second shared a context).
-        """
-        # os.urandom(4).hex() is secrets.token_hex(4) without importing hashlib and hmac.
-        name = f"file-transfer-context-{int(time.time())}-{os.urandom(4).hex()}"
-        try:
-            answer = self.api.call("GetContext", {"Name": name, "AllowCreate": True})
-        except AgentBayError as exc:
-            from agentbay.logger import log
-
-            log.warning("cannot create the file transfer context: %s", exc)
-            return None
-        from agentbay._rendered.openapi.models import Context
-
-        data = answer.data_as(Context)
-        if not answer.failed and data is not None and data.id:
-            return str(data.id)
-        return None
-
     def create(self, params: CreateSessionParams | None = None) -> SessionResult:
         """Create a session.
 
-        Context syncs of ``params`` are downloaded into the session before this returns, and a
-        file-transfer context is mounted at ``/temp/file-transfer`` for ``upload_file`` /
-        ``download_file``. Unlike 0.9.3, ``params.context_syncs`` is not modified.
+        Context syncs of ``params`` are downloaded into the session before this returns.
+        Unlike 0.9.3 no file-transfer context is made here (one request less per create):
+        ``upload_file`` / ``download_file`` ask for the session's own on first use
+        (``GetAndLoadInternalContext``, as 0.13 on), and it goes with the session.
+        ``params.context_syncs`` is not modified.
 
         Returns:
             ``SessionResult`` with ``session`` on success; never raises for API or transport
@@ -220,13 +194,10 @@ class AgentBay:
     def _create(self, params: CreateSessionParams) -> SessionResult:
         from agentbay._rendered.openapi.models import CreateMcpSessionData
         from agentbay._types.response import SessionResult
-        from agentbay.context_sync import ContextSync, persistence_data_list
+        from agentbay.context_sync import persistence_data_list
         from agentbay.session import Session
 
         syncs: list[ContextSync] = list(params.context_syncs or [])
-        transfer_id = self._file_transfer_context()
-        if transfer_id:
-            syncs.append(ContextSync(transfer_id, FILE_TRANSFER_PATH))
         if params.browser_context is not None:
             syncs.append(_browser_context_sync(params.browser_context))
         fields: dict[str, Any] = {"VpcResource": bool(params.is_vpc)}
@@ -264,7 +235,6 @@ class AgentBay:
         session.image_id = params.image_id
         session.extra_configs = params.extra_configs
         session.enableBrowserReplay = bool(params.enable_browser_replay)
-        session.file_transfer_context_id = transfer_id
         self._sessions[session_id] = session
         if session.is_vpc:
             try:

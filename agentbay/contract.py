@@ -11,12 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from agentbay._core.timeouts import ToolTimeout, in_session_deadline_s
-from agentbay._rendered.openapi.models import Context, FileUrlData, SessionSummary
+from agentbay._rendered.openapi.models import Context, FileUrlData, InternalContext, SessionSummary
 from agentbay.logger import RedactingFilter, get_logger, register_secret
 
 __all__ = [
     "Context",
     "FileUrlData",
+    "InternalContext",
     "RedactingFilter",
     "SessionSummary",
     "ToolTimeout",

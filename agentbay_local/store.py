@@ -58,6 +58,13 @@ CREATE TABLE IF NOT EXISTS sync_tasks (
     finish_time INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS sync_tasks_session ON sync_tasks(session_id);
+-- A session's own contexts (GetAndLoadInternalContext): removed with the session.
+CREATE TABLE IF NOT EXISTS internal_contexts (
+    session_id TEXT NOT NULL,
+    context_type TEXT NOT NULL,
+    context_id TEXT NOT NULL,
+    PRIMARY KEY (session_id, context_type)
+);
 """
 
 RUNNING = "RUNNING"
@@ -355,6 +362,49 @@ class Store:
     def delete_context(self, context_id: str) -> None:
         """Forget a context (its files are removed by the caller)."""
         self._db.execute("DELETE FROM contexts WHERE id = ?", (context_id,))
+        self._db.execute("DELETE FROM internal_contexts WHERE context_id = ?", (context_id,))
+
+    # ---- a session's internal contexts ----
+    def internal_context(self, session_id: str, context_type: str) -> str | None:
+        """The id of a session's internal context of ``context_type``, if it has one."""
+        found = self._db.execute(
+            "SELECT context_id FROM internal_contexts WHERE session_id = ? AND context_type = ?",
+            (session_id, context_type),
+        ).fetchone()
+        return str(found[0]) if found else None
+
+    def add_internal_context(
+        self, session_id: str, context_type: str, context_id: str, name: str, path: str
+    ) -> None:
+        """Create a session's internal context, mounted (policy-less) at ``path``."""
+        now = time.time()
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "INSERT INTO contexts (id, name, created_at, last_used_at) VALUES (?, ?, ?, ?)",
+                (context_id, name, now, now),
+            )
+            self._db.execute(
+                "INSERT INTO internal_contexts VALUES (?, ?, ?)",
+                (session_id, context_type, context_id),
+            )
+            self.add_session_context(session_id, context_id, path, "")
+
+    def internal_contexts(self, session_id: str | None = None) -> list[str]:
+        """Ids of the internal contexts of ``session_id``, or (None) of every session that is
+        no longer live (released, or failed)."""
+        if session_id is not None:
+            rows = self._db.execute(
+                "SELECT context_id FROM internal_contexts WHERE session_id = ?", (session_id,)
+            ).fetchall()
+        else:
+            rows = self._db.execute(
+                "SELECT i.context_id FROM internal_contexts i"
+                " LEFT JOIN sessions s ON s.id = i.session_id"
+                " WHERE s.id IS NULL OR s.status IN (?, ?)",
+                (RELEASED, FAILED),
+            ).fetchall()
+        return [str(row[0]) for row in rows]
 
     # ---- sync tasks ----
     def add_task(self, session_id: str, context_id: str, path: str, task_type: str) -> int:

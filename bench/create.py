@@ -7,7 +7,10 @@ then ``python -m bench.create 40 /tmp/old .``. The client is always this tree's 
 each create the pool is warm (``bench.warm``), as in ``make bench``.
 
 Printed per tree: p50/p95 of the whole, and the p50 of each request of it (the SDK's create
-is GetContext, CreateMcpSession, GetContextInfo; the command is a CallMcpTool).
+is CreateMcpSession alone since the file-transfer context is made by the first transfer;
+before, GetContext, CreateMcpSession, GetContextInfo; the command is a CallMcpTool). To see
+an older SDK too, run this module from that checkout (``cd /tmp/old && python -m
+bench.create 20``): ``python -m`` imports the ``agentbay`` of the working directory.
 """
 
 from __future__ import annotations
@@ -94,8 +97,8 @@ def main() -> None:
         for number in range(rounds):
             for side in sides if number % 2 == 0 else sides[::-1]:
                 side.once()
-        limit = 4 * http_round_trip_s(100) + spawn_echo_s(30)
-        print(f"machine limit (4 HTTP round trips + bash -c 'echo x'): {ms(limit)}")
+        limit = 2 * http_round_trip_s(100) + spawn_echo_s(30)
+        print(f"machine limit (2 HTTP round trips + bash -c 'echo x'): {ms(limit)}")
         for side in sides:
             steps = ", ".join(f"{name} {ms(p50(times))}" for name, times in side.steps.items())
             print(

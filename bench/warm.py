@@ -54,8 +54,12 @@ def tree_cpu_ticks(root_pid: int) -> int:
 
 
 def pooled_count(sessions_dir: Path) -> int:
-    """How many pooled sandboxes (started or starting) the runtime has."""
-    return sum(1 for entry in os.scandir(sessions_dir) if entry.name.startswith("pool-"))
+    """How many pooled sandboxes (started or starting) the runtime has (none while the
+    runtime has not made its sessions folder yet)."""
+    try:
+        return sum(1 for entry in os.scandir(sessions_dir) if entry.name.startswith("pool-"))
+    except FileNotFoundError:
+        return 0
 
 
 def wait_for_warm_pool(

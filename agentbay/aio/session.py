@@ -98,7 +98,8 @@ class AsyncSession:
         mcp_tools: the tools listed by ``list_mcp_tools`` (VPC sessions route by them).
         image_id: the image the session was created from (None when unknown).
         extra_configs: the ``ExtraConfigs`` given at creation.
-        file_transfer_context_id: the context ``upload_file``/``download_file`` go through.
+        file_transfer_context_id: the context ``upload_file``/``download_file`` go through
+            (None until the first transfer asks for it).
     """
 
     def __init__(self, agent_bay: AsyncAgentBay, session_id: str) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from agentbay.contract import Context as WireContext
-from agentbay.contract import FileUrlData
+from agentbay.contract import FileUrlData, InternalContext
 from agentbay_local.contexts.archives import ArchiveError, unpack_into_session
 from agentbay_local.contexts.files import ContextPathError, ContextTree, clean_key
 from agentbay_local.contexts.sync_policy import ExtractRule, SyncSpec
@@ -172,11 +172,45 @@ class ContextActions:
         return row
 
     def recover(self) -> None:
-        """Clean partial writes every context may have from a crash."""
+        """Clean partial writes every context may have from a crash; remove the internal
+        contexts of sessions that are gone (an earlier run ended without releasing them)."""
+        for context_id in self._store.internal_contexts():
+            self._store.delete_context(context_id)
+            self.tree(context_id).delete()
         root = self._data_dir / "contexts"
         if root.exists():
             for child in root.iterdir():
                 ContextTree(child).recover()
+
+    # ---- a session's internal contexts ----
+    def internal(self, fields: dict[str, Any]) -> list[dict[str, Any]]:
+        """GetAndLoadInternalContext: the session's file-transfer context (0.13+ ask for it
+        instead of naming one at create, as 0.9.3 did), made at the first ask (a create never
+        pays for it), mapped to FILE_TRANSFER_PATH without a policy, so it is never uploaded
+        by itself, and removed with the session (0.9.3's outlived it, one per create)."""
+        row = self._running.get(fields["SessionId"])
+        kind = fields.get("ContextTypes.1") or "file_transfer"
+        if kind != "file_transfer":
+            raise invalid(
+                "ContextTypes", f"the local runtime knows file_transfer only, not {kind!r}"
+            )
+        context_id = self._store.internal_context(row.id, kind)
+        if context_id is None:
+            context_id = "ctx-" + secrets.token_hex(8)
+            self._store.add_internal_context(
+                row.id, kind, context_id, _internal_name(row.id), FILE_TRANSFER_PATH
+            )
+        found = InternalContext(
+            context_id=context_id, context_path=FILE_TRANSFER_PATH, context_type=kind
+        )
+        return [found.to_dict()]
+
+    async def drop_internal(self, session_id: str) -> None:
+        """Remove a released session's internal contexts and their files."""
+        for context_id in self._store.internal_contexts(session_id):
+            async with self.lock(context_id):
+                self._store.delete_context(context_id)
+                await asyncio.to_thread(self.tree(context_id).delete)
 
     # ---- PersistenceDataList and session start/release ----
     def parse_persistence(self, value: Any) -> list[SyncSpec]:
@@ -426,33 +460,6 @@ class ContextActions:
             )
         return found
 
-    def internal(self, fields: dict[str, Any]) -> list[dict[str, str]]:
-        """GetAndLoadInternalContext: the session's file-transfer context (0.13+ ask for it
-        instead of naming one at create, as 0.9.3 did), made at the first ask, mapped to
-        FILE_TRANSFER_PATH without a policy (never uploaded by itself) and deleted with the
-        session (``forget_internal``)."""
-        row = self._running.get(fields["SessionId"])
-        kind = fields.get("ContextTypes.1") or "file_transfer"
-        if kind != "file_transfer":
-            raise invalid(
-                "ContextTypes", f"the local runtime knows file_transfer only, not {kind!r}"
-            )
-        name = _internal_name(row.id)
-        context = self._store.context_by_name(name) or self._store.add_context(
-            "ctx-" + secrets.token_hex(8), name
-        )
-        self._store.add_session_context(row.id, context.id, FILE_TRANSFER_PATH, "")
-        return [{"ContextId": context.id, "ContextPath": FILE_TRANSFER_PATH, "ContextType": kind}]
-
-    async def forget_internal(self, session_id: str) -> None:
-        """Delete a released session's file-transfer context, if it asked for one."""
-        row = self._store.context_by_name(_internal_name(session_id))
-        if row is None:
-            return
-        async with self.lock(row.id):
-            self._store.delete_context(row.id)
-            await asyncio.to_thread(self.tree(row.id).delete)
-
     def sync(self, fields: dict[str, Any]) -> None:
         """SyncContext: start the matching uploads or downloads in the background."""
         row = self._running.get(fields["SessionId"])
@@ -463,10 +470,12 @@ class ContextActions:
         context_id, path = fields.get("ContextId"), fields.get("Path")
         if context_id:
             self.existing(context_id)
+        # A sync of every context leaves out the session's internal ones (staging areas).
+        internal = () if context_id else self._store.internal_contexts(row.id)
         specs = [
             SyncSpec(cid, mount, text, json.loads(text) if text else {})
             for cid, mount, text in self._store.session_contexts(row.id)
-            if not context_id or cid == context_id
+            if (cid == context_id if context_id else cid not in internal)
         ]
         if context_id and not specs:
             specs = [SyncSpec(context_id, path or "/")]

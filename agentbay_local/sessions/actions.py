@@ -291,7 +291,7 @@ class SessionActions:
             self._links.close_session(session_id)
             await self._sandboxes.release(session_id)
             await asyncio.to_thread(self._freezer.forget, session_id)
-            await self._contexts.forget_internal(session_id)
+            await self._contexts.drop_internal(session_id)
             self._store.mark_released(session_id)
             self._running.forget(session_id)
         finally:

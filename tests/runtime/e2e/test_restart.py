@@ -12,6 +12,7 @@ import pytest
 
 from agentbay_local.sandbox import userns
 from tests.runtime.e2e.api import Api, RpcError
+from tests.runtime.e2e.test_contexts import wait_for_tasks
 from tests.support.spawn import free_port, serve_argv, stop_serve, wait_until_listening
 
 
@@ -42,6 +43,20 @@ def test_crash_then_restart(tmp_path: Path) -> None:
     api = Api(f"http://127.0.0.1:{port}", "k1")
     context_id = api.call("GetContext", Name="survivor", AllowCreate=True)["Id"]
     session_id = api.create_session()
+    (internal,) = api.call(
+        "GetAndLoadInternalContext", SessionId=session_id, **{"ContextTypes.1": "file_transfer"}
+    )
+    api.text(session_id, "shell", command="echo staged > /tmp/staged", timeout_ms=3000)
+    api.call(
+        "SyncContext",
+        SessionId=session_id,
+        ContextId=internal["ContextId"],
+        Path="/tmp/staged",
+        Mode="upload",
+    )
+    (staged,) = wait_for_tasks(api, session_id, ContextId=internal["ContextId"])
+    assert staged["status"] == "Success", staged
+    assert (tmp_path / "contexts" / internal["ContextId"]).exists()
     # A duration no other process on this shared machine sleeps for: only ours match.
     sleeper = f"sleep 300.{secrets.randbelow(10**9):09d}"
     pids = api.text(session_id, "shell", command=f"{sleeper} & echo $$", timeout_ms=3000)
@@ -57,6 +72,11 @@ def test_crash_then_restart(tmp_path: Path) -> None:
             api.call("GetSession", SessionId=session_id)
         assert "released" in caught.value.answer["Message"]
         assert api.call("GetContext", Name="survivor", AllowCreate=False)["Id"] == context_id
+        # The released session's own file-transfer context went with it.
+        with pytest.raises(RpcError) as caught:
+            api.call("GetContext", Name=f"file-transfer-{session_id}", AllowCreate=False)
+        assert caught.value.code == "InvalidContext.NotFound"
+        assert not (tmp_path / "contexts" / internal["ContextId"]).exists()
         assert not (tmp_path / "sessions" / session_id).exists()
         assert running(sleeper) == [], "processes of the crashed runtime's sessions remain"
     finally:

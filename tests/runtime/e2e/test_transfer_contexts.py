@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import pytest
 
 from agentbay import AgentBay
 
@@ -13,7 +17,6 @@ from agentbay import AgentBay
 def test_two_sessions_transfer_the_same_path_at_once(bay: AgentBay, tmp_path: Path) -> None:
     sessions = [bay.create().session for _ in range(2)]
     try:
-        assert sessions[0].file_transfer_context_id != sessions[1].file_transfer_context_id
 
         def round_trips(index: int) -> None:
             session = sessions[index]
@@ -29,6 +32,8 @@ def test_two_sessions_transfer_the_same_path_at_once(bay: AgentBay, tmp_path: Pa
 
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(round_trips, range(2)))
+        first, second = (session.file_transfer_context_id for session in sessions)
+        assert first and second and first != second
     finally:
         for session in sessions:
             session.delete()
@@ -53,3 +58,34 @@ def test_transfers_inside_the_file_transfer_mount_move_files(bay: AgentBay, tmp_
             assert back.read_bytes() == payload + b"more\n"
     finally:
         session.delete()
+
+
+def test_the_file_transfer_context_is_made_by_the_first_transfer_and_goes_with_the_session(
+    bay: AgentBay, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="agentbay.http")
+    made = bay.create()
+    assert made.success, made.error_message
+    session = made.session
+    sent = [record.getMessage().split(":")[0] for record in caplog.records]
+    assert sent == ["CreateMcpSession"]  # no context is made for a create
+    assert session.file_transfer_context_id is None
+    name = f"file-transfer-{session.session_id}"
+    try:
+        assert not bay.context.get(name).success
+        source = tmp_path / "up"
+        source.write_bytes(b"payload")
+        assert session.file_system.upload_file(str(source), "/tmp/up.bin").success
+        context_id = session.file_transfer_context_id
+        assert context_id and bay.context.get(name).context_id == context_id
+        assert session.file_system.download_file("/tmp/up.bin", str(tmp_path / "d")).success
+        assert session.file_transfer_context_id == context_id  # asked for once
+        # The session's own context is not deleted from under it.
+        refused = bay.context.delete(bay.context.get(name).context)  # type: ignore[arg-type]
+        assert not refused.success and session.session_id in refused.error_message
+        # A sync of every context leaves the staging area out (nothing to lose there).
+        assert asyncio.run(session.context.sync()).success
+    finally:
+        assert session.delete(sync_context=True).success
+    gone = bay.context.get(name)
+    assert not gone.success and "InvalidContext.NotFound" in gone.error_message
