@@ -301,9 +301,9 @@ def remove_tree(path: Path) -> None:
     if not userns.rootless():
         shutil.rmtree(path)
         return
-    _run_quietly(as_tree_owner(["rm", "-rf", "--", str(path)]), f"cannot delete {path}")
+    userns.remove_as_namespace_root(path)  # the sessions' mapping owns every file of a tree
     if os.path.lexists(path):
-        raise RootfsError(f"cannot delete {path}")
+        raise RootfsError(f"cannot delete {path} (see the log for why)")
 
 
 def tree_size(path: Path) -> int:
