@@ -36,7 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from agentbay_local.images.manifest import IMAGE_PYTHON, Recipe
+from agentbay_local.images.manifest import (
+    IMAGE_PYTHON,
+    MIRROR_ENV,
+    SECURITY_MIRROR_ENV,
+    Recipe,
+)
 from agentbay_local.sandbox import userns
 from agentbay_local.sandbox.host_programs import SANDBOX_PATH, unshare_binary
 from agentbay_local.sandbox.inside import syscalls
@@ -198,10 +203,25 @@ def build_tree(recipe: Recipe, target: Path, work: Path, output: Output) -> Tree
         command = mmdebstrap_argv(recipe, str(target))
         steps = [("mmdebstrap", [*isolated, "--kill-child", "--", *command])]
     output(f"Building {recipe.name} ({recipe.suite}, {len(recipe.packages)} packages listed)\n")
-    _run_pipeline(steps, env, output)
+    try:
+        _run_pipeline(steps, env, output)
+    except RootfsError as exc:
+        if "apt-get update" in str(exc) and "Failed to fetch" in str(exc):
+            raise RootfsError(f"{exc}\n{_unreachable_advice(recipe)}") from None
+        raise
     if not userns.rootless():
         _empty_dev(target)
     return _collect_facts(target)
+
+
+def _unreachable_advice(recipe: Recipe) -> str:
+    archives = ", ".join(dict.fromkeys(line.split()[1] for line in recipe.sources))
+    return (
+        f"The Debian package archive could not be reached ({archives}): check this machine's "
+        f"network, set {MIRROR_ENV} (and {SECURITY_MIRROR_ENV}) to a mirror it reaches, or "
+        "make a root filesystem elsewhere and import it: agentbay local image import NAME "
+        "TARBALL"
+    )
 
 
 def _empty_dev(target: Path) -> None:
