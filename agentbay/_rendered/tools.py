@@ -121,6 +121,8 @@ def shell_args(
     *,
     command: str,
     timeout_ms: int = 1000,
+    cwd: str | _Omit = OMIT,
+    envs: dict[str, Any] | _Omit = OMIT,
 ) -> dict[str, Any]:
     """Arguments of ``shell`` (wuying_shell): Run a shell command in the session and return
     its output (Command.execute_command)."""
@@ -128,6 +130,8 @@ def shell_args(
         {
             "command": command,
             "timeout_ms": timeout_ms,
+            "cwd": cwd,
+            "envs": envs,
         }
     )
 

@@ -52,7 +52,13 @@ async def dispatch(runtime: Runtime, action: str, fields: dict[str, Any]) -> Ans
         case "ListMcpTools":
             return sessions.list_tools(fields), {}
         case "CallMcpTool":
-            return await runtime.tools.call(fields["SessionId"], fields["Name"], fields["Args"]), {}
+            answer = await runtime.tools.call(
+                fields["SessionId"],
+                fields["Name"],
+                fields["Args"],
+                shell_fields="AutoGenSession" in fields,
+            )
+            return answer, {}
         case "InitBrowser":
             return await runtime.browsers.init(fields), {}
         case "GetContext":

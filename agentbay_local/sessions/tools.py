@@ -3,6 +3,7 @@ view's input), with the catalogue's timeout and the screenshot URL the caller ge
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -37,9 +38,16 @@ class ToolCalls:
         self._signer = signer
         self._address = address
 
-    async def call(self, session_id: str, name: str, args: Any) -> ToolAnswer:
+    async def call(
+        self, session_id: str, name: str, args: Any, *, shell_fields: bool = False
+    ) -> ToolAnswer:
         """Run one tool in a session's sandbox; a tool its image lacks answers "tool not
-        found", a ``system_screenshot`` answers a signed URL of the image."""
+        found", a ``system_screenshot`` answers a signed URL of the image.
+
+        ``shell_fields``: the caller reads ``shell`` as 0.13+ do (they send AutoGenSession
+        with every CallMcpTool; 0.9.3 does not): its text is then the JSON object
+        ``{"stdout", "stderr", "exit_code"}`` (0.9.3 gets the output as text).
+        """
         row = self._running.get(session_id)
         if not isinstance(args, dict):
             raise invalid("Args", "expected a JSON object")
@@ -73,4 +81,17 @@ class ToolCalls:
             )
         if name == "system_screenshot":
             return desktop.screenshot_answer(self._signer, self._address, row.id, answer)
+        if shell_fields and name == "shell":
+            return _shell_fields(answer)
         return answer
+
+
+def _shell_fields(answer: ToolAnswer) -> ToolAnswer:
+    """A shell answer as 0.13+ read it: its structured content as the text."""
+    fields = answer.value.get("structuredContent")
+    if not isinstance(fields, dict) or "exit_code" not in fields:
+        return answer  # a refusal before anything ran (bad arguments): its text as it is
+    text = json.dumps(
+        {key: fields.get(key) for key in ("stdout", "stderr", "exit_code")}, ensure_ascii=False
+    )
+    return ToolAnswer.text(text, is_error=bool(answer.value.get("isError")))

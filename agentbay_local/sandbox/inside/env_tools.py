@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import MutableMapping
-from typing import Any, Protocol
 
 from . import tool_args as ta
 
+TYPE_CHECKING = False  # not imported from typing: importing typing costs startup time
+if TYPE_CHECKING:
+    from collections.abc import MutableMapping
+    from typing import Any, Protocol
+
+    class Context(Protocol):
+        """What these tools need of the tool server."""
+
+        @property
+        def env(self) -> MutableMapping[str, str]: ...
+
+
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-class Context(Protocol):
-    """What these tools need of the tool server."""
-
-    @property
-    def env(self) -> MutableMapping[str, str]: ...
 
 
 def set_env(args: dict[str, Any], ctx: Context) -> str:

@@ -61,17 +61,34 @@ def _failure(result: procs.RunResult, timeout_note: str) -> ta.ToolError:
 def _success_text(result: procs.RunResult) -> str:
     output = result.out()
     # Programs that report only on stderr (e.g. `python --version` on old versions).
-    return output if output or not result.stderr else result.err()
+    text = output if output or not result.stderr else result.err()
+    structured = {"exit_code": 0, "stdout": output, "stderr": result.err()}
+    return ta.StructuredText(text, structured)
 
 
 def shell(args: dict[str, Any], ctx: Context) -> str:
-    """Run ``command`` with bash (or sh) in the session's home directory."""
+    """Run ``command`` with bash (or sh) in the session's home directory, or in ``cwd``,
+    with ``envs`` added to the session's environment for this command (0.13+)."""
     command = ta.text(args, "command")
     timeout_ms = ta.number(args, "timeout_ms", 1000.0)
     if timeout_ms <= 0:
         raise ta.ToolError("Invalid arguments: 'timeout_ms' must be positive")
+    env = ctx.env
+    envs = args.get("envs")
+    if envs is not None:
+        if not isinstance(envs, dict) or not all(
+            isinstance(key, str) and key and isinstance(value, str) for key, value in envs.items()
+        ):
+            raise ta.ToolError("Invalid arguments: 'envs' must be an object of strings")
+        env = {**env, **envs}
+    cwd = ta.text(args, "cwd", "")
+    if cwd:
+        # `cd` in the command itself: its failure is the command's (exit 1, the reason on
+        # stderr), as a shell user sees it.
+        quoted = "'" + cwd.replace("'", "'\\''") + "'"
+        command = f"cd -- {quoted} || exit 1\n{command}"
     shell_path = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
-    result = _run(ctx, [shell_path, "-c", command], timeout_ms / 1000)
+    result = _run(ctx, [shell_path, "-c", command], timeout_ms / 1000, env)
     if result.timed_out or result.exit_code != 0:
         raise _failure(
             result,
@@ -125,9 +142,11 @@ def run_code(args: dict[str, Any], ctx: Context) -> str:
     return _success_text(result)
 
 
-def _run(ctx: Context, argv: list[str], timeout_s: float) -> procs.RunResult:
+def _run(
+    ctx: Context, argv: list[str], timeout_s: float, env: Mapping[str, str] | None = None
+) -> procs.RunResult:
     try:
-        return procs.run(ctx.reaper, argv, ctx.env, timeout_s)
+        return procs.run(ctx.reaper, argv, ctx.env if env is None else env, timeout_s)
     except OSError as exc:
         # EAGAIN here is almost always the session's pids limit.
         raise ta.ToolError(f"Execution failed. Error code:-1 Error message: {exc}") from None

@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
+
+TYPE_CHECKING = False  # not imported from typing: importing typing costs startup time
+if TYPE_CHECKING:
+    from typing import Any
 
 #: How long CPU time and traffic are sampled over.
 WINDOW_S = 0.2

@@ -24,6 +24,19 @@ class ToolError(Exception):
         self.structured = structured
 
 
+class StructuredText(str):
+    """A tool's successful text with MCP ``structuredContent`` beside it (a command's exit
+    code, stdout and stderr): the text is what the 0.9 API reads, the fields what 0.13+
+    clients are given (the runtime rewrites the answer for them)."""
+
+    structured: dict[str, Any]
+
+    def __new__(cls, text: str, structured: dict[str, Any]) -> StructuredText:
+        made = super().__new__(cls, text)
+        made.structured = structured
+        return made
+
+
 _MISSING: Any = object()  # marks a required argument
 
 

@@ -258,6 +258,7 @@ class ToolServer:
         structured = None
         try:
             text, is_error = tool(args, self), False
+            structured = getattr(text, "structured", None)
         except ta.ToolError as exc:
             text, is_error, structured = str(exc), True, exc.structured
         except Exception as exc:  # a tool bug must not take the session down

@@ -79,6 +79,15 @@ sid = session.session_id
 record("session_id", sid)
 record("status_running", status(session))
 record("command", shell(session, "echo today").output)
+failed = shell(session, "echo out; echo err >&2; exit 3")
+record("command_exit", [failed.success, getattr(failed, "exit_code", None)])
+record("command_streams", [getattr(failed, "stdout", None), getattr(failed, "stderr", None)])
+if "cwd" in session.command.execute_command.__code__.co_varnames:
+    placed = session.command.execute_command(
+        "pwd; echo $TODAY_ONLY", timeout_ms=20000, cwd="/usr", envs={"TODAY_ONLY": "yes"}
+    )
+    record("command_cwd_envs", [placed.exit_code, placed.stdout])
+    record("command_envs_once", shell(session, "echo ${TODAY_ONLY-unset}").output)
 record("list_running_linux", sid in listed(status="RUNNING", image_id="linux_latest"))
 record("list_running_code", sid in listed(status="RUNNING", image_id="code_latest"))
 record("list_paused_before", sid in listed(status="PAUSED"))

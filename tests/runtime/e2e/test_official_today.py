@@ -85,6 +85,10 @@ def test_official_022_client_today_flows(
 
     assert got["status_running"] == "RUNNING"
     assert got["command"] == "today\n"
+    assert got["command_exit"] == [False, 3]
+    assert got["command_streams"] == ["out\n", "err\n"]
+    assert got["command_cwd_envs"] == [0, "/usr\nyes\n"]
+    assert got["command_envs_once"] == "unset\n"  # envs are for that command only
     assert got["list_running_linux"] is True and got["list_running_code"] is False
     assert got["list_paused_before"] is False
     assert got["keep_alive"] == [True, ""]

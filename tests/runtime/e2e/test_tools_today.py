@@ -66,3 +66,34 @@ def test_metrics_in_the_cloud_shape(api: Api, session_id: str) -> None:
     )
     busy = json.loads(api.text(session_id, "get_metrics"))
     assert busy["cpu_used_pct"] > metrics["cpu_used_pct"]
+
+
+def test_shell_as_0_13_reads_it(api: Api, session_id: str) -> None:
+    """0.13+ send AutoGenSession with every CallMcpTool and read shell's text as
+    {stdout, stderr, exit_code}; 0.9.3 (without it) keeps getting the output as text."""
+    command = "echo out; echo err >&2; exit 3"
+    args = {"command": command, "timeout_ms": 5000}
+    today = api.call(
+        "CallMcpTool", SessionId=session_id, Name="shell", Args=args, AutoGenSession=False
+    )
+    assert today["isError"] is True
+    assert json.loads(today["content"][0]["text"]) == {
+        "stdout": "out\n",
+        "stderr": "err\n",
+        "exit_code": 3,
+    }
+    ok = api.call(
+        "CallMcpTool",
+        SessionId=session_id,
+        Name="shell",
+        Args={**args, "command": "pwd; echo $ONLY", "cwd": "/usr", "envs": {"ONLY": "x"}},
+        AutoGenSession=False,
+    )
+    assert json.loads(ok["content"][0]["text"]) == {
+        "stdout": "/usr\nx\n",
+        "stderr": "",
+        "exit_code": 0,
+    }
+    missing = api.tool(session_id, "shell", command="true", cwd="/no/such/dir", timeout_ms=5000)
+    assert missing["isError"] is True and "No such file" in missing["content"][0]["text"]
+    assert api.text(session_id, "shell", command="echo plain", timeout_ms=5000) == "plain\n"
