@@ -34,7 +34,7 @@ import shutil
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 # openat2(2) resolve flags (linux/openat2.h)
 RESOLVE_NO_XDEV = 0x01
@@ -56,6 +56,7 @@ _PATH_FLAGS = os.O_PATH | os.O_CLOEXEC
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 _libc = ctypes.CDLL(None, use_errno=True)
+T = TypeVar("T")
 
 #: Chooses what a copy takes: (path relative to the copied folder, is a folder) -> take it?
 Keep = Callable[[PurePosixPath, bool], bool]
@@ -231,13 +232,19 @@ def open_folder_at(dir_fd: int, name: str) -> int:
 
 
 def open_file_at(dir_fd: int, name: str) -> int:
-    """The regular file ``name`` for reading; anything else (a link, a FIFO, a device, a
-    folder) is refused without being opened for I/O."""
-    fd = os.open(name, _PATH_FLAGS | os.O_NOFOLLOW, dir_fd=dir_fd)
+    """The regular file ``name`` for reading; anything else (a link, a FIFO, a folder) is
+    refused.
+
+    Opened directly (not through an ``O_PATH`` descriptor: one open less per file of a
+    tree) with ``O_NONBLOCK``, so a FIFO swapped in cannot hang it; a device node could
+    not be opened anyway (sessions cannot make them, and their filesystems are ``nodev``).
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    fd = os.open(name, flags, dir_fd=dir_fd)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise OSError(errno.EINVAL, "not a regular file", name)
-    return _reopen(fd, os.O_RDONLY)
+    return fd
 
 
 def remove_at(dir_fd: int, name: str) -> None:
@@ -285,24 +292,39 @@ def _folder_or_create(dir_fd: int, name: str, replace: bool) -> int:
     raise OSError(errno.EAGAIN, "the folder kept changing while it was made", name)
 
 
-@contextlib.contextmanager
-def new_entry_at(dir_fd: int, name: str) -> Iterator[str]:
-    """A fresh temporary name in the folder; on success it replaces ``name`` atomically
-    (a file or link there is replaced, never followed; a folder there is deleted first)."""
+def _place_at(dir_fd: int, name: str, make: Callable[[str], T]) -> T:
+    """Make an entry with ``make(entry_name)``, which must fail with ``FileExistsError``
+    when the name is taken: at ``name`` itself when nothing is there, otherwise under a
+    temporary name then renamed over what is there (atomically: a file or link there is
+    replaced, never followed; a folder is deleted first). A failed entry is removed."""
     temporary = f".agentbay-{secrets.token_hex(8)}"
-    try:
-        yield temporary
+    for entry in (name, temporary):
         try:
-            os.rename(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        except OSError as exc:
-            if exc.errno not in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST):
+            made = make(entry)
+        except FileExistsError:
+            if entry == temporary:
                 raise
-            remove_at(dir_fd, name)
-            os.rename(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            remove_at(dir_fd, temporary)
-        raise
+            continue
+        except BaseException:
+            with contextlib.suppress(OSError):
+                remove_at(dir_fd, entry)
+            raise
+        if entry == name:
+            return made
+        try:
+            try:
+                os.rename(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except OSError as exc:
+                if exc.errno not in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                remove_at(dir_fd, name)
+                os.rename(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                remove_at(dir_fd, temporary)
+            raise
+        return made
+    raise AssertionError("unreachable")
 
 
 def write_file_at(
@@ -314,11 +336,12 @@ def write_file_at(
     times_ns: tuple[int, int] | None = None,
     owner: tuple[int, int] | None = None,
 ) -> int:
-    """Put a regular file at ``name`` in the folder (atomically, replacing what is there);
+    """Put a regular file at ``name`` in the folder (replacing what is there atomically);
     ``source`` is its content (a readable file, a descriptor or bytes). Answers its size."""
-    with new_entry_at(dir_fd, name) as temporary:
+
+    def make(entry: str) -> int:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(temporary, flags, 0o600, dir_fd=dir_fd)
+        fd = os.open(entry, flags, 0o600, dir_fd=dir_fd)
         try:
             size = _copy_content(source, fd)
             if owner is not None:
@@ -328,17 +351,22 @@ def write_file_at(
                 os.utime(fd, ns=times_ns)
         finally:
             os.close(fd)
-    return size
+        return size
+
+    return _place_at(dir_fd, name, make)
 
 
 def write_link_at(
     dir_fd: int, name: str, target: str, *, owner: tuple[int, int] | None = None
 ) -> None:
     """Put a symbolic link to ``target`` at ``name`` (replacing what is there)."""
-    with new_entry_at(dir_fd, name) as temporary:
-        os.symlink(target, temporary, dir_fd=dir_fd)
+
+    def make(entry: str) -> None:
+        os.symlink(target, entry, dir_fd=dir_fd)
         if owner is not None:
-            os.chown(temporary, *owner, dir_fd=dir_fd, follow_symlinks=False)
+            os.chown(entry, *owner, dir_fd=dir_fd, follow_symlinks=False)
+
+    _place_at(dir_fd, name, make)
 
 
 def _copy_content(source: BinaryIO | int | bytes, fd: int) -> int:
@@ -455,8 +483,8 @@ def copy_entry_at(
     try:
         fd = open_file_at(source_fd, name)
     except OSError as exc:
-        if exc.errno in (errno.EINVAL, errno.ENOENT, errno.ELOOP):
-            return False
+        if exc.errno in (errno.EINVAL, errno.ENOENT, errno.ELOOP, errno.ENXIO):
+            return False  # swapped meanwhile (for a link, a FIFO, a socket): left out
         raise
     try:
         own = os.fstat(fd)
