@@ -7,12 +7,14 @@ exactly as users do.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +90,28 @@ def stop_serve(process: subprocess.Popen[Any], timeout_s: float = 60.0) -> int:
     except subprocess.TimeoutExpired:
         process.kill()
         return process.wait()
+
+
+@contextlib.contextmanager
+def serving(
+    data_dir: Path, api_key: str, *extra: str
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``agentbay local serve`` in a child process while the block runs: its endpoint and
+    process. Stopped as a user does on the way out, unless the block stopped it already.
+
+    Raises:
+        RuntimeError: it exited or did not listen (see ``wait_until_listening``).
+    """
+    port = free_port()
+    process = subprocess.Popen(
+        serve_argv(data_dir, port, api_key, *extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until_listening(process, port)
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        if process.poll() is None:
+            stop_serve(process)

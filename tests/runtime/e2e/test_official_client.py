@@ -19,7 +19,7 @@ from tests.runtime.e2e.api import LINK_URL
 from tests.runtime.e2e.watch_steps import expected_stream
 from tests.support.message_probes import probe_messages
 from tests.support.official import official_python, run_driver
-from tests.support.spawn import free_port, serve_argv, stop_serve, wait_until_listening
+from tests.support.spawn import serving, stop_serve
 from tests.support.system_parts import needs
 
 DRIVER = Path(__file__).with_name("official_driver.py")
@@ -34,17 +34,8 @@ def served(
 ) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
     """`agentbay local serve` in the foreground of a child process."""
     data_dir = tmp_path_factory.mktemp("serve")
-    port = free_port()
-    process = subprocess.Popen(
-        serve_argv(data_dir, port, KEY), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        wait_until_listening(process, port)
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    yield f"http://127.0.0.1:{port}", data_dir, process
-    if process.poll() is None:  # the test failed before its own Ctrl-C: stop it gracefully
-        stop_serve(process)
+    with serving(data_dir, KEY) as (endpoint, process):
+        yield endpoint, data_dir, process
 
 
 @pytest.fixture(scope="module")

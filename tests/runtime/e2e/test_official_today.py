@@ -19,7 +19,7 @@ import pytest
 
 from tests.runtime.e2e.api import Api, RpcError
 from tests.support.official import official_python, run_driver
-from tests.support.spawn import free_port, serve_argv, stop_serve, wait_until_listening
+from tests.support.spawn import serving, stop_serve
 
 DRIVER = Path(__file__).with_name("official_today_driver.py")
 KEY = "akm-official-today"
@@ -30,17 +30,8 @@ NEEDS_CLOUD = "needs the AgentBay cloud"
 def served(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
     """`agentbay local serve` in the foreground of a child process."""
     data_dir = tmp_path / "serve"
-    port = free_port()
-    process = subprocess.Popen(
-        serve_argv(data_dir, port, KEY), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        wait_until_listening(process, port)
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    yield f"http://127.0.0.1:{port}", data_dir, process
-    if process.poll() is None:
-        stop_serve(process)
+    with serving(data_dir, KEY) as (endpoint, process):
+        yield endpoint, data_dir, process
 
 
 def gone_within(api: Api, session_id: str, timeout_s: float) -> bool:
