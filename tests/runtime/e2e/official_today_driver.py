@@ -108,6 +108,13 @@ if hasattr(session.file_system, "upload_file"):
     record("download", [down.success, failure(down)])
     record("downloaded", target.read_text() if target.exists() else None)
 
+# The browser's CDP URL (0.13+ ask GetCdpLink for it).
+try:
+    record("browser_init", session.browser.initialize(agentbay.BrowserOption()))
+    record("cdp_url", session.browser.get_endpoint_url())
+except Exception as exc:  # reported, not fatal: the other steps still run
+    record("browser_error", f"{type(exc).__name__}: {exc}")
+
 # The tools 0.22 added: environment variables, metrics, delete_file.
 if hasattr(session, "env"):
     env_set = session.env.set({"TODAY_VAR": "set by 0.22"})
