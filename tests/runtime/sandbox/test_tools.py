@@ -15,9 +15,11 @@ from tests.support.system_parts import needs
 
 
 def test_shell_returns_stdout(env: Env, box: Sandbox) -> None:
+    # The text for every client; the streams and exit code apart for those that read them.
     assert env.call(box, "shell", command="echo hello", timeout_ms=5000) == {
         "content": [{"type": "text", "text": "hello\n"}],
         "isError": False,
+        "structuredContent": {"exit_code": 0, "stdout": "hello\n", "stderr": ""},
     }
 
 
