@@ -119,6 +119,39 @@ class McpToolResult(ApiResponse):
     error_message: str = ""
 
 
+@dataclass
+class SessionStatusResult(ApiResponse):
+    """``Session.get_status`` (0.22's shape): ``status`` is RUNNING, PAUSING, PAUSED,
+    RESUMING or DELETING; a session that is gone answers ``success=False`` with "not found"
+    in ``error_message`` (what 0.22's delete waits for)."""
+
+    success: bool = False
+    status: str = ""
+    error_message: str = ""
+    code: str = ""
+    http_status_code: int = 0
+
+
+@dataclass
+class SessionPauseResult(ApiResponse):
+    """``Session.beta_pause`` (0.22's shape): ``status`` is the last one seen (PAUSED once
+    paused)."""
+
+    success: bool = False
+    status: str = ""
+    error_message: str = ""
+
+
+@dataclass
+class SessionResumeResult(ApiResponse):
+    """``Session.beta_resume`` (0.22's shape): ``status`` is the last one seen (RUNNING once
+    resumed)."""
+
+    success: bool = False
+    status: str = ""
+    error_message: str = ""
+
+
 def extract_request_id(response: Any) -> str:
     """The RequestId of a raw answer (a dict, or an object with ``body``)."""
     body = (

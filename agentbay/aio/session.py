@@ -9,11 +9,20 @@ itself on exit.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, cast
+import time
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from agentbay._core.aio.flavour import sleep
 from agentbay._types.mcp_tool import McpTool
-from agentbay._types.response import DeleteResult, McpToolResult, McpToolsResult, OperationResult
+from agentbay._types.response import (
+    DeleteResult,
+    McpToolResult,
+    McpToolsResult,
+    OperationResult,
+    SessionPauseResult,
+    SessionResumeResult,
+    SessionStatusResult,
+)
 from agentbay._types.session import SessionInfo
 from agentbay.exceptions import AgentBayError, SessionError
 from agentbay.logger import get_logger
@@ -352,6 +361,122 @@ class AsyncSession:
         text = data.labels if data is not None else None
         labels = json.loads(text) if isinstance(text, str) and text else {}
         return _operation(answer, labels)
+
+    # ---- 0.22: status, keep-alive, pause and resume ----
+    async def get_status(self) -> SessionStatusResult:
+        """This session's status (GetSessionDetail): RUNNING, PAUSING, PAUSED, RESUMING or
+        DELETING. A session that is gone answers ``success=False``, "not found" in the
+        message. Never raises."""
+        try:
+            answer = await self.agent_bay.api.call(
+                "GetSessionDetail", {"SessionId": self.session_id}
+            )
+        except AgentBayError as exc:
+            gone = "NotFound" in str(exc)
+            text = f"Session {self.session_id} not found" if gone else str(exc)
+            return SessionStatusResult(
+                success=False,
+                error_message=f"Failed to get session status {self.session_id}: {text}",
+            )
+        from agentbay._rendered.openapi.models import GetSessionDetailData
+
+        data = answer.data_as(GetSessionDetailData)
+        status = data.status if data is not None and isinstance(data.status, str) else ""
+        return SessionStatusResult(
+            request_id=answer.request_id,
+            success=not answer.failed,
+            status=status,
+            error_message=answer.error_text if answer.failed else "",
+            code=answer.code,
+            http_status_code=answer.http_status_code or 200,
+        )
+
+    async def keep_alive(self) -> OperationResult:
+        """Start this session's idle clock again (RefreshSessionIdleTime): an idle release
+        set at create (``lifecycle_policy``) counts from now. Never raises."""
+        try:
+            answer = await self.agent_bay.api.call(
+                "RefreshSessionIdleTime", {"SessionId": self.session_id}
+            )
+        except AgentBayError as exc:
+            return OperationResult(
+                success=False,
+                error_message=f"Failed to keep session alive {self.session_id}: {exc}",
+            )
+        return _operation(answer, None)
+
+    async def beta_pause(
+        self, timeout: int = 600, poll_interval: float = 2.0
+    ) -> SessionPauseResult:
+        """Pause this session (PauseSessionAsync) and wait until it is PAUSED: its processes
+        are frozen, its files and memory kept; tool calls fail until ``beta_resume``.
+
+        Args:
+            timeout: seconds to wait for PAUSED.
+            poll_interval: seconds between two status reads.
+        """
+        outcome = await self._change_state(
+            "PauseSessionAsync", "PAUSED", "PAUSING", timeout, poll_interval
+        )
+        return SessionPauseResult(**outcome)
+
+    async def beta_resume(
+        self, timeout: int = 600, poll_interval: float = 2.0
+    ) -> SessionResumeResult:
+        """Resume this paused session (ResumeSessionAsync) and wait until it is RUNNING:
+        every process continues where it stopped.
+
+        Args:
+            timeout: seconds to wait for RUNNING.
+            poll_interval: seconds between two status reads.
+        """
+        outcome = await self._change_state(
+            "ResumeSessionAsync", "RUNNING", "RESUMING", timeout, poll_interval
+        )
+        return SessionResumeResult(**outcome)
+
+    async def _change_state(
+        self,
+        action: Literal["PauseSessionAsync", "ResumeSessionAsync"],
+        wanted: str,
+        passing: str,
+        timeout: int,
+        poll_interval: float,
+    ) -> dict[str, Any]:
+        """Send ``action``, then read the status until ``wanted`` (``passing`` on the way),
+        as 0.22 does; what the result reports."""
+        try:
+            answer = await self.agent_bay.api.call(action, {"SessionId": self.session_id})
+        except AgentBayError as exc:
+            return {"success": False, "error_message": str(exc)}
+        if answer.failed:
+            return {
+                "request_id": answer.request_id,
+                "success": False,
+                "error_message": answer.error_text,
+            }
+        deadline = time.monotonic() + timeout
+        status = ""
+        while True:
+            current = await self.get_status()
+            status = current.status or status
+            if current.success and status == wanted:
+                return {"request_id": answer.request_id, "success": True, "status": status}
+            if current.success and status not in (passing, wanted):
+                return {
+                    "request_id": answer.request_id,
+                    "success": False,
+                    "status": status,
+                    "error_message": f"the session is {status}, not {wanted}",
+                }
+            if time.monotonic() >= deadline:
+                return {
+                    "request_id": answer.request_id,
+                    "success": False,
+                    "status": status,
+                    "error_message": f"Timed out after {timeout}s waiting for {wanted} state",
+                }
+            await sleep(poll_interval)
 
     async def info(self) -> OperationResult:
         """Session information (``SessionInfo``) as ``OperationResult.data``.

@@ -10,7 +10,10 @@ from agentbay._types.response import (
     McpToolsResult,
     OperationResult,
     SessionListResult,
+    SessionPauseResult,
     SessionResult,
+    SessionResumeResult,
+    SessionStatusResult,
     extract_request_id,
 )
 
@@ -24,6 +27,9 @@ __all__ = [
     "McpToolsResult",
     "OperationResult",
     "SessionListResult",
+    "SessionPauseResult",
     "SessionResult",
+    "SessionResumeResult",
+    "SessionStatusResult",
     "extract_request_id",
 ]

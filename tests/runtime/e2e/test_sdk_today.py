@@ -1,0 +1,47 @@
+"""Our SDK's 0.22 session methods end to end, sync and async: get_status, keep_alive,
+beta_pause/beta_resume (a paused session's commands fail, resume continues it)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from agentbay import AgentBay, AsyncAgentBay, Config
+from agentbay_local.server import EmbeddedRuntime
+from tests.runtime.e2e.conftest import API_KEY
+
+
+def test_status_keep_alive_pause_resume(bay: AgentBay) -> None:
+    session = bay.create().session
+    sid = session.session_id
+    assert session.get_status().status == "RUNNING"
+    assert session.keep_alive().success is True
+    session.command.execute_command("echo kept > /tmp/kept", 5000)
+    paused = session.beta_pause(timeout=60, poll_interval=0.1)
+    assert (paused.success, paused.status, paused.error_message) == (True, "PAUSED", "")
+    assert session.get_status().status == "PAUSED"
+    refused = session.command.execute_command("echo no", 5000)
+    assert refused.success is False and "paused" in refused.error_message
+    resumed = session.beta_resume(timeout=60, poll_interval=0.1)
+    assert (resumed.success, resumed.status) == (True, "RUNNING")
+    assert session.command.execute_command("cat /tmp/kept", 5000).output == "kept\n"
+    assert session.delete().success
+    gone = session.get_status()
+    assert gone.success is False and "not found" in gone.error_message
+    assert bay.get(sid).success is False
+    assert session.keep_alive().success is False
+
+
+def test_async_status_pause_resume(runtime: EmbeddedRuntime) -> None:
+    async def main() -> None:
+        cfg = Config(endpoint=runtime.endpoint, timeout_ms=60000)
+        async with AsyncAgentBay(api_key=API_KEY, cfg=cfg) as bay:
+            session = (await bay.create()).session
+            assert (await session.get_status()).status == "RUNNING"
+            assert (await session.keep_alive()).success
+            assert (await session.beta_pause(timeout=60, poll_interval=0.1)).status == "PAUSED"
+            resumed = await session.beta_resume(timeout=60, poll_interval=0.1)
+            assert resumed.success and resumed.status == "RUNNING"
+            await session.delete()
+            assert "not found" in (await session.get_status()).error_message
+
+    asyncio.run(main())
