@@ -68,7 +68,7 @@ check: lint types freshness test ## everything CI checks
 demo: $(SYSTEM) $(STAMP) ## the quickstart on the embedded local runtime
 	$(BIN)/python examples/quickstart.py
 
-bench: $(STAMP) ## benchmarks (about 5 minutes); writes docs/benchmarks.md
+bench: $(STAMP) ## benchmarks (about 12 minutes: 5, then the first build of each built-in image); writes docs/benchmarks.md
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench
 

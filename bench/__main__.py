@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from agentbay import AgentBay, AsyncAgentBay, Config
+from bench.base_images import section_base_images
 from bench.harness import (
     Report,
     Target,
@@ -693,6 +694,7 @@ def main() -> None:
         from bench.browser import section_browser  # it imports this module's helpers
 
         section_browser(report, bay)
+        section_base_images(report)
         plot(report, medians, scaling)
         bay.close()
     finally:

@@ -126,8 +126,9 @@ class ImageState:
         name: the image id.
         kind: ``built-in`` or ``imported``.
         state: ``built``, ``not built`` (built on first use or by ``pull``), ``outdated``
-            (built from another version of the manifest: ``pull`` rebuilds it) or ``not in
-            the manifest`` (a built-in of another version; ``rm`` removes it).
+            (built from another version of the manifest: ``pull`` rebuilds it), ``tree
+            missing`` (its files were deleted: ``pull`` rebuilds it) or ``not in the
+            manifest`` (a built-in of another version; ``rm`` removes it).
         image: its record, when built.
         recipe: a built-in's recipe.
     """
@@ -178,6 +179,8 @@ class BaseImageCache:
             image = self.get(name)
             if image is None:
                 state = "not built"
+            elif not self.tree_path(image).is_dir():
+                state = "tree missing"
             elif image.source != recipe.digest():
                 state = "outdated"
             else:
@@ -212,7 +215,8 @@ class BaseImageCache:
                 "are made by: agentbay local image import NAME TARBALL"
             )
         current = self.get(name)
-        if current is not None and current.source == recipe.digest() and not rebuild:
+        if self._current(current, recipe) and not rebuild:
+            assert current is not None
             return current
         problem = rootfs.builder_problem()
         if problem:
@@ -220,8 +224,7 @@ class BaseImageCache:
         with self._locked(name, emit):
             # Another process may have built it while this one waited for the lock.
             current = self.get(name)
-            fresh = current is not None and current.source == recipe.digest()
-            if fresh and not rebuild:
+            if self._current(current, recipe) and not rebuild:
                 assert current is not None
                 return current
             return self._make(
@@ -231,6 +234,12 @@ class BaseImageCache:
                 lambda tree, work: rootfs.build_tree(recipe, tree, work, emit),
                 emit,
             )
+
+    def _current(self, image: BaseImage | None, recipe: Recipe) -> bool:
+        """Whether ``image`` is built from ``recipe`` as it is now, and its tree is there."""
+        return (
+            image is not None and image.source == recipe.digest() and self.tree_path(image).is_dir()
+        )
 
     def import_tarball(self, name: str, tarball: Path, output: Output | None = None) -> BaseImage:
         """Make the base image ``name`` from a root filesystem tarball (``docker export``,

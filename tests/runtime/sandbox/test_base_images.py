@@ -206,6 +206,10 @@ def test_concurrent_first_uses_build_once_with_the_versions_dpkg_reports(
     row = next(line for line in listing.splitlines() if line.startswith("tiny "))
     assert "built-in" in row and " built " in row and f"{len(image.packages)} packages" in row
 
+    # A record without its tree is not an image (pull builds it again).
+    rootfs.remove_tree(tree)
+    assert [state.state for state in _cache(cache_env).states()] == ["tree missing"]
+
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["term", "kill"])
 def test_an_interrupted_build_leaves_nothing(cache_env: dict[str, str], stop: int) -> None:
