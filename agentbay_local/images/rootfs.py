@@ -361,6 +361,13 @@ def _die_with_parent() -> None:
     syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _stop_with_parent() -> None:
+    """In a rootless mmdebstrap before exec: told to stop when the builder dies. Its own
+    handler ends the namespace it made (whose processes no signal of ours reaches) and
+    removes its scratch tree; a SIGKILL would leave them running."""
+    syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _run_pipeline(steps: list[tuple[str, list[str]]], env: dict[str, str], output: Output) -> None:
     """Run the ``(name, argv)`` steps as a pipeline (each one's stdout into the next),
     their messages forwarded to ``output`` line by line; all are stopped when this is
@@ -375,7 +382,7 @@ def _run_pipeline(steps: list[tuple[str, list[str]]], env: dict[str, str], outpu
     readers: list[threading.Thread] = []
     try:
         stdin: int | IO[bytes] = subprocess.DEVNULL
-        for number, (_name, argv) in enumerate(steps):
+        for number, (name, argv) in enumerate(steps):
             last = number == len(steps) - 1
             process = subprocess.Popen(
                 argv,
@@ -384,7 +391,7 @@ def _run_pipeline(steps: list[tuple[str, list[str]]], env: dict[str, str], outpu
                 stderr=subprocess.PIPE,
                 env=env,
                 start_new_session=True,  # a terminal's Ctrl-C reaches the builder only
-                preexec_fn=_die_with_parent,
+                preexec_fn=_stop_with_parent if name == "mmdebstrap" else _die_with_parent,
             )
             if not isinstance(stdin, int):
                 stdin.close()  # the next step holds the pipe now

@@ -235,24 +235,14 @@ def test_an_interrupted_build_leaves_nothing(cache_env: dict[str, str], stop: in
     if stop == signal.SIGTERM:
         assert _leftovers(cache_dir) == []
     else:
-        # A killed build cannot clean up: the next use of the name does, first thing.
-        _wait_for(lambda: not _build_processes(cache_dir), "the build's processes to end", 60)
-        cache.clean("tiny")
-        assert _leftovers(cache_dir) == []
+        # A killed build cannot clean up: the next use of the name does, first thing (again
+        # until what the build's last processes were still writing is gone too).
+        def cleaned() -> bool:
+            cache.clean("tiny")
+            return _leftovers(cache_dir) == []
 
-
-def _build_processes(cache_dir: Path) -> list[int]:
-    """Processes whose command line names the cache (the build's mmdebstrap, tar)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                    if str(cache_dir).encode() in handle.read():
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
+        _wait_for(cleaned, "the next use to remove the killed build's files", 120)
+        assert cache.get("tiny") is None and os.listdir(cache_dir / "t") == []
 
 
 def _tarball(path: Path) -> Path:
