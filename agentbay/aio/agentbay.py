@@ -67,6 +67,8 @@ def __getattr__(name: str) -> Any:
     return lazy_attribute(__name__, _LAZY, name)
 
 
+#: The states a session can be in (0.22's SessionStatus; ``list(status=...)`` takes one).
+SESSION_STATUSES = ("RUNNING", "PAUSING", "PAUSED", "RESUMING", "DELETING", "DELETED")
 #: create(): status checks of the context downloads, at most this many...
 CREATE_SYNC_MAX_CHECKS = 150
 #: ...at most this far apart (0.9 waits 2 s before every check; we start sooner).
@@ -278,16 +280,32 @@ class AsyncAgentBay:
         labels: dict[str, str] | None = None,
         page: int | None = None,
         limit: int | None = None,
+        status: str | None = None,
+        image_id: str | None = None,
     ) -> SessionListResult:
-        """Session ids by label filter, one page (1-based ``page``, ``limit`` per page, 10)."""
+        """Session ids by label filter, one page (1-based ``page``, ``limit`` per page, 10).
+
+        ``status`` (0.22): only sessions in that state, one of RUNNING, PAUSING, PAUSED,
+        RESUMING, DELETING, DELETED; ``image_id`` (0.22): only sessions of that image.
+        """
         import json
 
         from agentbay._types.response import SessionListResult
 
+        if status is not None and status not in SESSION_STATUSES:
+            return SessionListResult(
+                error_message=f"Invalid status '{status}'. Must be one of: "
+                + ", ".join(SESSION_STATUSES),
+                max_results=limit or 10,
+            )
         if page is not None and page < 1:
             return _page_error(page, "Page number must be >= 1")
         limit = limit or 10
         fields: dict[str, Any] = {"Labels": json.dumps(labels or {}), "MaxResults": limit}
+        if status is not None:
+            fields["Status"] = status
+        if image_id is not None:
+            fields["ImageId"] = image_id
         try:
             for _ in range((page or 1) - 1):
                 answer = await self.api.call("ListSession", fields)

@@ -4,20 +4,28 @@ beta_pause/beta_resume (a paused session's commands fail, resume continues it)."
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from agentbay import AgentBay, AsyncAgentBay, Config
+from agentbay.session_params import CreateSessionParams
 from agentbay_local.server import EmbeddedRuntime
 from tests.runtime.e2e.conftest import API_KEY
 
 
 def test_status_keep_alive_pause_resume(bay: AgentBay) -> None:
-    session = bay.create().session
+    labels = {"sdk-today": uuid.uuid4().hex}
+    session = bay.create(CreateSessionParams(labels=labels)).session
     sid = session.session_id
     assert session.get_status().status == "RUNNING"
+    assert sid in bay.list(status="RUNNING", image_id="linux_latest").session_ids
+    assert sid not in bay.list(image_id="code_latest").session_ids
+    wrong = bay.list(status="running")
+    assert wrong.success is False and wrong.error_message.startswith("Invalid status 'running'")
     assert session.keep_alive().success is True
     session.command.execute_command("echo kept > /tmp/kept", 5000)
     paused = session.beta_pause(timeout=60, poll_interval=0.1)
     assert (paused.success, paused.status, paused.error_message) == (True, "PAUSED", "")
+    assert sid in bay.list(status="PAUSED").session_ids
     assert session.get_status().status == "PAUSED"
     refused = session.command.execute_command("echo no", 5000)
     assert refused.success is False and "paused" in refused.error_message
@@ -28,6 +36,7 @@ def test_status_keep_alive_pause_resume(bay: AgentBay) -> None:
     gone = session.get_status()
     assert gone.success is False and "not found" in gone.error_message
     assert bay.get(sid).success is False
+    assert bay.list(labels=labels, status="DELETED").session_ids == [sid]
     assert session.keep_alive().success is False
 
 
