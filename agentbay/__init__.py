@@ -38,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "Process": "agentbay._types.application",
     "CreateSessionParams": "agentbay.session_params",
     "ListSessionParams": "agentbay.session_params",
+    "LifecyclePolicy": "agentbay.session_params",
     "ContextSync": "agentbay.context_sync",
     "SyncPolicy": "agentbay.context_sync",
     "UploadPolicy": "agentbay.context_sync",
@@ -89,6 +90,7 @@ __all__ = [
     "ExtractPolicy",
     "FileSystem",
     "InstalledApp",
+    "LifecyclePolicy",
     "ListSessionParams",
     "Mobile",
     "Oss",
@@ -138,7 +140,7 @@ if TYPE_CHECKING:
     from agentbay.mobile.mobile import Mobile
     from agentbay.oss.oss import Oss
     from agentbay.session import Session
-    from agentbay.session_params import CreateSessionParams, ListSessionParams
+    from agentbay.session_params import CreateSessionParams, LifecyclePolicy, ListSessionParams
     from agentbay.ui.ui import UI
     from agentbay.window.window import Window
 

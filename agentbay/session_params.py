@@ -49,8 +49,48 @@ class BrowserContext:
         return list(self.extension_context_syncs or [])
 
 
+_MANUAL = "In manual release mode, the session is only released via delete()."
+
+
+class LifecyclePolicy:
+    """When a session is released by itself (0.22): after ``idle_release_timeout`` minutes
+    without activity (default 5) or ``max_runtime`` minutes after creation (default 30);
+    with ``manual_release=True`` only by ``delete()``.
+
+    Raises:
+        ValueError: a value that is not a positive whole number of minutes, or one given
+            with ``manual_release`` (0.22's messages).
+    """
+
+    def __init__(
+        self,
+        idle_release_timeout: int | None = None,
+        max_runtime: int | None = None,
+        manual_release: bool = False,
+    ) -> None:
+        if manual_release:
+            for name, value in (
+                ("idle_release_timeout", idle_release_timeout),
+                ("max_runtime", max_runtime),
+            ):
+                if value is not None:
+                    raise ValueError(f"{name} cannot be set when manual_release=True. {_MANUAL}")
+            self.idle_release_timeout, self.max_runtime, self.manual_release = 0, 0, True
+            return
+        idle = 5 if idle_release_timeout is None else idle_release_timeout
+        most = 30 if max_runtime is None else max_runtime
+        for name, value in (("idle_release_timeout", idle), ("max_runtime", most)):
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer (minutes)")
+        self.idle_release_timeout, self.max_runtime, self.manual_release = idle, most, False
+
+
 class CreateSessionParams:
-    """Options of ``AgentBay.create``."""
+    """Options of ``AgentBay.create``.
+
+    ``lifecycle_policy`` (0.22, minutes) and the older ``idle_release_timeout`` (seconds)
+    set when the session is released by itself; without either the server's defaults apply.
+    """
 
     def __init__(
         self,
@@ -62,7 +102,22 @@ class CreateSessionParams:
         policy_id: str | None = None,
         enable_browser_replay: bool | None = None,
         extra_configs: ExtraConfigs | None = None,
+        idle_release_timeout: int | None = None,
+        lifecycle_policy: LifecyclePolicy | None = None,
     ) -> None:
+        if lifecycle_policy is not None and idle_release_timeout is not None:
+            raise ValueError(
+                "idle_release_timeout is deprecated, use lifecycle_policy.idle_release_timeout"
+                " instead. Cannot set both."
+            )
+        if idle_release_timeout is not None and (
+            not isinstance(idle_release_timeout, int) or isinstance(idle_release_timeout, bool)
+        ):
+            raise ValueError("idle_release_timeout must be an int (seconds)")
+        if idle_release_timeout is not None and idle_release_timeout <= 0:
+            raise ValueError("idle_release_timeout must be > 0 (seconds)")
+        self.idle_release_timeout = idle_release_timeout
+        self.lifecycle_policy = lifecycle_policy
         self.labels = labels or {}
         self.image_id = image_id
         syncs = list(context_syncs or [])

@@ -211,6 +211,14 @@ class AsyncAgentBay:
             fields["Labels"] = json.dumps(params.labels)
         if params.policy_id:
             fields["McpPolicyId"] = params.policy_id
+        policy = params.lifecycle_policy
+        if policy is not None and policy.manual_release:
+            fields["ManualRelease"] = True
+        elif policy is not None:  # minutes, both sent (how the server tells them from seconds)
+            fields["Timeout"] = policy.idle_release_timeout
+            fields["MaxRuntime"] = policy.max_runtime
+        elif params.idle_release_timeout is not None:  # seconds, alone
+            fields["Timeout"] = params.idle_release_timeout
         if syncs:
             fields["PersistenceDataList"] = persistence_data_list(syncs)
         answer = await self.api.call("CreateMcpSession", fields)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentbay.contract import SessionSummary, get_logger
 from agentbay_local.images.registry import ImageError, ImageInfo, builtin_images
-from agentbay_local.protocol.envelope import ApiError, invalid
+from agentbay_local.protocol.envelope import ApiError, invalid, not_served
 from agentbay_local.protocol.paging import decode_page_token, encode_page_token
 from agentbay_local.sandbox.image import HOST_ROOT, SandboxImage
 from agentbay_local.sessions import desktop
@@ -195,6 +195,8 @@ class SessionActions:
 
     async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
         """CreateMcpSession."""
+        if fields.get("NetworkId"):  # sessions of one network reach each other: not yet
+            raise not_served("CreateMcpSession with a NetworkId (CreateNetwork)")
         image = fields.get("ImageId") or DEFAULT_IMAGE
         sandbox_image, tool_image = self._sandbox_image(image)
         if tool_image == BROWSER_IMAGE and find_chromium() is None:

@@ -4,10 +4,13 @@ beta_pause/beta_resume (a paused session's commands fail, resume continues it)."
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
+import pytest
+
 from agentbay import AgentBay, AsyncAgentBay, Config
-from agentbay.session_params import CreateSessionParams
+from agentbay.session_params import CreateSessionParams, LifecyclePolicy
 from agentbay_local.server import EmbeddedRuntime
 from tests.runtime.e2e.conftest import API_KEY
 
@@ -54,3 +57,20 @@ def test_async_status_pause_resume(runtime: EmbeddedRuntime) -> None:
             assert "not found" in (await session.get_status()).error_message
 
     asyncio.run(main())
+
+
+def test_lifecycle_policy_at_create(bay: AgentBay, runtime: EmbeddedRuntime) -> None:
+    with pytest.raises(ValueError, match="cannot be set when manual_release=True"):
+        LifecyclePolicy(manual_release=True, max_runtime=3)
+    with pytest.raises(ValueError, match="must be a positive integer"):
+        LifecyclePolicy(idle_release_timeout=0)
+    with pytest.raises(ValueError, match="Cannot set both"):
+        CreateSessionParams(idle_release_timeout=5, lifecycle_policy=LifecyclePolicy())
+    idle = bay.create(CreateSessionParams(idle_release_timeout=2)).session
+    manual = bay.create(CreateSessionParams(lifecycle_policy=LifecyclePolicy(manual_release=True)))
+    deadline = time.monotonic() + 60
+    while idle.get_status().success:  # released by the runtime once idle for 2 s
+        assert time.monotonic() < deadline, "the idle session was not released"
+        time.sleep(0.2)
+    assert manual.session.get_status().status == "RUNNING"
+    assert manual.session.delete().success
