@@ -19,6 +19,7 @@ from agentbay import AgentBay
 from agentbay_local.server import EmbeddedRuntime
 from tests.mcp.conftest import labelled, server_argv, server_env
 from tests.support.pngdecode import decode
+from tests.support.system_parts import needs
 
 
 def params(runtime: EmbeddedRuntime, *extra: str) -> StdioServerParameters:
@@ -91,6 +92,7 @@ def test_each_kind_of_call_and_the_session_is_deleted_after(
     assert labelled(bay, "stdio-kinds") == []
 
 
+@needs("xvfb", "openbox")
 def test_screenshot_is_image_content(runtime: EmbeddedRuntime) -> None:
     async def body(client: Client) -> types.CallToolResult:
         return await client.call_tool("system_screenshot", {})

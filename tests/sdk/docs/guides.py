@@ -23,6 +23,9 @@ PAGE_NEEDS = {
     "browser-use.md": ("chromium", "libatomic1"),  # and Playwright's driver
     "computer-use.md": ("xvfb", "openbox", "xterm"),
 }
+#: Guides whose examples need the runtime to run as root, with the reason they are skipped
+#: otherwise.
+PAGE_NEEDS_ROOT = {"images.md": "user images need the runtime to run as root, for now"}
 
 _FENCE = re.compile(r"^```(?P<info>[^\n`]*)\n(?P<body>.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 _TITLE = re.compile(r'title="(?P<title>[^"]*)"')
