@@ -77,6 +77,7 @@ def missing_reason(*packages: str) -> str | None:
 def skip_unless_installed(*packages: str) -> None:
     """Skip the calling test, or at import the whole module, unless ``packages`` (names from
     the package list) are installed."""
+    __tracebackhide__ = True  # the skip is reported at the caller's line, not this one
     reason = missing_reason(*packages)
     if reason is not None:
         pytest.skip(reason, allow_module_level=True)
