@@ -1,8 +1,8 @@
-"""The session management tools: create (image, labels), list, delete, info.
+"""The session management tools: create (image, labels), list, delete, info, pause, resume.
 
-Pause and resume are not offered: the API description has PauseSessionAsync and
-ResumeSessionAsync (the local runtime serves them), but the SDK has no public method for them
-yet, and this server uses the SDK's public API only.
+Pause and resume are the SDK's ``beta_pause``/``beta_resume`` (0.22's names): on the local
+runtime a paused session's processes are frozen with their memory kept in RAM; on the cloud
+the cloud decides what a pause keeps.
 """
 
 from __future__ import annotations
@@ -66,7 +66,28 @@ TOOLS: list[types.Tool] = [
     ),
 ]
 
+TOOLS += [
+    types.Tool(
+        name="session_pause",
+        description=(
+            "Pause this client's session: its processes are frozen, its files and memory kept; "
+            "tool calls fail until session_resume."
+        ),
+        input_schema={"type": "object", "properties": {}},
+    ),
+    types.Tool(
+        name="session_resume",
+        description=(
+            "Resume this client's paused session: every process continues where it stopped."
+        ),
+        input_schema={"type": "object", "properties": {}},
+    ),
+]
+
 NAMES = frozenset(tool.name for tool in TOOLS)
+#: Seconds between two status reads while a pause or resume completes (the SDK's default of
+#: 2 s is for batch jobs; a person waits on this one).
+STATE_POLL_S = 0.2
 
 
 def _labels(args: dict[str, Any]) -> dict[str, str]:
@@ -129,11 +150,35 @@ async def _info(slot: SessionSlot, args: dict[str, Any]) -> types.CallToolResult
     )
 
 
+async def _pause(slot: SessionSlot, args: dict[str, Any]) -> types.CallToolResult:
+    del args
+    current = slot.current
+    if current is None:
+        raise SessionUnavailable("this client has no session to pause")
+    paused = await current.beta_pause(poll_interval=STATE_POLL_S)
+    if not paused.success:
+        raise SessionUnavailable(f"pausing {current.session_id} failed: {paused.error_message}")
+    return _text({"session_id": current.session_id, "status": paused.status})
+
+
+async def _resume(slot: SessionSlot, args: dict[str, Any]) -> types.CallToolResult:
+    del args
+    current = slot.current
+    if current is None:
+        raise SessionUnavailable("this client has no session to resume")
+    resumed = await current.beta_resume(poll_interval=STATE_POLL_S)
+    if not resumed.success:
+        raise SessionUnavailable(f"resuming {current.session_id} failed: {resumed.error_message}")
+    return _text({"session_id": current.session_id, "status": resumed.status})
+
+
 _HANDLERS: dict[str, Callable[[SessionSlot, dict[str, Any]], Awaitable[types.CallToolResult]]] = {
     "session_create": _create,
     "session_list": _list,
     "session_delete": _delete,
     "session_info": _info,
+    "session_pause": _pause,
+    "session_resume": _resume,
 }
 
 

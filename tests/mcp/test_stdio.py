@@ -55,8 +55,15 @@ def test_tools_are_the_catalogue_and_session_management(
     for tool in catalogue:
         assert tools[tool.name].description == tool.description
         assert tools[tool.name].input_schema == tool.input_schema
-    assert {"session_create", "session_list", "session_delete", "session_info"} <= set(tools)
-    assert len(tools) == len(catalogue) + 4
+    assert {
+        "session_create",
+        "session_list",
+        "session_delete",
+        "session_info",
+        "session_pause",
+        "session_resume",
+    } <= set(tools)
+    assert len(tools) == len(catalogue) + 6
 
 
 def test_each_kind_of_call_and_the_session_is_deleted_after(
@@ -184,6 +191,25 @@ def test_session_management_tools(runtime: EmbeddedRuntime, bay: AgentBay) -> No
     assert out["hostname"].strip() == sid
     assert out["deleted"] == {"deleted": sid}
     assert out["after_delete"] == []
+
+
+def test_pause_freezes_the_session_and_resume_continues_it(runtime: EmbeddedRuntime) -> None:
+    async def body(client: Client) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        shell = {"command": "echo $$ > /tmp/pid; echo kept", "timeout_ms": 5000}
+        out["before"] = text(await client.call_tool("shell", shell))
+        out["paused"] = json.loads(text(await client.call_tool("session_pause", {})))
+        out["while_paused"] = await client.call_tool("shell", {"command": "echo no"})
+        out["resumed"] = json.loads(text(await client.call_tool("session_resume", {})))
+        out["after"] = text(await client.call_tool("read_file", {"path": "/tmp/pid"}))
+        return out
+
+    out = run(runtime, body, "--label", "test=stdio-pause")
+    assert out["before"].strip() == "kept"
+    assert out["paused"]["status"] == "PAUSED"
+    assert out["while_paused"].is_error and "paused" in text(out["while_paused"]).lower()
+    assert out["resumed"]["status"] == "RUNNING"
+    assert out["after"].strip().isdigit()  # the session's files survived the pause
 
 
 def test_a_session_released_behind_the_server_is_replaced_saying_so(
