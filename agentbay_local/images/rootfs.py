@@ -29,6 +29,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -48,6 +49,8 @@ from agentbay_local.sandbox.inside import syscalls
 
 Output = Callable[[str], None]
 
+#: Runs a rootless mmdebstrap so that its namespaced processes end with it (``guardian``).
+GUARDIAN = Path(__file__).with_name("guardian.py")
 #: Files the customize hook leaves at the tree's top for the builder (removed afterwards).
 PACKAGES_FILE = ".agentbay-packages"
 PYTHON_FILE = ".agentbay-python"
@@ -192,7 +195,8 @@ def build_tree(recipe: Recipe, target: Path, work: Path, output: Output) -> Tree
     if userns.rootless():
         # Its own mapping puts root on the first subordinate id: unpacked again with the
         # sessions' (module doc).
-        steps = [("mmdebstrap", mmdebstrap_argv(recipe, "-")), ("tar", tar_extract_argv(target))]
+        guarded = [sys.executable, "-I", "-S", str(GUARDIAN), *mmdebstrap_argv(recipe, "-")]
+        steps = [("mmdebstrap", guarded), ("tar", tar_extract_argv(target))]
     else:
         # A private mount and PID namespace: if the builder is killed, the namespace's
         # processes die with it and its mounts (proc, sys, dev of the tree) go away.
@@ -362,9 +366,9 @@ def _die_with_parent() -> None:
 
 
 def _stop_with_parent() -> None:
-    """In a rootless mmdebstrap before exec: told to stop when the builder dies. Its own
-    handler ends the namespace it made (whose processes no signal of ours reaches) and
-    removes its scratch tree; a SIGKILL would leave them running."""
+    """In the guardian of a rootless mmdebstrap before exec: told to stop when the builder
+    dies, it stops mmdebstrap and kills what mmdebstrap left in its namespaces (which no
+    signal of ours reaches); a SIGKILL would leave them running."""
     syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
