@@ -243,6 +243,27 @@ def test_an_interrupted_build_leaves_nothing(cache_env: dict[str, str], stop: in
 
         _wait_for(cleaned, "the next use to remove the killed build's files", 120)
         assert cache.get("tiny") is None and os.listdir(cache_dir / "t") == []
+    # No process of the build is left (rootless, mmdebstrap's own namespaces run as this
+    # user's subordinate ids, which nothing else here uses for mmdebstrap).
+    _wait_for(lambda: _namespaced_builders() == [], "the build's processes to end", 60)
+
+
+def _namespaced_builders() -> list[int]:
+    """mmdebstrap processes running as this user's subordinate ids."""
+    uids = userns.id_mapping().uids if userns.rootless() else None
+    if uids is None:
+        return []
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            owner = os.stat(f"/proc/{entry}").st_uid
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                command = handle.read()
+        except (OSError, ValueError):
+            continue
+        if uids.start <= owner < uids.start + uids.count and b"mmdebstrap" in command:
+            found.append(int(entry))
+    return found
 
 
 def _tarball(path: Path) -> Path:
