@@ -1,4 +1,5 @@
-"""Host programs the sandbox code runs (util-linux ``unshare``), and the PATH they run with."""
+"""Host programs the sandbox code runs (util-linux ``unshare``, ``nsenter``), and the PATH
+they run with."""
 
 from __future__ import annotations
 
@@ -15,4 +16,12 @@ def unshare_binary() -> str | None:
     """The util-linux ``unshare`` program, if installed."""
     return shutil.which("unshare") or next(
         (p for p in ("/usr/bin/unshare", "/bin/unshare") if os.access(p, os.X_OK)), None
+    )
+
+
+@cache
+def nsenter_binary() -> str | None:
+    """The util-linux ``nsenter`` program, if installed."""
+    return shutil.which("nsenter") or next(
+        (p for p in ("/usr/bin/nsenter", "/bin/nsenter") if os.access(p, os.X_OK)), None
     )

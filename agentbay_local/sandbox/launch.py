@@ -2,11 +2,13 @@
 
 Isolated, the process tree is::
 
-    unshare [--user ...] --pid --fork --mount --uts --ipc ...   (host PID namespace, waits)
+    [nsenter --user=...] unshare [--user ...] --pid --fork --mount --uts --ipc ...  (waits)
       └─ python boot  = PID 1 of the new namespaces: builds the sandbox, then execs
          /.agentbay/python/... toolserver (the same PID): serves
 
-``--user`` and its id mapping only when the runtime is not root (``userns.py``).
+Rootless, ``unshare --user`` creates the session's user namespace; as root, ``nsenter``
+enters one made for it (``userns.new_user_namespace``) and execs ``unshare``. Either way
+the session's root is not the host's (``userns.py``).
 ``--kill-child`` ties PID 1 to the helper, and PID 1 exits when the runtime's end of the
 channel closes, so a crashed runtime leaves no session processes behind. ``--net`` gives
 the session a network namespace of its own (loopback only, brought up by the tool server):
@@ -30,11 +32,12 @@ import sys
 from functools import cache
 from importlib.util import cache_from_source
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from agentbay_local.sandbox import egress, inside, layers, userns
-from agentbay_local.sandbox.host_programs import SANDBOX_PATH, unshare_binary
+from agentbay_local.sandbox.host_programs import SANDBOX_PATH, nsenter_binary, unshare_binary
 from agentbay_local.sandbox.image import HOST_ROOT, SandboxImage
+from agentbay_local.sandbox.inside import jail
 
 #: The package of in-sandbox code; its parent goes on the tool server's ``sys.path``, so the
 #: sandbox imports it as the top-level package ``inside``.
@@ -119,10 +122,101 @@ def interpreter() -> tuple[Path, str]:
     return prefix, str(executable.relative_to(prefix))
 
 
-def user_namespace_args(rootless: bool) -> list[str]:
-    """The ``unshare`` options of a sandbox's user namespace: none as root (the host's own
-    user namespace), else a new one with the user's mapping (see ``userns.py``)."""
-    return userns.id_mapping().unshare_args() if rootless else []
+def user_namespace(rootless: bool) -> tuple[list[str], int | None]:
+    """How a sandbox gets its user namespace: the command that runs ``unshare`` for the
+    other namespaces (``unshare`` and its options included), and a descriptor the new
+    process must inherit (the caller closes it once the process started).
+
+    Rootless: ``unshare --user`` with the user's mapping (see ``userns.py``). As root:
+    ``nsenter`` into a new namespace mapped onto ``userns.root_mode_ids()``, as its root.
+    """
+    unshare = unshare_binary()
+    if unshare is None:
+        raise RuntimeError("the util-linux 'unshare' program is not installed")
+    if rootless:
+        return [unshare, *userns.id_mapping().unshare_args()], None
+    nsenter = nsenter_binary()
+    if nsenter is None:
+        raise RuntimeError("the util-linux 'nsenter' program is not installed")
+    namespace = userns.new_user_namespace(userns.root_mode_ids())
+    # nsenter becomes uid and gid 0 of the namespace (the host's root_mode_ids().start).
+    return [nsenter, f"--user=/proc/self/fd/{namespace}", "--", unshare], namespace
+
+
+def _isolated(
+    session_dir: Path,
+    hide: list[str],
+    overlays: layers.RootlessRoot | None,
+    rlimits: dict[str, int] | None,
+    passed: list[int],
+    env: dict[str, str],
+) -> tuple[list[str], dict[str, Any], Path]:
+    """The command line, configuration and working directory of an isolated tool server
+    (its channel's descriptor goes last on the line); descriptors to pass go to
+    ``passed``, and what the command needs into ``env``.
+
+    As root, the tool server starts as the root of the session's user namespace, which is
+    nobody on the host: it may not look up the host's paths of the interpreter, the
+    checkout or the session's root (in a private data dir). So the runtime shows the code
+    and interpreter in the session's root itself (``jail.mount_runtime``), passes
+    descriptors of their directories to start from (``/proc/self/fd/N``), and starts the
+    process in the session's root (``unshare --mount`` moves the working directory into
+    the new mount namespace with it). Rootless, the tool server is the runtime's user and
+    does all of that from the host's paths.
+    """
+    prefix, namespace = user_namespace(overlays is not None)
+    if namespace is not None:
+        passed.append(namespace)
+    bound = (rlimits or {}).get("RLIMIT_NPROC")
+    if overlays is not None and bound is not None:
+        # The namespaces below are made inside a second user namespace, whose creator's
+        # process limit then counts every process of the session, whatever its ids.
+        nested = [sys.executable, "-E", "-s", "-S", "-c", PROCESS_BOUND_BOOT]
+        prefix = [*prefix, "--", *nested, str(CODE_DIR.parent), str(bound), "--", prefix[0]]
+    python_dir, executable = interpreter()
+    root = session_dir / "root"
+    if overlays is None:
+
+        def opened(path: Path) -> str:
+            passed.append(os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
+            return f"/proc/self/fd/{passed[-1]}"
+
+        jail.mount_runtime(str(root), str(CODE_DIR), str(python_dir))
+        python, code = opened(python_dir), opened(CODE_DIR.parent)
+        # The interpreter finds its standard library (and a shared libpython) at its
+        # prefix, here a descriptor: no -E, the environment is the runtime's own anyway.
+        env.update(PYTHONHOME=python, LD_LIBRARY_PATH=f"{python}/lib")
+        boot = [f"{python}/{executable}", "-s", "-S", "-c", BOOT, code]
+    else:
+        boot = [sys.executable, "-E", "-s", "-S", "-c", BOOT, str(CODE_DIR.parent)]
+    argv = [
+        *prefix,
+        "--pid",
+        "--fork",
+        "--mount",
+        "--uts",
+        "--ipc",
+        "--net",
+        "--propagation",
+        "private",
+        "--kill-child=SIGKILL",
+        "--",
+        *boot,
+    ]
+    config: dict[str, Any] = {
+        "isolated": True,
+        "root": str(root) if overlays is not None else ".",
+        "hide": hide,
+        "runtime_fds": list(passed),
+        "python_executable": executable,
+        "hostname": POOL_HOSTNAME,
+        "home": SANDBOX_HOME,
+        "own_network": True,
+    }
+    if overlays is not None:
+        config["rootless_root"] = overlays._asdict()
+        config["runtime"] = {"code": str(CODE_DIR), "python": str(python_dir)}
+    return argv, config, (root if overlays is None else Path("/"))
 
 
 def start(
@@ -151,59 +245,30 @@ def start(
     host_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     port_host_end, port_server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     fd = server_end.fileno()
-    python = [sys.executable, "-E", "-s", "-S", "-c", BOOT, str(CODE_DIR.parent), str(fd)]
-    if isolated:
-        unshare = unshare_binary()
-        if unshare is None:
-            raise RuntimeError("the util-linux 'unshare' program is not installed")
-        user_namespace = user_namespace_args(overlays is not None)
-        bound = (rlimits or {}).get("RLIMIT_NPROC")
-        if user_namespace and bound is not None:
-            # The namespaces below are made inside a second user namespace, whose creator's
-            # process limit then counts every process of the session, whatever its ids.
-            boot = [sys.executable, "-E", "-s", "-S", "-c", PROCESS_BOUND_BOOT]
-            nested = [*boot, str(CODE_DIR.parent), str(bound), "--", unshare]
-            user_namespace = [*user_namespace, "--", *nested]
-        argv = [
-            unshare,
-            *user_namespace,
-            "--pid",
-            "--fork",
-            "--mount",
-            "--uts",
-            "--ipc",
-            "--net",
-            "--propagation",
-            "private",
-            "--kill-child=SIGKILL",
-            "--",
-            *python,
-        ]
-        home = SANDBOX_HOME
-        config = {
-            "isolated": True,
-            "root": str(session_dir / "root"),
-            "hide": hide,
-            "runtime": {
-                "code": str(CODE_DIR),
-                "python": str(interpreter()[0]),
-                "executable": interpreter()[1],
-            },
-            "hostname": POOL_HOSTNAME,
-            "home": home,
-            "own_network": True,
-        }
-        if egress_rules is not None:
-            config["firewall"] = {"program": egress.nft(), "ruleset": egress_rules}
-            config["resolv_conf"] = f"nameserver {egress.NAMESERVER}\n"
-        if overlays is not None:
-            config["rootless_root"] = overlays._asdict()
-        if rlimits:
-            config["rlimits"] = rlimits
-    else:
-        argv = python
-        home = str(session_dir / "home")
-        config = {"isolated": False, "home": home}
+    # Descriptors the new process inherits besides its channels (closed here once it runs).
+    passed: list[int] = []
+    env = {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"}
+    try:
+        if isolated:
+            argv, config, cwd = _isolated(session_dir, hide, overlays, rlimits, passed, env)
+            if egress_rules is not None:
+                config["firewall"] = {"program": egress.nft(), "ruleset": egress_rules}
+                config["resolv_conf"] = f"nameserver {egress.NAMESERVER}\n"
+            if rlimits:
+                config["rlimits"] = rlimits
+            home = SANDBOX_HOME
+        else:
+            argv = [sys.executable, "-E", "-s", "-S", "-c", BOOT, str(CODE_DIR.parent)]
+            cwd = Path("/")
+            home = str(session_dir / "home")
+            config = {"isolated": False, "home": home}
+        argv.append(str(fd))
+    except BaseException:
+        for descriptor in passed:
+            os.close(descriptor)
+        for end in (host_end, server_end, port_host_end, port_server_end):
+            end.close()
+        raise
     config["env"] = session_env(home, isolated, image)
     if image.workdir:
         config["workdir"] = image.workdir
@@ -216,9 +281,9 @@ def start(
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log_file,
-                pass_fds=(fd, port_server_end.fileno()),
-                cwd="/",
-                env={"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"},
+                pass_fds=(fd, port_server_end.fileno(), *passed),
+                cwd=cwd,
+                env=env,
                 # Its own session: a Ctrl-C meant for the runtime must not kill sandboxes
                 # before the runtime releases them (and uploads their contexts).
                 start_new_session=True,
@@ -230,6 +295,8 @@ def start(
     finally:
         server_end.close()
         port_server_end.close()
+        for descriptor in passed:
+            os.close(descriptor)
     # If it died already, the caller sees end of file instead of a ready message.
     with contextlib.suppress(OSError):
         host_end.sendall(json.dumps(config).encode() + b"\n")

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 from agentbay.contract import get_logger
-from agentbay_local.sandbox.inside import syscalls
+from agentbay_local.sandbox.inside import jail, syscalls
 
 log = get_logger("agentbay.local.sandbox")
 
@@ -108,8 +108,9 @@ def needs_host_root_view(layers: Sequence[Path]) -> bool:
     return bool(layers) and os.stat(layers[0]).st_dev == os.stat("/").st_dev
 
 
-def mount_host_root(directory: Path) -> Path:
-    """Mount a read-only overlay of ``/`` at ``directory/root`` and return it.
+def mount_host_root(directory: Path, lower: str = "/") -> Path:
+    """Mount a read-only overlay of ``/`` (or its view ``lower``, see
+    ``userns.idmapped_root``) at ``directory/root`` and return it.
 
     Its own superblock makes it a lower layer that image layers on the root filesystem can
     stack on. A read-only overlay needs two lower layers; the second is an empty tmpfs,
@@ -121,20 +122,23 @@ def mount_host_root(directory: Path) -> Path:
     flags = syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_RDONLY
     syscalls.mount("tmpfs", empty, "tmpfs", flags, "size=4k,mode=755")
     try:
-        syscalls.mount("overlay", root, "overlay", flags, f"lowerdir=/:{empty}")
+        jail.mount_overlay(str(root), [lower, str(empty)], flags=flags)
     finally:
         syscalls.umount2(empty, syscalls.MNT_DETACH)
     return root
 
 
-def hide_host_data(upper: Path, layers: Sequence[Path] = ()) -> None:
+def hide_host_data(upper: Path, layers: Sequence[Path] = (), id_base: int = 0) -> None:
     """Keep the host's data out of the session's view of ``/``: set up its writable layer so
     the private directories start empty (opaque directories) and top-level entries outside
     the system's are gone (whiteouts), except where a layer below already decides.
+
+    ``id_base`` is the host id of the session's root: the directories made here belong to
+    the session's users as the host's do to the host's.
     """
     for name in PRIVATE_DIRS:
         if not _in_layers(layers, name):
-            _make_opaque(upper, name, OPAQUE_XATTR)
+            _make_opaque(upper, name, OPAQUE_XATTR, id_base)
     for name in os.listdir("/"):
         if name not in SYSTEM_ENTRIES and not _in_layers(layers, name):
             try:
@@ -143,7 +147,7 @@ def hide_host_data(upper: Path, layers: Sequence[Path] = ()) -> None:
                 log.warning("session %s sees the host's /%s: %s", upper.parent.name, name, exc)
 
 
-def _make_opaque(upper: Path, name: str, xattr: str) -> None:
+def _make_opaque(upper: Path, name: str, xattr: str, id_base: int = 0) -> None:
     """Make ``/<name>`` start empty: an opaque directory (marker ``xattr``) of ``upper``."""
     host = Path("/") / name
     if not host.is_dir() or host.is_symlink():
@@ -154,7 +158,7 @@ def _make_opaque(upper: Path, name: str, xattr: str) -> None:
         if not inside.exists():
             inside.mkdir()
             # A directory of the upper layer lends its owner and mode to the merged view.
-            _copy_owner_and_mode(original, inside)
+            _copy_owner_and_mode(original, inside, id_base)
     try:
         os.setxattr(inside, xattr, b"y")
     except OSError as exc:
@@ -221,11 +225,11 @@ def _in_layers(layers: Sequence[Path], name: str) -> bool:
     return any(os.path.lexists(layer / name) for layer in layers)
 
 
-def _copy_owner_and_mode(source: Path, target: Path) -> None:
+def _copy_owner_and_mode(source: Path, target: Path, id_base: int = 0) -> None:
     info = source.stat()
     if os.geteuid() == 0:
         # Rootless, the directory stays the runtime user's: root inside the session.
-        os.chown(target, info.st_uid, info.st_gid)
+        os.chown(target, id_base + info.st_uid, id_base + info.st_gid)
     os.chmod(target, stat.S_IMODE(info.st_mode))
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -37,17 +38,24 @@ def check_data_dir(data_dir: Path) -> None:
 
 
 def mount_overlay(
-    session_dir: Path, layers: Sequence[Path] = (), host_root: Path = Path("/")
+    session_dir: Path,
+    layers: Sequence[Path] = (),
+    host_root: Path = Path("/"),
+    id_base: int = 0,
 ) -> Path:
     """Mount the session's copy-on-write view at ``session_dir/root``: its writable layer
-    over the image's read-only ``layers`` (newest first) over the host's ``/`` (or its view
-    ``host_root``, see ``layers.mount_host_root``)."""
+    over the image's read-only layers (newest first) over the host's ``/`` (or its view
+    ``host_root``: idmapped, see ``userns.idmapped_root``, or stackable, see
+    ``layers.mount_host_root``). ``id_base`` is the host id of the session's root, which
+    owns the root directory and what ``layers.hide_host_data`` makes."""
     upper, work = layers_module.writable_dirs(session_dir)
     root = session_dir / "root"
     lower = layers_module.lower_layers(layers, host_root)
     for directory in (upper, work, root):
         directory.mkdir(parents=True, exist_ok=True)
-    layers_module.hide_host_data(upper, layers)
+    # The upper layer's root lends its owner to the session's "/".
+    os.chown(upper, id_base, id_base)
+    layers_module.hide_host_data(upper, layers, id_base)
     jail.mount_overlay(str(root), lower, str(upper), str(work))
     return root
 

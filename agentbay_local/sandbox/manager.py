@@ -124,6 +124,7 @@ class SandboxManager:
         # finishes after the close always sees it and releases what it made.
         self._handover = threading.Lock()
         self._host_root: Path | None = None  # see layers.mount_host_root
+        self._idmapped_root: int | None = None  # see userns.idmapped_root
 
     @property
     def cgroup_prefix(self) -> str:
@@ -274,6 +275,9 @@ class SandboxManager:
         if self._host_root is not None:
             self._host_root = None
             layout.remove_session_dir(self.sessions_dir / ".host")
+        if self._idmapped_root is not None:
+            os.close(self._idmapped_root)
+            self._idmapped_root = None
 
     # ---- sessions ----
     async def create(
@@ -414,7 +418,9 @@ class SandboxManager:
                     assert self.limits.disk_bytes is not None
                     template = disk.template(self.data_dir / "disks", self.limits.disk_bytes)
                     disk.mount(template, session_dir, session_dir / layers.DISK_DIR)
-                layout.mount_overlay(session_dir, image.layers, self._lowest(image))
+                lowest = self._lowest(image)
+                base = userns.root_mode_ids().start
+                layout.mount_overlay(session_dir, image.layers, lowest, base)
             else:
                 (session_dir / "home").mkdir()
             rlimits = self.limits.rlimits()
@@ -445,6 +451,9 @@ class SandboxManager:
                 rootless=self.rootless,
             )
             sandbox.memory_limit_bytes = self.limits.memory_bytes
+            if self.isolated and not self.rootless:
+                base = userns.root_mode_ids().start
+                sandbox.root_owner = (base, base)
             # Also moves the tool server into the cgroup before any tool call: every
             # process the session ever runs descends from it and inherits the cgroup.
             await sandbox.connect(START_TIMEOUT_S)
@@ -459,13 +468,18 @@ class SandboxManager:
             raise
 
     def _lowest(self, image: SandboxImage) -> Path:
-        """What the image's layers stack on: ``/``, or a view of it of the manager's own."""
+        """What the image's layers stack on: the host's ``/`` with its owners shifted onto
+        the sessions' ids (``userns.idmapped_root``), or a view of it of the manager's own
+        when the layers need one (``layers.needs_host_root_view``)."""
+        if self._idmapped_root is None:
+            self._idmapped_root = userns.idmapped_root(userns.root_mode_ids())
+        shifted = Path(f"/proc/self/fd/{self._idmapped_root}")
         if not layers.needs_host_root_view(image.layers):
-            return Path("/")
+            return shifted
         if self._host_root is None:
             # Below the sessions dir ("." never starts a session id): removed with it by
             # close(), the watchdog and the stale cleanup of the next start.
-            self._host_root = layers.mount_host_root(self.sessions_dir / ".host")
+            self._host_root = layers.mount_host_root(self.sessions_dir / ".host", str(shifted))
         return self._host_root
 
     def _close_later(self, sandbox: Sandbox) -> asyncio.Task[None]:

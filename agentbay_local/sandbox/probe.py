@@ -97,9 +97,14 @@ def user_namespace_problem() -> str | None:
 
 
 def isolation_notes() -> list[str]:
-    """What isolated sessions lack on this machine without being refused, for humans."""
+    """What isolated sessions are on this machine (their ids), and what they lack without
+    being refused, for humans."""
     if not userns.rootless():
-        return []
+        ids = userns.root_mode_ids()
+        return [
+            f"each session has its own user namespace: its root is uid {ids.start} on the "
+            f"host, its ids 0-{ids.count - 1} host ids no one else uses (nobody on the host)"
+        ]
     notes = [
         "rootless mode: each session has its own user namespace ("
         + userns.id_mapping().describe()

@@ -1,16 +1,21 @@
-"""Rootless sandboxes: a user namespace per session when the runtime is not root.
+"""User namespaces: every isolated session has its own, so its root is nobody on the host.
 
-Inside its user namespace a session's tool server is root (the runtime's user mapped to
-0), with the capabilities of root over that namespace only: enough to build its mount,
-PID, UTS and IPC namespaces and mount overlayfs (``userxattr``), never more than the
-runtime's user has on the host. Where ``/etc/subuid`` and ``/etc/subgid`` give the user
-subordinate ids (and the setuid ``newuidmap``/``newgidmap`` of the uidmap package exist),
-ids 1..N of the session map onto them, so files and processes of the session can belong to
-other users (``chown``, ``setpriv``); otherwise the mapping is the one id.
+Rootless (the runtime is not root), a session's tool server is root in its namespace (the
+runtime's user mapped to 0), with the capabilities of root over that namespace only:
+enough to build its mount, PID, UTS and IPC namespaces and mount overlayfs
+(``userxattr``), never more than the runtime's user has on the host. Where ``/etc/subuid``
+and ``/etc/subgid`` give the user subordinate ids (and the setuid ``newuidmap``/``newgidmap``
+of the uidmap package exist), ids 1..N of the session map onto them, so files and
+processes of the session can belong to other users (``chown``, ``setpriv``); otherwise the
+mapping is the one id. The host's own root (uid 0) is not mapped in the session, so the
+host's system files are read-only there, whatever the session's root does.
 
-The host's own root (uid 0) is not mapped in the session, so the host's system files are
-read-only there, whatever the session's root does; files the session creates belong to
-the runtime's user (or its subordinate ids) on the host.
+As root, a session's ids 0-65535 are host ids nobody else uses (``root_mode_ids``): a
+process that leaves the sandbox is an unprivileged stranger on the host. The host's ``/``
+is then shown to the session through an idmapped mount (``idmapped_root``) whose owners are
+shifted the same way, so the image's files belong to the session's root as they would in
+a machine of its own, and its writes (copied up into its layer) are stored with the
+shifted ids.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pathlib import Path
 
 from agentbay.contract import get_logger
 from agentbay_local.sandbox.host_programs import SANDBOX_PATH, unshare_binary
+from agentbay_local.sandbox.inside import syscalls
 
 log = get_logger("agentbay.local.sandbox")
 
@@ -46,6 +52,87 @@ class IdRange:
 
     start: int
     count: int
+
+
+#: Host ids of a root-mode session's ids 0-65535 when ``/etc/subuid`` and ``/etc/subgid``
+#: reserve no range for root: above what useradd hands out (SUB_UID_MAX, 600100000) and
+#: systemd-nspawn's container ranges (up to 1879048191), below systemd's foreign range
+#: (2147352576 on): ids no user or container of the host owns.
+ROOT_MODE_IDS = IdRange(1879048192, 65536)
+#: Ids a session has (its root and the system users an image's packages create).
+SESSION_ID_COUNT = 65536
+#: How long creating a user namespace (a short-lived ``unshare``) may take.
+NAMESPACE_TIMEOUT_S = 10.0
+
+
+@cache
+def root_mode_ids() -> IdRange:
+    """The host ids of a root-mode session's ids 0-65535: the range an administrator
+    reserved for root in both ``/etc/subuid`` and ``/etc/subgid``, else ``ROOT_MODE_IDS``."""
+    uids, gids = _own_range("/etc/subuid"), _own_range("/etc/subgid")
+    if uids is not None and uids == gids and uids.count >= SESSION_ID_COUNT:
+        return IdRange(uids.start, SESSION_ID_COUNT)
+    return ROOT_MODE_IDS
+
+
+def new_user_namespace(ids: IdRange) -> int:
+    """A descriptor of a new user namespace whose ids 0..count-1 are the host's ``ids``.
+
+    Root only: the runtime writes the maps itself (util-linux maps ranges only through
+    ``newuidmap``, which wants an ``/etc/subuid`` entry). A short-lived ``unshare --user``
+    holds the namespace while the maps are written; the descriptor keeps it afterwards.
+    """
+    unshare = unshare_binary()
+    if unshare is None:
+        raise RuntimeError("the util-linux 'unshare' program is not installed")
+    holder = subprocess.Popen(
+        [unshare, "--user", "--", "cat"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"},
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        # cat echoing a byte means unshare(2) is done: the namespace exists.
+        holder.stdin.write(b"x")
+        holder.stdin.flush()
+        if holder.stdout.read(1) != b"x":
+            raise RuntimeError("cannot create a user namespace: unshare --user failed")
+        mapping = f"0 {ids.start} {ids.count}\n"
+        for name in ("uid_map", "gid_map"):
+            with open(f"/proc/{holder.pid}/{name}", "w") as handle:
+                handle.write(mapping)
+        return os.open(f"/proc/{holder.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        holder.stdin.close()
+        holder.stdout.close()
+        try:
+            holder.wait(NAMESPACE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.wait()
+
+
+def idmapped_root(ids: IdRange) -> int:
+    """A descriptor of a detached, read-only view of the host's ``/`` (its filesystem only,
+    no submounts) whose owners are shifted into ``ids``: the host's uid 0 is ``ids.start``
+    there, and so the root of a session mapped onto ``ids``."""
+    namespace = new_user_namespace(ids)
+    try:
+        tree = syscalls.open_tree_clone("/", recursive=False)
+        try:
+            attributes = syscalls.MOUNT_ATTR_IDMAP | syscalls.MOUNT_ATTR_RDONLY
+            syscalls.mount_setattr(tree, attributes | syscalls.MOUNT_ATTR_NOSUID, namespace)
+        except OSError as exc:
+            os.close(tree)
+            raise RuntimeError(
+                "root-mode sessions need an idmapped view of the host's root filesystem "
+                f"(Linux 5.12+ and a filesystem that allows it: ext4, xfs, btrfs): {exc}"
+            ) from exc
+        return tree
+    finally:
+        os.close(namespace)
 
 
 def _own_range(path: str) -> IdRange | None:

@@ -1,16 +1,18 @@
 """The tool server's first stage: build the sandbox, then become the tool server at the
 sandbox's fixed paths (stdlib only).
 
+The runtime starts it from the host's directories (``launch.BOOT``: the host's interpreter,
+the package ``inside`` in the checkout); as root, from descriptors of them, since the root
+of the session's user namespace may not look up their host paths. For an isolated
+session it reads the configuration, builds the sandbox (``jail``) and then replaces itself
+(``execve``, same PID) by the interpreter at ``jail.FIXED_PYTHON`` running the code at
+``jail.FIXED_CODE``, which continues in ``toolserver.resume``. So PID 1's command line
+(``/proc/1/cmdline``, which every process of the session can read) names only those fixed
+paths, and nothing of the checkout, its venv or the data dir. Unisolated, it runs the tool
+server in this process.
+
 Every module it uses is imported before the sandbox is built: after the pivot, the host's
 stdlib is out of reach.
-
-The runtime starts it from the host's paths (``launch.BOOT``: the host's interpreter, the
-package ``inside`` in the checkout). For an isolated session it reads the configuration,
-builds the sandbox (``jail``) and then replaces itself (``execve``, same PID) by the
-interpreter at ``jail.FIXED_PYTHON`` running the code at ``jail.FIXED_CODE``, which
-continues in ``toolserver.resume``. So PID 1's command line (``/proc/1/cmdline``, which
-every process of the session can read) names only those fixed paths, and nothing of the
-checkout, its venv or the data dir. Unisolated, it runs the tool server in this process.
 """
 
 from __future__ import annotations
@@ -92,12 +94,12 @@ def _prepare(config: dict[str, Any]) -> tuple[int, int | None]:
             network.load_rules(str(rules["program"]), str(rules["ruleset"]))
         if isinstance(config.get("resolv_conf"), str):
             network.write_resolv_conf(config["root"], config["resolv_conf"])
-    runtime = config["runtime"]
+    runtime = config.get("runtime")  # None: the runtime showed them itself (root mode)
     jail.enter(
         config["root"],
         list(config.get("hide", [])),
         config["hostname"],
-        {"code": runtime["code"], "python": runtime["python"]},
+        {"code": runtime["code"], "python": runtime["python"]} if runtime else None,
     )
     _set_rlimits(dict(config.get("rlimits") or {}))
     home = config["home"]
@@ -114,16 +116,19 @@ def _become_tool_server(fd: int, config: dict[str, Any]) -> None:
     follows in a memory file (the command line is readable by the whole session)."""
     from . import jail
 
+    for passed in config.get("runtime_fds", []):
+        os.close(passed)  # the host's directories stay out of the session
     config_fd = os.memfd_create("agentbay-config", 0)
     os.write(config_fd, json.dumps(config).encode())
     os.lseek(config_fd, 0, os.SEEK_SET)
     for inherited in (fd, config_fd):
         os.set_inheritable(inherited, True)
-    executable = f"{jail.FIXED_PYTHON}/{config['runtime']['executable']}"
+    executable = f"{jail.FIXED_PYTHON}/{config['python_executable']}"
     argv = [executable, "-E", "-s", "-S", "-c", RESUME, jail.FIXED_ROOT, str(fd), str(config_fd)]
     # The interpreter may find its shared library by an absolute RUNPATH of the host
     # (pyenv, a self-built Python): point it at the fixed path; resume() removes it again.
-    env = dict(os.environ, LD_LIBRARY_PATH=f"{jail.FIXED_PYTHON}/lib")
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONHOME"}
+    env["LD_LIBRARY_PATH"] = f"{jail.FIXED_PYTHON}/lib"
     sys.stderr.flush()
     os.execve(executable, argv, env)
 

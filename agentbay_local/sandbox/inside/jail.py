@@ -80,8 +80,9 @@ def enter(
 ) -> None:
     """Build the sandbox's mounts under ``root``, pivot into it and drop privileges.
 
-    ``root`` is the session's overlay (mounted by the runtime in the host namespace), or
-    (rootless) the one ``mount_rootless_root`` mounted. ``hide`` are host paths to cover
+    ``root`` is the session's overlay: ``"."``, the working directory, when the runtime
+    mounted it in the host namespace (root mode), else (rootless) the path where
+    ``mount_rootless_root`` mounted it. ``hide`` are host paths to cover
     with an empty read-only tmpfs (the runtime's data dir, whose other sessions' upper dirs
     are otherwise readable through the lower layer). ``runtime`` names the host
     directories of the tool server's code and interpreter (``code``, ``python``): they
@@ -90,6 +91,8 @@ def enter(
     # unshare already made the copy private; repeat it so nothing we mount can ever
     # propagate back to the host, whatever the unshare defaults are.
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+    if not os.path.isabs(root):
+        _own_working_directory()
     _mount_proc(root)
     _mount_dev(root)
     _mount_sys(root)
@@ -108,6 +111,22 @@ def enter(
     os.chdir("/")
     sc.sethostname(hostname)
     drop_privileges()
+
+
+def _own_working_directory() -> None:
+    """Stack a copy of the working directory's mount tree, made in this namespace, on it
+    and move into the copy.
+
+    As root, the tool server starts in the session's root, the namespace's copy of a mount
+    the runtime made in the host's: a locked mount (a user namespace may not take apart
+    what a more privileged one put together), and pivot_root refuses a locked new root.
+    """
+    tree = sc.open_tree_clone(".")
+    try:
+        sc.move_mount(tree, ".")
+        os.fchdir(tree)
+    finally:
+        os.close(tree)
 
 
 def mount_runtime(root: str, code: str, python: str) -> None:

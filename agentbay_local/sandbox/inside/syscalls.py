@@ -93,10 +93,11 @@ _OPEN_TREE_CLONE = 1
 _AT_RECURSIVE = 0x8000
 
 
-def open_tree_clone(path: str) -> int:
+def open_tree_clone(path: str, *, recursive: bool = True) -> int:
     """A descriptor (close-on-exec) of a detached copy of the mount tree at ``path``, its
-    submounts included: later mounts below ``path`` do not show in it."""
-    flags = _OPEN_TREE_CLONE | _AT_RECURSIVE | os.O_CLOEXEC
+    submounts included unless ``recursive`` is False: later mounts below ``path`` do not
+    show in it."""
+    flags = _OPEN_TREE_CLONE | (_AT_RECURSIVE if recursive else 0) | os.O_CLOEXEC
     fd = _libc.syscall(_SYS_OPEN_TREE, ctypes.c_int(-100), _bytes(path), ctypes.c_uint(flags))
     if fd < 0:
         err = ctypes.get_errno()
@@ -107,6 +108,57 @@ def open_tree_clone(path: str) -> int:
 def unshare(flags: int) -> None:
     """unshare(2): move this process into new namespaces of the ``CLONE_NEW*`` kinds."""
     _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
+
+
+#: move_mount(2) (Linux 5.2+), one number on every architecture.
+_SYS_MOVE_MOUNT = 429
+_MOVE_MOUNT_F_EMPTY_PATH = 0x4
+
+
+def move_mount(fd: int, target: str) -> None:
+    """Attach the detached mount tree ``fd`` (from ``open_tree_clone``) at ``target``."""
+    result = _libc.syscall(
+        _SYS_MOVE_MOUNT,
+        ctypes.c_int(fd),
+        b"",
+        ctypes.c_int(-100),
+        _bytes(target),
+        ctypes.c_uint(_MOVE_MOUNT_F_EMPTY_PATH),
+    )
+    _check(result, f"move_mount to {target}")
+
+
+#: mount_setattr(2) (Linux 5.12+), one number on every architecture.
+_SYS_MOUNT_SETATTR = 442
+_AT_EMPTY_PATH = 0x1000
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_IDMAP = 0x100000
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
+def mount_setattr(fd: int, attr_set: int, userns_fd: int = 0) -> None:
+    """mount_setattr(2) on the detached mount ``fd``: set ``attr_set`` (``MOUNT_ATTR_*``);
+    with ``MOUNT_ATTR_IDMAP``, map its ids through the user namespace ``userns_fd``."""
+    attr = _MountAttr(attr_set, 0, 0, userns_fd)
+    result = _libc.syscall(
+        _SYS_MOUNT_SETATTR,
+        ctypes.c_int(fd),
+        b"",
+        ctypes.c_uint(_AT_EMPTY_PATH),
+        ctypes.byref(attr),
+        ctypes.c_size_t(ctypes.sizeof(attr)),
+    )
+    _check(result, "mount_setattr")
 
 
 def setns(fd: int, nstype: int) -> None:

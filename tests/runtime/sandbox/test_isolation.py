@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agentbay_local.sandbox import Sandbox, layers
+from agentbay_local.sandbox import Sandbox, layers, userns
 from agentbay_local.sandbox.inside import jail
 from agentbay_local.sandbox.session_files import SessionRoot
 from tests.runtime.sandbox.conftest import Env
@@ -29,6 +29,12 @@ def pair(env: Env) -> Iterator[tuple[Sandbox, Sandbox]]:
 
 async def _hostname_on_loop() -> str:
     return socket.gethostname()  # on the thread that runs the manager's event loop
+
+
+def _cmdline(pid: int) -> bytes:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    return b""
 
 
 def _fails(env: Env, box: Sandbox, command: str) -> str:
@@ -260,13 +266,10 @@ def test_config_links_into_host_tmpfs_are_copied(tmp_path: Path) -> None:
     assert (tmp_path / "etc" / "hosts").is_symlink()  # resolvable inside: left alone
 
 
-def test_nothing_of_a_rootless_session_is_the_hosts_root(
-    env: Env, pair: tuple[Sandbox, Sandbox]
-) -> None:
-    """Rootless: every process of a session runs as the runtime's user (or its subordinate
-    ids) and every file it makes belongs to them, never to the host's root."""
-    if not env.manager.rootless:
-        pytest.skip("the runtime runs as root: its sessions' root is the host's root")
+def test_nothing_of_a_session_is_the_hosts_root(env: Env, pair: tuple[Sandbox, Sandbox]) -> None:
+    """Every process of a session runs under ids of its own user namespace and every file
+    it makes belongs to them, never to the host's root: rootless, the runtime's user (or
+    its subordinate ids); as root, the range ``userns.root_mode_ids`` gives it."""
     first, _ = pair
     env.sh(
         first,
@@ -274,19 +277,34 @@ def test_nothing_of_a_rootless_session_is_the_hosts_root(
         " && (chown 1000:1000 /root/own/f || true)"
         " && (sleep 600 >/dev/null 2>&1 &) && echo done",
     )
-    for pid in first.pids():
+    assert env.sh(first, "id -u; cat /proc/self/uid_map").split()[:2] == ["0", "0"]
+    # Not the runtime's own helper that gives the session its outbound network from the
+    # host's side (slirp4netns: root mode runs it as root, sandboxed by its own seccomp
+    # filter; nothing in the session can signal or trace it).
+    pids = [pid for pid in first.pids() if b"slirp4netns" not in _cmdline(pid)]
+    assert pids
+    for pid in pids:
         with open(f"/proc/{pid}/status") as status:
             ids = {
                 line.split(":")[0]: line.split()[1:]
                 for line in status
                 if line.startswith(("Uid:", "Gid:"))
             }
-        assert "0" not in ids["Uid"] + ids["Gid"], (pid, ids)
-    owners = set()
-    for directory, subdirs, files in os.walk(first.session_dir):
-        for name in [*subdirs, *files]:
-            with contextlib.suppress(FileNotFoundError):
-                info = os.lstat(os.path.join(directory, name))
-                owners.add((info.st_uid, info.st_gid))
-    assert owners and all(0 not in owner for owner in owners), owners
-    assert (os.getuid(), os.getgid()) in owners
+        assert "0" not in ids["Uid"] + ids["Gid"], (pid, ids, _cmdline(pid))
+    made = ["root/own/f", "root/own", "tmp/f", "etc/own-f", "var/tmp/own", "opt/own"]
+    for name in made:
+        info = os.lstat(first.root_path / name)
+        assert 0 not in (info.st_uid, info.st_gid), (name, info.st_uid, info.st_gid)
+    if env.manager.rootless:
+        owners = set()
+        for directory, subdirs, files in os.walk(first.session_dir):
+            for name in [*subdirs, *files]:
+                with contextlib.suppress(FileNotFoundError):
+                    info = os.lstat(os.path.join(directory, name))
+                    owners.add((info.st_uid, info.st_gid))
+        assert owners and all(0 not in owner for owner in owners), owners
+        assert (os.getuid(), os.getgid()) in owners
+    else:
+        base = userns.root_mode_ids().start
+        assert os.lstat(first.root_path / "root/own/f").st_uid == base + 1000
+        assert os.lstat(first.root_path / "tmp/f").st_uid == base
