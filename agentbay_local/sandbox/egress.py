@@ -26,12 +26,13 @@ import ipaddress
 import itertools
 import os
 import select
-import shutil
 import subprocess
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Literal
+
+from agentbay_local.sandbox.host_programs import find_program
 
 #: The gateway slirp4netns maps to the host's 127.0.0.1 (when host loopback is on).
 GATEWAY = "10.0.2.2"
@@ -70,10 +71,7 @@ class NetworkPolicy:
 
 
 def _program(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    return next((p for d in _SEARCH if os.access(p := f"{d}/{name}", os.X_OK)), None)
+    return find_program(name, _SEARCH)
 
 
 @cache
