@@ -150,6 +150,8 @@ def main() -> None:
     )
     record("create", {"success": created.success, "error": created.error_message})
     session = created.session
+    # Read now: session.info() replaces the session's resource_url with the one it got.
+    created_url = url_query(session.resource_url)
     record("set_labels", session.set_labels({"suite": "official", "stage": "two"}).success)
     record("get_labels", session.get_labels().data)
     info = session.info()
@@ -165,7 +167,7 @@ def main() -> None:
     record(
         "resource_ids",
         {
-            "created_url": url_query(created.session.resource_url),
+            "created_url": created_url,
             "info_url": url_query(info.data.resource_url),
             "info_resource_id": info.data.resource_id,
             "get_url": url_query(got_session.resource_url),
