@@ -65,8 +65,11 @@ def official_python(version: str = "0.9.3") -> Path:
 def driver_env(endpoint: str, key: str) -> dict[str, str]:
     """The environment of a driver: the endpoint and key. (Proxy variables cannot fence the
     clients in: darabonba sends even loopback requests through a configured proxy, ignoring
-    NO_PROXY; :mod:`loopback_only` does it inside the driver instead.)"""
-    return {**os.environ, "AGENTBAY_ENDPOINT": endpoint, "AGENTBAY_API_KEY": key}
+    NO_PROXY; :mod:`loopback_only` does it inside the driver instead.) No ``PYTHON*``
+    variable passes: a PYTHONPATH naming this checkout would make the driver import our
+    ``agentbay`` instead of the official client's."""
+    inherited = {name: value for name, value in os.environ.items() if not name.startswith("PYTHON")}
+    return {**inherited, "AGENTBAY_ENDPOINT": endpoint, "AGENTBAY_API_KEY": key}
 
 
 def run_driver(
