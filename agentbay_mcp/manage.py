@@ -150,26 +150,26 @@ async def _info(slot: SessionSlot, args: dict[str, Any]) -> types.CallToolResult
     )
 
 
-async def _pause(slot: SessionSlot, args: dict[str, Any]) -> types.CallToolResult:
-    del args
+async def _change_state(slot: SessionSlot, verb: str) -> types.CallToolResult:
+    """Pause or resume this client's session (``verb``), waiting for its new state."""
     current = slot.current
     if current is None:
-        raise SessionUnavailable("this client has no session to pause")
-    paused = await current.beta_pause(poll_interval=STATE_POLL_S)
-    if not paused.success:
-        raise SessionUnavailable(f"pausing {current.session_id} failed: {paused.error_message}")
-    return _text({"session_id": current.session_id, "status": paused.status})
+        raise SessionUnavailable(f"this client has no session to {verb}")
+    change = current.beta_pause if verb == "pause" else current.beta_resume
+    outcome = await change(poll_interval=STATE_POLL_S)
+    if not outcome.success:
+        raise SessionUnavailable(f"{verb} of {current.session_id} failed: {outcome.error_message}")
+    return _text({"session_id": current.session_id, "status": outcome.status})
+
+
+async def _pause(slot: SessionSlot, args: dict[str, Any]) -> types.CallToolResult:
+    del args
+    return await _change_state(slot, "pause")
 
 
 async def _resume(slot: SessionSlot, args: dict[str, Any]) -> types.CallToolResult:
     del args
-    current = slot.current
-    if current is None:
-        raise SessionUnavailable("this client has no session to resume")
-    resumed = await current.beta_resume(poll_interval=STATE_POLL_S)
-    if not resumed.success:
-        raise SessionUnavailable(f"resuming {current.session_id} failed: {resumed.error_message}")
-    return _text({"session_id": current.session_id, "status": resumed.status})
+    return await _change_state(slot, "resume")
 
 
 _HANDLERS: dict[str, Callable[[SessionSlot, dict[str, Any]], Awaitable[types.CallToolResult]]] = {
