@@ -27,6 +27,7 @@ from agentbay_local.sessions.desktop import Screen
 from agentbay_local.sessions.lifecycle import LifecycleDefaults, Reaper
 from agentbay_local.sessions.links import LinkProxy
 from agentbay_local.sessions.live_view import Control
+from agentbay_local.sessions.networks import SessionNetworks
 from agentbay_local.sessions.resource_page import ResourcePage
 from agentbay_local.sessions.states import SessionStates
 from agentbay_local.sessions.tools import ToolCalls
@@ -124,6 +125,9 @@ class Runtime:
             listen_host=options.host,
         )
         self.freezer = Freezer()
+        self.networks = SessionNetworks(
+            store=self.store, sandboxes=self.sandboxes, isolated=options.isolated
+        )
         self.sessions = SessionActions(
             settings=SessionSettings(
                 isolated=options.isolated,
@@ -144,6 +148,7 @@ class Runtime:
             page=self.page,
             address=self.address,
             freezer=self.freezer,
+            networks=self.networks,
         )
         self.states = SessionStates(
             store=self.store,
@@ -164,6 +169,7 @@ class Runtime:
         """A session's sandbox died by itself: report it failed, close its links."""
         self.store.mark_failed(session_id)
         self.links.close_session(session_id)
+        self.networks.leave_later(session_id)
         log.warning(
             "session %s failed: its sandbox stopped unexpectedly",
             session_id,
@@ -198,6 +204,7 @@ class Runtime:
                 log.exception("releasing %s at shutdown failed", row.id)
         await self.links.close()
         await self.browsers.close()
+        self.networks.close()
         await self.sandboxes.close()
         self.store.close()
         self._lock.close()

@@ -65,6 +65,12 @@ CREATE TABLE IF NOT EXISTS internal_contexts (
     context_id TEXT NOT NULL,
     PRIMARY KEY (session_id, context_type)
 );
+-- Networks sessions join at create (CreateNetwork); their members are the runtime's memory.
+CREATE TABLE IF NOT EXISTS networks (
+    id TEXT PRIMARY KEY,
+    token TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
 """
 
 RUNNING = "RUNNING"
@@ -407,6 +413,24 @@ class Store:
         return [str(row[0]) for row in rows]
 
     # ---- sync tasks ----
+    # ---- networks ----
+    def add_network(self, network_id: str, token: str) -> None:
+        """Record a new network and its bind token."""
+        self._db.execute(
+            "INSERT INTO networks (id, token, created_at) VALUES (?, ?, ?)",
+            (network_id, token, time.time()),
+        )
+
+    def network_token(self, network_id: str) -> str | None:
+        """The bind token of a network (None: no such network)."""
+        query = "SELECT token FROM networks WHERE id = ?"
+        found = self._db.execute(query, (network_id,)).fetchone()
+        return None if found is None else str(found["token"])
+
+    def set_network_token(self, network_id: str, token: str) -> None:
+        """Give a network a fresh bind token."""
+        self._db.execute("UPDATE networks SET token = ? WHERE id = ?", (token, network_id))
+
     def add_task(self, session_id: str, context_id: str, path: str, task_type: str) -> int:
         """Record a pending sync task; answer its sequence number."""
         cursor = self._db.execute(

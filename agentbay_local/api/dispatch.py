@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agentbay_local.protocol.envelope import ApiError, needs_cloud, not_served
+from agentbay_local.protocol.envelope import ApiError, needs_cloud
 
 if TYPE_CHECKING:
     from agentbay_local.runtime import Runtime
@@ -105,6 +105,8 @@ async def dispatch(runtime: Runtime, action: str, fields: dict[str, Any]) -> Ans
             return None, {}
         case "DescribeSessionContexts":
             return contexts.bindings(fields), {}
-        case "CreateNetwork" | "DescribeNetwork":
-            raise not_served(action)
+        case "CreateNetwork":
+            return runtime.networks.create(fields), {}
+        case "DescribeNetwork":
+            return runtime.networks.describe(fields), {}
     raise ApiError(404, "InvalidAction.NotFound", f"The action {action!r} is not supported.")

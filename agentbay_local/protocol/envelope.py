@@ -78,15 +78,6 @@ def needs_cloud(action: str) -> ApiError:
     )
 
 
-def not_served(action: str) -> ApiError:
-    """An action of today's API the local runtime does not serve yet: refused at once."""
-    return ApiError(
-        400,
-        "Unsupported.NotYet",
-        f"The local runtime does not serve {action} yet (see the compatibility notes).",
-    )
-
-
 def encode(payload: dict[str, Any]) -> bytes:
     """A JSON answer body; a ``ToolAnswer`` anywhere at the top level goes in as received."""
     spliced = {key: value.raw for key, value in payload.items() if isinstance(value, ToolAnswer)}

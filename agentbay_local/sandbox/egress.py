@@ -17,7 +17,8 @@ What NAT alone would still let through is closed by nftables rules inside the se
 namespace, which the tool server loads before it drops CAP_NET_ADMIN (so the session can
 neither see nor change them): the link-local range 169.254.0.0/16 (cloud metadata), the
 host's own addresses (read when the sandbox is made), and the gateway 10.0.2.2 (the host's
-loopback, when ``allow_host_ports`` switches it on) except the ports allowed.
+loopback, when ``allow_host_ports`` switches it on) except the ports allowed, and the range of
+the networks sessions share (``networks.py``) but through a network's own interface.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from agentbay_local.sandbox import networks
 from agentbay_local.sandbox.host_programs import find_program
 
 #: The gateway slirp4netns maps to the host's 127.0.0.1 (when host loopback is on).
@@ -146,13 +148,18 @@ def host_addresses() -> list[str]:
 
 
 def ruleset(policy: NetworkPolicy, denied: list[str]) -> str:
-    """The nftables rules loaded inside a session's namespace for an egress policy."""
-    blocked = ", ".join([LINK_LOCAL, *denied])
+    """The nftables rules loaded inside a session's namespace for an egress policy.
+
+    A network's interface (``networks.INTERFACE``, routed for its own /24 only) passes;
+    the rest of the networks' range never leaves through the NAT.
+    """
+    blocked = ", ".join([LINK_LOCAL, str(networks.NETWORK_RANGE), *denied])
     lines = [
         "table inet agentbay {",
         "  chain output {",
         "    type filter hook output priority filter; policy accept;",
         '    oif "lo" accept',
+        f'    oifname "{networks.INTERFACE}" accept',
         f"    ip daddr {{ {blocked} }} reject with icmpx type admin-prohibited",
     ]
     if policy.allow_host_ports:

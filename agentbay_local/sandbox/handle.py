@@ -42,15 +42,17 @@ STOPPED = (
 MALFORMED = "the session sandbox sent a malformed answer"
 
 
-def hosts_text(hostname: str) -> str:
-    """A fresh machine's /etc/hosts that resolves ``hostname`` (Debian's 127.0.1.1 line)."""
+def hosts_text(hostname: str, neighbours: list[tuple[str, str]] | None = None) -> str:
+    """A fresh machine's /etc/hosts that resolves ``hostname`` (Debian's 127.0.1.1 line),
+    and the (address, name) pairs of ``neighbours`` (the other sessions of its network)."""
+    others = [f"{address}\t{name}\n" for address, name in neighbours or [] if name != hostname]
     return (
         "127.0.0.1\tlocalhost\n"
         f"127.0.1.1\t{hostname}\n"
         "::1\tlocalhost ip6-localhost ip6-loopback\n"
         "ff02::1\tip6-allnodes\n"
         "ff02::2\tip6-allrouters\n"
-    )
+    ) + "".join(others)
 
 
 def write_hostname_files(session: SessionRoot, hostname: str) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentbay.contract import SessionSummary, get_logger
 from agentbay_local.images.registry import ImageError, ImageInfo, builtin_images
-from agentbay_local.protocol.envelope import ApiError, invalid, not_served
+from agentbay_local.protocol.envelope import ApiError, invalid
 from agentbay_local.protocol.paging import decode_page_token, encode_page_token
 from agentbay_local.sandbox.image import HOST_ROOT, SandboxImage
 from agentbay_local.sessions import desktop
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from agentbay_local.sandbox.limits import SessionLimits
     from agentbay_local.sessions.browsers import BrowserActions
     from agentbay_local.sessions.links import LinkProxy
+    from agentbay_local.sessions.networks import SessionNetworks
     from agentbay_local.sessions.resource_page import ResourcePage
     from agentbay_local.sessions.tools import ToolCalls
     from agentbay_local.store import Store
@@ -113,6 +114,7 @@ class SessionActions:
         page: ResourcePage,
         address: PublicAddress,
         freezer: Freezer,
+        networks: SessionNetworks,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -127,6 +129,7 @@ class SessionActions:
         self._page = page
         self._address = address
         self._freezer = freezer
+        self._networks = networks
         # Sessions whose release is under way (a delete, the reaper and a release may meet).
         self._ending: set[str] = set()
 
@@ -195,8 +198,9 @@ class SessionActions:
 
     async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
         """CreateMcpSession."""
-        if fields.get("NetworkId"):  # sessions of one network reach each other: not yet
-            raise not_served("CreateMcpSession with a NetworkId (CreateNetwork)")
+        network_id = fields.get("NetworkId") or ""
+        if network_id:
+            self._networks.check(network_id)
         image = fields.get("ImageId") or DEFAULT_IMAGE
         sandbox_image, tool_image = self._sandbox_image(image)
         if tool_image == BROWSER_IMAGE and find_chromium() is None:
@@ -241,6 +245,13 @@ class SessionActions:
             self._store.mark_released(session_id)
             await self._sandboxes.release(session_id)
             raise ApiError(400, "InvalidImageId.NotFound", f"The image {image!r} was just removed.")
+        if network_id:
+            try:
+                await self._networks.join(session_id, network_id, sandbox)
+            except ApiError:
+                self._store.mark_released(session_id)
+                await self._sandboxes.release(session_id)
+                raise
         self._running.used_now(session_id)
         if tool_image != image:
             self._running.serve_tools_of(session_id, tool_image)
@@ -291,6 +302,7 @@ class SessionActions:
             if sandbox is not None:
                 await self._contexts.upload_at_release(session_id, sandbox)
             self._links.close_session(session_id)
+            await self._networks.leave(session_id)
             await self._sandboxes.release(session_id)
             await asyncio.to_thread(self._freezer.forget, session_id)
             await self._contexts.drop_internal(session_id)

@@ -223,11 +223,3 @@ def test_get_context_by_id_alone(api: Api) -> None:
     context = api.call("GetContext", Name=f"by-id-{uuid.uuid4().hex[:8]}", AllowCreate=True)
     assert api.call("GetContext", ContextId=context["Id"])["Name"] == context["Name"]
     api.call("DeleteContext", Id=context["Id"])
-
-
-def test_networks_are_refused_at_once(api: Api) -> None:
-    with pytest.raises(RpcError) as refused:
-        api.create_session(NetworkId="net-1")
-    assert refused.value.code == "Unsupported.NotYet"
-    status_code, answer = api.raw("CreateNetwork")
-    assert status_code == 400 and answer["Code"] == "Unsupported.NotYet"

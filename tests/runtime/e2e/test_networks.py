@@ -1,0 +1,132 @@
+"""Networks (CreateNetwork, DescribeNetwork, NetworkId at create) against the real runtime.
+
+Sessions of one network reach each other by address and by name; a session of another
+network or of none does not, and nothing on a network answers but its members. Every
+address tried is one the runtime gave a session (198.19.0.0/16, inside the sessions'
+namespaces and the runtime's switch): no traffic leaves the machine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.runtime.e2e.api import Api, RpcError
+from tests.runtime.e2e.conftest import API_KEY, own_runtime
+
+#: Listens on 0.0.0.0:PORT and answers each connection with the session's hostname.
+SERVER = (
+    "nohup python3 -c \"import socket; s = socket.create_server(('0.0.0.0', 7070)); "
+    "exec('while True:\\n c, _ = s.accept(); c.sendall(socket.gethostname().encode()); "
+    "c.close()')\" > /dev/null 2>&1 &"
+)
+
+
+def fetch(api: Api, session_id: str, host: str, timeout_s: float = 3) -> str:
+    """What a connection from the session to ``host``:7070 reads, or the error's name."""
+    command = (
+        'python3 -c "import socket, sys\n'
+        "try:\n"
+        f" c = socket.create_connection(('{host}', 7070), timeout={timeout_s}); "
+        "print(c.recv(100).decode())\n"
+        'except OSError as e: print(type(e).__name__)"'
+    )
+    return api.text(session_id, "shell", command=command, timeout_ms=20000).strip()
+
+
+def address_of(api: Api, session_id: str) -> str:
+    """The session's address on its network (``net0``)."""
+    text = api.text(
+        session_id,
+        "shell",
+        command='python3 -c "import socket, fcntl, struct; s = socket.socket(2, 2); '
+        "print(socket.inet_ntoa(fcntl.ioctl(s.fileno(), 0x8915, "
+        "struct.pack('256s', b'net0'))[20:24]))\"",
+        timeout_ms=10000,
+    )
+    return text.strip()
+
+
+def serving(api: Api, session_id: str) -> None:
+    """Start the server in the session and wait (with a deadline) until it listens."""
+    api.text(session_id, "shell", command=SERVER, timeout_ms=10000)
+    deadline = time.monotonic() + 10
+    while fetch(api, session_id, "127.0.0.1") != session_id:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.1)
+
+
+def release(api: Api, *session_ids: str) -> None:
+    for session_id in session_ids:
+        api.raw("ReleaseMcpSession", SessionId=session_id)
+
+
+def test_create_and_describe(api: Api) -> None:
+    created = api.call("CreateNetwork", LoginRegionId="cn-hangzhou")
+    network_id, token = created["NetworkId"], created["NetworkToken"]
+    assert network_id.startswith("net-") and len(token) >= 32
+    assert api.call("DescribeNetwork", NetworkId=network_id) == {"Online": True}
+    again = api.call("CreateNetwork", NetworkId=network_id)
+    assert again["NetworkId"] == network_id and again["NetworkToken"] != token
+    for action in ("DescribeNetwork", "CreateNetwork"):
+        with pytest.raises(RpcError) as unknown:
+            api.call(action, NetworkId="net-nosuchnetwork0000")
+        assert unknown.value.code == "InvalidNetworkId.NotFound"
+        assert unknown.value.status == 400
+
+
+def test_an_unknown_network_refuses_the_create_and_leaks_nothing(api: Api) -> None:
+    before = api.call("ListSession", MaxResults=100)
+    with pytest.raises(RpcError) as refused:
+        api.create_session(NetworkId="net-nosuchnetwork0000")
+    assert refused.value.code == "InvalidNetworkId.NotFound"
+    assert api.call("ListSession", MaxResults=100) == before
+
+
+def test_members_reach_each_other_and_nobody_else(api: Api) -> None:
+    first = api.call("CreateNetwork")["NetworkId"]
+    second = api.call("CreateNetwork")["NetworkId"]
+    server = api.create_session(NetworkId=first)
+    peer = api.create_session(NetworkId=first)
+    stranger = api.create_session(NetworkId=second)
+    loner = api.create_session()
+    try:
+        serving(api, server)
+        address = address_of(api, server)
+        subnet = ipaddress.ip_network(f"{address}/24", strict=False)
+        assert subnet.subnet_of(ipaddress.ip_network("198.19.0.0/16"))
+        assert ipaddress.ip_address(address_of(api, peer)) in subnet
+        assert ipaddress.ip_address(address_of(api, stranger)) not in subnet
+
+        # A member: by address and by name (its session id).
+        assert fetch(api, peer, address) == server
+        assert fetch(api, peer, server) == server
+        # Another network's member and a session of none: not by address, not by name.
+        assert fetch(api, stranger, address) != server
+        assert fetch(api, loner, address) != server
+        assert fetch(api, stranger, server) == "gaierror"
+        assert "net0" not in api.text(loner, "shell", command="cat /proc/net/dev")
+
+        # Nothing but the members answers on the network (its unused first address).
+        assert fetch(api, peer, str(subnet.network_address + 1), timeout_s=2) != server
+
+        # A member that leaves: its name and address go from the others.
+        release(api, peer)
+        hosts = api.text(server, "shell", command="cat /etc/hosts")
+        assert peer not in hosts
+    finally:
+        release(api, server, peer, stranger, loner)
+
+
+def test_unisolated_sessions_cannot_join(tmp_path: Path) -> None:
+    with own_runtime(tmp_path, API_KEY, isolated=False, pool_size=0) as runtime:
+        api = Api(runtime.endpoint, API_KEY)
+        network_id = api.call("CreateNetwork")["NetworkId"]
+        with pytest.raises(RpcError) as refused:
+            api.create_session(NetworkId=network_id)
+        assert refused.value.code == "InvalidParameter.NetworkId"
+        assert "isolated" in refused.value.answer["Message"]
+        assert api.call("ListSession") == []  # nothing started, nothing left
