@@ -50,6 +50,12 @@ _EXPORTS: dict[str, str] = {
     "BWList": "agentbay.context_sync",
     "WhiteList": "agentbay.context_sync",
     "ContextManager": "agentbay.context_manager",
+    "BetaNetwork": "agentbay.beta_network",
+    "BetaNetworkService": "agentbay.beta_network",
+    "AsyncBetaNetwork": "agentbay.aio.beta_network",
+    "AsyncBetaNetworkService": "agentbay.aio.beta_network",
+    "NetworkResult": "agentbay._types.response",
+    "NetworkStatusResult": "agentbay._types.response",
     "ContextInfoResult": "agentbay._types.context_manager",
     "ContextSyncResult": "agentbay._types.context_manager",
     "ExtensionsService": "agentbay.extension",
@@ -69,9 +75,13 @@ __all__ = [
     "AgentBayLogger",
     "ApplicationManager",
     "AsyncAgentBay",
+    "AsyncBetaNetwork",
+    "AsyncBetaNetworkService",
     "AsyncSession",
     "AuthenticationError",
     "BWList",
+    "BetaNetwork",
+    "BetaNetworkService",
     "Code",
     "Command",
     "Computer",
@@ -93,6 +103,8 @@ __all__ = [
     "LifecyclePolicy",
     "ListSessionParams",
     "Mobile",
+    "NetworkResult",
+    "NetworkStatusResult",
     "Oss",
     "Process",
     "Session",
@@ -111,11 +123,14 @@ if TYPE_CHECKING:
     from agentbay._types.application import InstalledApp, Process
     from agentbay._types.context_manager import ContextInfoResult, ContextSyncResult
     from agentbay._types.extension import Extension, ExtensionOption
+    from agentbay._types.response import NetworkResult, NetworkStatusResult
     from agentbay.agent.agent import Agent
     from agentbay.agentbay import AgentBay
     from agentbay.aio.agentbay import AsyncAgentBay
+    from agentbay.aio.beta_network import AsyncBetaNetwork, AsyncBetaNetworkService
     from agentbay.aio.session import AsyncSession
     from agentbay.application.application import ApplicationManager
+    from agentbay.beta_network import BetaNetwork, BetaNetworkService
     from agentbay.code.code import Code
     from agentbay.command.command import Command
     from agentbay.computer.computer import Computer

@@ -148,6 +148,10 @@ class AgentBay:
         #: The 0.9 attribute name of the request sender.
         self.client = self.api
         self.context = ContextService(self)
+        from agentbay.beta_network import BetaNetworkService
+
+        #: Networks sessions join at create (0.22's beta network service).
+        self.beta_network = BetaNetworkService(self)
         self._sessions: dict[str, Session] = {}
 
     def __repr__(self) -> str:
@@ -219,6 +223,8 @@ class AgentBay:
             fields["MaxRuntime"] = policy.max_runtime
         elif params.idle_release_timeout is not None:  # seconds, alone
             fields["Timeout"] = params.idle_release_timeout
+        if params.beta_network_id:
+            fields["NetworkId"] = params.beta_network_id
         if syncs:
             fields["PersistenceDataList"] = persistence_data_list(syncs)
         answer = self.api.call("CreateMcpSession", fields)

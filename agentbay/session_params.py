@@ -90,6 +90,7 @@ class CreateSessionParams:
 
     ``lifecycle_policy`` (0.22, minutes) and the older ``idle_release_timeout`` (seconds)
     set when the session is released by itself; without either the server's defaults apply.
+    ``beta_network_id`` (0.22) names a network (``agent_bay.beta_network``) it joins.
     """
 
     def __init__(
@@ -104,6 +105,7 @@ class CreateSessionParams:
         extra_configs: ExtraConfigs | None = None,
         idle_release_timeout: int | None = None,
         lifecycle_policy: LifecyclePolicy | None = None,
+        beta_network_id: str | None = None,
     ) -> None:
         if lifecycle_policy is not None and idle_release_timeout is not None:
             raise ValueError(
@@ -129,6 +131,8 @@ class CreateSessionParams:
         self.policy_id = policy_id
         self.enable_browser_replay = bool(enable_browser_replay)
         self.extra_configs = extra_configs
+        #: The network the session joins (0.22; ``agent_bay.beta_network``).
+        self.beta_network_id = beta_network_id
 
 
 class ListSessionParams:

@@ -152,6 +152,25 @@ class SessionResumeResult(ApiResponse):
     error_message: str = ""
 
 
+@dataclass
+class NetworkResult(ApiResponse):
+    """``beta_network.get_network_bind_token`` (0.22's shape): the network and its token."""
+
+    success: bool = False
+    network_id: str = ""
+    network_token: str = ""
+    error_message: str = ""
+
+
+@dataclass
+class NetworkStatusResult(ApiResponse):
+    """``beta_network.describe`` (0.22's shape): whether the network is ready for sessions."""
+
+    success: bool = False
+    online: bool = False
+    error_message: str = ""
+
+
 def extract_request_id(response: Any) -> str:
     """The RequestId of a raw answer (a dict, or an object with ``body``)."""
     body = (

@@ -148,6 +148,10 @@ class AsyncAgentBay:
         #: The 0.9 attribute name of the request sender.
         self.client = self.api
         self.context = AsyncContextService(self)
+        from agentbay.aio.beta_network import AsyncBetaNetworkService
+
+        #: Networks sessions join at create (0.22's beta network service).
+        self.beta_network = AsyncBetaNetworkService(self)
         self._sessions: dict[str, AsyncSession] = {}
 
     def __repr__(self) -> str:
@@ -219,6 +223,8 @@ class AsyncAgentBay:
             fields["MaxRuntime"] = policy.max_runtime
         elif params.idle_release_timeout is not None:  # seconds, alone
             fields["Timeout"] = params.idle_release_timeout
+        if params.beta_network_id:
+            fields["NetworkId"] = params.beta_network_id
         if syncs:
             fields["PersistenceDataList"] = persistence_data_list(syncs)
         answer = await self.api.call("CreateMcpSession", fields)

@@ -8,14 +8,20 @@ namespaces and the runtime's switch): no traffic leaves the machine.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import time
 from pathlib import Path
 
 import pytest
 
+from agentbay import AgentBay, AsyncAgentBay, Config, CreateSessionParams
+from agentbay_local.server import EmbeddedRuntime
 from tests.runtime.e2e.api import Api, RpcError
 from tests.runtime.e2e.conftest import API_KEY, own_runtime
+from tests.support.official import official_python, run_driver
+
+DRIVER = Path(__file__).with_name("official_network_driver.py")
 
 #: Listens on 0.0.0.0:PORT and answers each connection with the session's hostname.
 SERVER = (
@@ -130,3 +136,56 @@ def test_unisolated_sessions_cannot_join(tmp_path: Path) -> None:
         assert refused.value.code == "InvalidParameter.NetworkId"
         assert "isolated" in refused.value.answer["Message"]
         assert api.call("ListSession") == []  # nothing started, nothing left
+
+
+def test_our_sdk_networks(bay: AgentBay) -> None:
+    network = bay.beta_network.get_network_bind_token()
+    assert network.success and network.network_id and network.network_token
+    status = bay.beta_network.describe(network.network_id)
+    assert (status.success, status.online) == (True, True)
+    unknown = bay.beta_network.describe("net-nosuchnetwork0000")
+    assert unknown.success is False and "not found" in unknown.error_message
+    assert bay.beta_network.describe("").error_message == "network_id is required"
+    refused = bay.create(CreateSessionParams(beta_network_id="net-nosuchnetwork0000"))
+    assert refused.success is False and "InvalidNetworkId.NotFound" in refused.error_message
+    server = bay.create(CreateSessionParams(beta_network_id=network.network_id)).session
+    peer = bay.create(CreateSessionParams(beta_network_id=network.network_id)).session
+    try:
+        api = Api(bay.endpoint, API_KEY)
+        serving(api, server.session_id)
+        assert fetch(api, peer.session_id, server.session_id) == server.session_id
+    finally:
+        server.delete()
+        peer.delete()
+
+
+def test_our_async_sdk_networks(runtime: EmbeddedRuntime) -> None:
+    async def main() -> list[str]:
+        cfg = Config(endpoint=runtime.endpoint, timeout_ms=60000)
+        async with AsyncAgentBay(api_key=API_KEY, cfg=cfg) as bay:
+            network = await bay.beta_network.get_network_bind_token()
+            assert (await bay.beta_network.describe(network.network_id)).online is True
+            params = CreateSessionParams(beta_network_id=network.network_id)
+            first, second = [(await bay.create(params)).session for _ in range(2)]
+            hosts = await second.command.execute_command(f"getent hosts {first.session_id}")
+            await first.delete()
+            await second.delete()
+            return str(hosts.output).split()
+
+    found = asyncio.run(main())
+    assert len(found) == 2 and found[0].startswith("198.19.")
+
+
+def test_official_022_client_networks(runtime: EmbeddedRuntime, tmp_path: Path) -> None:
+    got = run_driver(official_python("0.22.3"), DRIVER, runtime.endpoint, API_KEY, tmp_path, 300)
+    assert got["network"] == [True, "", True]
+    assert got["describe"] == [True, True]
+    assert got["describe_unknown"] == [False, "Network net-nosuchnetwork0000 not found"]
+    ok, message = got["create_unknown"]
+    assert ok is False and "InvalidNetworkId.NotFound" in message
+    server = got["server_id"]
+    assert got["peer_by_name"] == server and got["peer_by_address"] == server
+    assert got["server_address"].startswith("198.19.")
+    for name in ("stranger_by_name", "stranger_by_address", "loner_by_address"):
+        assert got[name] != server, name
+    assert got["deleted"] == [True, True, True, True]
