@@ -141,14 +141,17 @@ def run_code_args(
     code: str,
     language: str,
     timeout_s: int = 60,
+    restart: bool | _Omit = OMIT,
 ) -> dict[str, Any]:
-    """Arguments of ``run_code`` (wuying_code): Execute Python or JavaScript source code
-    and return the program output (Code.run_code)."""
+    """Arguments of ``run_code`` (wuying_code): Execute Python, JavaScript, R or Java
+    source code in the session's kernel of that language and return its output and
+    results (Code.run_code)."""
     return _present(
         {
             "code": code,
             "language": language,
             "timeout_s": timeout_s,
+            "restart": restart,
         }
     )
 

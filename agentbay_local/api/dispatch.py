@@ -56,7 +56,7 @@ async def dispatch(runtime: Runtime, action: str, fields: dict[str, Any]) -> Ans
                 fields["SessionId"],
                 fields["Name"],
                 fields["Args"],
-                shell_fields="AutoGenSession" in fields,
+                reads_today="AutoGenSession" in fields,
             )
             return answer, {}
         case "InitBrowser":

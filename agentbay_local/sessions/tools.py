@@ -19,6 +19,8 @@ from agentbay_local.sandbox.answers import ToolAnswer
 from agentbay_local.sessions import desktop
 
 log = get_logger("agentbay.local.tools")
+#: The tool server's run_code in the session's kernel, answering the rich shape.
+RICH_CODE_TOOL = "run_cell"
 
 
 class ToolCalls:
@@ -39,14 +41,17 @@ class ToolCalls:
         self._address = address
 
     async def call(
-        self, session_id: str, name: str, args: Any, *, shell_fields: bool = False
+        self, session_id: str, name: str, args: Any, *, reads_today: bool = False
     ) -> ToolAnswer:
         """Run one tool in a session's sandbox; a tool its image lacks answers "tool not
         found", a ``system_screenshot`` answers a signed URL of the image.
 
-        ``shell_fields``: the caller reads ``shell`` as 0.13+ do (they send AutoGenSession
-        with every CallMcpTool; 0.9.3 does not): its text is then the JSON object
-        ``{"stdout", "stderr", "exit_code"}`` (0.9.3 gets the output as text).
+        ``reads_today``: the caller reads answers as 0.13+ do (they send AutoGenSession with
+        every CallMcpTool; 0.9.3 does not, and this project's SDK sends it with run_code):
+        ``shell``'s text is then the JSON object ``{"stdout", "stderr", "exit_code"}``, and
+        ``run_code`` runs in the session's kernel and answers the rich JSON object of
+        ``inside/cell_tools.py``. 0.9.3 gets the output as text (run_code: a new process per
+        call, as the 0.9 API documents).
         """
         row = self._running.get(session_id)
         if not isinstance(args, dict):
@@ -62,7 +67,8 @@ class ToolCalls:
             args = {**args, timeout.argument: int(timeout.default)}
         deadline_s = in_session_deadline_s(timeout, args)
         started = time.perf_counter()
-        answer = await sandbox.call_tool_answer(name, args, timeout_s=deadline_s)
+        in_session = RICH_CODE_TOOL if reads_today and name == "run_code" else name
+        answer = await sandbox.call_tool_answer(in_session, args, timeout_s=deadline_s)
         if log.isEnabledFor(logging.DEBUG):
             duration_ms = round((time.perf_counter() - started) * 1000, 1)
             failed = " (isError)" if answer.value.get("isError") else ""
@@ -81,7 +87,7 @@ class ToolCalls:
             )
         if name == "system_screenshot":
             return desktop.screenshot_answer(self._signer, self._address, row.id, answer)
-        if shell_fields and name == "shell":
+        if reads_today and name == "shell":
             return _shell_fields(answer)
         return answer
 

@@ -18,6 +18,7 @@ import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
+    from typing import Any
 
 #: Output kept per stream; the rest is read and discarded so the command never blocks.
 MAX_CAPTURE_BYTES = 16 * 1024 * 1024
@@ -39,13 +40,23 @@ class Reaper:
         env: Mapping[str, str],
         stdout: int,
         stderr: int,
+        *,
+        stdin: int | None = None,
+        fd3: int | None = None,
     ) -> int:
-        """Start ``argv`` in a new session (its own process group); returns its PID."""
-        actions = [
-            (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+        """Start ``argv`` in a new session (its own process group); returns its PID.
+
+        Its stdin is ``/dev/null`` unless ``stdin`` is given; ``fd3`` becomes its
+        descriptor 3 (a kernel's event channel)."""
+        actions: list[tuple[Any, ...]] = [
+            (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0)
+            if stdin is None
+            else (os.POSIX_SPAWN_DUP2, stdin, 0),
             (os.POSIX_SPAWN_DUP2, stdout, 1),
             (os.POSIX_SPAWN_DUP2, stderr, 2),
         ]
+        if fd3 is not None:
+            actions.append((os.POSIX_SPAWN_DUP2, fd3, 3))
         # Spawning under the lock: the reaper records an exit only for PIDs it knows,
         # and it cannot learn about this PID before we registered it.
         with self._cond:

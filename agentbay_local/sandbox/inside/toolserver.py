@@ -40,10 +40,12 @@ import threading
 
 from . import (
     browser,
+    cell_tools,
     env_tools,
     exec_tools,
     file_changes,
     fs_tools,
+    kernels,
     metrics_tools,
     network,
     procs,
@@ -188,6 +190,9 @@ class ToolServer:
         self.tools: dict[str, Tool] = {
             "shell": exec_tools.shell,
             "run_code": exec_tools.run_code,
+            # Internal: run_code in the session's kernel, for the callers that read the
+            # rich answer (the runtime chooses; sessions/tools.py).
+            "run_cell": cell_tools.run_cell,
             "create_directory": fs_tools.create_directory,
             "edit_file": fs_tools.edit_file,
             "get_file_info": fs_tools.get_file_info,
@@ -215,6 +220,8 @@ class ToolServer:
             self.tools[name] = _lazy_tool(name, module, function)
         self.tools.update({name: browser.needs_cloud(name) for name in browser.MODEL_TOOLS})
         self._desktop_lock = threading.Lock()
+        #: The session's code kernels, one per language, started on first use.
+        self.kernels = kernels.Kernels(self.reaper, self.env)
 
     @property
     def desktop(self) -> Any:

@@ -31,7 +31,10 @@ class CallMcpToolRequest:
     tool: str | Unset = UNSET
     """ Accepted; not sent by the 0.9.3 client. """
     auto_gen_session: bool | Unset = UNSET
-    """ Accepted; sent by 0.22.3. """
+    """ Sent by the official clients from 0.13 on (with every CallMcpTool) and by this project's SDK with run_code;
+    0.9.3 never sends it. Its presence says how the caller reads answers: `shell`'s text is then the JSON object
+    `{stdout, stderr, exit_code}`, and `run_code` runs in the session's kernel and answers the rich JSON object (see
+    the run_code tool). Without it, `shell` and `run_code` answer their output as text. """
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,168 @@
+"""The session's code kernels (``run_cell``: run_code for today's callers) in a real
+sandbox: state across calls, ordered output, errors, interrupts on timeout, a crashed
+kernel, bounded output, a huge figure, restart, bad input.
+
+A test needing a library the session's image lacks is skipped, naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from agentbay_local.sandbox import Sandbox
+from tests.runtime.sandbox.conftest import Env
+
+
+def call(box: Sandbox, env: Env, code: str, language: str = "python", **args: Any) -> Any:
+    """One ``run_cell`` call's raw answer (``args`` go to the tool, ``timeout_s`` too)."""
+    args = {"code": code, "language": language, **args}
+    deadline = float(args.get("timeout_s") or 60) + 30
+    return env.run(box.call_tool("run_cell", args, timeout_s=deadline), deadline + 10)
+
+
+def cell(env: Env, box: Sandbox, code: str, language: str = "python", **args: Any) -> Any:
+    """The rich answer of one cell (which must run)."""
+    answer = call(box, env, code, language, **args)
+    assert answer["isError"] is False, answer
+    return json.loads(answer["content"][0]["text"])
+
+
+def results(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The answer's results, decoded (each is a JSON string on the wire)."""
+    return [json.loads(item) for item in answer["result"]]
+
+
+def needs_module(env: Env, box: Sandbox, module: str) -> None:
+    """Skip, naming ``module``, where the session's python3 cannot import it."""
+    probe = env.call(box, "shell", command=f"python3 -c 'import {module}'", timeout_ms=20000)
+    if probe["isError"]:
+        pytest.skip(f"the session's image has no Python module {module}")
+
+
+def test_state_output_order_and_main_result(env: Env, box: Sandbox) -> None:
+    first = cell(env, box, "import sys\nx = 6\nprint('a')\nprint('b', file=sys.stderr)\nx * 7")
+    assert first["stdout"] == ["a\n"] and first["stderr"] == ["b\n"]
+    assert results(first) == [{"text/plain": "42", "isMainResult": True}]
+    assert first["executionError"] == "" and first["error"] is None
+    second = cell(env, box, "x += 1\nx")
+    assert results(second)[0]["text/plain"] == "7"
+    assert second["execution_count"] == first["execution_count"] + 1
+    # A statement last: no main result.
+    assert cell(env, box, "y = x")["result"] == []
+
+
+def test_error_has_name_value_and_traceback_and_keeps_state(env: Env, box: Sandbox) -> None:
+    cell(env, box, "kept = 'yes'")
+    answer = cell(env, box, "def f():\n    raise KeyError('k')\nf()")
+    assert answer["error"]["name"] == "KeyError" and answer["error"]["value"] == "'k'"
+    assert 'File "<cell>", line 2, in f' in answer["error"]["traceback"]
+    assert answer["executionError"].rstrip().endswith("KeyError: 'k'")
+    syntax = cell(env, box, "def (")
+    assert syntax["error"]["name"] == "SyntaxError"
+    assert results(cell(env, box, "kept"))[0]["text/plain"] == "'yes'"
+
+
+def test_rich_formats_and_display(env: Env, box: Sandbox) -> None:
+    code = (
+        "class Rich:\n"
+        "    def _repr_html_(self): return '<b>x</b>'\n"
+        "    def _repr_markdown_(self): return '**x**'\n"
+        "    def _repr_svg_(self): return '<svg/>'\n"
+        "    def _repr_latex_(self): return r'$\\alpha$'\n"
+        "    def _repr_json_(self): return {'a': 1}\n"
+        "display('shown')\n"
+        "Rich()"
+    )
+    shown, main = results(cell(env, box, code))
+    assert shown == {"text/plain": "'shown'", "isMainResult": False}
+    assert main["isMainResult"] is True
+    assert main["text/html"] == "<b>x</b>" and main["text/markdown"] == "**x**"
+    assert main["image/svg+xml"] == "<svg/>" and main["text/latex"] == "$\\alpha$"
+    assert main["application/json"] == {"a": 1}
+
+
+def test_timeout_interrupts_the_cell_and_keeps_state(env: Env, box: Sandbox) -> None:
+    cell(env, box, "before = 1")
+    answer = cell(env, box, "print('started', flush=True)\nwhile True:\n    pass", timeout_s=1)
+    assert answer["stdout"] == ["started\n"]
+    assert answer["error"]["name"] == "TimeoutError"
+    assert "timeout_s=1 s" in answer["error"]["value"] and "kept" in answer["error"]["value"]
+    assert "KeyboardInterrupt" in answer["executionError"]
+    assert results(cell(env, box, "before"))[0]["text/plain"] == "1"
+
+
+def test_a_cell_deaf_to_interrupts_is_killed_and_the_next_call_is_told(
+    env: Env, box: Sandbox
+) -> None:
+    cell(env, box, "lost = 1")
+    code = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(60)"
+    answer = cell(env, box, code, timeout_s=1)
+    assert answer["error"]["name"] == "KernelDied"
+    assert "did not stop when interrupted" in answer["error"]["value"]
+    after = cell(env, box, "lost")
+    assert "a new kernel" in after["stderr"][0] and "lost" in after["stderr"][0]
+    assert after["error"]["name"] == "NameError"
+
+
+def test_a_crashed_kernel_is_replaced_and_says_state_was_lost(env: Env, box: Sandbox) -> None:
+    cell(env, box, "gone = 1")
+    crashed = cell(env, box, "import os\nos.kill(os.getpid(), 9)")
+    assert crashed["error"]["name"] == "KernelDied"
+    assert "killed by SIGKILL" in crashed["error"]["value"]
+    after = cell(env, box, "'fresh'")
+    assert "killed by SIGKILL" in after["stderr"][0] and "lost" in after["stderr"][0]
+    assert results(after)[0]["text/plain"] == "'fresh'"
+    assert after["execution_count"] == 1
+
+
+def test_restart_gives_a_new_kernel(env: Env, box: Sandbox) -> None:
+    cell(env, box, "z = 5")
+    restarted = cell(env, box, "", restart=True)
+    assert restarted["restarted"] is True and restarted["result"] == []
+    assert cell(env, box, "'z' in dir()")["result"] == [
+        json.dumps({"text/plain": "False", "isMainResult": True})
+    ]
+
+
+def test_kernel_runs_inside_the_session(env: Env, box: Sandbox) -> None:
+    pid = results(cell(env, box, "import os\nos.getpid()"))[0]["text/plain"]
+    # The session's own shell sees the kernel among its processes.
+    assert "python" in env.sh(box, f"cat /proc/{pid}/cmdline | tr '\\0' ' '")
+
+
+def test_hundreds_of_megabytes_of_output_are_bounded_and_said(env: Env, box: Sandbox) -> None:
+    code = "import sys\nfor _ in range(300):\n    sys.stdout.write('x' * 1_000_000)\n'done'"
+    answer = cell(env, box, code, timeout_s=120)
+    kept = sum(len(chunk) for chunk in answer["stdout"])
+    assert kept == 8 * 1024 * 1024
+    assert "[output truncated:" in answer["stderr"][-1]
+    assert results(answer)[0]["text/plain"] == "'done'"
+
+
+def test_a_huge_figure_gets_a_clear_answer(env: Env, box: Sandbox) -> None:
+    needs_module(env, box, "matplotlib")
+    code = (
+        "import matplotlib.pyplot as plt\n"
+        "fig = plt.figure(figsize=(100, 100), dpi=100)\n"
+        "fig.add_subplot().plot([1, 2])\n"
+        "plt.show()"
+    )
+    (shown,) = results(cell(env, box, code))
+    assert "10000 x 10000 pixels: not rendered" in shown["text/plain"]
+    assert "image/png" not in shown
+
+
+def test_bad_input(env: Env, box: Sandbox) -> None:
+    assert env.error(box, "run_cell", code="", language="python") == (
+        "Invalid arguments: 'code' is empty; pass the code to run"
+    )
+    assert env.error(box, "run_cell", code="1", language="ruby") == (
+        "Unsupported language: ruby. Supported languages are 'python', 'javascript', 'r', "
+        "and 'java'"
+    )
+    refused = call(box, env, "1", timeout_s=-1)
+    assert refused["isError"] is True
+    assert refused["content"][0]["text"] == "Invalid arguments: 'timeout_s' must be positive"
