@@ -29,6 +29,7 @@ from agentbay_local.sessions.links import LinkProxy
 from agentbay_local.sessions.live_view import Control
 from agentbay_local.sessions.networks import SessionNetworks
 from agentbay_local.sessions.resource_page import ResourcePage
+from agentbay_local.sessions.session_socket import PATH_PREFIX, SessionSockets
 from agentbay_local.sessions.states import SessionStates
 from agentbay_local.sessions.tools import ToolCalls
 from agentbay_local.store import Store
@@ -94,6 +95,8 @@ class Runtime:
             screen=options.screen.config(),
         )
         self.links = LinkProxy(self.sandboxes.get)
+        self.sockets = SessionSockets(self.store, self.sandboxes.get, self.running.used_now)
+        self.links.serve_path(PATH_PREFIX, self.sockets.handle)
         self.tools = ToolCalls(
             self.running, self.description, self.sandboxes, self.signer, self.address
         )
@@ -145,6 +148,7 @@ class Runtime:
             contexts=self.contexts,
             browsers=self.browsers,
             links=self.links,
+            sockets=self.sockets,
             page=self.page,
             address=self.address,
             freezer=self.freezer,
@@ -156,6 +160,7 @@ class Runtime:
             sandboxes=self.sandboxes,
             freezer=self.freezer,
             sessions=self.sessions,
+            sockets=self.sockets,
         )
         self.reaper = Reaper(self.store, self.running, self._release_expired)
 
@@ -170,6 +175,7 @@ class Runtime:
         self.store.mark_failed(session_id)
         self.links.close_session(session_id)
         self.networks.leave_later(session_id)
+        self.sockets.close_session(session_id, "the session's sandbox stopped")
         log.warning(
             "session %s failed: its sandbox stopped unexpectedly",
             session_id,
@@ -202,6 +208,7 @@ class Runtime:
                 await self.sessions.end(row.id, row.status, reason="runtime shutdown")
             except Exception:  # keep releasing the others; a failure here is only logged
                 log.exception("releasing %s at shutdown failed", row.id)
+        await self.sockets.close()
         await self.links.close()
         await self.browsers.close()
         self.networks.close()

@@ -331,6 +331,20 @@ class Sandbox:
             raise ConnectionError(NOT_RUNNING)
         return await self._ports.open(port, timeout_s)
 
+    async def open_stream_connection(self, timeout_s: float) -> socket.socket:
+        """A new connection to the session's stream server (the in-session end of one
+        session WebSocket, ``inside/streams.py``): JSON lines both ways, non-blocking, owned
+        by the caller.
+
+        Raises:
+            ConnectionError: the sandbox is not running.
+            TimeoutError: no connection within ``timeout_s``.
+            OSError: the session could not make one.
+        """
+        if not self.running:
+            raise ConnectionError(NOT_RUNNING)
+        return await self._ports.open_stream(timeout_s)
+
     def _note_memory_kills(self, answer: ToolAnswer) -> ToolAnswer:
         """A failed call during which the kernel killed a process of the session for its
         memory limit says so (the tool itself only sees a SIGKILL)."""

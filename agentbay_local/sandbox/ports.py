@@ -41,6 +41,17 @@ class PortChannel:
         ``Sandbox.open_port_connection``, which documents the errors)."""
         if self._closed:
             raise ConnectionError(NOT_RUNNING)
+        request = {"port": port, "timeout_s": max(0.0, timeout_s)}
+        what = f"port {port} of the session"
+        return await self._request(request, timeout_s, what)
+
+    async def open_stream(self, timeout_s: float) -> socket.socket:
+        """A new stream connection of the session WebSocket (``inside/streams.py``)."""
+        if self._closed:
+            raise ConnectionError(NOT_RUNNING)
+        return await self._request({"stream": True}, timeout_s, "the session's stream server")
+
+    async def _request(self, request: dict[str, Any], timeout_s: float, what: str) -> socket.socket:
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop = loop
@@ -48,15 +59,13 @@ class PortChannel:
         request_id = next(self._ids)
         future: asyncio.Future[socket.socket] = loop.create_future()
         self._pending[request_id] = future
-        request = {"id": request_id, "port": port, "timeout_s": max(0.0, timeout_s)}
         try:
             async with asyncio.timeout(max(0.0, timeout_s) + ANSWER_SLACK_S):
-                await loop.sock_sendall(self._sock, json.dumps(request).encode())
+                data = json.dumps({"id": request_id, **request}).encode()
+                await loop.sock_sendall(self._sock, data)
                 return await future
         except TimeoutError:
-            raise TimeoutError(
-                f"no connection to port {port} of the session within {timeout_s:g} s"
-            ) from None
+            raise TimeoutError(f"no connection to {what} within {timeout_s:g} s") from None
         except (BrokenPipeError, ConnectionResetError):
             raise ConnectionError(NOT_RUNNING) from None
         finally:

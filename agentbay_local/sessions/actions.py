@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from agentbay_local.sessions.links import LinkProxy
     from agentbay_local.sessions.networks import SessionNetworks
     from agentbay_local.sessions.resource_page import ResourcePage
+    from agentbay_local.sessions.session_socket import SessionSockets
     from agentbay_local.sessions.tools import ToolCalls
     from agentbay_local.store import Store
 
@@ -111,6 +112,7 @@ class SessionActions:
         contexts: ContextActions,
         browsers: BrowserActions,
         links: LinkProxy,
+        sockets: SessionSockets,
         page: ResourcePage,
         address: PublicAddress,
         freezer: Freezer,
@@ -126,6 +128,7 @@ class SessionActions:
         self._contexts = contexts
         self._browsers = browsers
         self._links = links
+        self._sockets = sockets
         self._page = page
         self._address = address
         self._freezer = freezer
@@ -187,13 +190,14 @@ class SessionActions:
             "Success": True,
             "VpcResource": row.vpc,
             "Status": row.status,
+            # The session WebSocket (docs/reference/session-websocket.md): its URL, the
+            # token it takes, and the servers of the tools (the client's stream targets).
+            "Token": row.token,
+            "WsUrl": self._sockets.url(self._links.origin("ws"), row.id),
+            "ToolList": self._tool_list(self._running.tool_image(row)),
         }
         if row.vpc:
-            data.update(
-                NetworkInterfaceIp=self._address.host,
-                HttpPort=str(self._address.port),
-                Token=row.token,
-            )
+            data.update(NetworkInterfaceIp=self._address.host, HttpPort=str(self._address.port))
         return data
 
     async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -303,6 +307,7 @@ class SessionActions:
                 await self._contexts.upload_at_release(session_id, sandbox)
             self._links.close_session(session_id)
             await self._networks.leave(session_id)
+            self._sockets.close_session(session_id)
             await self._sandboxes.release(session_id)
             await asyncio.to_thread(self._freezer.forget, session_id)
             await self._contexts.drop_internal(session_id)
@@ -403,5 +408,8 @@ class SessionActions:
             if info is None:
                 raise ApiError(400, "InvalidImageId.NotFound", f"The image {image!r} is not known.")
             image = info.builtin  # a user image serves the tools of its built-in base
-        tools = self._description.image_tools(image)
-        return json.dumps([tool.listing() for tool in tools])
+        return self._tool_list(image)
+
+    def _tool_list(self, image: str) -> str:
+        """The catalogue entries of a built-in image, as a JSON array string."""
+        return json.dumps([tool.listing() for tool in self._description.image_tools(image)])

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from agentbay.contract import get_logger
@@ -38,6 +38,10 @@ IDLE_TIMEOUT_S = 300.0
 #: How long connecting into the session may take.
 CONNECT_TIMEOUT_S = 10.0
 _CHUNK = 256 * 1024
+
+
+#: Serves a connection whose first request head names a path the runtime serves itself.
+PathHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, bytes], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,19 @@ class LinkProxy:
         self._by_token: dict[str, Link] = {}
         self._by_session: dict[str, _SessionLinks] = {}
         self._server: asyncio.Server | None = None
+        self._paths: dict[bytes, PathHandler] = {}
         self.host = "127.0.0.1"
         self.port = 0
+
+    def serve_path(self, prefix: str, handler: PathHandler) -> None:
+        """Hand connections whose first request's path starts with ``prefix`` to
+        ``handler`` (the session WebSocket); link tokens never look like it."""
+        self._paths[prefix.encode()] = handler
+
+    def origin(self, scheme: str = "http") -> str:
+        """``scheme://host:port`` of the listener."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
 
     async def start(self, host: str, port: int = 0) -> None:
         """Listen on ``host:port`` (0: a free port, chosen by the system)."""
@@ -100,8 +115,7 @@ class LinkProxy:
 
     def url(self, link: Link, scheme: str = "http") -> str:
         """The URL of a link (``scheme`` ``http`` or ``ws``)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{host}:{self.port}/{link.token}/"
+        return f"{self.origin(scheme)}/{link.token}/"
 
     def close_session(self, session_id: str) -> None:
         """Forget a session's links and cut their open connections (at release)."""
@@ -121,20 +135,25 @@ class LinkProxy:
             head = await _read_head(reader, FIRST_HEAD_TIMEOUT_S)
             if head is None:
                 return
+            path = head.split(b" ", 2)[1] if head.count(b" ") >= 2 else b""
+            for prefix, handler in self._paths.items():
+                if path.startswith(prefix):
+                    await handler(reader, writer, head)
+                    return
             link, head = self._route(head, None)
             if link is None:
-                await _refuse(writer, 404, "no such link (it may have closed with its session)")
+                await refuse(writer, 404, "no such link (it may have closed with its session)")
                 return
             sandbox = self._sandbox_of(link.session_id)
             entry = self._by_session.get(link.session_id)
             if sandbox is None or entry is None:
-                await _refuse(writer, 404, "no such link (it may have closed with its session)")
+                await refuse(writer, 404, "no such link (it may have closed with its session)")
                 return
             try:
                 connection = await sandbox.open_port_connection(link.port, CONNECT_TIMEOUT_S)
             except (OSError, ValueError) as exc:
                 message = f"nothing answers on port {link.port} of the session: {exc}"
-                await _refuse(writer, 502, message)
+                await refuse(writer, 502, message)
                 return
             entry.connections.add(writer)
             up_reader, upstream = await asyncio.open_connection(sock=connection, limit=_CHUNK)
@@ -196,7 +215,7 @@ class LinkProxy:
     ) -> None:
         while True:
             upstream.write(head)
-            headers = _headers(head)
+            headers = request_headers(head)
             if "upgrade" in headers:
                 await upstream.drain()
                 await _splice(reader, upstream)
@@ -226,8 +245,8 @@ async def _read_head(reader: asyncio.StreamReader, timeout_s: float) -> bytes | 
         raise ConnectionError("request head too large") from None
 
 
-def _headers(head: bytes) -> dict[str, str]:
-    """Lower-cased header names to values (the last one wins), for framing only."""
+def request_headers(head: bytes) -> dict[str, str]:
+    """Lower-cased header names to values (the last one wins)."""
     found: dict[str, str] = {}
     for line in head.split(b"\r\n")[1:]:
         name, colon, value = line.partition(b":")
@@ -283,8 +302,16 @@ async def _splice(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
             writer.write_eof()
 
 
-async def _refuse(writer: asyncio.StreamWriter, status: int, message: str) -> None:
-    reason = {404: "Not Found", 502: "Bad Gateway"}.get(status, "Error")
+async def refuse(writer: asyncio.StreamWriter, status: int, message: str) -> None:
+    """Answer a request with an error and ``message`` (the connection then closes)."""
+    reason = {
+        400: "Bad Request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not Found",
+        409: "Conflict",
+        502: "Bad Gateway",
+    }.get(status, "Error")
     body = (message + "\n").encode()
     writer.write(
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from agentbay_local.sandbox import SandboxManager
     from agentbay_local.sandbox.freezer import Freezer
     from agentbay_local.sessions.actions import SessionActions
+    from agentbay_local.sessions.session_socket import SessionSockets
     from agentbay_local.store import SessionRow, Store
 
 
@@ -41,12 +42,14 @@ class SessionStates:
         sandboxes: SandboxManager,
         freezer: Freezer,
         sessions: SessionActions,
+        sockets: SessionSockets,
     ) -> None:
         self._store = store
         self._running = running
         self._sandboxes = sandboxes
         self._freezer = freezer
         self._sessions = sessions
+        self._sockets = sockets
         self._deletions: set[asyncio.Task[None]] = set()
 
     def detail(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -82,6 +85,8 @@ class SessionStates:
         if sandbox is None:
             raise ApiError(400, "InvalidMcpSession.Failed", f"The session {row.id} has no sandbox.")
         self._store.set_status(row.id, PAUSING)
+        # Its sockets close (their terminals live on, frozen: pty.connect after resume).
+        self._sockets.close_session(row.id, "the session was paused")
         try:
             await asyncio.to_thread(self._freezer.freeze, row.id, sandbox)
         except FreezeError as exc:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 _counter = itertools.count()
 
 
-def _failure(result: procs.RunResult, timeout_note: str) -> ta.ToolError:
+def failure(result: procs.RunResult, timeout_note: str) -> ta.ToolError:
     """The tool error of a failed or timed-out program; what it printed is kept.
 
     ``[timeout]`` stays first after the 0.9 prefix (callers match on it); ``timeout_note``
@@ -90,7 +90,7 @@ def shell(args: dict[str, Any], ctx: Context) -> str:
     shell_path = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
     result = _run(ctx, [shell_path, "-c", command], timeout_ms / 1000, env)
     if result.timed_out or result.exit_code != 0:
-        raise _failure(
+        raise failure(
             result,
             f" the command ran longer than its timeout_ms={timeout_ms:g} ms and was stopped;"
             " pass a larger timeout_ms, e.g. execute_command(command, timeout_ms=60000)"
@@ -99,19 +99,17 @@ def shell(args: dict[str, Any], ctx: Context) -> str:
     return _success_text(result)
 
 
-def run_code(args: dict[str, Any], ctx: Context) -> str:
-    """Run a Python or JavaScript program from a temporary file; output is its stdout."""
+def code_script(args: dict[str, Any], env: Mapping[str, str]) -> tuple[list[str], str]:
+    """The argv running ``args``' code (``code``, ``language``) and the temporary file it
+    was written to (the caller removes it)."""
     code = ta.text(args, "code")
     language = ta.text(args, "language", "python").lower()
-    timeout_s = ta.number(args, "timeout_s", 60.0)
-    if timeout_s <= 0:
-        raise ta.ToolError("Invalid arguments: 'timeout_s' must be positive")
     if language == "python":
         interpreter = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else None
-        interpreter = interpreter or procs.which("python3", ctx.env)
+        interpreter = interpreter or procs.which("python3", env)
         suffix = ".py"
     elif language in ("javascript", "js", "node"):
-        interpreter = procs.which("node", ctx.env) or procs.which("nodejs", ctx.env)
+        interpreter = procs.which("node", env) or procs.which("nodejs", env)
         suffix = ".js"
     else:
         raise ta.ToolError(
@@ -128,17 +126,30 @@ def run_code(args: dict[str, Any], ctx: Context) -> str:
             handle.write(code)
     except OSError as exc:
         raise ta.os_error(exc, "open", script) from None
+    return [interpreter, script], script
+
+
+def code_timeout_note(timeout_s: float) -> str:
+    """What a program that ran out of time is told (after ``[timeout]``)."""
+    return (
+        f" the code ran longer than its timeout_s={timeout_s:g} s and was stopped;"
+        " pass a larger timeout_s, e.g. run_code(code, language, timeout_s=300)"
+    )
+
+
+def run_code(args: dict[str, Any], ctx: Context) -> str:
+    """Run a Python or JavaScript program from a temporary file; output is its stdout."""
+    timeout_s = ta.number(args, "timeout_s", 60.0)
+    if timeout_s <= 0:
+        raise ta.ToolError("Invalid arguments: 'timeout_s' must be positive")
+    argv, script = code_script(args, ctx.env)
     try:
-        result = _run(ctx, [interpreter, script], timeout_s)
+        result = _run(ctx, argv, timeout_s)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(script)
     if result.timed_out or result.exit_code != 0:
-        raise _failure(
-            result,
-            f" the code ran longer than its timeout_s={timeout_s:g} s and was stopped;"
-            " pass a larger timeout_s, e.g. run_code(code, language, timeout_s=300)",
-        )
+        raise failure(result, code_timeout_note(timeout_s))
     return _success_text(result)
 
 

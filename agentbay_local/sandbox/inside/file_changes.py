@@ -265,11 +265,13 @@ class ChangeWatcher:
             return _encode(events)
 
 
+def event_objects(events: list[Event]) -> list[dict[str, str]]:
+    """Events as the answer (and the session WebSocket's pushes) show them."""
+    return [
+        {"eventType": kind, "path": path, "pathType": "directory" if is_dir else "file"}
+        for kind, path, is_dir in events
+    ]
+
+
 def _encode(events: list[Event]) -> str:
-    return json.dumps(
-        [
-            {"eventType": kind, "path": path, "pathType": "directory" if is_dir else "file"}
-            for kind, path, is_dir in events
-        ],
-        ensure_ascii=False,
-    )
+    return json.dumps(event_objects(events), ensure_ascii=False)

@@ -14,6 +14,10 @@ the runtime sends ``{"id": n, "port": p, "timeout_s": t}`` as one datagram over 
 answers ``{"id": n}`` with the connected socket attached (SCM_RIGHTS), or
 ``{"id": n, "errno": e, "error": "..."}``. One thread serves every request with
 non-blocking connects, so a slow or full listener never holds up the others.
+
+``{"id": n, "stream": true}`` asks for a stream connection of the session WebSocket instead
+(``streams.Streams.open``: a socket pair, one end served in the session, the other handed
+back the same way).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 _SIOCGIFFLAGS = 0x8913
@@ -85,7 +90,8 @@ def write_resolv_conf(root: str, content: str) -> None:
 class PortConnector:
     """Serves the runtime's connection requests on ``fd`` until it closes (a daemon thread)."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, open_stream: Callable[[], socket.socket] | None = None) -> None:
+        self._open_stream = open_stream
         os.set_inheritable(fd, False)  # the session's commands must never hold it
         self._channel = socket.socket(fileno=fd)
         self._channel.setblocking(False)
@@ -131,12 +137,26 @@ class PortConnector:
             try:
                 request = json.loads(data)
                 request_id = request["id"]
+                if request.get("stream") is True:
+                    self._stream(request_id)
+                    continue
                 port = int(request["port"])
                 timeout_s = min(float(request.get("timeout_s", 10)), MAX_CONNECT_TIMEOUT_S)
             except (ValueError, KeyError, TypeError) as exc:
                 print(f"toolserver: malformed port request: {exc}", file=sys.stderr)
                 continue
             self._connect(request_id, port, timeout_s)
+
+    def _stream(self, request_id: Any) -> None:
+        if self._open_stream is None:
+            self._reply(request_id, None, errno.ENOTSUP, "this session serves no streams")
+            return
+        try:
+            sock = self._open_stream()
+        except OSError as exc:
+            self._reply(request_id, None, exc.errno or errno.EIO, str(exc))
+            return
+        self._reply(request_id, sock)
 
     def _connect(self, request_id: Any, port: int, timeout_s: float) -> None:
         if not 0 < port < 65536:

@@ -57,6 +57,26 @@ class Reaper:
         ]
         if fd3 is not None:
             actions.append((os.POSIX_SPAWN_DUP2, fd3, 3))
+        return self._spawn(argv, env, actions)
+
+    def spawn_on_tty(self, argv: Sequence[str], env: Mapping[str, str], tty: str) -> int:
+        """Start ``argv`` in a new session whose controlling terminal is ``tty`` (a pty's
+        slave path), on its stdin, stdout and stderr; returns its PID.
+
+        The new session starts before the file actions run, so opening the terminal (without
+        O_NOCTTY) makes it the session's controlling terminal: job control, SIGWINCH and
+        SIGINT from Ctrl-C work as in a login.
+        """
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, tty, os.O_RDWR, 0),
+            (os.POSIX_SPAWN_DUP2, 0, 1),
+            (os.POSIX_SPAWN_DUP2, 0, 2),
+        ]
+        return self._spawn(argv, env, actions)
+
+    def _spawn(
+        self, argv: Sequence[str], env: Mapping[str, str], actions: list[tuple[Any, ...]]
+    ) -> int:
         # Spawning under the lock: the reaper records an exit only for PIDs it knows,
         # and it cannot learn about this PID before we registered it.
         with self._cond:

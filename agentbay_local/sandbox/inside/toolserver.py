@@ -49,6 +49,7 @@ from . import (
     metrics_tools,
     network,
     procs,
+    streams,
 )
 from . import tool_args as ta
 
@@ -184,6 +185,7 @@ class ToolServer:
         self.workers = Workers(self.handle)
         self.reaper = procs.Reaper()
         self.watcher = file_changes.ChangeWatcher()
+        self.streams = streams.Streams(self.reaper, self.env)
         self.screen = screen or {}
         self._desktop: Any = None
         self.browser = browser.ManagedBrowser()
@@ -345,7 +347,7 @@ def main(fd: int, config: dict[str, Any]) -> None:
     server = ToolServer(channel, dict(config.get("env") or {}), config.get("desktop"))
     port_fd = config.get("port_fd")
     if type(port_fd) is int:
-        network.PortConnector(port_fd).start()
+        network.PortConnector(port_fd, server.streams.open).start()
     channel.send({"ready": True, "pid": pid})
     try:
         server.serve()

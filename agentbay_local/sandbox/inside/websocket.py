@@ -1,7 +1,10 @@
-"""A minimal WebSocket client (RFC 6455) for the browser's DevTools endpoint (stdlib only).
+"""A minimal WebSocket (RFC 6455) for the browser's DevTools endpoint (stdlib only).
 
 Enough for CDP over loopback: one text message per call, masked client frames, fragmented
 and control frames from the server handled. Every read and write has a timeout.
+
+The framing itself (``accept_key``, ``encode_frame``, ``frame_length``, ``unmask``) is also
+what the runtime's server side of the session WebSocket uses (``sessions/session_socket``).
 """
 
 from __future__ import annotations
@@ -14,9 +17,59 @@ import socket
 import struct
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-_TEXT, _BINARY, _CLOSE, _PING, _PONG, _CONTINUATION = 0x1, 0x2, 0x8, 0x9, 0xA, 0x0
+TEXT, BINARY, CLOSE, PING, PONG, CONTINUATION = 0x1, 0x2, 0x8, 0x9, 0xA, 0x0
 #: Largest message accepted (a full-page screenshot of a long page is tens of MiB of base64).
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+
+def accept_key(key: bytes) -> str:
+    """The ``Sec-WebSocket-Accept`` answering a handshake's ``Sec-WebSocket-Key``."""
+    return base64.b64encode(hashlib.sha1(key + _GUID).digest()).decode()
+
+
+def unmask(payload: bytes, mask: bytes) -> bytes:
+    """``payload`` XORed with the repeated 4-byte ``mask`` (masking and unmasking alike);
+    done on whole integers, which is fast without numpy."""
+    length = len(payload)
+    repeated = (mask * (length // 4 + 1))[:length]
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(repeated, "little")).to_bytes(
+        length, "little"
+    )
+
+
+def encode_frame(opcode: int, payload: bytes, *, masked: bool) -> bytes:
+    """One final frame (clients mask theirs, servers must not)."""
+    length = len(payload)
+    header = bytearray([0x80 | opcode])
+    flag = 0x80 if masked else 0
+    if length < 126:
+        header.append(flag | length)
+    elif length < 1 << 16:
+        header.append(flag | 126)
+        header += struct.pack("!H", length)
+    else:
+        header.append(flag | 127)
+        header += struct.pack("!Q", length)
+    if not masked:
+        return bytes(header) + payload
+    mask = os.urandom(4)
+    return bytes(header) + mask + unmask(payload, mask)
+
+
+def frame_length(second: int, extended: bytes) -> int:
+    """A frame's payload length from its second byte and the 0, 2 or 8 bytes after it
+    (``extended_size(second)`` of them)."""
+    length = second & 0x7F
+    if length == 126:
+        return int(struct.unpack("!H", extended)[0])
+    if length == 127:
+        return int(struct.unpack("!Q", extended)[0])
+    return length
+
+
+def extended_size(second: int) -> int:
+    """How many length bytes follow a frame's second byte."""
+    return {126: 2, 127: 8}.get(second & 0x7F, 0)
 
 
 class WebSocketError(OSError):
@@ -64,8 +117,7 @@ class WebSocket:
             name.strip().lower(): value.strip()
             for name, _, value in (line.partition(":") for line in lines[1:])
         }
-        accept = base64.b64encode(hashlib.sha1(key + _GUID).digest()).decode()
-        if headers.get("sec-websocket-accept") != accept:
+        if headers.get("sec-websocket-accept") != accept_key(key):
             raise WebSocketError("the WebSocket handshake answer has a wrong accept key")
 
     def settimeout(self, timeout_s: float) -> None:
@@ -74,7 +126,7 @@ class WebSocket:
 
     def send_text(self, text: str) -> None:
         """Send one text message."""
-        self._send_frame(_TEXT, text.encode("utf-8"))
+        self._send_frame(TEXT, text.encode("utf-8"))
 
     def receive_text(self) -> str:
         """The next text (or binary, decoded) message; answers pings on the way."""
@@ -82,14 +134,14 @@ class WebSocket:
         size = 0
         while True:
             final, opcode, payload = self._read_frame()
-            if opcode == _PING:
-                self._send_frame(_PONG, payload)
+            if opcode == PING:
+                self._send_frame(PONG, payload)
                 continue
-            if opcode == _PONG:
+            if opcode == PONG:
                 continue
-            if opcode == _CLOSE:
+            if opcode == CLOSE:
                 raise WebSocketError("the browser closed the DevTools connection")
-            if opcode not in (_TEXT, _BINARY, _CONTINUATION):
+            if opcode not in (TEXT, BINARY, CONTINUATION):
                 raise WebSocketError(f"unexpected WebSocket opcode {opcode}")
             parts.append(payload)
             size += len(payload)
@@ -101,46 +153,22 @@ class WebSocket:
     def close(self) -> None:
         """Send a close frame (best effort) and close the socket."""
         with contextlib.suppress(OSError):
-            self._send_frame(_CLOSE, struct.pack("!H", 1000))
+            self._send_frame(CLOSE, struct.pack("!H", 1000))
         self._sock.close()
 
     # ---- frames ----
     def _send_frame(self, opcode: int, payload: bytes) -> None:
-        length = len(payload)
-        header = bytearray([0x80 | opcode])
-        if length < 126:
-            header.append(0x80 | length)
-        elif length < 1 << 16:
-            header.append(0x80 | 126)
-            header += struct.pack("!H", length)
-        else:
-            header.append(0x80 | 127)
-            header += struct.pack("!Q", length)
-        mask = os.urandom(4)
-        header += mask
-        # XOR with the repeated mask, done on whole integers (fast without numpy).
-        repeated = (mask * (length // 4 + 1))[:length]
-        masked = (int.from_bytes(payload, "little") ^ int.from_bytes(repeated, "little")).to_bytes(
-            length, "little"
-        )
-        self._sock.sendall(bytes(header) + masked)
+        self._sock.sendall(encode_frame(opcode, payload, masked=True))
 
     def _read_frame(self) -> tuple[bool, int, bytes]:
         first, second = self._take(2)
-        length = second & 0x7F
-        if length == 126:
-            (length,) = struct.unpack("!H", self._take(2))
-        elif length == 127:
-            (length,) = struct.unpack("!Q", self._take(8))
+        length = frame_length(second, self._take(extended_size(second)))
         if length > MAX_MESSAGE_BYTES:
             raise WebSocketError("a DevTools frame is too large")
         mask = self._take(4) if second & 0x80 else b""
         payload = self._take(length)
         if mask:
-            repeated = (mask * (length // 4 + 1))[:length]
-            payload = (
-                int.from_bytes(payload, "little") ^ int.from_bytes(repeated, "little")
-            ).to_bytes(length, "little")
+            payload = unmask(payload, mask)
         return bool(first & 0x80), first & 0x0F, payload
 
     def _take(self, count: int) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -24,10 +25,16 @@ def test_create_answers_the_cloud_shape(api: Api) -> None:
         assert data["SessionId"].startswith("session-")
         assert data["Success"] is True
         assert data["ResourceUrl"].startswith("http://")
-        assert "Token" not in data
+        # The session WebSocket's URL, its token and the tools' servers (its targets).
+        assert re.fullmatch(rf"ws://127\.0\.0\.1:\d+/ws/{data['SessionId']}", data["WsUrl"])
+        assert data["Token"]
+        servers = {tool["name"]: tool["server"] for tool in json.loads(data["ToolList"])}
+        assert servers["run_code"] == "wuying_code"
+        assert servers["get_file_change"] == "wuying_filesystem"
         got = api.call("GetSession", SessionId=data["SessionId"])
         assert got["SessionId"] == data["SessionId"]
         assert got["VpcResource"] is False
+        assert (got["WsUrl"], got["Token"]) == (data["WsUrl"], data["Token"])
     finally:
         api.call("ReleaseMcpSession", SessionId=data["SessionId"])
 

@@ -31,7 +31,13 @@ class CreateMcpSessionData:
     http_port: str | Unset = UNSET
     """ VPC sessions only. """
     token: str | Unset = UNSET
-    """ VPC sessions only. """
+    """ The session's token: the VPC route's and the session WebSocket's (`X-Access-Token`). """
+    ws_url: str | Unset = UNSET
+    """ The session WebSocket (docs/reference/session-websocket.md): terminals, streaming code, pushed file events.
+    """
+    tool_list: str | Unset = UNSET
+    """ The session's tools as a JSON array string of ListMcpTools entries; clients take the stream targets (the
+    servers of run_code and get_file_change) from it. """
     vpc_resource: bool | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -53,6 +59,10 @@ class CreateMcpSessionData:
         http_port = self.http_port
 
         token = self.token
+
+        ws_url = self.ws_url
+
+        tool_list = self.tool_list
 
         vpc_resource = self.vpc_resource
 
@@ -77,6 +87,10 @@ class CreateMcpSessionData:
             field_dict["HttpPort"] = http_port
         if token is not UNSET:
             field_dict["Token"] = token
+        if ws_url is not UNSET:
+            field_dict["WsUrl"] = ws_url
+        if tool_list is not UNSET:
+            field_dict["ToolList"] = tool_list
         if vpc_resource is not UNSET:
             field_dict["VpcResource"] = vpc_resource
 
@@ -103,6 +117,10 @@ class CreateMcpSessionData:
 
         token = d.pop("Token", UNSET)
 
+        ws_url = d.pop("WsUrl", UNSET)
+
+        tool_list = d.pop("ToolList", UNSET)
+
         vpc_resource = d.pop("VpcResource", UNSET)
 
         create_mcp_session_data = cls(
@@ -115,6 +133,8 @@ class CreateMcpSessionData:
             network_interface_ip=network_interface_ip,
             http_port=http_port,
             token=token,
+            ws_url=ws_url,
+            tool_list=tool_list,
             vpc_resource=vpc_resource,
         )
 

@@ -24,6 +24,10 @@ class GetSessionData:
     """ The session's page, `…/mcp.html?authcode=<fresh in every answer>&resourceId=<ResourceId>`; clients parse
     `resourceId` out of it. """
     token: str | Unset = UNSET
+    ws_url: str | Unset = UNSET
+    """ As CreateMcpSession answers it. """
+    tool_list: str | Unset = UNSET
+    """ As CreateMcpSession answers it. """
     network_interface_ip: str | Unset = UNSET
     http_port: str | Unset = UNSET
     success: bool | Unset = UNSET
@@ -43,6 +47,10 @@ class GetSessionData:
         resource_url = self.resource_url
 
         token = self.token
+
+        ws_url = self.ws_url
+
+        tool_list = self.tool_list
 
         network_interface_ip = self.network_interface_ip
 
@@ -67,6 +75,10 @@ class GetSessionData:
             field_dict["ResourceUrl"] = resource_url
         if token is not UNSET:
             field_dict["Token"] = token
+        if ws_url is not UNSET:
+            field_dict["WsUrl"] = ws_url
+        if tool_list is not UNSET:
+            field_dict["ToolList"] = tool_list
         if network_interface_ip is not UNSET:
             field_dict["NetworkInterfaceIp"] = network_interface_ip
         if http_port is not UNSET:
@@ -93,6 +105,10 @@ class GetSessionData:
 
         token = d.pop("Token", UNSET)
 
+        ws_url = d.pop("WsUrl", UNSET)
+
+        tool_list = d.pop("ToolList", UNSET)
+
         network_interface_ip = d.pop("NetworkInterfaceIp", UNSET)
 
         http_port = d.pop("HttpPort", UNSET)
@@ -109,6 +125,8 @@ class GetSessionData:
             resource_id=resource_id,
             resource_url=resource_url,
             token=token,
+            ws_url=ws_url,
+            tool_list=tool_list,
             network_interface_ip=network_interface_ip,
             http_port=http_port,
             success=success,

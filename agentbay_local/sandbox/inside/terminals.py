@@ -1,0 +1,336 @@
+"""Terminals of the session WebSocket's ``PTY_SERVER`` target (stdlib only; runs inside the
+sandbox). The protocol: docs/reference/session-websocket.md.
+
+Each terminal is a real pseudo-terminal: its program is spawned by the tool server's reaper
+in a new session whose controlling terminal is the pty's slave side. One pump thread per
+terminal reads the master side and hands the output, in batches of up to 256 KiB, to every
+attached connection, and keeps the newest ``BACKLOG_BYTES`` of it: ``connect`` delivers
+those first (the official client's ``disconnect`` is local only, so the server cannot know
+what a client dropped; a client that went away finds what was written meanwhile). A
+connection that does not read blocks the pump (its socket is full), so the program blocks
+on its writes: nothing grows in the tool server or the runtime.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import fcntl
+import os
+import secrets
+import select
+import signal
+import struct
+import termios
+import threading
+import time
+
+from . import procs
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    #: Sends one push (its ``data``) to one connection; False once that connection is gone.
+    Push = Callable[[dict[str, Any]], bool]
+
+#: Output of a terminal kept for the next connect (the newest bytes win).
+BACKLOG_BYTES = 1024 * 1024
+#: Output of a terminal starts this long after the answer to create/connect (the official
+#: client registers the terminal's handle only once that answer reached its caller).
+ATTACH_DELAY_S = 0.05
+#: Largest batch of output in one push.
+BATCH_BYTES = 256 * 1024
+#: Terminals one session may have running.
+MAX_TERMINALS = 64
+#: Exited terminals kept (with backlog and exit code) for a later connect.
+MAX_EXITED = 64
+MAX_SIZE = 500
+_INPUT_TIMEOUT_S = 5.0
+
+
+class TerminalError(Exception):
+    """A request about terminals that cannot be served (its text is the answer's error)."""
+
+
+def _winsize(cols: int, rows: int) -> bytes:
+    return struct.pack("HHHH", rows, cols, 0, 0)
+
+
+def size(params: Mapping[str, Any], name: str, default: int) -> int:
+    """A terminal dimension from ``params`` (1-500)."""
+    value = params.get(name, default)
+    if type(value) is not int or not 0 < value <= MAX_SIZE:
+        raise TerminalError(f"{name} must be an integer from 1 to {MAX_SIZE}")
+    return value
+
+
+class _Attachment:
+    """One connection's view of a terminal: output held until it may start, then pushed."""
+
+    def __init__(self, push: Push) -> None:
+        self.push = push
+        self.held: bytearray | None = bytearray()
+
+
+class Terminal:
+    """One pseudo-terminal and the program in it."""
+
+    def __init__(self, terminal_id: str, pid: int, master: int, cols: int, rows: int) -> None:
+        self.id = terminal_id
+        self.pid = pid
+        self.master = master
+        self.cols = cols
+        self.rows = rows
+        self.exit_code: int | None = None
+        self._lock = threading.Lock()
+        self._attached: list[_Attachment] = []
+        self._backlog = bytearray()
+
+    # ---- output ----
+    def _output_data(self, chunk: bytes) -> dict[str, Any]:
+        return {
+            "eventType": "pty.output",
+            "ptySessionId": self.id,
+            "encoding": "base64",
+            "data": base64.b64encode(chunk).decode("ascii"),
+        }
+
+    def deliver(self, chunk: bytes) -> None:
+        """Hand ``chunk`` to every attached connection and the backlog (pump thread)."""
+        with self._lock:
+            self._backlog += chunk
+            del self._backlog[: max(0, len(self._backlog) - BACKLOG_BYTES)]
+            data: dict[str, Any] | None = None
+            for attachment in list(self._attached):
+                if attachment.held is not None:
+                    attachment.held += chunk
+                    del attachment.held[: max(0, len(attachment.held) - BACKLOG_BYTES)]
+                    continue
+                data = data or self._output_data(chunk)
+                if not attachment.push(data):
+                    self._attached.remove(attachment)
+
+    def _exit_data(self) -> dict[str, Any]:
+        return {"eventType": "pty.exit", "ptySessionId": self.id, "exitCode": self.exit_code}
+
+    def finish(self, exit_code: int | None) -> None:
+        """Record the exit and tell the attached connections (pump thread)."""
+        with self._lock:
+            self.exit_code = -1 if exit_code is None else exit_code
+            for attachment in list(self._attached):
+                if attachment.held is None:
+                    attachment.push(self._exit_data())
+                    self._attached.remove(attachment)
+
+    def attach(self, push: Push, *, backlog: bool) -> None:
+        """Attach a connection (again: its earlier attachment ends): after
+        ``ATTACH_DELAY_S``, the backlog (if asked) and what was written meanwhile are pushed
+        to it, then the output as it comes."""
+        attachment = _Attachment(push)
+        with self._lock:
+            assert attachment.held is not None
+            if backlog:
+                attachment.held += self._backlog
+            self._attached = [item for item in self._attached if item.push is not push]
+            self._attached.append(attachment)
+        timer = threading.Timer(ATTACH_DELAY_S, self._release, (attachment,))
+        timer.daemon = True
+        timer.start()
+
+    def _release(self, attachment: _Attachment) -> None:
+        with self._lock:
+            if attachment not in self._attached:  # replaced by a newer attach meanwhile
+                return
+            held, attachment.held = attachment.held or b"", None
+            alive = True
+            for start in range(0, len(held), BATCH_BYTES):
+                if not attachment.push(self._output_data(bytes(held[start : start + BATCH_BYTES]))):
+                    alive = False
+                    break
+            if alive and self.exit_code is not None:
+                attachment.push(self._exit_data())
+                alive = False
+            if not alive and attachment in self._attached:
+                self._attached.remove(attachment)
+
+    def detach(self, push: Push) -> None:
+        """Stop pushing to a connection (it closed)."""
+        with self._lock:
+            self._attached = [item for item in self._attached if item.push is not push]
+
+    # ---- input and control ----
+    def write(self, data: bytes) -> None:
+        """Type ``data`` into the terminal (TerminalError if it does not take it in time)."""
+        view = memoryview(data)
+        deadline = time.monotonic() + _INPUT_TIMEOUT_S
+        while view:
+            try:
+                view = view[os.write(self.master, view) :]
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TerminalError("the terminal does not read its input") from None
+                select.select([], [self.master], [], left)
+            except OSError as exc:
+                raise TerminalError(f"the terminal has exited ({exc.strerror})") from None
+
+    def resize(self, cols: int, rows: int) -> None:
+        """Set the size; the kernel sends SIGWINCH to the terminal's foreground programs."""
+        with contextlib.suppress(OSError):
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ, _winsize(cols, rows))
+        self.cols, self.rows = cols, rows
+
+    def kill(self) -> None:
+        """SIGKILL the terminal's process group."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+
+
+class Terminals:
+    """The session's terminals (one registry, shared by all its WebSocket connections)."""
+
+    def __init__(self, reaper: procs.Reaper, env: Mapping[str, str]) -> None:
+        self._reaper = reaper
+        self._env = env
+        self._lock = threading.Lock()
+        self._terminals: dict[str, Terminal] = {}
+
+    def create(self, params: Mapping[str, Any], push: Push) -> Terminal:
+        """Start a terminal for ``params`` (cols, rows, cwd, envs, shell), attached to the
+        connection that asked."""
+        cols, rows = size(params, "cols", 80), size(params, "rows", 24)
+        envs = params.get("envs") or {}
+        if not isinstance(envs, dict) or not all(
+            isinstance(key, str) and key and "=" not in key and isinstance(value, str)
+            for key, value in envs.items()
+        ):
+            raise TerminalError("envs must be an object of strings")
+        cwd = params.get("cwd")
+        env = {**self._env, **envs}
+        if cwd is None or cwd == "":
+            cwd = env.get("HOME") or "/"
+        shell = params.get("shell")
+        if not isinstance(cwd, str) or (shell is not None and not isinstance(shell, str)):
+            raise TerminalError("cwd and shell must be strings")
+        login = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
+        command = f"exec {shell}" if shell and shell.strip() else f"exec {login} -l"
+        # `cd` first: a missing directory is the terminal's own error message and exit code.
+        argv = ["/bin/sh", "-c", 'cd -- "$0" || exit 1\n' + command, cwd]
+        with self._lock:
+            running = sum(1 for item in self._terminals.values() if item.exit_code is None)
+            if running >= MAX_TERMINALS:
+                raise TerminalError(f"this session already runs {MAX_TERMINALS} terminals")
+        master, slave = os.openpty()
+        try:
+            fcntl.ioctl(master, termios.TIOCSWINSZ, _winsize(cols, rows))
+            os.set_inheritable(master, False)
+            pid = self._reaper.spawn_on_tty(argv, env, os.ttyname(slave))
+        except OSError as exc:
+            os.close(master)
+            raise TerminalError(f"cannot start the terminal: {exc}") from None
+        finally:
+            os.close(slave)
+        os.set_blocking(master, False)
+        terminal = Terminal("pty-" + secrets.token_hex(8), pid, master, cols, rows)
+        terminal.attach(push, backlog=False)
+        with self._lock:
+            self._terminals[terminal.id] = terminal
+        threading.Thread(target=self._pump, args=(terminal,), daemon=True).start()
+        return terminal
+
+    def get(self, terminal_id: Any) -> Terminal:
+        """The terminal ``terminal_id`` (TerminalError if there is none)."""
+        with self._lock:
+            terminal = self._terminals.get(terminal_id) if isinstance(terminal_id, str) else None
+        if terminal is None:
+            raise TerminalError(f"no terminal {terminal_id!r} in this session")
+        return terminal
+
+    def running(self) -> list[str]:
+        """The ids of the terminals whose program still runs, oldest first."""
+        with self._lock:
+            return [item.id for item in self._terminals.values() if item.exit_code is None]
+
+    def forget(self, terminal: Terminal) -> None:
+        """Drop an exited terminal (it was killed or its exit was delivered)."""
+        with self._lock:
+            if terminal.exit_code is not None:
+                self._terminals.pop(terminal.id, None)
+
+    def detach_all(self, push: Push) -> None:
+        """A connection closed: stop pushing to it."""
+        with self._lock:
+            terminals = list(self._terminals.values())
+        for terminal in terminals:
+            terminal.detach(push)
+
+    def _pump(self, terminal: Terminal) -> None:
+        exit_fd: int | None
+        try:
+            exit_fd = os.pidfd_open(terminal.pid)
+        except OSError:
+            exit_fd = None  # already gone: the reaper has its code
+        poller = select.poll()
+        poller.register(terminal.master, select.POLLIN)
+        if exit_fd is not None:
+            poller.register(exit_fd, select.POLLIN)
+        master_open = True
+        try:
+            while True:
+                wait_ms = None if exit_fd is not None else 50
+                events = poller.poll(wait_ms)
+                readable = any(fd == terminal.master for fd, _ in events)
+                if readable and master_open:
+                    master_open = self._read_batch(terminal)
+                    if not master_open:
+                        poller.unregister(terminal.master)
+                exited = any(fd == exit_fd for fd, _ in events) or (
+                    exit_fd is None and self._reaper.has_exited(terminal.pid)
+                )
+                if exited:
+                    if master_open:
+                        self._read_batch(terminal)  # what it wrote last
+                    break
+                if not master_open and exit_fd is None and not events:
+                    continue
+        finally:
+            code = self._reaper.wait(terminal.pid, 10.0)
+            with contextlib.suppress(OSError):
+                os.close(terminal.master)
+            if exit_fd is not None:
+                os.close(exit_fd)
+            terminal.finish(code)
+            self._trim_exited()
+
+    @staticmethod
+    def _read_batch(terminal: Terminal) -> bool:
+        """Read what the terminal has written (up to a batch) and deliver it; False once
+        the master side reports end of file (every slave descriptor is closed)."""
+        batch = bytearray()
+        is_open = True
+        while len(batch) < BATCH_BYTES:
+            try:
+                chunk = os.read(terminal.master, BATCH_BYTES - len(batch))
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                if exc.errno != errno.EIO:
+                    raise
+                is_open = False
+                break
+            if not chunk:
+                is_open = False
+                break
+            batch += chunk
+        if batch:
+            terminal.deliver(bytes(batch))
+        return is_open
+
+    def _trim_exited(self) -> None:
+        with self._lock:
+            exited = [item for item in self._terminals.values() if item.exit_code is not None]
+            for item in exited[: max(0, len(exited) - MAX_EXITED)]:
+                self._terminals.pop(item.id, None)
