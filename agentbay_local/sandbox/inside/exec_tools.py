@@ -66,14 +66,15 @@ def _success_text(result: procs.RunResult) -> str:
     return ta.StructuredText(text, structured)
 
 
-def shell(args: dict[str, Any], ctx: Context) -> str:
-    """Run ``command`` with bash (or sh) in the session's home directory, or in ``cwd``,
-    with ``envs`` added to the session's environment for this command (0.13+)."""
+def shell_program(
+    args: dict[str, Any], env: Mapping[str, str]
+) -> tuple[list[str], Mapping[str, str], float]:
+    """The argv, environment and timeout (seconds) of ``args``' shell command
+    (``command``, ``timeout_ms``, ``cwd``, ``envs``)."""
     command = ta.text(args, "command")
     timeout_ms = ta.number(args, "timeout_ms", 1000.0)
     if timeout_ms <= 0:
         raise ta.ToolError("Invalid arguments: 'timeout_ms' must be positive")
-    env = ctx.env
     envs = args.get("envs")
     if envs is not None:
         if not isinstance(envs, dict) or not all(
@@ -88,14 +89,25 @@ def shell(args: dict[str, Any], ctx: Context) -> str:
         quoted = "'" + cwd.replace("'", "'\\''") + "'"
         command = f"cd -- {quoted} || exit 1\n{command}"
     shell_path = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
-    result = _run(ctx, [shell_path, "-c", command], timeout_ms / 1000, env)
+    return [shell_path, "-c", command], env, timeout_ms / 1000
+
+
+def shell_timeout_note(timeout_s: float) -> str:
+    """What a command that ran out of time is told (after ``[timeout]``)."""
+    return (
+        f" the command ran longer than its timeout_ms={timeout_s * 1000:g} ms and was stopped;"
+        " pass a larger timeout_ms, e.g. execute_command(command, timeout_ms=60000)"
+        " (the 0.9 API's default is 1000 ms)"
+    )
+
+
+def shell(args: dict[str, Any], ctx: Context) -> str:
+    """Run ``command`` with bash (or sh) in the session's home directory, or in ``cwd``,
+    with ``envs`` added to the session's environment for this command (0.13+)."""
+    argv, env, timeout_s = shell_program(args, ctx.env)
+    result = _run(ctx, argv, timeout_s, env)
     if result.timed_out or result.exit_code != 0:
-        raise failure(
-            result,
-            f" the command ran longer than its timeout_ms={timeout_ms:g} ms and was stopped;"
-            " pass a larger timeout_ms, e.g. execute_command(command, timeout_ms=60000)"
-            " (the 0.9 API's default is 1000 ms)",
-        )
+        raise failure(result, shell_timeout_note(timeout_s))
     return _success_text(result)
 
 

@@ -26,7 +26,7 @@ import socket
 import sys
 import threading
 
-from . import file_changes, procs, terminals
+from . import file_changes, procs, program_streams, terminals
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -50,7 +50,9 @@ class Connection:
         self._lock = threading.Lock()
         self.closed = False
         self._subscriptions: dict[str, _Subscription] = {}
-        self.runs = 0
+        #: Guards ``programs``: invocation id -> pid (0 until started) of streamed programs.
+        self.lock = threading.Lock()
+        self.programs: dict[str, int] = {}
 
     # ---- sending ----
     def send(self, invocation_id: str, source: str, data: dict[str, Any]) -> bool:
@@ -180,6 +182,8 @@ class Streams:
             "subscribe_file_change": self._subscribe,
             "unsubscribe_file_change": self._unsubscribe,
             "run_code": self._run_code,
+            "command.run": self._command_run,
+            "command.kill": self._command_kill,
         }
 
     def open(self) -> socket.socket:
@@ -280,19 +284,51 @@ class Streams:
     def _run_code(
         self, conn: Connection, request: str, target: str, params: dict[str, Any]
     ) -> None:
-        from . import code_stream
+        self._start(conn, request, target, params, program_streams.run_code)
 
-        if conn.runs >= MAX_RUNS:
-            raise _RequestError(f"at most {MAX_RUNS} programs stream at once per connection")
-        conn.runs += 1
+    def _command_run(
+        self, conn: Connection, request: str, target: str, params: dict[str, Any]
+    ) -> None:
+        self._start(conn, request, target, params, program_streams.run_command)
+
+    def _start(
+        self,
+        conn: Connection,
+        request: str,
+        target: str,
+        params: dict[str, Any],
+        runner: Callable[..., None],
+    ) -> None:
+        with conn.lock:
+            if len(conn.programs) >= MAX_RUNS:
+                raise _RequestError(f"at most {MAX_RUNS} programs stream at once per connection")
+            conn.programs[request] = 0  # its pid, once started
+
+        def started(pid: int) -> None:
+            with conn.lock:
+                conn.programs[request] = pid
 
         def run() -> None:
             try:
-                code_stream.run(self._reaper, self._env, params, conn, request, target)
+                runner(self._reaper, self._env, params, conn, request, target, started)
             finally:
-                conn.runs -= 1
+                with conn.lock:
+                    conn.programs.pop(request, None)
 
-        threading.Thread(target=run, name="run-code", daemon=True).start()
+        threading.Thread(target=run, name="program", daemon=True).start()
+
+    def _command_kill(
+        self, conn: Connection, request: str, target: str, params: dict[str, Any]
+    ) -> None:
+        """Kill a program this connection streams (its ``invocationId``): SIGKILL to its
+        process group; its stream then ends as a killed program's."""
+        with conn.lock:
+            pid = conn.programs.get(str(params.get("invocationId")))
+        if not pid:
+            raise _RequestError("no such program running on this connection")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, 9)
+        conn.send(request, target, {"result": {"killed": True}})
 
 
 class _ConnectionTerminals(terminals.Terminals):
