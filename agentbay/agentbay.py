@@ -247,6 +247,7 @@ class AgentBay:
         session.network_interface_ip = str(data.network_interface_ip or "")
         session.http_port = str(data.http_port or "")
         session.token = str(data.token or "")
+        session.ws_url = str(data.ws_url or "")
         session.resource_url = str(data.resource_url or "")
         session.image_id = params.image_id
         session.extra_configs = params.extra_configs
@@ -417,6 +418,7 @@ class AgentBay:
                 token=str(data.token or ""),
                 vpc_resource=bool(data.vpc_resource),
                 resource_url=str(data.resource_url or ""),
+                ws_url=str(data.ws_url or ""),
             ),
         )
 
@@ -439,6 +441,7 @@ class AgentBay:
         session.network_interface_ip = got.data.network_interface_ip
         session.http_port = got.data.http_port
         session.token = got.data.token
+        session.ws_url = got.data.ws_url
         session.resource_url = got.data.resource_url
         self._sessions[session_id] = session
         return SessionResult(request_id=got.request_id, success=True, session=session)

@@ -64,6 +64,8 @@ class GetSessionData:
     token: str = field(default="", repr=False)
     vpc_resource: bool = False
     resource_url: str = ""
+    #: The session WebSocket (terminals, streams; docs/reference/session-websocket.md).
+    ws_url: str = ""
 
 
 @dataclass

@@ -29,6 +29,7 @@ from agentbay.logger import get_logger
 
 if TYPE_CHECKING:
     from agentbay._core.answer import Answer
+    from agentbay._core.session_socket import SessionSocket
     from agentbay._types.extra_configs import ExtraConfigs
     from agentbay.aio.agent.agent import Agent
     from agentbay.aio.agentbay import AsyncAgentBay
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from agentbay.aio.filesystem.filesystem import FileSystem
     from agentbay.aio.mobile.mobile import Mobile
     from agentbay.aio.oss.oss import Oss
+    from agentbay.aio.pty.pty import Pty
     from agentbay.aio.ui.ui import UI
     from agentbay.aio.window.window import WindowManager
 
@@ -102,7 +104,8 @@ class AsyncSession:
         is_vpc: whether tools are called through the VPC route.
         network_interface_ip: the VPC address of the session's tool server.
         http_port: the VPC port of the session's tool server.
-        token: the VPC route's credential.
+        token: the VPC route's and the session WebSocket's credential.
+        ws_url: the session WebSocket (terminals and streams; "" where there is none).
         resource_url: the session's resource page.
         mcp_tools: the tools listed by ``list_mcp_tools`` (VPC sessions route by them).
         image_id: the image the session was created from (None when unknown).
@@ -118,6 +121,7 @@ class AsyncSession:
         self.network_interface_ip = ""
         self.http_port = ""
         self.token = ""
+        self.ws_url = ""
         self.resource_url = ""
         self.enableBrowserReplay = False
         self.mcp_tools: list[McpTool] = []
@@ -125,6 +129,7 @@ class AsyncSession:
         self.extra_configs: ExtraConfigs | None = None
         self.file_transfer_context_id: str | None = None
         self._managers: dict[str, Any] = {}
+        self._socket: SessionSocket | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(session_id={self.session_id!r})"
@@ -220,6 +225,24 @@ class AsyncSession:
         """The Agent of this session: natural-language tasks."""
         return cast("Agent", self._manager("agent", "agentbay.aio.agent.agent", "Agent"))
 
+    @property
+    def pty(self) -> Pty:
+        """The Pty of this session: terminals."""
+        return cast("Pty", self._manager("pty", "agentbay.aio.pty.pty", "Pty"))
+
+    def _session_socket(self) -> SessionSocket:
+        """The session WebSocket, connected on first use (SessionSocketError: none)."""
+        if self._socket is None:
+            from agentbay._core.session_socket import SessionSocket
+
+            self._socket = SessionSocket(self.ws_url, self.token)
+        return self._socket
+
+    def _close_socket(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
     # ---- plain accessors of the 0.9 API ----
     def get_api_key(self) -> str:
         """The API key of the client (kept out of reprs and logs)."""
@@ -293,6 +316,7 @@ class AsyncSession:
                 http_status_code=answer.http_status_code,
             )
         self.agent_bay._forget(self.session_id)
+        self._close_socket()
         return DeleteResult(
             request_id=answer.request_id,
             success=True,

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from agentbay._rendered import streams as _streams
 from agentbay._rendered import tools as _tools
 from agentbay._rendered.service import BaseService
 from agentbay._types.code import CodeExecutionResult
+from agentbay.exceptions import AgentBayError
 
 __all__ = ["Code", "CodeExecutionResult"]
 
@@ -15,16 +19,29 @@ SUPPORTED_LANGUAGES = ("python", "javascript")
 class Code(BaseService):
     """Runs code in the session."""
 
-    def run_code(self, code: str, language: str, timeout_s: int = 60) -> CodeExecutionResult:
+    def run_code(
+        self,
+        code: str,
+        language: str,
+        timeout_s: int = 60,
+        stream_beta: bool = False,
+        on_stdout: Callable[[str], None] | None = None,
+        on_stderr: Callable[[str], None] | None = None,
+    ) -> CodeExecutionResult:
         """Run ``code`` (``"python"`` or ``"javascript"``); ``result`` is its output.
 
-        Another language is refused before any request. Never raises.
+        With ``stream_beta=True`` (or a callback) the output streams over the session
+        WebSocket while the program runs: each stdout or stderr chunk goes to ``on_stdout``
+        / ``on_stderr`` as it comes (on the SDK's socket thread), and ``result`` is all of
+        stdout. Another language is refused before any request. Never raises.
         """
         if language not in SUPPORTED_LANGUAGES:
             return CodeExecutionResult(
                 error_message=f"Unsupported language: {language}. Supported languages are "
                 "'python' and 'javascript'"
             )
+        if stream_beta or on_stdout is not None or on_stderr is not None:
+            return self._run_code_streamed(code, language, timeout_s, on_stdout, on_stderr)
         result = self._call_mcp_tool(
             "run_code", _tools.run_code_args(code=code, language=language, timeout_s=timeout_s)
         )
@@ -33,3 +50,25 @@ class Code(BaseService):
                 request_id=result.request_id, error_message=result.error_message
             )
         return CodeExecutionResult(request_id=result.request_id, success=True, result=result.data)
+
+    def _run_code_streamed(
+        self,
+        code: str,
+        language: str,
+        timeout_s: int,
+        on_stdout: Callable[[str], None] | None,
+        on_stderr: Callable[[str], None] | None,
+    ) -> CodeExecutionResult:
+        params = {"language": language, "timeoutS": timeout_s, "code": code}
+        data = {"method": "run_code", "mode": "stream", "params": params}
+        try:
+            handle = _streams.start(self.session, "run_code", data, on_stdout, on_stderr)
+            ok = handle.wait(timeout_s + 30)
+        except (AgentBayError, TimeoutError) as exc:
+            return CodeExecutionResult(error_message=f"Streaming run_code failed: {exc}")
+        return CodeExecutionResult(
+            request_id=handle.invocation_id,
+            success=ok,
+            result=handle.stdout,
+            error_message=handle.error_message,
+        )

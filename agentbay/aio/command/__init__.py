@@ -2,6 +2,6 @@
 """Shell commands in a session: ``Command`` and ``CommandResult``."""
 
 from agentbay._types.command import CommandResult
-from agentbay.aio.command.command import Command
+from agentbay.aio.command.command import Command, ProgramHandle
 
-__all__ = ["Command", "CommandResult"]
+__all__ = ["Command", "CommandResult", "ProgramHandle"]

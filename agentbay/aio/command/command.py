@@ -3,24 +3,54 @@
 
 from __future__ import annotations
 
-from agentbay._rendered import tools as _tools
-from agentbay._rendered.aio.service import BaseService
-from agentbay._types.command import CommandResult
+from collections.abc import Callable
 
-__all__ = ["Command", "CommandResult"]
+from agentbay._rendered import tools as _tools
+from agentbay._rendered.aio import streams as _streams
+from agentbay._rendered.aio.service import BaseService
+from agentbay._rendered.aio.streams import ProgramHandle
+from agentbay._types.command import CommandResult
+from agentbay.exceptions import AgentBayError
+
+__all__ = ["Command", "CommandResult", "ProgramHandle"]
 
 
 class Command(BaseService):
     """Runs shell commands in the session."""
 
-    async def execute_command(self, command: str, timeout_ms: int = 1000) -> CommandResult:
+    async def execute_command(
+        self,
+        command: str,
+        timeout_ms: int = 1000,
+        on_stdout: Callable[[str], None] | None = None,
+        on_stderr: Callable[[str], None] | None = None,
+    ) -> CommandResult:
         """Run ``command`` with a server-side timeout; ``output`` is what it printed.
 
         A non-zero exit or a timeout gives ``success=False`` with the tool's message (exit
         code and stderr); where the server reports them apart (the local runtime), ``output``
         and ``stdout`` hold what the command printed, ``stderr`` and ``exit_code`` the rest.
-        Never raises.
+        With ``on_stdout``/``on_stderr`` the output streams over the session WebSocket while
+        the command runs (the local runtime; the cloud streams no commands), each chunk to
+        its callback as it comes. Never raises.
         """
+        if on_stdout is not None or on_stderr is not None:
+            handle = await self.run_background(command, timeout_ms, on_stdout, on_stderr)
+            if handle is None:
+                return CommandResult(error_message=self.last_stream_error)
+            try:
+                ok = await handle.wait(timeout_ms / 1000 + 30)
+            except TimeoutError as exc:
+                return CommandResult(error_message=f"Streaming the command failed: {exc}")
+            return CommandResult(
+                request_id=handle.invocation_id,
+                success=ok,
+                output=handle.stdout,
+                stdout=handle.stdout,
+                stderr=handle.stderr,
+                error_message=handle.error_message,
+                exit_code=None if ok else handle.exit_code,
+            )
         result = await self._call_mcp_tool(
             "shell", _tools.shell_args(command=command, timeout_ms=timeout_ms)
         )
@@ -36,3 +66,38 @@ class Command(BaseService):
                 exit_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
             )
         return CommandResult(request_id=result.request_id, success=True, output=result.data)
+
+    #: Why the last ``run_background`` answered None.
+    last_stream_error = ""
+
+    async def run_background(
+        self,
+        command: str,
+        timeout_ms: int = 3_600_000,
+        on_stdout: Callable[[str], None] | None = None,
+        on_stderr: Callable[[str], None] | None = None,
+        cwd: str | None = None,
+        envs: dict[str, str] | None = None,
+    ) -> ProgramHandle | None:
+        """Start ``command`` and return at once with a handle (``wait``, ``kill``,
+        ``stdout``, ``stderr``, ``exit_code``); its output streams to ``on_stdout`` /
+        ``on_stderr`` as it comes. The local runtime serves this over the session WebSocket;
+        None (with the reason in ``last_stream_error``) where the session cannot (the cloud).
+        """
+        params: dict[str, object] = {"command": command, "timeoutMs": timeout_ms}
+        if cwd is not None:
+            params["cwd"] = cwd
+        if envs is not None:
+            params["envs"] = envs
+        try:
+            handle = await _streams.start(
+                self.session,
+                "shell",
+                {"method": "command.run", "params": params},
+                on_stdout,
+                on_stderr,
+            )
+        except AgentBayError as exc:
+            self.last_stream_error = f"Streaming commands needs the session WebSocket: {exc}"
+            return None
+        return handle

@@ -10,6 +10,7 @@ text that comes back is identical.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Callable
@@ -293,28 +294,79 @@ class FileSystem(BaseService):
         callback: Callable[[list[FileChangeEvent]], None],
         interval: float = 0.5,
         stop_event: threading.Event | None = None,
+        push: bool = True,
     ) -> threading.Thread:
-        """An un-started daemon thread that polls ``path`` every ``interval`` seconds and calls
-        ``callback(events)`` with each non-empty batch; set ``thread.stop_event`` to stop it."""
+        """An un-started daemon thread calling ``callback(events)`` with each non-empty batch
+        of changes under ``path``; set ``thread.stop_event`` to stop it, and wait on
+        ``thread.ready_event`` after ``start()`` before changing files (the first look is
+        then done: earlier changes are not reported).
+
+        With ``push`` (and a session WebSocket, as 0.19+ clients use it) the session pushes
+        the changes as they happen (``subscribe_file_change``); otherwise, or when the
+        subscription fails, it polls every ``interval`` seconds.
+        """
         stop = stop_event or threading.Event()
+        ready = threading.Event()
 
-        async def watch() -> None:
-            # One event loop for the thread's whole life: the client pools per loop.
+        def deliver(events: list[FileChangeEvent]) -> None:
+            if events:
+                try:
+                    callback(events)
+                except Exception:  # a faulty callback must not end the watch
+                    log.exception("watch_directory callback failed")
+
+        def poll_once() -> list[FileChangeEvent]:
+            # One event loop per call: this runs on the watch thread, never on the caller's.
+            changes = asyncio.run(self._get_file_change(path))
+            return changes.events if changes.success else []
+
+        def watch() -> None:
+            poll_once()  # the baseline: the first call starts watching
+            ready.set()
+            if push and self.session.ws_url and self._watch_pushed(path, deliver, poll_once, stop):
+                return
             while not stop.is_set():
-                changes = await self._get_file_change(path)
-                if changes.success and changes.events:
-                    try:
-                        callback(changes.events)
-                    except Exception:  # a faulty callback must not end the watch
-                        log.exception("watch_directory callback failed")
-                await asyncio.to_thread(stop.wait, interval)
+                stop.wait(interval)
+                deliver(poll_once())
 
-        def poll() -> None:
-            asyncio.run(watch())
-
-        thread = threading.Thread(target=poll, name=f"watch:{path}", daemon=True)
+        thread = threading.Thread(target=watch, name=f"watch:{path}", daemon=True)
         thread.stop_event = stop  # type: ignore[attr-defined]
+        thread.ready_event = ready  # type: ignore[attr-defined]
         return thread
+
+    def _watch_pushed(
+        self,
+        path: str,
+        deliver: Callable[[list[FileChangeEvent]], None],
+        poll_once: Callable[[], list[FileChangeEvent]],
+        stop: threading.Event,
+    ) -> bool:
+        """Watch by subscription until ``stop`` (on the watch thread); False when the
+        session cannot push (the caller polls instead)."""
+        from agentbay._core.session_socket import SessionSocketError
+
+        target = _tools.TOOL_SERVERS["get_file_change"]
+
+        def pushed(data: dict[str, Any]) -> None:
+            if data.get("eventType") == "file_change" and data.get("path") == path:
+                deliver([FileChangeEvent.from_dict(item) for item in data.get("events") or []])
+
+        try:
+            sock = self.session._session_socket()
+            unsubscribe = sock.subscribe(target, pushed)
+            request = {"method": "subscribe_file_change", "params": {"path": path}}
+            sock.stream(target, request, None).wait(15.0)
+        except (SessionSocketError, TimeoutError) as exc:
+            log.info("watch_directory polls %s: the session pushes no changes (%s)", path, exc)
+            return False
+        try:
+            deliver(poll_once())  # what changed between the baseline and the subscription
+            stop.wait()
+        finally:
+            unsubscribe()
+            with contextlib.suppress(SessionSocketError):
+                sock.send(target, {"method": "unsubscribe_file_change", "params": {"path": path}})
+        return True
 
     # ---- file transfer through the session's file-transfer context ----
     def _file_transfer(self) -> FileTransfer:

@@ -1,0 +1,126 @@
+"""This SDK over the session WebSocket, sync and async: terminals (session.pty), streaming
+run_code, streaming and background shell commands, pushed watch_directory."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from agentbay import AgentBay, AsyncAgentBay, Config
+from agentbay.pty import PtyError
+from agentbay.session_params import CreateSessionParams
+from agentbay_local.server import EmbeddedRuntime
+from tests.runtime.e2e.conftest import API_KEY
+
+
+class Screen:
+    """What a terminal printed, waited on with a deadline."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.cond = threading.Condition()
+
+    def on_data(self, chunk: bytes) -> None:
+        with self.cond:
+            self.data += chunk
+            self.cond.notify_all()
+
+    def wait_for(self, text: str, timeout_s: float = 15.0) -> bool:
+        with self.cond:
+            return self.cond.wait_for(lambda: text.encode() in self.data, timeout_s)
+
+
+def test_terminals(bay: AgentBay) -> None:
+    with bay.create(CreateSessionParams(image_id="code_latest")).session as session:
+        screen = Screen()
+        term = session.pty.create(cols=90, rows=20, envs={"WHO": "sdk"}, on_data=screen.on_data)
+        term.send_input("echo hi-$WHO; stty size\n")
+        assert screen.wait_for("hi-sdk") and screen.wait_for("20 90")
+        term.resize(100, 33)
+        term.send_input("stty size\n")
+        assert screen.wait_for("33 100")
+        other = session.pty.create(shell="sleep 60")
+        listed = {item.pty_session_id for item in session.pty.list()}
+        assert {term.pty_session_id, other.pty_session_id} <= listed
+        other.kill()
+        assert other.wait(15) == -9
+        term.send_input("exit 5\n")
+        assert term.wait(15) == 5
+        try:
+            session.pty.create(cols=0)
+        except PtyError as exc:
+            assert "Invalid terminal size" in str(exc)
+        else:
+            raise AssertionError("a terminal of 0 columns was made")
+
+
+def test_streaming_code_and_commands(bay: AgentBay) -> None:
+    with bay.create(CreateSessionParams(image_id="code_latest")).session as session:
+        chunks: list[tuple[str, str]] = []
+        ran = session.code.run_code(
+            "import sys\nprint('one')\nprint('two', file=sys.stderr)\n",
+            "python",
+            on_stdout=lambda text: chunks.append(("out", text)),
+            on_stderr=lambda text: chunks.append(("err", text)),
+        )
+        assert ran.success and ran.result == "one\n", ran
+        assert "".join(text for kind, text in chunks if kind == "err") == "two\n"
+        streamed: list[str] = []
+        done = session.command.execute_command(
+            "echo a; echo b >&2; exit 4", 10_000, on_stdout=streamed.append
+        )
+        assert not done.success and done.exit_code == 4
+        assert (done.stdout, done.stderr, "".join(streamed)) == ("a\n", "b\n", "a\n")
+        seen = threading.Event()
+        handle = session.command.run_background(
+            "echo started; sleep 60", on_stdout=lambda text: seen.set()
+        )
+        assert handle is not None
+        assert seen.wait(15)
+        handle.kill()
+        assert not handle.wait(15) and handle.exit_code == -9
+
+
+def test_pushed_watch(bay: AgentBay) -> None:
+    with bay.create(CreateSessionParams(image_id="code_latest")).session as session:
+        session.file_system.create_directory("/tmp/w")
+        seen: list[tuple[str, str]] = []
+        arrived = threading.Event()
+
+        def changed(events: list) -> None:  # type: ignore[type-arg]
+            seen.extend((event.event_type, event.path) for event in events)
+            arrived.set()
+
+        # A polling interval of an hour: what arrives was pushed.
+        monitor = session.file_system.watch_directory("/tmp/w", changed, interval=3600)
+        monitor.start()
+        assert monitor.ready_event.wait(15)
+        deadline = time.monotonic() + 15
+        while ("create", "/tmp/w/new.txt") not in seen and time.monotonic() < deadline:
+            session.file_system.write_file("/tmp/w/new.txt", "x")
+            arrived.wait(1.0)
+        monitor.stop_event.set()
+        monitor.join(10)
+        assert ("create", "/tmp/w/new.txt") in seen
+
+
+def test_async_flavour(runtime: EmbeddedRuntime) -> None:
+    async def main() -> None:
+        cfg = Config(endpoint=runtime.endpoint, timeout_ms=60000)
+        async with AsyncAgentBay(api_key=API_KEY, cfg=cfg) as bay:
+            created = await bay.create(CreateSessionParams(image_id="code_latest"))
+            async with created.session as session:
+                screen = Screen()
+                term = await session.pty.create(on_data=screen.on_data)
+                await term.send_input("echo async-$((2+3))\n")
+                assert await asyncio.to_thread(screen.wait_for, "async-5")
+                await term.send_input("exit 3\n")
+                assert await term.wait(15) == 3
+                out: list[str] = []
+                ran = await session.code.run_code("print(42)", "python", on_stdout=out.append)
+                assert ran.success and "".join(out) == "42\n"
+                done = await session.command.execute_command("echo x", 5000, on_stdout=out.append)
+                assert done.success and done.stdout == "x\n"
+
+    asyncio.run(main())
