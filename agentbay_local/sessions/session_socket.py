@@ -38,13 +38,17 @@ log = get_logger("agentbay.local.session_socket")
 PATH_PREFIX = "/ws/"
 #: Largest client message (a terminal's input or a program's code); 1009 beyond.
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-#: Longest line taken from the session (a batch of output, or of file events); the
-#: connection is closed (1011) beyond.
-MAX_SESSION_LINE_BYTES = 16 * 1024 * 1024
+#: Longest line taken from the session (a batch of output, or of file events: the session
+#: keeps them under 512 KiB); the connection is closed (1011) beyond. The reader buffers at
+#: most twice this much, which bounds what a socket costs the runtime while its client
+#: reads slowly.
+MAX_SESSION_LINE_BYTES = 1024 * 1024
 #: Malformed client messages tolerated on one connection; 1008 beyond.
 MAX_BAD_MESSAGES = 100
 #: How long the session may take to give a new socket its stream connection.
 STREAM_TIMEOUT_S = 10.0
+#: How long a closed socket waits for the client's close (reading and dropping its frames).
+LINGER_S = 2.0
 #: Who answers errors the runtime itself finds in a request (the client surfaces them).
 SERVER_SOURCE = "WEBSOCKET_SERVER"
 
@@ -74,21 +78,37 @@ class _Socket:
     """One accepted session socket."""
 
     session_id: str
+    reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    closed: bool = False
+    closing: asyncio.Task[None] | None = None
 
     def close(self, code: int, reason: str) -> None:
-        """Send a close frame (once) and end the connection."""
-        if self.closed:
+        """Send a close frame (once) and end the connection: its relays stop, and what the
+        client still sends is read and dropped until it closes too (closing at once would
+        reset the connection, and the client would not see the close frame)."""
+        if self.closing is not None:
             return
-        self.closed = True
         payload = struct.pack("!H", code) + reason.encode()[:120]
         with contextlib.suppress(Exception):
             self.writer.write(ws.encode_frame(ws.CLOSE, payload, masked=False))
         for task in self.tasks:
             task.cancel()
-        self.writer.close()
+        self.closing = asyncio.get_running_loop().create_task(self._linger())
+
+    async def _linger(self) -> None:
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        try:
+            async with asyncio.timeout(LINGER_S):
+                await self.writer.drain()
+                if self.writer.can_write_eof():
+                    self.writer.write_eof()
+                while await self.reader.read(65536):
+                    pass
+        except (TimeoutError, OSError):
+            pass
+        finally:
+            self.writer.close()
 
 
 class SessionSockets:
@@ -170,7 +190,7 @@ class SessionSockets:
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Accept: " + ws.accept_key(key.encode("latin-1")).encode() + b"\r\n\r\n"
         )
-        sock = _Socket(session_id, writer)
+        sock = _Socket(session_id, reader, writer)
         self._sockets.setdefault(session_id, set()).add(sock)
         try:
             await self._relay(sock, reader, session_reader, session_writer)
@@ -211,6 +231,9 @@ class SessionSockets:
             for task in sock.tasks:
                 task.cancel()
             await asyncio.gather(*sock.tasks, return_exceptions=True)
+            sock.close(GOING_AWAY, "")  # a no-op when closed already
+            if sock.closing is not None:
+                await asyncio.shield(sock.closing)
 
     # ---- client to session ----
     async def _from_client(

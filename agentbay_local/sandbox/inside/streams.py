@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 #: Longest request line accepted from the runtime (it refuses larger messages before).
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
+#: Largest push of file events (encoded; a longer list is pushed in parts).
+MAX_PUSH_BYTES = 512 * 1024
 #: Subscriptions one connection may hold.
 MAX_SUBSCRIPTIONS = 32
 #: Streaming programs one connection may run at once.
@@ -154,8 +156,7 @@ class _Subscription:
                 readable, _, _ = select.select([self._tree.fd, self._wake_r], [], [])
                 if self._wake_r in readable:
                     return
-                events = file_changes.event_objects(self._tree.take())
-                if events:
+                for events in _batches(file_changes.event_objects(self._tree.take())):
                     data = {"eventType": "file_change", "path": self._path, "events": events}
                     if not self._push(data):
                         return
@@ -163,6 +164,22 @@ class _Subscription:
             self._tree.close()
             os.close(self._wake_r)
             os.close(self._wake_w)
+
+
+def _batches(events: list[dict[str, str]]) -> list[list[dict[str, str]]]:
+    """``events`` in pushes of at most ``MAX_PUSH_BYTES`` encoded (the runtime takes lines
+    of 1 MiB at most)."""
+    batches: list[list[dict[str, str]]] = []
+    size = MAX_PUSH_BYTES
+    for event in events:
+        # ASCII JSON: a character may take 6 bytes (\uXXXX), 12 for a surrogate pair.
+        cost = 64 + 12 * len(event["path"])
+        if size + cost > MAX_PUSH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(event)
+        size += cost
+    return batches
 
 
 class Streams:

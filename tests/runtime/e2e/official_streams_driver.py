@@ -108,6 +108,7 @@ code = (
     "print('first', flush=True)\n"
     "time.sleep(1.0)\n"
     "print('oops', file=sys.stderr, flush=True)\n"
+    "time.sleep(0.3)\n"  # two pipes: order between them is known only when writes are apart
     "print('last')\n"
 )
 ran = session.code.run_code(
