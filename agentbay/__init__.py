@@ -56,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     "AsyncBetaNetworkService": "agentbay.aio.beta_network",
     "NetworkResult": "agentbay._types.response",
     "NetworkStatusResult": "agentbay._types.response",
+    "ScreenshotResult": "agentbay._types.screenshot",
     "ContextInfoResult": "agentbay._types.context_manager",
     "ContextSyncResult": "agentbay._types.context_manager",
     "ExtensionsService": "agentbay.extension",
@@ -107,6 +108,7 @@ __all__ = [
     "NetworkStatusResult",
     "Oss",
     "Process",
+    "ScreenshotResult",
     "Session",
     "SyncPolicy",
     "UploadPolicy",
@@ -124,6 +126,7 @@ if TYPE_CHECKING:
     from agentbay._types.context_manager import ContextInfoResult, ContextSyncResult
     from agentbay._types.extension import Extension, ExtensionOption
     from agentbay._types.response import NetworkResult, NetworkStatusResult
+    from agentbay._types.screenshot import ScreenshotResult
     from agentbay.agent.agent import Agent
     from agentbay.agentbay import AgentBay
     from agentbay.aio.agentbay import AsyncAgentBay

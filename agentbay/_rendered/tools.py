@@ -92,8 +92,8 @@ TOOL_SERVERS: Final[dict[str, str]] = {
     "set_env": "wuying_system",
     "get_env": "wuying_system",
     "get_metrics": "wuying_system",
-    "screenshot": "wuying_computer",
-    "long_screenshot": "wuying_mobile",
+    "screenshot": "wuying_capture",
+    "long_screenshot": "wuying_capture",
     "page_use_observe_async": "wuying_browser",
     "page_use_get_observe_result": "wuying_browser",
     "page_use_login": "wuying_browser",
@@ -1119,8 +1119,9 @@ def screenshot_args(
     *,
     format: str = "png",
 ) -> dict[str, Any]:
-    """Arguments of ``screenshot`` (wuying_computer): A screenshot returned inline
-    (Computer/Mobile.beta_take_screenshot, 0.22)."""
+    """Arguments of ``screenshot`` (wuying_capture): A screenshot returned inline
+    (Computer/Mobile.beta_take_screenshot, 0.22; its docstring names the server
+    wuying_capture)."""
     return _present(
         {
             "format": format,
@@ -1134,7 +1135,7 @@ def long_screenshot_args(
     format: str = "png",
     quality: int | _Omit = OMIT,
 ) -> dict[str, Any]:
-    """Arguments of ``long_screenshot`` (wuying_mobile): A screenshot of several screens
+    """Arguments of ``long_screenshot`` (wuying_capture): A screenshot of several screens
     stitched by scrolling (Mobile.beta_take_long_screenshot, 0.22)."""
     return _present(
         {

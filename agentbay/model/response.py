@@ -18,6 +18,7 @@ from agentbay._types.response import (
     SessionStatusResult,
     extract_request_id,
 )
+from agentbay._types.screenshot import ScreenshotResult
 
 __all__ = [
     "ApiResponse",
@@ -30,6 +31,7 @@ __all__ = [
     "NetworkResult",
     "NetworkStatusResult",
     "OperationResult",
+    "ScreenshotResult",
     "SessionListResult",
     "SessionPauseResult",
     "SessionResult",

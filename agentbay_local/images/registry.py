@@ -40,6 +40,7 @@ LOCAL_SERVERS = frozenset(
         "wuying_window",
         "wuying_ui",
         "wuying_computer",
+        "wuying_capture",
         "wuying_system",
         "wuying_browser",
     }

@@ -150,7 +150,7 @@ def scroll(args: dict[str, Any], ctx: Context) -> str:
     amount = ta.integer(args, "amount", 1)
     if not 1 <= amount <= 1000:
         raise ta.ToolError("Invalid arguments: 'amount' must be between 1 and 1000")
-    ctx.desktop.run(lambda conn: _click(conn, x, y, _SCROLL_BUTTONS[direction], amount))
+    ctx.desktop.run(lambda conn: wheel(conn, (x, y), direction, amount))
     return f"Mouse scrolled at ({x}, {y}) direction: {direction} amount: {amount} successfully"
 
 
@@ -295,7 +295,17 @@ def ui_elements(args: dict[str, Any], ctx: Context) -> str:
     )
 
 
-def _capture(conn: xproto.XConnection) -> tuple[int, bytearray]:
+def capture_rgb(conn: xproto.XConnection, *, pointer: bool) -> bytearray:
+    """The screen as RGB rows, with the pointer drawn where it is or without it."""
+    return _capture(conn, pointer=pointer)[1]
+
+
+def wheel(conn: xproto.XConnection, point: tuple[int, int], direction: str, notches: int) -> None:
+    """Turn the wheel ``notches`` notches (``up``, ``down``, ``left``, ``right``) at a point."""
+    _click(conn, point[0], point[1], _SCROLL_BUTTONS[direction], notches)
+
+
+def _capture(conn: xproto.XConnection, *, pointer: bool = True) -> tuple[int, bytearray]:
     """The screen as RGB rows with the pointer drawn where it is (X's GetImage leaves it
     out; a real display's capture and the cloud's show it), and a checksum of both."""
     screen = conn.screen
@@ -305,6 +315,8 @@ def _capture(conn: xproto.XConnection) -> tuple[int, bytearray]:
         raise ta.ToolError(f"Error: unsupported screen format ({depth}-bit, {bits} bits per pixel)")
     rgb = png.rgb_from_bgrx(pixels, screen.width, screen.height)
     crc = zlib.crc32(pixels)
+    if not pointer:
+        return crc, rgb
     try:
         cursor = conn.cursor()
     except xproto.XError:  # a server without XFIXES: the screen alone

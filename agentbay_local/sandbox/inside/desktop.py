@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import tempfile
 import threading
@@ -267,7 +268,8 @@ class Desktop:
             os.close(log)
 
     def write_wm_config(self) -> None:
-        """The window manager's configuration: the distribution's, with our focus policy."""
+        """The window manager's configuration: the distribution's, with our focus policy and
+        one desktop."""
         try:
             with open(_OPENBOX_RC, encoding="utf-8") as handle:
                 text = handle.read()
@@ -282,6 +284,10 @@ class Desktop:
             text = text[:start] + f"<focusNew>{policy}</focusNew>" + text[end:]
         else:
             text = text.replace("<focus>", f"<focus><focusNew>{policy}</focusNew>", 1)
+        # One desktop, as the cloud's: the wheel over the background (openbox's default: the
+        # next desktop, with a popup) must change nothing a long_screenshot would stitch.
+        text = re.sub(r"<number>\d+</number>", "<number>1</number>", text, count=1)
+        text = re.sub(r"<popupTime>\d+</popupTime>", "<popupTime>0</popupTime>", text, count=1)
         with open(f"{self.state_dir}/openbox-rc.xml", "w", encoding="utf-8") as handle:
             handle.write(text)
 

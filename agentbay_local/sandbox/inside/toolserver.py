@@ -139,6 +139,8 @@ DESKTOP_TOOLS = {
     "get_screen_size": ("computer_tools", "get_screen_size"),
     "input_text": ("computer_tools", "input_text"),
     "system_screenshot": ("computer_tools", "system_screenshot"),
+    "screenshot": ("capture_tools", "screenshot"),
+    "long_screenshot": ("capture_tools", "long_screenshot"),
     "click": ("computer_tools", "click"),
     "swipe": ("computer_tools", "swipe"),
     "send_key": ("computer_tools", "send_key"),
