@@ -410,4 +410,9 @@ def _command(language: str, env: Mapping[str, str]) -> list[str]:
         if python is None:
             raise KernelError("no python3 in this session")
         return [python, "-c", _driver_source("kernel_python.py")]
+    if language == "javascript":
+        node = procs.which("node", env) or procs.which("nodejs", env)
+        if node is None:
+            raise KernelError("no node (Node.js) in this session")
+        return [node, "-e", _driver_source("kernel_javascript.js")]
     raise KernelError(f"no {language} kernel in this session")

@@ -83,6 +83,12 @@ def test_official_code_interpreter(version: str, served: str, tmp_path: Path) ->
             "elements": [{"label": "growth", "points": [[1, 2], [2, 4], [3, 9]]}],
         }
 
+    if not missing(got, "node"):
+        script = got["javascript"]  # "JavaScript", then "node": any case, the aliases
+        assert script["success"] is True, script
+        assert script["result"] == "21" and script["stdout"] == ["js 20\n"]
+        assert got["javascript_state"]["result"] == "40"
+
     unknown = got["unknown"]
     assert unknown["success"] is False
     assert unknown["error_message"] == (

@@ -166,3 +166,32 @@ def test_bad_input(env: Env, box: Sandbox) -> None:
     refused = call(box, env, "1", timeout_s=-1)
     assert refused["isError"] is True
     assert refused["content"][0]["text"] == "Invalid arguments: 'timeout_s' must be positive"
+
+
+def needs_program(env: Env, box: Sandbox, program: str) -> None:
+    """Skip, naming ``program``, where the session has no such command."""
+    probe = env.call(box, "shell", command=f"command -v {program}", timeout_ms=20000)
+    if probe["isError"]:
+        pytest.skip(f"the session's image has no {program}")
+
+
+def test_javascript_kernel_keeps_state_and_answers_rich(env: Env, box: Sandbox) -> None:
+    needs_program(env, box, "node")
+    first = cell(env, box, "let n = 20; console.log('js', n); console.error('e'); n + 1", "js")
+    assert first["stdout"] == ["js 20\n"] and first["stderr"] == ["e\n"]
+    assert results(first) == [{"text/plain": "21", "isMainResult": True}]
+    assert results(cell(env, box, "n * 2", "JavaScript"))[0]["text/plain"] == "40"
+    awaited = cell(env, box, "new Promise((ok) => setTimeout(() => ok({ n }), 20))", "node")
+    assert results(awaited)[0]["text/plain"] == "{ n: 20 }"
+    failed = cell(env, box, "null.x", "javascript")
+    assert failed["error"]["name"] == "TypeError"
+    assert "at <cell>:1" in failed["error"]["traceback"]
+    assert "node:vm" not in failed["error"]["traceback"]  # the driver's frames are left out
+    stuck = cell(env, box, "while (true) {}", "javascript", timeout_s=1)
+    assert stuck["error"]["name"] == "TimeoutError"
+    assert results(cell(env, box, "n", "javascript"))[0]["text/plain"] == "20"
+    ended = cell(env, box, "process.exit(2)", "javascript")
+    assert ended["error"]["name"] == "KernelDied" and "exit code 2" in ended["error"]["value"]
+    fresh = cell(env, box, "typeof n", "javascript")
+    assert "a new kernel" in fresh["stderr"][0]
+    assert results(fresh)[0]["text/plain"] == "'undefined'"
