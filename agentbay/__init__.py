@@ -57,6 +57,10 @@ _EXPORTS: dict[str, str] = {
     "NetworkResult": "agentbay._types.response",
     "NetworkStatusResult": "agentbay._types.response",
     "ScreenshotResult": "agentbay._types.screenshot",
+    "Env": "agentbay.env",
+    "EnvResult": "agentbay._types.response",
+    "SessionMetrics": "agentbay._types.response",
+    "SessionMetricsResult": "agentbay._types.response",
     "ContextInfoResult": "agentbay._types.context_manager",
     "ContextSyncResult": "agentbay._types.context_manager",
     "ExtensionsService": "agentbay.extension",
@@ -95,6 +99,8 @@ __all__ = [
     "DeletePolicy",
     "DownloadPolicy",
     "DownloadStrategy",
+    "Env",
+    "EnvResult",
     "Extension",
     "ExtensionOption",
     "ExtensionsService",
@@ -110,6 +116,8 @@ __all__ = [
     "Process",
     "ScreenshotResult",
     "Session",
+    "SessionMetrics",
+    "SessionMetricsResult",
     "SyncPolicy",
     "UploadPolicy",
     "UploadStrategy",
@@ -125,7 +133,13 @@ if TYPE_CHECKING:
     from agentbay._types.application import InstalledApp, Process
     from agentbay._types.context_manager import ContextInfoResult, ContextSyncResult
     from agentbay._types.extension import Extension, ExtensionOption
-    from agentbay._types.response import NetworkResult, NetworkStatusResult
+    from agentbay._types.response import (
+        EnvResult,
+        NetworkResult,
+        NetworkStatusResult,
+        SessionMetrics,
+        SessionMetricsResult,
+    )
     from agentbay._types.screenshot import ScreenshotResult
     from agentbay.agent.agent import Agent
     from agentbay.agentbay import AgentBay
@@ -151,6 +165,7 @@ if TYPE_CHECKING:
         UploadStrategy,
         WhiteList,
     )
+    from agentbay.env import Env
     from agentbay.exceptions import AgentBayError, APIError, AuthenticationError
     from agentbay.extension import ExtensionsService
     from agentbay.filesystem.filesystem import FileSystem

@@ -19,9 +19,11 @@ from agentbay._types.response import (
     McpToolResult,
     McpToolsResult,
     OperationResult,
+    SessionMetricsResult,
     SessionPauseResult,
     SessionResumeResult,
     SessionStatusResult,
+    parse_metrics,
 )
 from agentbay._types.session import SessionInfo
 from agentbay.exceptions import AgentBayError, SessionError
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from agentbay.command.command import Command
     from agentbay.computer.computer import Computer
     from agentbay.context_manager import ContextManager
+    from agentbay.env import Env
     from agentbay.filesystem.filesystem import FileSystem
     from agentbay.mobile.mobile import Mobile
     from agentbay.oss.oss import Oss
@@ -225,6 +228,11 @@ class Session:
         """The Pty of this session: terminals."""
         return cast("Pty", self._manager("pty", "agentbay.pty.pty", "Pty"))
 
+    @property
+    def env(self) -> Env:
+        """The Env of this session: environment variables of later commands (0.22)."""
+        return cast("Env", self._manager("env", "agentbay.env", "Env"))
+
     def _session_socket(self) -> SessionSocket:
         """The session WebSocket, connected on first use (SessionSocketError: none)."""
         if self._socket is None:
@@ -237,6 +245,11 @@ class Session:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+
+    # 0.22's short names of the file system.
+    fs = file_system
+    filesystem = file_system
+    files = file_system
 
     # ---- plain accessors of the 0.9 API ----
     def get_api_key(self) -> str:
@@ -636,6 +649,30 @@ class Session:
             success=result.success,
             data=result.data,
             error_message=result.tool_error or result.error_message,
+        )
+
+    def get_metrics(
+        self, read_timeout: int | None = None, connect_timeout: int | None = None
+    ) -> SessionMetricsResult:
+        """CPU, memory, disk and network use of this session (the ``get_metrics`` tool, as
+        0.22 reads it): ``metrics`` parsed, ``raw`` as the tool answered. Never raises."""
+        result = self.call_mcp_tool("get_metrics", {}, read_timeout, connect_timeout)
+        if not result.success:
+            return SessionMetricsResult(
+                request_id=result.request_id, error_message=result.error_message
+            )
+        try:
+            raw = json.loads(result.data) if isinstance(result.data, str) else result.data
+            if not isinstance(raw, dict):
+                raise ValueError("get_metrics returned non-object JSON")
+            metrics = parse_metrics(raw)
+        except (ValueError, TypeError) as exc:
+            return SessionMetricsResult(
+                request_id=result.request_id,
+                error_message=f"Failed to parse get_metrics response: {exc}",
+            )
+        return SessionMetricsResult(
+            request_id=result.request_id, success=True, metrics=metrics, raw=raw
         )
 
 

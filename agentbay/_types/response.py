@@ -173,6 +173,67 @@ class NetworkStatusResult(ApiResponse):
     error_message: str = ""
 
 
+@dataclass
+class EnvResult(ApiResponse):
+    """``session.env.get`` (0.22's shape): the variables asked for."""
+
+    success: bool = False
+    envs: dict[str, str] = field(default_factory=dict)
+    error_message: str = ""
+
+
+@dataclass
+class SessionMetrics:
+    """What ``Session.get_metrics`` measured (0.22's fields; sizes in bytes, rates in KB/s)."""
+
+    cpu_count: int = 0
+    cpu_used_pct: float = 0.0
+    disk_total: int = 0
+    disk_used: int = 0
+    mem_total: int = 0
+    mem_used: int = 0
+    rx_rate_kbyte_per_s: float = 0.0
+    tx_rate_kbyte_per_s: float = 0.0
+    rx_used_kbyte: float = 0.0
+    tx_used_kbyte: float = 0.0
+    timestamp: str = ""
+
+
+@dataclass
+class SessionMetricsResult(ApiResponse):
+    """``Session.get_metrics`` (0.22's shape): ``metrics`` parsed, ``raw`` as answered."""
+
+    success: bool = False
+    metrics: SessionMetrics | None = None
+    error_message: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_metrics(raw: dict[str, Any]) -> SessionMetrics:
+    """``SessionMetrics`` from a ``get_metrics`` answer (0.22's reading, its older key names
+    for the network figures included)."""
+
+    def first(keys: tuple[str, ...]) -> float:
+        for key in keys:
+            if raw.get(key) is not None:
+                return float(raw[key] or 0.0)
+        return 0.0
+
+    return SessionMetrics(
+        cpu_count=int(raw.get("cpu_count", 0) or 0),
+        cpu_used_pct=float(raw.get("cpu_used_pct", 0.0) or 0.0),
+        disk_total=int(raw.get("disk_total", 0) or 0),
+        disk_used=int(raw.get("disk_used", 0) or 0),
+        mem_total=int(raw.get("mem_total", 0) or 0),
+        mem_used=int(raw.get("mem_used", 0) or 0),
+        rx_rate_kbyte_per_s=first(("rx_rate_kbyte_per_s", "rx_rate_kbps", "rx_rate_KBps")),
+        tx_rate_kbyte_per_s=first(("tx_rate_kbyte_per_s", "tx_rate_kbps", "tx_rate_KBps")),
+        rx_used_kbyte=first(("rx_used_kbyte", "rx_used_kb", "rx_used_KB")),
+        tx_used_kbyte=first(("tx_used_kbyte", "tx_used_kb", "tx_used_KB")),
+        timestamp=str(raw.get("timestamp", "") or ""),
+    )
+
+
 def extract_request_id(response: Any) -> str:
     """The RequestId of a raw answer (a dict, or an object with ``body``)."""
     body = (

@@ -22,20 +22,39 @@ class Command(BaseService):
         self,
         command: str,
         timeout_ms: int = 1000,
+        cwd: str | None = None,
+        envs: dict[str, str] | None = None,
         on_stdout: Callable[[str], None] | None = None,
         on_stderr: Callable[[str], None] | None = None,
     ) -> CommandResult:
         """Run ``command`` with a server-side timeout; ``output`` is what it printed.
 
-        A non-zero exit or a timeout gives ``success=False`` with the tool's message (exit
-        code and stderr); where the server reports them apart (the local runtime), ``output``
-        and ``stdout`` hold what the command printed, ``stderr`` and ``exit_code`` the rest.
-        With ``on_stdout``/``on_stderr`` the output streams over the session WebSocket while
-        the command runs (the local runtime; the cloud streams no commands), each chunk to
-        its callback as it comes. Never raises.
+        ``cwd`` (0.22) runs it in that directory, ``envs`` (0.22) adds variables for this
+        command only. A non-zero exit or a timeout gives ``success=False`` with the tool's
+        message (exit code and stderr); where the server reports them apart (the local
+        runtime), ``output`` and ``stdout`` hold what the command printed, ``stderr`` and
+        ``exit_code`` the rest. With ``on_stdout``/``on_stderr`` the output streams over the
+        session WebSocket while the command runs (the local runtime; the cloud streams no
+        commands), each chunk to its callback as it comes. Never raises for the command's or
+        the server's failures.
+
+        Raises:
+            ValueError: a key or value of ``envs`` is not a string (0.22's message).
         """
+        if envs is not None:
+            wrong: list[str] = []
+            for key, value in envs.items():
+                if not isinstance(key, str):
+                    wrong.append(f"key '{key}' (type: {type(key).__name__})")
+                if not isinstance(value, str):
+                    wrong.append(f"value for key '{key}' (type: {type(value).__name__})")
+            if wrong:
+                raise ValueError(
+                    "Invalid environment variables: all keys and values must be strings. "
+                    f"Found invalid entries: {', '.join(wrong)}"
+                )
         if on_stdout is not None or on_stderr is not None:
-            handle = await self.run_background(command, timeout_ms, on_stdout, on_stderr)
+            handle = await self.run_background(command, timeout_ms, on_stdout, on_stderr, cwd, envs)
             if handle is None:
                 return CommandResult(error_message=self.last_stream_error)
             try:
@@ -51,9 +70,13 @@ class Command(BaseService):
                 error_message=handle.error_message,
                 exit_code=None if ok else handle.exit_code,
             )
-        result = await self._call_mcp_tool(
-            "shell", _tools.shell_args(command=command, timeout_ms=timeout_ms)
+        args = _tools.shell_args(
+            command=command,
+            timeout_ms=timeout_ms,
+            cwd=_tools.OMIT if cwd is None else cwd,
+            envs=_tools.OMIT if envs is None else dict(envs),
         )
+        result = await self._call_mcp_tool("shell", args)
         if not result.success:
             facts = result.structured or {}
             stdout, stderr, code = facts.get("stdout"), facts.get("stderr"), facts.get("exit_code")
@@ -101,3 +124,23 @@ class Command(BaseService):
             self.last_stream_error = f"Streaming commands needs the session WebSocket: {exc}"
             return None
         return handle
+
+    async def run(
+        self,
+        command: str,
+        timeout_ms: int = 1000,
+        cwd: str | None = None,
+        envs: dict[str, str] | None = None,
+    ) -> CommandResult:
+        """``execute_command`` under 0.22's short name."""
+        return await self.execute_command(command, timeout_ms, cwd, envs)
+
+    async def exec(
+        self,
+        command: str,
+        timeout_ms: int = 1000,
+        cwd: str | None = None,
+        envs: dict[str, str] | None = None,
+    ) -> CommandResult:
+        """``execute_command`` under 0.22's other short name."""
+        return await self.execute_command(command, timeout_ms, cwd, envs)

@@ -74,3 +74,39 @@ def test_lifecycle_policy_at_create(bay: AgentBay, runtime: EmbeddedRuntime) -> 
         time.sleep(0.2)
     assert manual.session.get_status().status == "RUNNING"
     assert manual.session.delete().success
+
+
+def test_env_metrics_and_command_options(bay: AgentBay) -> None:
+    with bay.create().session as session:
+        assert session.env.set({"TODAY_VAR": "set by the SDK"}).success
+        assert session.env.get(["TODAY_VAR"]).envs == {"TODAY_VAR": "set by the SDK"}
+        assert "TODAY_VAR" in session.env.get().envs
+        with pytest.raises(ValueError, match="envs must not be empty"):
+            session.env.set({})
+        assert session.command.execute_command("echo $TODAY_VAR", 5000).output == "set by the SDK\n"
+        placed = session.command.run("pwd; echo $ONCE", 5000, cwd="/usr", envs={"ONCE": "yes"})
+        assert placed.output == "/usr\nyes\n"
+        assert session.command.exec("echo ${ONCE-unset}", 5000).output == "unset\n"
+        with pytest.raises(ValueError, match="Invalid environment variables"):
+            session.command.execute_command("true", envs={"N": 1})  # type: ignore[dict-item]
+        metrics = session.get_metrics()
+        assert metrics.success and metrics.metrics is not None
+        assert metrics.metrics.mem_total > 0 and metrics.metrics.cpu_count > 0
+        assert metrics.raw["mem_used"] == metrics.metrics.mem_used
+        assert session.fs is session.filesystem is session.files is session.file_system
+
+
+def test_async_env_and_metrics(runtime: EmbeddedRuntime) -> None:
+    async def main() -> tuple[str, int]:
+        cfg = Config(endpoint=runtime.endpoint, timeout_ms=60000)
+        async with AsyncAgentBay(api_key=API_KEY, cfg=cfg) as bay:
+            session = (await bay.create()).session
+            async with session:
+                await session.env.set({"A": "1"})
+                out = await session.command.execute_command("echo $A$B", 5000, envs={"B": "2"})
+                metrics = await session.get_metrics()
+                assert metrics.metrics is not None
+                return out.output, metrics.metrics.mem_total
+
+    output, memory = asyncio.run(main())
+    assert output == "12\n" and memory > 0
