@@ -48,6 +48,12 @@ MAX_TERMINALS = 64
 #: Exited terminals kept (with backlog and exit code) for a later connect.
 MAX_EXITED = 64
 MAX_SIZE = 500
+#: After the program ended, how long the pump waits for output still on its way.
+DRAIN_IDLE_S = 0.5
+#: How long a batch waits for more output while the program writes in bulk.
+COALESCE_S = 0.002
+#: A read this long means the pty had more than one read's worth (its reads stop near 4 KiB).
+_FULL_READ = 4000
 _INPUT_TIMEOUT_S = 5.0
 
 
@@ -105,9 +111,8 @@ class Terminal:
             del self._backlog[: max(0, len(self._backlog) - BACKLOG_BYTES)]
             data: dict[str, Any] | None = None
             for attachment in list(self._attached):
-                if attachment.held is not None:
+                if attachment.held is not None:  # for ATTACH_DELAY_S only: kept whole
                     attachment.held += chunk
-                    del attachment.held[: max(0, len(attachment.held) - BACKLOG_BYTES)]
                     continue
                 data = data or self._output_data(chunk)
                 if not attachment.push(data):
@@ -216,7 +221,9 @@ class Terminals:
         if not isinstance(cwd, str) or (shell is not None and not isinstance(shell, str)):
             raise TerminalError("cwd and shell must be strings")
         login = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
-        command = f"exec {shell}" if shell and shell.strip() else f"exec {login} -l"
+        # A command line runs as sh runs it (several commands, pipes, variables); a login
+        # shell replaces sh.
+        command = shell if shell and shell.strip() else f"exec {login} -l"
         # `cd` first: a missing directory is the terminal's own error message and exit code.
         argv = ["/bin/sh", "-c", 'cd -- "$0" || exit 1\n' + command, cwd]
         with self._lock:
@@ -284,15 +291,14 @@ class Terminals:
                 events = poller.poll(wait_ms)
                 readable = any(fd == terminal.master for fd, _ in events)
                 if readable and master_open:
-                    master_open = self._read_batch(terminal)
+                    master_open = self._read_batch(terminal)[0]
                     if not master_open:
                         poller.unregister(terminal.master)
                 exited = any(fd == exit_fd for fd, _ in events) or (
                     exit_fd is None and self._reaper.has_exited(terminal.pid)
                 )
                 if exited:
-                    if master_open:
-                        self._read_batch(terminal)  # what it wrote last
+                    self._drain(terminal, master_open)
                     break
                 if not master_open and exit_fd is None and not events:
                     continue
@@ -305,17 +311,38 @@ class Terminals:
             terminal.finish(code)
             self._trim_exited()
 
+    def _drain(self, terminal: Terminal, master_open: bool) -> None:
+        """The program ended: read what it wrote last, to the end. The kernel may still be
+        moving it to the master side, so reading stops at end of file (every slave
+        descriptor closed), or once nothing came for ``DRAIN_IDLE_S`` (a child of the
+        program still holds the terminal)."""
+        idle_until = time.monotonic() + DRAIN_IDLE_S
+        while master_open and time.monotonic() < idle_until:
+            if select.select([terminal.master], [], [], DRAIN_IDLE_S / 10)[0]:
+                master_open, count = self._read_batch(terminal)
+                if count:
+                    idle_until = time.monotonic() + DRAIN_IDLE_S
+
     @staticmethod
-    def _read_batch(terminal: Terminal) -> bool:
-        """Read what the terminal has written (up to a batch) and deliver it; False once
-        the master side reports end of file (every slave descriptor is closed)."""
+    def _read_batch(terminal: Terminal) -> tuple[bool, int]:
+        """Read what the terminal has written (up to a batch) and deliver it: whether the
+        master side is still open (False once every slave descriptor closed) and how many
+        bytes came.
+
+        A pty hands out at most about 4 KiB a read. While reads come back full, the program
+        is writing in bulk, so the batch waits up to ``COALESCE_S`` for more (one message
+        per 4 KiB would cost more than the bytes); a short read ends the batch at once, so
+        an echo or a prompt goes out without delay."""
         batch = bytearray()
         is_open = True
+        last = 0
         while len(batch) < BATCH_BYTES:
             try:
                 chunk = os.read(terminal.master, BATCH_BYTES - len(batch))
             except BlockingIOError:
-                break
+                if last < _FULL_READ or not select.select([terminal.master], [], [], COALESCE_S)[0]:
+                    break
+                continue
             except OSError as exc:
                 if exc.errno != errno.EIO:
                     raise
@@ -325,9 +352,10 @@ class Terminals:
                 is_open = False
                 break
             batch += chunk
+            last = len(chunk)
         if batch:
             terminal.deliver(bytes(batch))
-        return is_open
+        return is_open, len(batch)
 
     def _trim_exited(self) -> None:
         with self._lock:

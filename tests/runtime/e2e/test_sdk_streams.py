@@ -47,6 +47,12 @@ def test_terminals(bay: AgentBay) -> None:
         assert other.wait(15) == -9
         term.send_input("exit 5\n")
         assert term.wait(15) == 5
+        flood = Screen()  # every byte of a bulk write arrives, the first ones too
+        bulk = session.pty.create(
+            shell="stty raw -echo; head -c 5000000 /dev/zero", on_data=flood.on_data
+        )
+        assert bulk.wait(60) == 0
+        assert len(flood.data) == 5_000_000 and not flood.data.strip(b"\0")
         try:
             session.pty.create(cols=0)
         except PtyError as exc:

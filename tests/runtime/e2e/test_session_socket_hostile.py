@@ -44,9 +44,7 @@ def session(served: tuple[Api, int]) -> Iterator[dict[str, Any]]:
 
 
 def open_socket(data: dict[str, Any], **options: Any) -> ClientConnection:
-    return connect(
-        data["WsUrl"], additional_headers={"X-Access-Token": data["Token"]}, **options
-    )
+    return connect(data["WsUrl"], additional_headers={"X-Access-Token": data["Token"]}, **options)
 
 
 def request(target: str, data: dict[str, Any]) -> tuple[str, str]:
