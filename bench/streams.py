@@ -172,14 +172,26 @@ def section_streams(report: Report, bay: AgentBay, endpoint: str, runtime_pid: i
         "Terminals and streams (the session WebSocket)",
         ["figure", "p50", "p90", "baseline in the same run"],
         [
-            ["keystroke echo round trip", ms(p50(echo)), ms(pct(echo, 0.9)),
-             f"GetSession p50 {ms(p50(reads))} ({p50(echo) / p50(reads):.2f}x)"],
-            ["first streamed chunk after the write", ms(p50(chunk)), ms(pct(chunk, 0.9)),
-             "the program's own clock"],
-            ["100 MB through a terminal", f"{rate / MB:.0f} MB/s", "",
-             f"a bare pty on the host {FLOOD_BYTES / floor_s / MB:.0f} MB/s "
-             f"({seconds / floor_s:.1f}x its time); runtime memory +{growth / MB:.1f} MB "
-             f"(limit {FLAT_BYTES // MB} MB)"],
+            [
+                "keystroke echo round trip",
+                ms(p50(echo)),
+                ms(pct(echo, 0.9)),
+                f"GetSession p50 {ms(p50(reads))} ({p50(echo) / p50(reads):.2f}x)",
+            ],
+            [
+                "first streamed chunk after the write",
+                ms(p50(chunk)),
+                ms(pct(chunk, 0.9)),
+                "the program's own clock",
+            ],
+            [
+                "100 MB through a terminal",
+                f"{rate / MB:.0f} MB/s",
+                "",
+                f"a bare pty on the host {FLOOD_BYTES / floor_s / MB:.0f} MB/s "
+                f"({seconds / floor_s:.1f}x its time); runtime memory +{growth / MB:.1f} MB "
+                f"(limit {FLAT_BYTES // MB} MB)",
+            ],
         ],
         f"{KEYSTROKES} keystrokes typed one at a time into `cat` in a terminal (the echo the "
         f"terminal sends back), {CHUNKS} streamed run_code programs each printing its clock, "
@@ -187,13 +199,22 @@ def section_streams(report: Report, bay: AgentBay, endpoint: str, runtime_pid: i
         f"socket; memory is the runtime process's resident set, sampled every 50 ms. Load "
         f"average when done: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.",
     )
-    report.target(Target("keystroke echo through a terminal", "<= 5 ms p50", ms(p50(echo)),
-                         p50(echo) <= 0.005))
-    report.target(Target("first streamed chunk", "<= 20 ms p50", ms(p50(chunk)),
-                         p50(chunk) <= 0.020))
-    report.target(Target("100 MB through a terminal", ">= 100 MB/s, memory flat",
-                         f"{rate / MB:.0f} MB/s, +{growth / MB:.1f} MB",
-                         rate >= 100 * MB and growth < FLAT_BYTES))
+    report.target(
+        Target(
+            "keystroke echo through a terminal", "<= 5 ms p50", ms(p50(echo)), p50(echo) <= 0.005
+        )
+    )
+    report.target(
+        Target("first streamed chunk", "<= 20 ms p50", ms(p50(chunk)), p50(chunk) <= 0.020)
+    )
+    report.target(
+        Target(
+            "100 MB through a terminal",
+            ">= 100 MB/s, memory flat",
+            f"{rate / MB:.0f} MB/s, +{growth / MB:.1f} MB",
+            rate >= 100 * MB and growth < FLAT_BYTES,
+        )
+    )
 
 
 def main() -> None:
