@@ -46,6 +46,10 @@ ALIASES = {
     "node": "javascript",
     "nodejs": "javascript",
 }
+#: The languages whose driver reads a cell as a line of hex (kernel_r.R, kernel_java.java).
+HEX_LANGUAGES = frozenset({"r", "java"})
+#: How messages name each language.
+LANGUAGE_NAMES = {"python": "Python", "javascript": "JavaScript", "r": "R", "java": "Java"}
 #: stdout and stderr kept per cell, together; the rest is read and dropped (and said).
 MAX_LOG_BYTES = 8 * 1024 * 1024
 #: Results kept per cell, together (their formats encoded).
@@ -157,7 +161,7 @@ class Kernel:
                 self.close()
                 output = "".join(startup.stderr + startup.stdout).strip()
                 raise KernelError(
-                    f"the {language} kernel did not start ({self.exit_note})"
+                    f"the {LANGUAGE_NAMES[language]} kernel did not start ({self.exit_note})"
                     + (f": {output[-2000:]}" if output else "")
                 )
             if "ready" in event:
@@ -172,7 +176,7 @@ class Kernel:
         started = time.monotonic() if started is None else started
         # If it died meanwhile, the event loop below sees its end.
         with contextlib.suppress(OSError):
-            os.write(self._commands, json.dumps({"code": code}).encode() + b"\n")
+            os.write(self._commands, self._command_line(code))
         deadline = started + timeout_s
         interrupted = False
         while True:
@@ -219,6 +223,14 @@ class Kernel:
             on_event("error", execution.error)
         return execution
 
+    def _command_line(self, code: str) -> bytes:
+        """One cell as its driver reads it: a JSON line, or a line of hex for the drivers
+        whose language has no JSON reader at hand."""
+        encoded = code.encode("utf-8", "surrogatepass")
+        if self.language in HEX_LANGUAGES:
+            return encoded.hex().encode("ascii") + b"\n"
+        return json.dumps({"code": code}).encode() + b"\n"
+
     def _lost_error(self, execution: Execution, timeout_s: float) -> dict[str, str]:
         when = (
             f"after its timeout_s={timeout_s:g} s"
@@ -228,7 +240,7 @@ class Kernel:
         return {
             "name": "KernelDied",
             "value": (
-                f"the {self.language} kernel ended {when} ({self.exit_note}); the next call "
+                f"the {LANGUAGE_NAMES[self.language]} kernel ended {when} ({self.exit_note}); the next call "
                 "starts a new kernel: the variables, imports and functions of earlier calls "
                 "are lost"
             ),
@@ -362,7 +374,7 @@ class Kernels:
             if kernel is None or not kernel.alive:
                 if kernel is not None:
                     notice = (
-                        f"[the earlier {language} kernel ended ({kernel.exit_note}); this is "
+                        f"[the earlier {LANGUAGE_NAMES[language]} kernel ended ({kernel.exit_note}); this is "
                         "a new kernel: the variables, imports and functions of earlier calls "
                         "are lost]\n"
                     )
@@ -392,7 +404,9 @@ class Kernels:
         try:
             return Kernel(language, argv, self._reaper, self._env, min(START_TIMEOUT_S, timeout_s))
         except OSError as exc:
-            raise KernelError(f"the {language} kernel could not start: {exc}") from None
+            raise KernelError(
+                f"the {LANGUAGE_NAMES[language]} kernel could not start: {exc}"
+            ) from None
 
 
 def _driver_source(name: str) -> str:
@@ -415,4 +429,9 @@ def _command(language: str, env: Mapping[str, str]) -> list[str]:
         if node is None:
             raise KernelError("no node (Node.js) in this session")
         return [node, "-e", _driver_source("kernel_javascript.js")]
+    if language == "r":
+        rscript = procs.which("Rscript", env)
+        if rscript is None:
+            raise KernelError("no R (Rscript) in this session")
+        return [rscript, "--vanilla", "-e", _driver_source("kernel_r.R")]
     raise KernelError(f"no {language} kernel in this session")

@@ -89,6 +89,13 @@ def test_official_code_interpreter(version: str, served: str, tmp_path: Path) ->
         assert script["result"] == "21" and script["stdout"] == ["js 20\n"]
         assert got["javascript_state"]["result"] == "40"
 
+    if not missing(got, "R"):
+        r = got["r"]  # "R", then "r"
+        assert r["success"] is True, r
+        # R writes each piece of a cat() apart: as many chunks, one text.
+        assert r["result"] == "[1] 2" and "".join(r["stdout"]) == "r says 6 \n"
+        assert got["r_state"]["result"] == "[1] 3"
+
     unknown = got["unknown"]
     assert unknown["success"] is False
     assert unknown["error_message"] == (

@@ -195,3 +195,19 @@ def test_javascript_kernel_keeps_state_and_answers_rich(env: Env, box: Sandbox) 
     fresh = cell(env, box, "typeof n", "javascript")
     assert "a new kernel" in fresh["stderr"][0]
     assert results(fresh)[0]["text/plain"] == "'undefined'"
+
+
+def test_r_kernel_keeps_state_and_answers_rich(env: Env, box: Sandbox) -> None:
+    needs_program(env, box, "Rscript")
+    first = cell(env, box, "v <- c(1, 2, 3)\ncat('r says', sum(v), '\\n')\nmean(v)", "R")
+    assert "".join(first["stdout"]) == "r says 6 \n"  # R writes each piece of a cat()
+    assert results(first) == [{"text/plain": "[1] 2", "isMainResult": True}]
+    assert results(cell(env, box, "length(v)", "r"))[0]["text/plain"] == "[1] 3"
+    failed = cell(env, box, "f <- function() stop('deep')\nf()", "r")
+    assert failed["error"]["value"] == "deep"
+    assert failed["error"]["traceback"] == "Error in f() : deep"
+    warned = cell(env, box, "as.numeric('a')", "r")
+    assert warned["stderr"] == ["Warning: NAs introduced by coercion\n"]
+    stuck = cell(env, box, "while (TRUE) {}", "r", timeout_s=1)
+    assert stuck["error"]["name"] == "TimeoutError"
+    assert results(cell(env, box, "v", "r"))[0]["text/plain"] == "[1] 1 2 3"
