@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from agentbay._core.answer import given
 from agentbay._types.context import (
+    ClearContextResult,
     Context,
     ContextFileEntry,
     ContextFileListResult,
@@ -16,12 +17,13 @@ from agentbay._types.context import (
     FileUrlResult,
 )
 from agentbay._types.response import OperationResult
-from agentbay.exceptions import AgentBayError, ServerError
+from agentbay.exceptions import AgentBayError, ClearanceTimeoutError, ServerError
 
 if TYPE_CHECKING:
     from agentbay.agentbay import AgentBay
 
 __all__ = [
+    "ClearContextResult",
     "Context",
     "ContextFileEntry",
     "ContextFileListResult",
@@ -124,6 +126,83 @@ class ContextService:
         if force:
             fields["Force"] = True
         return self._simple("DeleteContext", fields, f"delete context {context.id}")
+
+    # ---- clearing (0.22) ----
+    def clear_async(self, context_id: str) -> ClearContextResult:
+        """Start clearing every file of a context (ClearContext); ``status`` "clearing".
+
+        Raises:
+            AgentBayError: the request could not be sent.
+        """
+        try:
+            answer = self.agent_bay.api.call("ClearContext", {"Id": context_id})
+        except AgentBayError as exc:
+            raise AgentBayError(
+                f"Failed to start context clearing for {context_id}: {exc}"
+            ) from exc
+        if not answer.success and answer.code:
+            return ClearContextResult(request_id=answer.request_id, error_message=answer.error_text)
+        return ClearContextResult(
+            request_id=answer.request_id, success=True, context_id=context_id, status="clearing"
+        )
+
+    def start_clear(self, context_id: str) -> ClearContextResult:
+        """``clear_async`` under its older (0.13-0.15) name."""
+        return self.clear_async(context_id)
+
+    def get_clear_status(self, context_id: str) -> ClearContextResult:
+        """The context's state (GetContext by id): "clearing", then "available". Never raises."""
+        from agentbay._rendered.openapi.models import Context as WireContext
+
+        try:
+            answer = self.agent_bay.api.call(
+                "GetContext", {"ContextId": context_id, "AllowCreate": False}
+            )
+        except AgentBayError as exc:
+            return ClearContextResult(error_message=f"Failed to get clear status: {exc}")
+        if not answer.success and answer.code:
+            return ClearContextResult(request_id=answer.request_id, error_message=answer.error_text)
+        data = answer.data_as(WireContext)
+        if data is None:
+            return ClearContextResult(
+                request_id=answer.request_id, error_message="No data in response"
+            )
+        return ClearContextResult(
+            request_id=answer.request_id,
+            success=True,
+            context_id=str(given(data.id) or ""),
+            status=str(given(data.state) or "clearing"),
+        )
+
+    def clear(
+        self, context_id: str, timeout: int = 60, poll_interval: float = 2.0
+    ) -> ClearContextResult:
+        """Clear every file of a context and wait until it is "available" again (status read
+        at once, then every ``poll_interval`` seconds, for at most ``timeout`` seconds).
+
+        Raises:
+            ClearanceTimeoutError: still not cleared after ``timeout`` seconds.
+            AgentBayError: the request could not be sent.
+        """
+        import time
+
+        from agentbay._core.flavour import sleep
+
+        started = self.clear_async(context_id)
+        if not started.success:
+            return started
+        began = time.monotonic()
+        while True:
+            status = self.get_clear_status(context_id)
+            if not status.success or status.status == "available":
+                if status.success:
+                    status.request_id = started.request_id
+                return status
+            if time.monotonic() - began + poll_interval > timeout:
+                break
+            sleep(poll_interval)
+        elapsed = time.monotonic() - began
+        raise ClearanceTimeoutError(f"Context clearing timed out after {elapsed:.2f} seconds")
 
     def _file_url(
         self,

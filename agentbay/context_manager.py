@@ -9,14 +9,33 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agentbay._core.flavour import sleep
-from agentbay._types.context_manager import ContextInfoResult, ContextStatusData, ContextSyncResult
+from agentbay._types.context_manager import (
+    ContextBinding,
+    ContextBindingsResult,
+    ContextBindResult,
+    ContextInfoResult,
+    ContextStatusData,
+    ContextSyncResult,
+)
 from agentbay.exceptions import AgentBayError
 from agentbay.logger import get_logger
 
 if TYPE_CHECKING:
+    from agentbay.context_sync import ContextSync
     from agentbay.session import Session
 
-__all__ = ["ContextInfoResult", "ContextManager", "ContextStatusData", "ContextSyncResult"]
+__all__ = [
+    "ContextBindResult",
+    "ContextBinding",
+    "ContextBindingsResult",
+    "ContextInfoResult",
+    "ContextManager",
+    "ContextStatusData",
+    "ContextSyncResult",
+]
+
+#: bind(wait_for_completion=True): at most this long for the downloads it starts.
+BIND_WAIT_S = 300.0
 
 log = get_logger("context")
 
@@ -86,6 +105,75 @@ class ContextManager:
             success=True,
             context_status_data=parse_context_status(status),
         )
+
+    # ---- contexts bound to the running session (0.22) ----
+    def bind(self, *contexts: ContextSync, wait_for_completion: bool = True) -> ContextBindResult:
+        """Bind contexts to this running session (BindContexts): each is downloaded to its
+        path now, as at create, and uploaded as its policy says. With
+        ``wait_for_completion`` this returns once they are listed and their downloads
+        finished (or failed: see ``info``). Never raises for API failures.
+        """
+        from agentbay.context_sync import persistence_data_list
+
+        if not contexts:
+            return ContextBindResult(error_message="No contexts provided")
+        fields = {
+            "SessionId": self.session.session_id,
+            "PersistenceDataList": persistence_data_list(contexts),
+        }
+        try:
+            answer = self.session.agent_bay.api.call("BindContexts", fields)
+        except AgentBayError as exc:
+            return ContextBindResult(error_message=f"Failed to bind contexts: {exc}")
+        if not answer.success:
+            return ContextBindResult(request_id=answer.request_id, error_message=answer.error_text)
+        if wait_for_completion:
+            self._wait_for_bound(contexts)
+        return ContextBindResult(request_id=answer.request_id, success=True)
+
+    def _wait_for_bound(self, contexts: tuple[ContextSync, ...]) -> None:
+        """Until every context is listed and its download task finished (bounded)."""
+        import time
+
+        wanted = {(c.context_id, c.path) for c in contexts}
+        deadline = time.monotonic() + BIND_WAIT_S
+        delay = 0.02
+        while time.monotonic() < deadline:
+            listed = self.list_bindings()
+            bound = {(b.context_id, b.path) for b in listed.bindings}
+            tasks = (self.info(task_type="download")).context_status_data
+            pending = [
+                t
+                for t in tasks
+                if (t.context_id, t.path) in wanted and t.status not in ("Success", "Failed")
+            ]
+            if wanted <= bound and not pending:
+                return
+            sleep(delay)
+            delay = min(delay * 2, 2.0)
+        log.warning(
+            "contexts bound to %s still syncing after %g s", self.session.session_id, BIND_WAIT_S
+        )
+
+    def list_bindings(self) -> ContextBindingsResult:
+        """Every context mapped into this session (DescribeSessionContexts): those of create,
+        bound ones and the file-transfer context. Never raises for API failures."""
+        try:
+            answer = self.session.agent_bay.api.call(
+                "DescribeSessionContexts", {"SessionId": self.session.session_id}
+            )
+        except AgentBayError as exc:
+            return ContextBindingsResult(error_message=f"Failed to list bindings: {exc}")
+        if not answer.success:
+            return ContextBindingsResult(
+                request_id=answer.request_id, error_message=answer.error_text
+            )
+        items = answer.data_as(list) or []
+        bindings = [
+            ContextBinding.from_dict(item.to_dict() if hasattr(item, "to_dict") else item)
+            for item in items
+        ]
+        return ContextBindingsResult(request_id=answer.request_id, success=True, bindings=bindings)
 
     def _start_sync(
         self, context_id: str | None, path: str | None, mode: str | None

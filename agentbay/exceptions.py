@@ -88,6 +88,12 @@ class AgentError(AgentBayError):
     default_message = "Agent action error"
 
 
+class ClearanceTimeoutError(AgentBayError):
+    """``agent_bay.context.clear`` did not see the context cleared in time (0.22)."""
+
+    default_message = "Context clearing operation timed out"
+
+
 class ServerError(APIError):
     """An HTTP error answer of the API, with its Code, Message and RequestId.
 

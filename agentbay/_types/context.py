@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from agentbay._core.answer import given
-from agentbay._types.response import ApiResponse
+from agentbay._types.response import ApiResponse, OperationResult
 
 if TYPE_CHECKING:
     from agentbay._rendered.openapi.models import Context as WireContext
@@ -139,3 +139,12 @@ class ContextFileListResult(ApiResponse):
     entries: list[ContextFileEntry] = field(default_factory=list)
     count: int | None = None
     error_message: str = ""
+
+
+@dataclass
+class ClearContextResult(OperationResult):
+    """``agent_bay.context.clear``/``clear_async``/``get_clear_status`` (0.22's shape):
+    ``status`` is the context's state (``clearing``, then ``available``)."""
+
+    status: str | None = None
+    context_id: str | None = None

@@ -49,3 +49,42 @@ class ContextSyncResult(ApiResponse):
 
     success: bool = False
     error_message: str = ""
+
+
+@dataclass
+class ContextBinding:
+    """A context bound to a session (``session.context.list_bindings``, 0.22)."""
+
+    context_id: str = ""
+    context_name: str = ""
+    path: str = ""
+    policy: str = ""
+    bind_time: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ContextBinding:
+        """From one ``DescribeSessionContexts`` entry."""
+        return cls(
+            context_id=str(data.get("ContextId", "") or ""),
+            context_name=str(data.get("ContextName", "") or ""),
+            path=str(data.get("Path", "") or ""),
+            policy=str(data.get("Policy", "") or ""),
+            bind_time=str(data.get("BindTime", "") or ""),
+        )
+
+
+@dataclass
+class ContextBindResult(ApiResponse):
+    """``session.context.bind`` (0.22's shape)."""
+
+    success: bool = False
+    error_message: str = ""
+
+
+@dataclass
+class ContextBindingsResult(ApiResponse):
+    """``session.context.list_bindings`` (0.22's shape)."""
+
+    success: bool = False
+    bindings: list[ContextBinding] = field(default_factory=list)
+    error_message: str = ""

@@ -134,6 +134,13 @@ class FileSystem(BaseService):
             return BoolResult(**_failed(result))
         return BoolResult(request_id=result.request_id, success=True, data=True)
 
+    async def delete_file(self, path: str) -> BoolResult:
+        """Delete a file or link (0.22; a directory is refused)."""
+        result = await self._call_mcp_tool("delete_file", _tools.delete_file_args(path=path))
+        if not result.success:
+            return BoolResult(**_failed(result))
+        return BoolResult(request_id=result.request_id, success=True, data=True)
+
     async def edit_file(
         self, path: str, edits: list[dict[str, str]], dry_run: bool = False
     ) -> BoolResult:
@@ -424,3 +431,14 @@ class FileSystem(BaseService):
             poll_interval=poll_interval,
             progress_cb=progress_cb,
         )
+
+    # 0.22's short names (the long ones stay: they are 0.9's).
+    read = read_file
+    write = write_file
+    ls = list_directory
+    delete = delete_file
+    remove = delete_file
+    rm = delete_file
+    upload = upload_file
+    download = download_file
+    list = list_directory

@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from agentbay import AgentBay, AsyncAgentBay, Config
+from agentbay.context_sync import ContextSync
 from agentbay.session_params import CreateSessionParams, LifecyclePolicy
 from agentbay_local.server import EmbeddedRuntime
 from tests.runtime.e2e.conftest import API_KEY
@@ -110,3 +111,53 @@ def test_async_env_and_metrics(runtime: EmbeddedRuntime) -> None:
 
     output, memory = asyncio.run(main())
     assert output == "12\n" and memory > 0
+
+
+def test_contexts_bound_listed_and_cleared(bay: AgentBay) -> None:
+    context = bay.context.get(f"today-{uuid.uuid4().hex[:8]}", create=True).context
+    assert context is not None
+    with bay.create().session as session:
+        session.file_system.write_file("/tmp/seed.txt", "seed")
+        bound = session.context.bind(ContextSync(context.id, "/tmp/bound"))
+        assert bound.success, bound.error_message
+        listed = session.context.list_bindings()
+        assert listed.success
+        assert [(b.context_id, b.path) for b in listed.bindings if b.context_id == context.id] == [
+            (context.id, "/tmp/bound")
+        ]
+        assert session.fs.write("/tmp/bound/one.txt", "1").success
+        assert asyncio.run(session.context.sync()).success
+        files = bay.context.list_files(context.id, "/")
+        assert [entry.file_name for entry in files.entries] == ["one.txt"]
+        assert session.file_system.rm("/tmp/seed.txt").success
+        assert session.fs.read("/tmp/seed.txt").success is False
+        refused = session.file_system.delete("/tmp")
+        assert refused.success is False and refused.error_message
+        assert session.context.bind().error_message == "No contexts provided"
+    cleared = bay.context.clear(context.id, timeout=30, poll_interval=0.1)
+    assert (cleared.success, cleared.status, cleared.context_id) == (True, "available", context.id)
+    assert bay.context.list_files(context.id, "/").entries == []
+    assert bay.context.get_clear_status(context.id).status == "available"
+    unknown = bay.context.get_clear_status("ctx-nosuchcontext")
+    assert unknown.success is False and "NotFound" in unknown.error_message
+    bay.context.delete(context)
+
+
+def test_async_context_bind_and_clear(runtime: EmbeddedRuntime) -> None:
+    async def main() -> tuple[list[str], str | None]:
+        cfg = Config(endpoint=runtime.endpoint, timeout_ms=60000)
+        async with AsyncAgentBay(api_key=API_KEY, cfg=cfg) as bay:
+            context = (await bay.context.get(f"today-{uuid.uuid4().hex[:8]}", create=True)).context
+            assert context is not None
+            session = (await bay.create()).session
+            async with session:
+                assert (await session.context.bind(ContextSync(context.id, "/tmp/b"))).success
+                paths = [b.path for b in (await session.context.list_bindings()).bindings]
+                assert (await session.fs.write("/tmp/b/x", "x")).success
+                assert (await session.file_system.delete("/tmp/b/x")).success
+            cleared = await bay.context.clear(context.id, poll_interval=0.1)
+            await bay.context.delete(context)
+            return paths, cleared.status
+
+    paths, status = asyncio.run(main())
+    assert "/tmp/b" in paths and status == "available"
