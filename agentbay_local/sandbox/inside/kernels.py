@@ -240,9 +240,9 @@ class Kernel:
         return {
             "name": "KernelDied",
             "value": (
-                f"the {LANGUAGE_NAMES[self.language]} kernel ended {when} ({self.exit_note}); the next call "
-                "starts a new kernel: the variables, imports and functions of earlier calls "
-                "are lost"
+                f"the {LANGUAGE_NAMES[self.language]} kernel ended {when} ({self.exit_note}); "
+                "the next call starts a new kernel: the variables, imports and functions of "
+                "earlier calls are lost"
             ),
             "traceback": "",
         }
@@ -374,9 +374,9 @@ class Kernels:
             if kernel is None or not kernel.alive:
                 if kernel is not None:
                     notice = (
-                        f"[the earlier {LANGUAGE_NAMES[language]} kernel ended ({kernel.exit_note}); this is "
-                        "a new kernel: the variables, imports and functions of earlier calls "
-                        "are lost]\n"
+                        f"[the earlier {LANGUAGE_NAMES[language]} kernel ended "
+                        f"({kernel.exit_note}); this is a new kernel: the variables, imports "
+                        "and functions of earlier calls are lost]\n"
                     )
                 kernel = self._kernels[language] = self._start(language, timeout_s)
             # A kernel's start counts against the call's time limit.
