@@ -66,9 +66,12 @@ class Code(BaseService):
             ok = handle.wait(timeout_s + 30)
         except (AgentBayError, TimeoutError) as exc:
             return CodeExecutionResult(error_message=f"Streaming run_code failed: {exc}")
+        text, main = handle.stdout, handle.main_result_text
+        if main:  # as the non-streaming answer's text: stdout, then the last expression
+            text += main if not text or text.endswith("\n") else "\n" + main
         return CodeExecutionResult(
             request_id=handle.invocation_id,
             success=ok,
-            result=handle.stdout,
+            result=text,
             error_message=handle.error_message,
         )

@@ -52,6 +52,8 @@ class ProgramHandle:
         self._pending: Pending | None = None
         self.exit_code: int | None = None
         self.error_message = ""
+        #: A cell's results (``run_code``), each ``{"isMainResult": bool, "mime": {...}}``.
+        self.results: list[dict[str, Any]] = []
 
     @property
     def stdout(self) -> str:
@@ -66,12 +68,26 @@ class ProgramHandle:
             return "".join(self._parts["stderr"])
 
     @property
+    def main_result_text(self) -> str:
+        """The plain text of a cell's main result (its last expression), or ""."""
+        with self._lock:
+            for result in self.results:
+                text = (result.get("mime") or {}).get("text/plain")
+                if result.get("isMainResult") and isinstance(text, str):
+                    return text
+        return ""
+
+    @property
     def invocation_id(self) -> str:
         """The stream's id on the session WebSocket."""
         return self._pending.invocation_id if self._pending is not None else ""
 
     def _event(self, data: dict[str, Any]) -> None:
         kind, chunk = data.get("eventType"), data.get("chunk")
+        if kind == "result" and isinstance(data.get("result"), dict):
+            with self._lock:
+                self.results.append(data["result"])
+            return
         if kind in self._parts and isinstance(chunk, str):
             with self._lock:
                 self._parts[kind].append(chunk)

@@ -1,13 +1,16 @@
-"""Streaming programs over the session WebSocket (stdlib only; runs inside the sandbox):
-``run_code`` (the official client's) and ``command.run`` (this SDK's streaming and
-background shell commands).
+"""Streaming over the session WebSocket (stdlib only; runs inside the sandbox):
+``run_code`` (the official client's: a cell in the session's kernel) and ``command.run``
+(this SDK's streaming and background shell commands).
 
-The program runs as the non-streaming tool runs it (``exec_tools.code_script``,
-``exec_tools.shell_program``), with its stdout and stderr on two pipes read as they are
-written; each read is one event, in the order read, so a reader sees output while the
-program runs. Python gets ``PYTHONUNBUFFERED=1`` (a pipe would otherwise hold its prints
-until it exits). The end event says how it finished (``exitCode`` too), with the
-non-streaming call's error text on failure.
+A cell runs as the non-streaming call of today's clients runs it (``cell_tools``: the
+session's kernel, its state kept); each stdout or stderr chunk, result and error the kernel
+hands over is one event, and the end event carries what the non-streaming answer says
+(``executionError``, ``executionCount``, ``executionTime``).
+
+A command runs as the ``shell`` tool runs it (``exec_tools.shell_program``), with its
+stdout and stderr on two pipes read as they are written; each read is one event. Python
+gets ``PYTHONUNBUFFERED=1`` (a pipe would otherwise hold its prints until it exits). The
+end event says how it finished (``exitCode`` too), with the tool's error text on failure.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import os
 import select
 import time
 
-from . import exec_tools, procs
+from . import cell_tools, exec_tools, kernels, procs
 from . import tool_args as ta
 
 TYPE_CHECKING = False
@@ -37,31 +40,57 @@ TAIL_BYTES = 64 * 1024
 _READ_BYTES = 65536
 
 
-def run_code(
-    reaper: procs.Reaper,
-    env: Mapping[str, str],
+def run_cell(
+    code_kernels: kernels.Kernels,
     params: dict[str, Any],
     conn: Sender,
     request: str,
     target: str,
-    started: Callable[[int], None],
 ) -> None:
-    """Run ``params`` (``code``, ``language``, ``timeoutS``) and stream it to ``conn``."""
+    """Run ``params`` (``code``, ``language``, ``timeoutS``) in the session's kernel and
+    stream it to ``conn``."""
+    began = time.monotonic()
     timeout_s = params.get("timeoutS", 60)
+    raw_language = params.get("language") or "python"
+    code = params.get("code")
+    language = kernels.canonical_language(str(raw_language))
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or timeout_s <= 0:
-        _end(conn, request, target, time.monotonic(), None, "'timeoutS' must be a positive number")
+        _end(conn, request, target, began, None, "'timeoutS' must be a positive number")
         return
-    args = {"code": params.get("code"), "language": params.get("language") or "python"}
-    _run(
-        reaper,
-        conn,
-        request,
-        target,
-        started,
-        timeout_s,
-        exec_tools.code_timeout_note,
-        lambda: (*exec_tools.code_script(args, env), env),
-    )
+    if language is None:
+        _end(conn, request, target, began, None, kernels.unsupported_message(str(raw_language)))
+        return
+    if not isinstance(code, str) or not code.strip():
+        _end(conn, request, target, began, None, "'code' is empty; pass the code to run")
+        return
+
+    def on_event(kind: str, payload: Any) -> None:
+        if kind in ("stdout", "stderr"):
+            conn.send(request, target, {"phase": "event", "eventType": kind, "chunk": payload})
+        elif kind == "result":
+            mime = {key: value for key, value in payload.items() if "/" in key}
+            result = {"isMainResult": bool(payload.get("isMainResult")), "mime": mime}
+            conn.send(request, target, {"phase": "event", "eventType": "result", "result": result})
+        elif kind == "error":
+            # The official client reads code and message; name, value, traceback as the
+            # non-streaming answer's error.
+            error = {"code": payload.get("name"), "message": payload.get("value"), **payload}
+            conn.send(request, target, {"phase": "event", "eventType": "error", "error": error})
+
+    try:
+        execution = code_kernels.execute(language, code, float(timeout_s), on_event)
+    except kernels.KernelError as exc:
+        _end(conn, request, target, began, None, f"Execution failed: {exc}")
+        return
+    answer = cell_tools.rich_answer(execution)
+    data = {
+        "phase": "end",
+        "status": "failed" if answer["executionError"] else "ok",
+        "executionError": answer["executionError"],
+        "executionCount": answer["execution_count"],
+        "executionTime": answer["execution_time"],
+    }
+    conn.send(request, target, data)
 
 
 def run_command(

@@ -26,7 +26,7 @@ import socket
 import sys
 import threading
 
-from . import file_changes, procs, program_streams, terminals
+from . import file_changes, kernels, procs, program_streams, terminals
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -185,9 +185,12 @@ def _batches(events: list[dict[str, str]]) -> list[list[dict[str, str]]]:
 class Streams:
     """The stream connections of one session, and what they share (its terminals)."""
 
-    def __init__(self, reaper: procs.Reaper, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, reaper: procs.Reaper, env: Mapping[str, str], code_kernels: kernels.Kernels
+    ) -> None:
         self._reaper = reaper
         self._env = env
+        self._kernels = code_kernels
         self.terminals = _ConnectionTerminals(reaper, env)
         self.handlers: dict[str, Callable[[Connection, str, str, dict[str, Any]], None]] = {
             "pty.create": self._pty_create,
@@ -301,7 +304,21 @@ class Streams:
     def _run_code(
         self, conn: Connection, request: str, target: str, params: dict[str, Any]
     ) -> None:
-        self._start(conn, request, target, params, program_streams.run_code)
+        """Streaming run_code: the cell runs in the session's kernel (as the non-streaming
+        call of today's clients), its output pushed as the kernel hands it over."""
+        with conn.lock:
+            if len(conn.programs) >= MAX_RUNS:
+                raise _RequestError(f"at most {MAX_RUNS} programs stream at once per connection")
+            conn.programs[request] = 0  # a cell has no process of its own to kill
+
+        def run() -> None:
+            try:
+                program_streams.run_cell(self._kernels, params, conn, request, target)
+            finally:
+                with conn.lock:
+                    conn.programs.pop(request, None)
+
+        threading.Thread(target=run, name="cell", daemon=True).start()
 
     def _command_run(
         self, conn: Connection, request: str, target: str, params: dict[str, Any]

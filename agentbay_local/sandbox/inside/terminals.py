@@ -48,6 +48,8 @@ MAX_TERMINALS = 64
 #: Exited terminals kept (with backlog and exit code) for a later connect.
 MAX_EXITED = 64
 MAX_SIZE = 500
+#: How long ``kill`` waits for the terminal's end to be recorded.
+KILL_WAIT_S = 5.0
 #: After the program ended, how long the pump waits for output still on its way.
 DRAIN_IDLE_S = 0.5
 #: How long a batch waits for more output while the program writes in bulk.
@@ -91,6 +93,8 @@ class Terminal:
         self.cols = cols
         self.rows = rows
         self.exit_code: int | None = None
+        #: Set once the program ended and its exit was recorded.
+        self.ended = threading.Event()
         self._lock = threading.Lock()
         self._attached: list[_Attachment] = []
         self._backlog = bytearray()
@@ -125,6 +129,7 @@ class Terminal:
         """Record the exit and tell the attached connections (pump thread)."""
         with self._lock:
             self.exit_code = -1 if exit_code is None else exit_code
+            self.ended.set()
             for attachment in list(self._attached):
                 if attachment.held is None:
                     attachment.push(self._exit_data())
@@ -189,9 +194,11 @@ class Terminal:
         self.cols, self.rows = cols, rows
 
     def kill(self) -> None:
-        """SIGKILL the terminal's process group."""
+        """SIGKILL the terminal's process group; returns once its end is recorded (a
+        ``list`` right after no longer shows it), or after ``KILL_WAIT_S``."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
+        self.ended.wait(KILL_WAIT_S)
 
 
 class Terminals:

@@ -187,7 +187,6 @@ class ToolServer:
         self.workers = Workers(self.handle)
         self.reaper = procs.Reaper()
         self.watcher = file_changes.ChangeWatcher()
-        self.streams = streams.Streams(self.reaper, self.env)
         self.screen = screen or {}
         self._desktop: Any = None
         self.browser = browser.ManagedBrowser()
@@ -226,6 +225,8 @@ class ToolServer:
         self._desktop_lock = threading.Lock()
         #: The session's code kernels, one per language, started on first use.
         self.kernels = kernels.Kernels(self.reaper, self.env)
+        #: The session WebSocket's in-session end (its terminals, streams, subscriptions).
+        self.streams = streams.Streams(self.reaper, self.env, self.kernels)
 
     @property
     def desktop(self) -> Any:

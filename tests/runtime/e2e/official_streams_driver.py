@@ -125,7 +125,10 @@ record("code_first_before_end", bool(stamps) and stamps[0][1] < ended - 0.5)
 failed = session.code.run_code("raise SystemExit(3)", "python", stream_beta=True)
 record("code_failed", [failed.success, bool(failed.error_message)])
 slow = session.code.run_code("import time; time.sleep(30)", "python", timeout_s=1, stream_beta=True)
-record("code_timeout", [slow.success, "[timeout]" in (slow.error_message or "")])
+record("code_timeout", [slow.success, "timeout" in (slow.error_message or "").lower()])
+kept = session.code.run_code("x = 6 * 7", "python", stream_beta=True)
+shown = session.code.run_code("x", "python", stream_beta=True)
+record("code_kernel_state", [kept.success, [r.text for r in shown.results if r.is_main_result]])
 
 # ---- pushed watch_directory ----
 session.file_system.create_directory("/tmp/watched")

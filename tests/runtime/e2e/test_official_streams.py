@@ -38,5 +38,6 @@ def test_official_client_streams(tmp_path: Path) -> None:
     assert got["code_first_before_end"]
     assert got["code_failed"] == [False, True]
     assert got["code_timeout"] == [False, True]
+    assert got["code_kernel_state"] == [True, ["42"]]  # the session's kernel: state kept
     assert ["create", "/tmp/watched/pushed.txt"] in got["watch_pushed"], got["watch_pushed"]
     assert got["handshakes"] == ["401", "401", "403", "open"]

@@ -72,6 +72,8 @@ def test_streaming_code_and_commands(bay: AgentBay) -> None:
         )
         assert ran.success and ran.result == "one\n", ran
         assert "".join(text for kind, text in chunks if kind == "err") == "two\n"
+        session.code.run_code("y = 21", "python", stream_beta=True)
+        assert session.code.run_code("y * 2", "python", stream_beta=True).result == "42"
         streamed: list[str] = []
         done = session.command.execute_command(
             "echo a; echo b >&2; exit 4", 10_000, on_stdout=streamed.append
