@@ -22,7 +22,9 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import signal
+import tempfile
 import threading
 import time
 
@@ -407,6 +409,9 @@ class Kernels:
             raise KernelError(
                 f"the {LANGUAGE_NAMES[language]} kernel could not start: {exc}"
             ) from None
+        finally:
+            if language == "java":  # the driver's source file: read once the JVM started
+                shutil.rmtree(os.path.dirname(argv[-1]), ignore_errors=True)
 
 
 def _driver_source(name: str) -> str:
@@ -434,4 +439,14 @@ def _command(language: str, env: Mapping[str, str]) -> list[str]:
         if rscript is None:
             raise KernelError("no R (Rscript) in this session")
         return [rscript, "--vanilla", "-e", _driver_source("kernel_r.R")]
+    if language == "java":
+        java = procs.which("java", env)
+        if java is None or procs.which("jshell", env) is None:
+            raise KernelError("no JDK (java and jshell) in this session")
+        # Source-file mode reads a file: the driver is written into the session first.
+        directory = tempfile.mkdtemp(prefix=".agentbay-kernel-")
+        path = os.path.join(directory, "KernelJava.java")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(_driver_source("kernel_java.java"))
+        return [java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", path]
     raise KernelError(f"no {language} kernel in this session")

@@ -96,6 +96,12 @@ def test_official_code_interpreter(version: str, served: str, tmp_path: Path) ->
         assert r["result"] == "[1] 2" and "".join(r["stdout"]) == "r says 6 \n"
         assert got["r_state"]["result"] == "[1] 3"
 
+    if not missing(got, "jshell"):
+        java = got["java"]  # "Java", then "java"
+        assert java["success"] is True, java
+        assert java["result"] == "42" and java["stdout"] == ["java 6\n"]
+        assert got["java_state"]["result"] == "7"
+
     unknown = got["unknown"]
     assert unknown["success"] is False
     assert unknown["error_message"] == (

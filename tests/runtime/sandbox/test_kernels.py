@@ -211,3 +211,22 @@ def test_r_kernel_keeps_state_and_answers_rich(env: Env, box: Sandbox) -> None:
     stuck = cell(env, box, "while (TRUE) {}", "r", timeout_s=1)
     assert stuck["error"]["name"] == "TimeoutError"
     assert results(cell(env, box, "v", "r"))[0]["text/plain"] == "[1] 1 2 3"
+
+
+def test_java_kernel_keeps_state_and_answers_rich(env: Env, box: Sandbox) -> None:
+    needs_program(env, box, "jshell")
+    code = 'int k = 6;\nSystem.out.println("java " + k);\nk * 7'
+    first = cell(env, box, code, "Java", timeout_s=120)  # a JVM's first start is slow
+    assert first["stdout"] == ["java 6\n"]
+    assert results(first) == [{"text/plain": "42", "isMainResult": True}]
+    assert results(cell(env, box, "k + 1", "java"))[0]["text/plain"] == "7"
+    rejected = cell(env, box, 'int x = "a";', "java")
+    assert rejected["error"]["name"] == "CompilationError"
+    assert "incompatible types" in rejected["error"]["value"]
+    thrown = cell(env, box, "String s = null; s.length()", "java")
+    assert thrown["error"]["name"] == "java.lang.NullPointerException"
+    stuck = cell(env, box, "while (true) {}", "java", timeout_s=1)
+    assert stuck["error"]["name"] == "TimeoutError"
+    assert results(cell(env, box, "k", "java"))[0]["text/plain"] == "6"
+    # The driver's source file, written into the session to start the JVM, is gone.
+    assert env.sh(box, "ls -d /tmp/.agentbay-kernel-* 2>/dev/null | wc -l") == "0\n"
