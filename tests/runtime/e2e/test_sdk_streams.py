@@ -7,6 +7,8 @@ import asyncio
 import threading
 import time
 
+import pytest
+
 from agentbay import AgentBay, AsyncAgentBay, Config
 from agentbay.pty import PtyError
 from agentbay.session_params import CreateSessionParams
@@ -132,3 +134,22 @@ def test_async_flavour(runtime: EmbeddedRuntime) -> None:
                 assert done.success and done.stdout == "x\n"
 
     asyncio.run(main())
+
+
+def test_full_screen_programs(bay: AgentBay) -> None:
+    """top and vim draw, take keys and quit in a terminal (the image's own programs)."""
+    with bay.create(CreateSessionParams(image_id="code_latest")).session as session:
+        found = session.command.execute_command("command -v top vim", 5000).output.split()
+        if len(found) < 2:
+            pytest.skip(f"the session's image lacks top or vim (found: {found})")
+        screen = Screen()
+        top = session.pty.create(cols=120, rows=40, shell="top -d 0.2", on_data=screen.on_data)
+        assert screen.wait_for("load average"), bytes(screen.data[-2000:])
+        top.send_input("q")
+        assert top.wait(15) == 0
+        editor = Screen()
+        vim = session.pty.create(shell="vim -u NONE -N /tmp/edited.txt", on_data=editor.on_data)
+        assert editor.wait_for("edited.txt"), bytes(editor.data[-2000:])
+        vim.send_input("ihello from vim\x1b:wq\r")
+        assert vim.wait(15) == 0
+        assert session.file_system.read_file("/tmp/edited.txt").content == "hello from vim\n"
