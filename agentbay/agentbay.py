@@ -29,7 +29,9 @@ if TYPE_CHECKING:
         DeleteResult,
         GetSessionResult,
         SessionListResult,
+        SessionPauseResult,
         SessionResult,
+        SessionResumeResult,
     )
     from agentbay.config import Config
     from agentbay.context_sync import ContextSync
@@ -449,3 +451,15 @@ class AgentBay:
     def delete(self, session: Session, sync_context: bool = False) -> DeleteResult:
         """Delete a session (``session.delete``); browser-replay sessions always sync first."""
         return session.delete(sync_context=sync_context or session.enableBrowserReplay)
+
+    def beta_pause(
+        self, session: Session, timeout: int = 600, poll_interval: float = 2.0
+    ) -> SessionPauseResult:
+        """Pause a session (``session.beta_pause``, as 0.22 offers it here too)."""
+        return session.beta_pause(timeout, poll_interval)
+
+    def beta_resume(
+        self, session: Session, timeout: int = 600, poll_interval: float = 2.0
+    ) -> SessionResumeResult:
+        """Resume a paused session (``session.beta_resume``, as 0.22 offers it here too)."""
+        return session.beta_resume(timeout, poll_interval)

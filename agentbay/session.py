@@ -115,6 +115,7 @@ class Session:
         extra_configs: the ``ExtraConfigs`` given at creation.
         file_transfer_context_id: the context ``upload_file``/``download_file`` go through
             (None until the first transfer asks for it).
+        file_transfer_context_path: where that context is in the session (likewise).
     """
 
     def __init__(self, agent_bay: AgentBay, session_id: str) -> None:
@@ -131,6 +132,7 @@ class Session:
         self.image_id: str | None = None
         self.extra_configs: ExtraConfigs | None = None
         self.file_transfer_context_id: str | None = None
+        self.file_transfer_context_path: str | None = None
         self._managers: dict[str, Any] = {}
         self._socket: SessionSocket | None = None
 

@@ -29,7 +29,9 @@ if TYPE_CHECKING:
         DeleteResult,
         GetSessionResult,
         SessionListResult,
+        SessionPauseResult,
         SessionResult,
+        SessionResumeResult,
     )
     from agentbay.aio.session import AsyncSession
     from agentbay.config import Config
@@ -449,3 +451,15 @@ class AsyncAgentBay:
     async def delete(self, session: AsyncSession, sync_context: bool = False) -> DeleteResult:
         """Delete a session (``session.delete``); browser-replay sessions always sync first."""
         return await session.delete(sync_context=sync_context or session.enableBrowserReplay)
+
+    async def beta_pause(
+        self, session: AsyncSession, timeout: int = 600, poll_interval: float = 2.0
+    ) -> SessionPauseResult:
+        """Pause a session (``session.beta_pause``, as 0.22 offers it here too)."""
+        return await session.beta_pause(timeout, poll_interval)
+
+    async def beta_resume(
+        self, session: AsyncSession, timeout: int = 600, poll_interval: float = 2.0
+    ) -> SessionResumeResult:
+        """Resume a paused session (``session.beta_resume``, as 0.22 offers it here too)."""
+        return await session.beta_resume(timeout, poll_interval)

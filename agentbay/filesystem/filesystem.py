@@ -372,6 +372,14 @@ class FileSystem(BaseService):
             self._transfer = FileTransfer(self.session)
         return self._transfer
 
+    def get_file_transfer_context_path(self) -> str | None:
+        """Where the session's file-transfer context is in the session (0.22), asking for the
+        context on first use; None when it cannot be had."""
+        context_id, _why = self._file_transfer()._context_id()
+        if not context_id:
+            return None
+        return self.session.file_transfer_context_path or None
+
     def upload_file(
         self,
         local_path: str,

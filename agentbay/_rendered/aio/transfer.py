@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from agentbay._core.aio.flavour import sleep
+from agentbay._core.answer import given
 from agentbay._types.filesystem import DownloadResult, UploadResult
 from agentbay.exceptions import AgentBayError
 
@@ -57,6 +58,7 @@ class FileTransfer:
         for item in answer.data_as(list) or []:
             if isinstance(item, InternalContext) and item.context_id:
                 self.session.file_transfer_context_id = str(item.context_id)
+                self.session.file_transfer_context_path = str(given(item.context_path) or "")
                 return self.session.file_transfer_context_id, ""
         return "", "cannot get the session's file-transfer context: the answer names none"
 
