@@ -153,3 +153,25 @@ def test_full_screen_programs(bay: AgentBay) -> None:
         vim.send_input("ihello from vim\x1b:wq\r")
         assert vim.wait(15) == 0
         assert session.file_system.read_file("/tmp/edited.txt").content == "hello from vim\n"
+
+
+def test_terminals_survive_a_pause(bay: AgentBay) -> None:
+    """A pause closes the socket; after resume, connect finds the same program running."""
+    with bay.create(CreateSessionParams(image_id="code_latest")).session as session:
+        before = Screen()
+        ticker = session.pty.create(
+            shell="i=0; while :; do i=$((i+1)); echo tick-$i; sleep 0.05; done",
+            on_data=before.on_data,
+        )
+        assert before.wait_for("tick-3")
+        assert session.beta_pause().success
+        assert session.beta_resume().success
+        after = Screen()
+        session.pty.connect(ticker.pty_session_id, on_data=after.on_data)
+        assert after.wait_for("tick-")  # the backlog first: ticks from before the pause
+        counts = [
+            int(word[5:]) for word in bytes(after.data).decode().split() if word[5:].isdigit()
+        ]
+        newest = max(counts)
+        assert after.wait_for(f"tick-{newest + 5}")  # and it goes on counting: the same shell
+        ticker.kill()
