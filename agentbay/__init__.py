@@ -58,6 +58,12 @@ _EXPORTS: dict[str, str] = {
     "NetworkStatusResult": "agentbay._types.response",
     "ScreenshotResult": "agentbay._types.screenshot",
     "Env": "agentbay.env",
+    "Git": "agentbay.git.git",
+    "GitError": "agentbay.exceptions",
+    "GitAuthError": "agentbay.exceptions",
+    "GitConflictError": "agentbay.exceptions",
+    "GitNotARepoError": "agentbay.exceptions",
+    "GitNotFoundError": "agentbay.exceptions",
     "EnvResult": "agentbay._types.response",
     "SessionMetrics": "agentbay._types.response",
     "SessionMetricsResult": "agentbay._types.response",
@@ -106,6 +112,12 @@ __all__ = [
     "ExtensionsService",
     "ExtractPolicy",
     "FileSystem",
+    "Git",
+    "GitAuthError",
+    "GitConflictError",
+    "GitError",
+    "GitNotARepoError",
+    "GitNotFoundError",
     "InstalledApp",
     "LifecyclePolicy",
     "ListSessionParams",
@@ -166,9 +178,19 @@ if TYPE_CHECKING:
         WhiteList,
     )
     from agentbay.env import Env
-    from agentbay.exceptions import AgentBayError, APIError, AuthenticationError
+    from agentbay.exceptions import (
+        AgentBayError,
+        APIError,
+        AuthenticationError,
+        GitAuthError,
+        GitConflictError,
+        GitError,
+        GitNotARepoError,
+        GitNotFoundError,
+    )
     from agentbay.extension import ExtensionsService
     from agentbay.filesystem.filesystem import FileSystem
+    from agentbay.git.git import Git
     from agentbay.logger import AgentBayLogger, get_logger, log
     from agentbay.mobile.mobile import Mobile
     from agentbay.oss.oss import Oss

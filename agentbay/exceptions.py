@@ -88,6 +88,33 @@ class AgentError(AgentBayError):
     default_message = "Agent action error"
 
 
+class GitError(AgentBayError):
+    """A git command of ``session.git`` failed: its ``exit_code`` and ``stderr``."""
+
+    default_message = "Git operation error"
+
+    def __init__(self, message: str | None = None, exit_code: int = 1, stderr: str = "") -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.stderr = stderr
+
+
+class GitAuthError(GitError):
+    """Git was refused for its credentials."""
+
+
+class GitNotFoundError(GitError):
+    """There is no git in the session."""
+
+
+class GitConflictError(GitError):
+    """A merge or rebase stopped at a conflict."""
+
+
+class GitNotARepoError(GitError):
+    """The path is not a git repository."""
+
+
 class ClearanceTimeoutError(AgentBayError):
     """``agent_bay.context.clear`` did not see the context cleared in time (0.22)."""
 

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from agentbay.context_manager import ContextManager
     from agentbay.env import Env
     from agentbay.filesystem.filesystem import FileSystem
+    from agentbay.git.git import Git
     from agentbay.mobile.mobile import Mobile
     from agentbay.oss.oss import Oss
     from agentbay.pty.pty import Pty
@@ -234,6 +235,11 @@ class Session:
     def env(self) -> Env:
         """The Env of this session: environment variables of later commands (0.22)."""
         return cast("Env", self._manager("env", "agentbay.env", "Env"))
+
+    @property
+    def git(self) -> Git:
+        """The Git of this session: git commands in the session (0.22)."""
+        return cast("Git", self._manager("git", "agentbay.git.git", "Git"))
 
     def _session_socket(self) -> SessionSocket:
         """The session WebSocket, connected on first use (SessionSocketError: none)."""

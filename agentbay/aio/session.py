@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from agentbay.aio.context_manager import ContextManager
     from agentbay.aio.env import Env
     from agentbay.aio.filesystem.filesystem import FileSystem
+    from agentbay.aio.git.git import Git
     from agentbay.aio.mobile.mobile import Mobile
     from agentbay.aio.oss.oss import Oss
     from agentbay.aio.pty.pty import Pty
@@ -239,6 +240,11 @@ class AsyncSession:
     def env(self) -> Env:
         """The Env of this session: environment variables of later commands (0.22)."""
         return cast("Env", self._manager("env", "agentbay.aio.env", "Env"))
+
+    @property
+    def git(self) -> Git:
+        """The Git of this session: git commands in the session (0.22)."""
+        return cast("Git", self._manager("git", "agentbay.aio.git.git", "Git"))
 
     def _session_socket(self) -> SessionSocket:
         """The session WebSocket, connected on first use (SessionSocketError: none)."""
