@@ -387,6 +387,14 @@ class Kernels:
                 execution.stderr.insert(0, notice)
             return execution
 
+    def interrupt(self, language: str) -> None:
+        """SIGINT the cell running in the kernel of ``language``, as its time limit does (the
+        session WebSocket's client went away: nobody reads the cell's output any more)."""
+        kernel = self._kernels.get(language)
+        if kernel is not None and kernel.alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(kernel.pid, signal.SIGINT)
+
     def restart(self, language: str) -> bool:
         """End the kernel of ``language`` (the next call starts a new one); whether one ran."""
         with self._locks[language]:

@@ -64,18 +64,26 @@ def run_cell(
         _end(conn, request, target, began, None, "'code' is empty; pass the code to run")
         return
 
+    gone = False
+
+    def send(data: dict[str, Any]) -> None:
+        nonlocal gone
+        if not gone and not conn.send(request, target, data):
+            gone = True  # the client went away: the cell is interrupted, not left running
+            code_kernels.interrupt(language)
+
     def on_event(kind: str, payload: Any) -> None:
         if kind in ("stdout", "stderr"):
-            conn.send(request, target, {"phase": "event", "eventType": kind, "chunk": payload})
+            send({"phase": "event", "eventType": kind, "chunk": payload})
         elif kind == "result":
             mime = {key: value for key, value in payload.items() if "/" in key}
             result = {"isMainResult": bool(payload.get("isMainResult")), "mime": mime}
-            conn.send(request, target, {"phase": "event", "eventType": "result", "result": result})
+            send({"phase": "event", "eventType": "result", "result": result})
         elif kind == "error":
             # The official client reads code and message; name, value, traceback as the
             # non-streaming answer's error.
             error = {"code": payload.get("name"), "message": payload.get("value"), **payload}
-            conn.send(request, target, {"phase": "event", "eventType": "error", "error": error})
+            send({"phase": "event", "eventType": "error", "error": error})
 
     try:
         execution = code_kernels.execute(language, code, float(timeout_s), on_event)

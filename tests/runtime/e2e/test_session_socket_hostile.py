@@ -163,22 +163,44 @@ def test_a_reader_that_stops_reading_does_not_grow_the_runtime(
         assert answer_to(sock, listed, timeout_s=60)["data"]["result"]["ptySessionIds"]
 
 
-def test_a_client_vanishing_mid_stream_leaves_no_program(
+def test_a_client_vanishing_mid_stream_leaves_nothing_running(
     served: tuple[Api, int], session: dict[str, Any]
 ) -> None:
+    """A streamed cell and a streamed command whose client vanishes are stopped: the next
+    cell of the same kernel runs at once, and the command's process is gone."""
     api = served[0]
     marker = uuid.uuid4().hex[:12]
     sock = open_socket(session)
-    code = f"import time\nwhile True:\n    print('{marker}', flush=True)\n    time.sleep(0.01)\n"
-    stream, text = request(
+    endless = "import time\nwhile True:\n    print('x', flush=True)\n    time.sleep(0.01)\n"
+    cell, text = request(
         "wuying_code",
-        {"method": "run_code", "mode": "stream", "params": {"code": code, "timeoutS": 600}},
+        {"method": "run_code", "mode": "stream", "params": {"code": endless, "timeoutS": 600}},
     )
     sock.send(text)
-    assert answer_to(sock, stream)["data"]["phase"] == "event"
+    assert answer_to(sock, cell)["data"]["phase"] == "event"
+    command = f"while :; do echo {marker}; sleep 0.01; done"
+    run, text = request("wuying_shell", {"method": "command.run", "params": {"command": command}})
+    sock.send(text)
+    assert answer_to(sock, run)["data"]["phase"] == "event"
     sock.socket.shutdown(socket.SHUT_RDWR)  # gone without a close frame
     sock.socket.close()
-    check = f"pgrep -f {marker[:6]}[{marker[6]}]{marker[7:]} || echo none"
+    with open_socket(session) as again:
+        free, text = request(
+            "wuying_code",
+            {
+                "method": "run_code",
+                "mode": "stream",
+                "params": {"code": "print('free')", "timeoutS": 30},
+            },
+        )
+        again.send(text)
+        deadline = time.monotonic() + 30
+        while True:  # the kernel is free again: the vanished client's cell was interrupted
+            data = answer_to(again, free, timeout_s=max(0.1, deadline - time.monotonic()))["data"]
+            if data["phase"] == "end":
+                assert data["status"] == "ok", data
+                break
+    check = f"pgrep -f '{marker[:6]}[{marker[6]}]{marker[7:]}' || echo none"
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         got = api.tool(session["SessionId"], "shell", command=check, timeout_ms=5000)
@@ -186,7 +208,7 @@ def test_a_client_vanishing_mid_stream_leaves_no_program(
             break
         time.sleep(0.1)
     else:
-        raise AssertionError("the streamed program outlived its client")
+        raise AssertionError("the streamed command outlived its client")
 
 
 def test_release_closes_the_socket_1001(served: tuple[Api, int]) -> None:
