@@ -20,6 +20,12 @@ from agentbay._core.failures import decoded, json_object
 from agentbay._core.timeouts import client_deadline_s
 from agentbay._rendered import tools as _tools
 from agentbay._types.response import BoolResult, OperationResult
+from agentbay._types.screenshot import (
+    ScreenshotResult,
+    check_long_screenshot,
+    decode_screenshot,
+    image_format,
+)
 from agentbay.exceptions import AgentBayError, ServerError
 from agentbay.logger import get_logger
 
@@ -204,3 +210,36 @@ class BaseService:
             return ToolCallResult(False, error_message=f"failed to call VPC {name}: {exc}")
         # Unlike 0.9 (which ignores it on this route), isError is reported as a failure.
         return parse_tool_data(result, "")
+
+
+class InlineScreenshots(BaseService):
+    """The inline screenshots (0.22) of the managers of a screen: ``Computer`` and ``Mobile``."""
+
+    def beta_take_screenshot(self, format: str = "png") -> ScreenshotResult:
+        """The screen inline (the ``screenshot`` tool, 0.22): ``data`` holds the image bytes.
+
+        Raises:
+            ValueError: ``format`` is not png, jpeg or jpg.
+            AgentBayError: the tool failed or answered no image of that format.
+        """
+        fmt = image_format(format)
+        result = self._call_mcp_tool("screenshot", _tools.screenshot_args(format=fmt))
+        return decode_screenshot(result, fmt, "Failed to take screenshot via MCP tool 'screenshot'")
+
+    def beta_take_long_screenshot(
+        self, max_screens: int = 4, format: str = "png", quality: int | None = None
+    ) -> ScreenshotResult:
+        """Up to ``max_screens`` (2-10) screens scrolled and stitched into one image (the
+        ``long_screenshot`` tool, 0.22); ``quality`` (1-100) is for JPEG.
+
+        Raises:
+            ValueError: an argument out of range.
+            AgentBayError: the tool failed or answered no image of that format.
+        """
+        fmt = image_format(format)
+        check_long_screenshot(max_screens, quality)
+        args = _tools.long_screenshot_args(
+            max_screens=max_screens, format=fmt, quality=_tools.OMIT if quality is None else quality
+        )
+        result = self._call_mcp_tool("long_screenshot", args)
+        return decode_screenshot(result, fmt, "Failed to take long screenshot")

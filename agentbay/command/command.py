@@ -125,22 +125,6 @@ class Command(BaseService):
             return None
         return handle
 
-    def run(
-        self,
-        command: str,
-        timeout_ms: int = 1000,
-        cwd: str | None = None,
-        envs: dict[str, str] | None = None,
-    ) -> CommandResult:
-        """``execute_command`` under 0.22's short name."""
-        return self.execute_command(command, timeout_ms, cwd, envs)
-
-    def exec(
-        self,
-        command: str,
-        timeout_ms: int = 1000,
-        cwd: str | None = None,
-        envs: dict[str, str] | None = None,
-    ) -> CommandResult:
-        """``execute_command`` under 0.22's other short name."""
-        return self.execute_command(command, timeout_ms, cwd, envs)
+    # 0.22's short names.
+    run = execute_command
+    exec = execute_command

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from agentbay._rendered import tools as _tools
-from agentbay._rendered.aio.service import BaseService
+from agentbay._rendered.aio.service import InlineScreenshots
 from agentbay._types.application import (
     AppOperationResult,
     InstalledAppListResult,
@@ -12,12 +12,6 @@ from agentbay._types.application import (
 )
 from agentbay._types.extra_configs import MobileExtraConfig
 from agentbay._types.response import BoolResult, OperationResult
-from agentbay._types.screenshot import (
-    ScreenshotResult,
-    check_long_screenshot,
-    decode_screenshot,
-    image_format,
-)
 from agentbay._types.ui import KeyCode, UIElementListResult
 from agentbay.aio.application.application import ApplicationManager
 from agentbay.aio.ui.ui import UI
@@ -37,7 +31,7 @@ APP_LIST_TEMPLATE = (
 )
 
 
-class Mobile(BaseService):
+class Mobile(InlineScreenshots):
     """Mobile (Android) control of a session."""
 
     def _ui(self) -> UI:
@@ -91,35 +85,6 @@ class Mobile(BaseService):
     async def screenshot(self) -> OperationResult:
         """A screenshot; ``data`` is its URL."""
         return await self._ui()._screenshot()
-
-    async def beta_take_screenshot(self, format: str = "png") -> ScreenshotResult:
-        """The screen inline (the ``screenshot`` tool, 0.22): ``data`` holds the image bytes.
-
-        Raises:
-            ValueError: ``format`` is not png, jpeg or jpg.
-            AgentBayError: the tool failed or answered no image of that format.
-        """
-        fmt = image_format(format)
-        result = await self._call_mcp_tool("screenshot", _tools.screenshot_args(format=fmt))
-        return decode_screenshot(result, fmt, "Failed to take screenshot via MCP tool 'screenshot'")
-
-    async def beta_take_long_screenshot(
-        self, max_screens: int = 4, format: str = "png", quality: int | None = None
-    ) -> ScreenshotResult:
-        """Up to ``max_screens`` (2-10) screens scrolled and stitched into one image (the
-        ``long_screenshot`` tool, 0.22); ``quality`` (1-100) is for JPEG.
-
-        Raises:
-            ValueError: an argument out of range.
-            AgentBayError: the tool failed or answered no image of that format.
-        """
-        fmt = image_format(format)
-        check_long_screenshot(max_screens, quality)
-        args = _tools.long_screenshot_args(
-            max_screens=max_screens, format=fmt, quality=_tools.OMIT if quality is None else quality
-        )
-        result = await self._call_mcp_tool("long_screenshot", args)
-        return decode_screenshot(result, fmt, "Failed to take long screenshot")
 
     # ---- configuration through shell commands (as 0.9; results are only logged) ----
     async def _shell(self, command: str, what: str) -> None:
