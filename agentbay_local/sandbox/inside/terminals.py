@@ -222,8 +222,8 @@ class Terminals:
             raise TerminalError("envs must be an object of strings")
         cwd = params.get("cwd")
         env = {**self._env, **envs}
-        if cwd is None or cwd == "":
-            cwd = env.get("HOME") or "/"
+        if cwd is None:
+            cwd = ""  # the session's working directory, where its shell commands run
         shell = params.get("shell")
         if not isinstance(cwd, str) or (shell is not None and not isinstance(shell, str)):
             raise TerminalError("cwd and shell must be strings")
@@ -232,7 +232,8 @@ class Terminals:
         # shell replaces sh.
         command = shell if shell and shell.strip() else f"exec {login} -l"
         # `cd` first: a missing directory is the terminal's own error message and exit code.
-        argv = ["/bin/sh", "-c", 'cd -- "$0" || exit 1\n' + command, cwd]
+        change = 'cd -- "$0" || exit 1\n' if cwd else ""
+        argv = ["/bin/sh", "-c", change + command, cwd or "sh"]
         with self._lock:
             running = sum(1 for item in self._terminals.values() if item.exit_code is None)
             if running >= MAX_TERMINALS:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ from agentbay import AgentBay, AsyncAgentBay, Config
 from agentbay.pty import PtyError
 from agentbay.session_params import CreateSessionParams
 from agentbay_local.server import EmbeddedRuntime
-from tests.runtime.e2e.conftest import API_KEY
+from tests.runtime.e2e.conftest import API_KEY, own_runtime
 
 
 class Screen:
@@ -175,3 +176,21 @@ def test_terminals_survive_a_pause(bay: AgentBay) -> None:
         newest = max(counts)
         assert after.wait_for(f"tick-{newest + 5}")  # and it goes on counting: the same shell
         ticker.kill()
+
+
+def test_unisolated_sessions_stream_too(tmp_path: Path) -> None:
+    """An --unisolated runtime: a terminal starts in the session's working directory (its
+    HOME is the pool's, renamed since), and code and commands stream."""
+    with own_runtime(tmp_path / "unisolated", API_KEY, isolated=False) as runtime:
+        cfg = Config(endpoint=runtime.endpoint, timeout_ms=60000)
+        with AgentBay(api_key=API_KEY, cfg=cfg) as unisolated:
+            session = unisolated.create(CreateSessionParams(image_id="code_latest")).session
+            with session:
+                screen = Screen()
+                term = session.pty.create(on_data=screen.on_data)
+                term.send_input("echo uni-$((3*3))\nexit 2\n")
+                assert term.wait(15) == 2 and screen.wait_for("uni-9")
+                out: list[str] = []
+                assert session.code.run_code("print(1)", "python", on_stdout=out.append).success
+                assert session.command.execute_command("echo a", 5000, on_stdout=out.append).success
+                assert out == ["1\n", "a\n"]
