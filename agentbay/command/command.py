@@ -34,8 +34,9 @@ class Command(BaseService):
         message (exit code and stderr); where the server reports them apart (the local
         runtime), ``output`` and ``stdout`` hold what the command printed, ``stderr`` and
         ``exit_code`` the rest. With ``on_stdout``/``on_stderr`` the output streams over the
-        session WebSocket while the command runs (the local runtime; the cloud streams no
-        commands), each chunk to its callback as it comes. Never raises for the command's or
+        session WebSocket while the command runs (the local runtime serves it; the cloud's
+        socket has no such method and answers an error), each chunk to its callback as it
+        comes. Never raises for the command's or
         the server's failures.
 
         Raises:
@@ -104,8 +105,9 @@ class Command(BaseService):
     ) -> ProgramHandle | None:
         """Start ``command`` and return at once with a handle (``wait``, ``kill``,
         ``stdout``, ``stderr``, ``exit_code``); its output streams to ``on_stdout`` /
-        ``on_stderr`` as it comes. The local runtime serves this over the session WebSocket;
-        None (with the reason in ``last_stream_error``) where the session cannot (the cloud).
+        ``on_stderr`` as it comes. The local runtime serves this over the session WebSocket
+        (the cloud's has no such method: there ``wait()`` answers False with its error);
+        None (with the reason in ``last_stream_error``) for a session without a WebSocket.
         """
         params: dict[str, object] = {"command": command, "timeoutMs": timeout_ms}
         if cwd is not None:
