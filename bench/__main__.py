@@ -47,6 +47,7 @@ from bench.mcp import section_mcp
 from bench.network import section_network
 from bench.official import OfficialProbe
 from bench.pause import section_pause
+from bench.shared_network import section_shared_network
 from bench.streams import section_streams
 from bench.warm import POOL_SIZE, wait_for_warm_pool
 from tests.support.spawn import free_port, serve_argv, wait_until_listening
@@ -689,6 +690,7 @@ def main() -> None:
         section_images(report, bay, data_dir, process.pid)
         section_network(report)
         section_pause(report, bay, endpoint)
+        section_shared_network(report, bay, process.pid, data_dir)
         section_streams(report, bay, endpoint, process.pid)
         from bench.desktop import section_desktop  # it imports this module's helpers
 

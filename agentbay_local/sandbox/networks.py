@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 from agentbay.contract import get_logger
 from agentbay_local.sandbox import inside
+from agentbay_local.sandbox.inside import syscalls, tap
 
 log = get_logger("agentbay.local.sandbox")
 
@@ -127,9 +128,59 @@ def attach(pid: int, port: Port) -> int:
     """Make ``net0`` with ``port``'s address in the network namespace of ``pid`` (a process
     of the session, host PID) and answer the TAP descriptor the runtime keeps (blocking).
 
-    The helper joins the session's namespaces from descriptors opened here, so it cannot be
-    sent into another process's by a reused PID. Raises OSError when it fails.
+    As root a thread of the runtime joins the namespace for the few calls it takes (~1 ms);
+    without root only a process of its own may join the session's user namespace first (a
+    multi-threaded one may not), so a short helper does it (~25 ms, mostly its start). Both
+    join from descriptors opened here, so a reused PID cannot send them into another
+    process's namespaces. Raises OSError when it fails.
     """
+    if os.geteuid() == 0:
+        return _attach_on_a_thread(pid, port)
+    return _attach_by_helper(pid, port)
+
+
+def _attach_on_a_thread(pid: int, port: Port) -> int:
+    """As root: a thread of its own joins the session's network namespace, makes the
+    interface and ends (so nothing else of the runtime ever runs in the session's network,
+    even if the way back failed)."""
+    target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    outcome: list[int | BaseException] = []
+
+    def work() -> None:
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            syscalls.setns(target, tap.CLONE_NEWNET)
+            try:
+                outcome.append(tap.make_tap(INTERFACE, port.mac.hex(":"), port.interface, MTU))
+            finally:
+                syscalls.setns(own, tap.CLONE_NEWNET)
+        except BaseException as exc:  # reported to the caller below
+            outcome.append(exc)
+        finally:
+            os.close(own)
+
+    try:
+        worker = threading.Thread(target=work, name="network-attach")
+        worker.start()
+        worker.join(ATTACH_TIMEOUT_S)
+    finally:
+        os.close(target)
+    if not outcome:
+        raise OSError(errno.ETIMEDOUT, "making the network interface timed out")
+    for item in outcome:
+        if isinstance(item, BaseException):
+            for other in outcome:
+                if isinstance(other, int):
+                    os.close(other)
+            raise item if isinstance(item, OSError) else OSError(errno.EIO, str(item))
+    fd = outcome[0]
+    assert isinstance(fd, int)
+    os.set_blocking(fd, False)
+    return fd
+
+
+def _attach_by_helper(pid: int, port: Port) -> int:
+    """Without root: ``inside/tap.py`` in a process of its own (see ``attach``)."""
     user_fd = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
     try:
         net_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
