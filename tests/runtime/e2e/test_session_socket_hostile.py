@@ -232,3 +232,21 @@ def test_the_runtime_is_still_serving(served: tuple[Api, int]) -> None:
             assert answer_to(sock, listed)["data"]["result"] == {"ptySessionIds": []}
     finally:
         api.call("ReleaseMcpSession", SessionId=data["SessionId"])
+
+
+def test_a_paused_session_refuses_sockets_409(served: tuple[Api, int]) -> None:
+    api = served[0]
+    data = api.call("CreateMcpSession", ImageId="code_latest")
+    try:
+        with open_socket(data) as sock:
+            api.call("PauseSessionAsync", SessionId=data["SessionId"])
+            assert close_code(sock) == 1001
+        with pytest.raises(Exception, match="HTTP 409"):
+            open_socket(data)
+        api.call("ResumeSessionAsync", SessionId=data["SessionId"])
+        with open_socket(data) as sock:  # running again: accepted
+            listed, text = request("PTY_SERVER", {"method": "pty.list", "params": {}})
+            sock.send(text)
+            assert answer_to(sock, listed)["data"]["result"] == {"ptySessionIds": []}
+    finally:
+        api.call("ReleaseMcpSession", SessionId=data["SessionId"])
