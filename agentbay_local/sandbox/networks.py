@@ -16,9 +16,10 @@ the session's ``net0`` route covers only its own /24. With egress, the session's
 (``egress.ruleset``) lets ``net0`` through and rejects the rest of the range, so an address
 of another network is never sent out through the NAT.
 
-The switch also refuses frames whose source is not the port's own MAC address, so one
-session cannot pose as another on the wire (it cannot change its address either: it has no
-CAP_NET_ADMIN).
+The switch (``inside/switch.py``, a process of its own: a session flooding its network costs
+that process's CPU, not the runtime's) also refuses frames whose source is not the port's
+own MAC address, so one session cannot pose as another on the wire (it cannot change its
+address either: it has no CAP_NET_ADMIN).
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import ipaddress
+import itertools
 import json
 import os
-import selectors
 import socket
 import stat
 import subprocess
@@ -52,9 +53,14 @@ INTERFACE = "net0"
 MTU = 65520
 #: How long making a session's interface may take.
 ATTACH_TIMEOUT_S = 10.0
-#: Frames read from one port per wake-up before the others get their turn.
-_BURST = 64
 _TUN_MAJOR, _TUN_MINOR = 10, 200
+_SWITCH_BOOT = (
+    "import sys; sys.path.append(sys.argv.pop(1)); "
+    "from inside import switch; switch.main(sys.argv[1:])"
+)
+#: How long one control message may wait for the switch (it reads at once).
+_CONTROL_TIMEOUT_S = 5.0
+_MAX_REPLY = 256
 _TAP_BOOT = (
     "import sys; sys.path.append(sys.argv.pop(1)); from inside import tap; tap.main(sys.argv[1:])"
 )
@@ -237,130 +243,89 @@ def _is_tun(fd: int) -> bool:
     )
 
 
-@dataclass(eq=False)
-class _Member:
-    fd: int
-    port: Port
-    gone: threading.Event
-
-
 class Switch:
-    """Moves Ethernet frames between the ports of each network (one daemon thread).
+    """The switch process of the runtime's networks (``inside/switch.py``), started on first
+    use: ``add`` hands it a member's TAP descriptor, ``remove`` takes the member off (its
+    interface goes), ``close`` ends it. It also ends by itself when the runtime dies.
 
-    A broadcast or multicast frame goes to every other port of its network, a unicast
-    frame to the port with that MAC address (else nowhere); a frame whose source is not
-    its port's MAC address is dropped. A full port drops frames, as a switch does.
+    In a process of its own, so that a session flooding its network costs that process's
+    CPU and never the runtime's event loop.
     """
 
     def __init__(self) -> None:
-        self._selector = selectors.DefaultSelector()
-        self._by_fd: dict[int, _Member] = {}
-        self._by_mac: dict[tuple[str, bytes], _Member] = {}
-        self._changes: list[tuple[str, _Member]] = []
         self._lock = threading.Lock()
-        self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._selector.register(self._wake_read, selectors.EVENT_READ)
-        self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._channel: socket.socket | None = None
+        self._numbers = itertools.count(1)
         self._closed = False
 
-    def add(self, fd: int, port: Port) -> None:
-        """Connect a session's TAP descriptor (the switch owns it from now on)."""
-        self._change("add", _Member(fd, port, threading.Event()))
+    def add(self, fd: int, port: Port) -> int:
+        """Hand a member's TAP descriptor to the switch (closed here: the switch owns it) and
+        wait until it forwards; answers the member's number for ``remove`` (0 when the switch
+        is closed).
 
-    def remove(self, fd: int, timeout_s: float = 5.0) -> None:
-        """Disconnect and close a port; its interface disappears from the session."""
+        Raises:
+            OSError: the switch did not take it (it is not running, or did not answer within
+                ``_CONTROL_TIMEOUT_S``).
+        """
+        try:
+            with self._lock:
+                if self._closed:
+                    return 0
+                channel = self._started()
+                number = next(self._numbers)
+                message = {"op": "add", "port": number, "network": port.network}
+                message["mac"] = port.mac.hex()
+                socket.send_fds(channel, [json.dumps(message).encode()], [fd])
+                # Answered once the port forwards: a new member is reachable when create returns.
+                if json.loads(channel.recv(_MAX_REPLY)).get("port") != number:
+                    raise OSError(errno.EPROTO, "the network switch answered out of turn")
+                return number
+        finally:
+            os.close(fd)
+
+    def remove(self, number: int) -> None:
+        """Take member ``number`` off its network: its interface goes."""
         with self._lock:
-            member = next((m for _, m in self._changes if m.fd == fd), None)
-        member = member or self._by_fd.get(fd)
-        if member is None:
-            return
-        self._change("remove", member)
-        member.gone.wait(timeout_s)
+            if self._channel is None or not number:
+                return
+            with contextlib.suppress(OSError):
+                self._channel.send(json.dumps({"op": "remove", "port": number}).encode())
 
     def close(self) -> None:
-        """Close every port and stop the thread."""
+        """End the switch: every member's interface goes."""
         with self._lock:
             self._closed = True
-        self._wake()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _change(self, kind: str, member: _Member) -> None:
-        with self._lock:
-            if self._closed:
-                if kind == "add":
-                    os.close(member.fd)
-                member.gone.set()
-                return
-            self._changes.append((kind, member))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._serve, name="network-switch")
-                self._thread.daemon = True
-                self._thread.start()
-        self._wake()
-
-    def _wake(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            os.write(self._wake_write, b"\0")
-
-    def _apply(self) -> bool:
-        """Apply pending adds and removes; False once closed."""
-        with contextlib.suppress(BlockingIOError):
-            os.read(self._wake_read, 4096)
-        with self._lock:
-            changes, self._changes = self._changes, []
-            closed = self._closed
-        for kind, member in changes:
-            if kind == "add" and not closed:
-                self._by_fd[member.fd] = member
-                self._by_mac[(member.port.network, member.port.mac)] = member
-                self._selector.register(member.fd, selectors.EVENT_READ)
-            else:
-                self._drop(member)
-        if closed:
-            for member in list(self._by_fd.values()):
-                self._drop(member)
-        return not closed
-
-    def _drop(self, member: _Member) -> None:
-        if self._by_fd.pop(member.fd, None) is not None:
-            self._selector.unregister(member.fd)
-            self._by_mac.pop((member.port.network, member.port.mac), None)
-        with contextlib.suppress(OSError):
-            os.close(member.fd)
-        member.gone.set()
-
-    def _serve(self) -> None:
-        while True:
-            for key, _ in self._selector.select():
-                if key.fd == self._wake_read:
-                    if not self._apply():
-                        return
-                    continue
-                member = self._by_fd.get(key.fd)
-                if member is not None:
-                    self._forward_from(member)
-
-    def _forward_from(self, member: _Member) -> None:
-        for _ in range(_BURST):
+            process, channel = self._process, self._channel
+            self._process = self._channel = None
+        if channel is not None:
+            channel.close()  # end of file: the switch exits
+        if process is not None:
             try:
-                frame = os.read(member.fd, MTU + 64)
-            except BlockingIOError:
-                return
-            except OSError as exc:  # the session's namespace is gone
-                log.info("network port of %s closed: %s", member.port.address, exc)
-                self._drop(member)
-                return
-            if len(frame) < 14 or frame[6:12] != member.port.mac:
-                continue
-            network = member.port.network
-            if frame[0] & 1:  # broadcast or multicast
-                targets = [
-                    m for m in self._by_fd.values() if m.port.network == network and m is not member
-                ]
-            else:
-                found = self._by_mac.get((network, frame[:6]))
-                targets = [found] if found is not None and found is not member else []
-            for target in targets:
-                with contextlib.suppress(OSError):  # full or gone: dropped, as on a wire
-                    os.write(target.fd, frame)
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+    def _started(self) -> socket.socket:
+        if self._channel is not None and self._process is not None and self._process.poll() is None:
+            return self._channel
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        argv = [sys.executable, "-E", "-s", "-S", "-c", _SWITCH_BOOT]
+        argv += [os.path.dirname(os.path.dirname(inside.__file__)), str(theirs.fileno())]
+        try:
+            self._process = subprocess.Popen(
+                argv,
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                cwd="/",
+                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        ours.setblocking(True)
+        ours.settimeout(_CONTROL_TIMEOUT_S)
+        self._channel = ours
+        return ours

@@ -49,7 +49,7 @@ class SessionNetworks:
         self._isolated = isolated
         self._plan = networks.AddressPlan()
         self._switch = networks.Switch()
-        # session id -> (its port, its TAP descriptor held by the switch)
+        # session id -> (its port, its number on the switch)
         self._members: dict[str, tuple[networks.Port, int]] = {}
         self._leaving: set[asyncio.Task[None]] = set()  # strong refs to background leaves
 
@@ -109,8 +109,7 @@ class SessionNetworks:
             raise ApiError(
                 500, "InternalError.Network", f"The session could not join {network_id}: {exc}"
             ) from None
-        self._switch.add(fd, port)
-        self._members[session_id] = (port, fd)
+        self._members[session_id] = (port, self._switch.add(fd, port))
         await self._write_hosts(network_id)
 
     async def leave(self, session_id: str) -> None:
@@ -119,8 +118,8 @@ class SessionNetworks:
         member = self._members.pop(session_id, None)
         if member is None:
             return
-        port, fd = member
-        await asyncio.to_thread(self._switch.remove, fd)
+        port, number = member
+        self._switch.remove(number)
         self._plan.give_back(port)
         await self._write_hosts(port.network)
 
@@ -144,7 +143,7 @@ class SessionNetworks:
         """Every member of ``network_id`` resolves every member's name (its session id)."""
         members = {
             session_id: port
-            for session_id, (port, _fd) in self._members.items()
+            for session_id, (port, _number) in self._members.items()
             if port.network == network_id
         }
         entries = [(str(port.address), session_id) for session_id, port in members.items()]

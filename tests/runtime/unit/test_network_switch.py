@@ -1,6 +1,6 @@
-"""The networks' address plan and switch, with socket pairs standing in for TAP devices (a
-TAP descriptor also reads and writes one frame per call); the real interfaces are tried in
-tests/runtime/e2e/test_networks.py."""
+"""The networks' address plan and switch (the real switch process), with socket pairs
+standing in for TAP devices (a TAP descriptor also reads and writes one frame per call); the
+real interfaces are tried in tests/runtime/e2e/test_networks.py."""
 
 from __future__ import annotations
 
@@ -35,7 +35,6 @@ def switch() -> Iterator[Switch]:
 def plug(switch: Switch, port: Port) -> socket.socket:
     """A port on the switch; answers the session's end."""
     session_end, switch_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    switch_end.setblocking(False)
     switch.add(switch_end.detach(), port)
     return session_end
 
@@ -87,8 +86,17 @@ def test_frames_stay_on_their_network(switch: Switch) -> None:
 def test_a_removed_port_is_closed(switch: Switch) -> None:
     plan = AddressPlan()
     session_end, switch_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    switch_end.setblocking(False)
-    fd = switch_end.detach()
-    switch.add(fd, plan.take("a"))
-    switch.remove(fd)
+    number = switch.add(switch_end.detach(), plan.take("a"))
+    switch.remove(number)
+    session_end.settimeout(5)
     assert session_end.recv(10) == b""  # the switch's end is closed
+
+
+def test_the_switch_ends_with_its_runtime_end(switch: Switch) -> None:
+    plan = AddressPlan()
+    session_end, switch_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    switch.add(switch_end.detach(), plan.take("a"))
+    switch.close()
+    session_end.settimeout(5)
+    assert session_end.recv(10) == b""  # every port closed with it
+    assert switch.add(socket.socketpair()[0].detach(), plan.take("a")) == 0  # closed for good
