@@ -102,11 +102,16 @@ class BaseService:
         self.session = session
 
     async def _call_mcp_tool(
-        self, name: str, args: dict[str, Any], timeout_s: float | None = None
+        self,
+        name: str,
+        args: dict[str, Any],
+        timeout_s: float | None = None,
+        fields: dict[str, Any] | None = None,
     ) -> ToolCallResult:
         """Call one tool of the session and answer its parsed outcome (never raises).
 
-        ``timeout_s`` replaces the deadline the tool timeout rule gives (``_timeouts``).
+        ``timeout_s`` replaces the deadline the tool timeout rule gives (``_timeouts``);
+        ``fields`` are more fields of the CallMcpTool request (not on the VPC route).
         """
         session = self.session
         try:
@@ -119,6 +124,7 @@ class BaseService:
                     "SessionId": session.session_id,
                     "Name": name,
                     "Args": json.dumps(args, ensure_ascii=False),
+                    **(fields or {}),
                 },
                 timeout_s=timeout_s
                 or client_deadline_s(_tools.TOOL_TIMEOUTS.get(name), args, client.timeout_s),

@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     #: ``("error", dict)``.
     OnEvent = Callable[[str, Any], None]
 
-#: The languages of the official client (0.17+), and its aliases (any case).
+#: The languages of the official client (0.17+), and its aliases (any case). The SDK
+#: applies the same rules (agentbay/_core/code_languages.py); this code runs in sessions,
+#: which never import the SDK.
 LANGUAGES = ("python", "javascript", "r", "java")
 ALIASES = {
     "py": "python",
@@ -95,15 +97,6 @@ class Execution:
         self.log_bytes = 0
         self.dropped_bytes = 0
         self.results_bytes = 0
-
-    def plain_text(self) -> str:
-        """What a 0.9 caller reads: stdout, then the main result's text."""
-        text = "".join(self.stdout)
-        for result in self.results:
-            main = result.get("text/plain") if result.get("isMainResult") else None
-            if isinstance(main, str):
-                text += main if not text or text.endswith("\n") else "\n" + main
-        return text
 
 
 def _describe_exit(code: int | None) -> str:

@@ -22,6 +22,7 @@ NOT_RUN = "(not run by the guide tests)"
 PAGE_NEEDS = {
     "browser-use.md": ("chromium", "libatomic1"),  # and Playwright's driver
     "computer-use.md": ("xvfb", "openbox", "xterm"),
+    "code-interpreter.md": ("python3-pandas", "python3-matplotlib"),
 }
 #: Guides whose examples need the runtime to run as root, with the reason they are skipped
 #: otherwise.

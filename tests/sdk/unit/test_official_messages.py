@@ -1,4 +1,5 @@
-"""Messages a caller can see, word for word as wuying-agentbay-sdk 0.9.3 words them.
+"""Messages a caller can see, word for word as wuying-agentbay-sdk 0.9.3 words them (run_code's
+as today's official client does: it names the four languages the kernels run).
 
 Code written for the official client matches on these texts (its own integration tests do).
 The expected texts are copied from the 0.9.3 package;
@@ -45,9 +46,11 @@ EXPECTED = {
         "Invalid port value: 80. Port must be an integer in the range [30100, 30199].",
     ),
     "write_mode": ("", "Invalid write mode: insert. Must be 'overwrite' or 'append'."),
+    # Today's official client's (0.17+): the session's kernels run four languages now.
     "run_code_language": (
         "",
-        "Unsupported language: ruby. Supported languages are 'python' and 'javascript'",
+        "Unsupported language: ruby. Supported languages are 'python', 'javascript', 'r', "
+        "and 'java'",
     ),
 }
 
