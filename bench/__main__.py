@@ -692,6 +692,9 @@ def main() -> None:
         section_pause(report, bay, endpoint)
         section_shared_network(report, bay, process.pid, data_dir)
         section_streams(report, bay, endpoint, process.pid)
+        from bench.code_kernels import section_code_kernels  # it imports this module's helpers
+
+        section_code_kernels(report, bay, endpoint)
         from bench.desktop import section_desktop  # it imports this module's helpers
 
         section_desktop(report, bay)
