@@ -103,13 +103,15 @@ class SessionNetworks:
             raise ApiError(400, "QuotaExceeded.Network", str(exc)) from None
         try:
             fd = await asyncio.to_thread(networks.attach, sandbox.pid, port)
+            # The first add starts the switch process: off the event loop too.
+            number = await asyncio.to_thread(self._switch.add, fd, port)
         except OSError as exc:
             self._plan.give_back(port)
             log.warning("session %s cannot join network %s: %s", session_id, network_id, exc)
             raise ApiError(
                 500, "InternalError.Network", f"The session could not join {network_id}: {exc}"
             ) from None
-        self._members[session_id] = (port, self._switch.add(fd, port))
+        self._members[session_id] = (port, number)
         await self._write_hosts(network_id)
 
     async def leave(self, session_id: str) -> None:
@@ -119,7 +121,7 @@ class SessionNetworks:
         if member is None:
             return
         port, number = member
-        self._switch.remove(number)
+        await asyncio.to_thread(self._switch.remove, number)
         self._plan.give_back(port)
         await self._write_hosts(port.network)
 
