@@ -189,3 +189,16 @@ def test_official_022_client_networks(runtime: EmbeddedRuntime, tmp_path: Path) 
     for name in ("stranger_by_name", "stranger_by_address", "loner_by_address"):
         assert got[name] != server, name
     assert got["deleted"] == [True, True, True, True]
+
+
+def test_members_reach_each_other_without_egress(tmp_path: Path) -> None:
+    """With --network none a session has no rules and no NAT: its network is all it has."""
+    with own_runtime(tmp_path, API_KEY, network="none") as runtime:
+        api = Api(runtime.endpoint, API_KEY)
+        network_id = api.call("CreateNetwork")["NetworkId"]
+        server = api.create_session(NetworkId=network_id)
+        peer = api.create_session(NetworkId=network_id)
+        loner = api.create_session()
+        serving(api, server)
+        assert fetch(api, peer, server) == server
+        assert fetch(api, loner, address_of(api, server)) != server
