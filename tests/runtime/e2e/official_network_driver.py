@@ -1,4 +1,4 @@
-"""Runs the OFFICIAL 0.22.3 client against a local runtime: its beta network service and
+"""Runs an OFFICIAL client (0.15.2 or 0.22.3) against a local runtime: its beta network service and
 sessions created with ``beta_network_id`` (two on one network, one on another, one on none).
 
 Executed by tests/runtime/e2e/test_networks.py with the client's own interpreter; it imports

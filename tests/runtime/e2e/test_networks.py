@@ -176,8 +176,9 @@ def test_our_async_sdk_networks(runtime: EmbeddedRuntime) -> None:
     assert len(found) == 2 and found[0].startswith("198.19.")
 
 
-def test_official_022_client_networks(runtime: EmbeddedRuntime, tmp_path: Path) -> None:
-    got = run_driver(official_python("0.22.3"), DRIVER, runtime.endpoint, API_KEY, tmp_path, 300)
+@pytest.mark.parametrize("version", ["0.15.2", "0.22.3"])  # beta_network came with 0.15
+def test_official_clients_networks(version: str, runtime: EmbeddedRuntime, tmp_path: Path) -> None:
+    got = run_driver(official_python(version), DRIVER, runtime.endpoint, API_KEY, tmp_path, 300)
     assert got["network"] == [True, "", True]
     assert got["describe"] == [True, True]
     assert got["describe_unknown"] == [False, "Network net-nosuchnetwork0000 not found"]
