@@ -11,6 +11,8 @@ from agentbay._types.response import ApiResponse
 
 #: ``ExecutionResult``'s fields by the MIME type the runtime (and the cloud) send them as.
 _FORMATS = {
+    "application/vnd.vegalite.v4+json": "chart",
+    "application/vnd.vegalite.v5+json": "chart",
     "text/plain": "text",
     "text/html": "html",
     "text/markdown": "markdown",
@@ -54,7 +56,9 @@ class ExecutionResult:
 
     def formats(self) -> list[str]:
         """The names of the formats this result has."""
-        return [name for name in _FORMATS.values() if getattr(self, name) is not None]
+        return [
+            name for name in dict.fromkeys(_FORMATS.values()) if getattr(self, name) is not None
+        ]
 
     @classmethod
     def from_bundle(cls, item: Any) -> ExecutionResult:
@@ -126,6 +130,13 @@ class EnhancedCodeExecutionResult(ApiResponse):
             answer = None
         if not isinstance(answer, dict) or not isinstance(answer.get("result"), list):
             return cls(request_id=request_id, success=True, logs=ExecutionLogs(stdout=[text]))
+        return cls.from_fields(answer, request_id)
+
+    @classmethod
+    def from_fields(
+        cls, answer: dict[str, Any], request_id: str = ""
+    ) -> EnhancedCodeExecutionResult:
+        """The result of the answer's JSON object (a failed cell's structured content)."""
         results = [ExecutionResult.from_bundle(item) for item in answer["result"]]
         error = None
         error_text = str(answer.get("executionError") or "")

@@ -74,6 +74,9 @@ class Code(BaseService):
             fields=RICH_ANSWER,
         )
         if not result.success:
+            rich = result.structured  # a cell that raised: its whole answer is there
+            if isinstance(rich, dict) and isinstance(rich.get("result"), list):
+                return EnhancedCodeExecutionResult.from_fields(rich, result.request_id)
             return EnhancedCodeExecutionResult(
                 request_id=result.request_id, error_message=result.error_message
             )

@@ -10,6 +10,8 @@ first format): ``result`` (each a JSON string of a MIME bundle with ``isMainResu
 ``stdout`` and ``stderr`` (chunks in order), ``executionError`` (the error's traceback, or
 ""), ``execution_count``, ``execution_time`` (seconds), and ``error`` (``name``, ``value``,
 ``traceback``, or null), which the official client ignores and this project's SDK reads.
+A cell that raised answers isError with ``executionError`` as the text and the same object
+as ``structuredContent``.
 """
 
 from __future__ import annotations
@@ -50,7 +52,12 @@ def run_cell(args: dict[str, Any], ctx: Context) -> str:
         execution = ctx.kernels.execute(language, code, timeout_s)
     except kernels.KernelError as exc:
         raise ta.ToolError(f"Execution failed: {exc}") from None
-    return json.dumps(rich_answer(execution))
+    answer = rich_answer(execution)
+    if execution.error is not None:
+        # A failed cell is a tool error, as the cloud answers it: the official clients then
+        # show its text as error_message (their tests look for the exception's name there).
+        raise ta.ToolError(answer["executionError"], answer)
+    return json.dumps(answer)
 
 
 def rich_answer(execution: kernels.Execution, restarted: bool | None = None) -> dict[str, Any]:

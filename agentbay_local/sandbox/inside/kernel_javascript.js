@@ -66,9 +66,52 @@ function sendError(error) {
   }
 }
 
+// A cell's top-level `let` and `const` become `var`: declared in a later cell again (a cell
+// run twice), they would otherwise fail ("Identifier has already been declared"), as they
+// do not in Node's REPL. Strings, template literals and comments are skipped; nested blocks
+// keep their own.
+function topLevelVar(code) {
+  let out = "";
+  let depth = 0;
+  for (let i = 0; i < code.length;) {
+    const c = code[i];
+    if (c === "/" && code[i + 1] === "/") {
+      const end = code.indexOf("\n", i);
+      const stop = end < 0 ? code.length : end;
+      out += code.slice(i, stop);
+      i = stop;
+    } else if (c === "/" && code[i + 1] === "*") {
+      const end = code.indexOf("*/", i + 2);
+      const stop = end < 0 ? code.length : end + 2;
+      out += code.slice(i, stop);
+      i = stop;
+    } else if (c === "'" || c === '"' || c === "`") {
+      let j = i + 1;
+      while (j < code.length && code[j] !== c) j += code[j] === "\\" ? 2 : 1;
+      out += code.slice(i, j + 1);
+      i = j + 1;
+    } else {
+      if (c === "{") depth += 1;
+      if (c === "}") depth -= 1;
+      // Not a loop's own (`for (let i ...)`): each iteration keeps its binding.
+      const word = depth === 0 && !/[\w$.]/.test(code[i - 1] || "")
+        ? /^(const|let)(?=[\s[{])/.exec(code.slice(i, i + 6)) : null;
+      if (word && !out.trimEnd().endsWith("(")) {
+        out += "var";
+        i += word[1].length;
+      } else {
+        out += c;
+        i += 1;
+      }
+    }
+  }
+  return out;
+}
+
 let count = 0;
 async function run(code) {
-  let value = vm.runInContext(code, context, { filename: "<cell>", breakOnSigint: true });
+  let value = vm.runInContext(topLevelVar(code), context,
+    { filename: "<cell>", breakOnSigint: true });
   if (value && typeof value.then === "function") {
     value = await new Promise((resolve, reject) => {
       interruptWaiting = reject;

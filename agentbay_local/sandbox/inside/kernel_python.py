@@ -287,6 +287,120 @@ def _inline_backend() -> types.ModuleType:
     return module
 
 
+class _Shown:
+    """What ``IPython.display``'s wrappers are: data shown in one format (the stand-in's)."""
+
+    def __init__(
+        self, data: Any = None, url: Any = None, filename: Any = None, **_options: Any
+    ) -> None:
+        if data is None and filename is not None:
+            with open(filename, "rb") as handle:
+                data = handle.read()
+        self.data = data
+        self.url = url
+
+    def _text(self) -> Any:
+        return self.data.decode("utf-8") if isinstance(self.data, bytes) else self.data
+
+    def __repr__(self) -> str:
+        return f"<IPython.core.display.{type(self).__name__} object>"
+
+
+def _display_module() -> types.ModuleType:
+    """``IPython.display`` for a session without IPython: ``display`` (this kernel's) and the
+    wrappers cells written for Jupyter use (HTML, Markdown, SVG, Latex, Math, JSON, Image)."""
+    module = types.ModuleType("IPython.display")
+    module.__doc__ = "The code kernel's stand-in for IPython.display (no IPython here)."
+    formats = {
+        "HTML": "_repr_html_",
+        "Markdown": "_repr_markdown_",
+        "SVG": "_repr_svg_",
+        "Latex": "_repr_latex_",
+    }
+    for name, method in formats.items():
+        made = type(name, (_Shown,), {method: _Shown._text})
+        setattr(module, name, made)
+
+    def math(self: Any) -> str:
+        return f"$\\displaystyle {self._text()}$"
+
+    def as_json(self: Any) -> Any:
+        data = self._text()
+        return json.loads(data) if isinstance(data, str) else data
+
+    def image(self: Any) -> Any:
+        data = self.data if isinstance(self.data, bytes) else b""
+        return (data, {}) if data else None
+
+    module.Math = type("Math", (_Shown,), {"_repr_latex_": math})  # type: ignore[attr-defined]
+    module.JSON = type("JSON", (_Shown,), {"_repr_json_": as_json})  # type: ignore[attr-defined]
+    module.Image = type(  # type: ignore[attr-defined]
+        "Image",
+        (_Shown,),
+        {
+            "_repr_png_": lambda self: image(self) if self.data[:4] == b"\x89PNG" else None,
+            "_repr_jpeg_": lambda self: image(self) if self.data[:2] == b"\xff\xd8" else None,
+        },
+    )
+    module.display = display  # type: ignore[attr-defined]
+    module.clear_output = lambda wait=False: None  # type: ignore[attr-defined]
+    return module
+
+
+class _IPythonDisplay:
+    """An import hook: a real IPython's ``display`` becomes this kernel's (without a shell
+    IPython's would only print the object)."""
+
+    MODULES = ("IPython.core.display_functions", "IPython.core.display")
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name not in self.MODULES:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is None or spec.loader is None:
+                continue
+            run = spec.loader.exec_module
+
+            def exec_module(module: types.ModuleType, run: Any = run) -> None:
+                run(module)
+                if hasattr(module, "display"):
+                    module.display = display  # type: ignore[attr-defined]
+
+            spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+            return spec
+        return None
+
+
+def _offer_ipython_display() -> None:
+    """Make ``from IPython.display import display, HTML`` show results in this kernel."""
+    import importlib.util
+
+    if importlib.util.find_spec("IPython") is not None:
+        sys.meta_path.insert(0, _IPythonDisplay())
+        return
+    shown = _display_module()
+    package = types.ModuleType("IPython")
+    package.__doc__ = "The code kernel's stand-in for IPython (no IPython here)."
+    package.__path__ = []  # a package: its submodules resolve
+    package.display = shown  # type: ignore[attr-defined]
+    package.get_ipython = lambda: None  # type: ignore[attr-defined]
+    core = types.ModuleType("IPython.core")
+    core.__path__ = []
+    core.display = shown  # type: ignore[attr-defined]
+    package.core = core  # type: ignore[attr-defined]
+    sys.modules.update(
+        {
+            "IPython": package,
+            "IPython.display": shown,
+            "IPython.core": core,
+            "IPython.core.display": shown,
+        }
+    )
+
+
 def _interrupt(_signal: int, _frame: Any) -> None:
     if _running:
         raise KeyboardInterrupt
@@ -367,6 +481,7 @@ def main() -> None:
     import builtins
 
     builtins.display = display  # type: ignore[attr-defined]
+    _offer_ipython_display()
     sys.argv = [""]
     sys.path.insert(0, "")
     _send({"ready": os.getpid()})

@@ -39,6 +39,16 @@ CELLS = [
         "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [2, 4, 9], label='growth')\n"
         "plt.title('squares')\nplt.show()",
     ),
+    (
+        "ipython",
+        "python",
+        "from IPython.display import display, HTML\n"
+        "display(HTML('<h1>Hello HTML</h1>'))\n"
+        "class MockChart:\n"
+        "    def _repr_mimebundle_(self, include=None, exclude=None):\n"
+        "        return {'application/vnd.vegalite.v4+json': {'mark': 'bar'}, 'text/plain': 'M'}\n"
+        "display(MockChart())",
+    ),
     ("javascript", "JavaScript", "let n = 20; console.log('js', n); n + 1"),
     ("javascript_state", "node", "n * 2"),
     ("r", "R", "v <- c(1, 2, 3)\ncat('r says', sum(v), '\\n')\nmean(v)"),

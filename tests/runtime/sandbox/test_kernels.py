@@ -24,10 +24,16 @@ def call(box: Sandbox, env: Env, code: str, language: str = "python", **args: An
 
 
 def cell(env: Env, box: Sandbox, code: str, language: str = "python", **args: Any) -> Any:
-    """The rich answer of one cell (which must run)."""
+    """The rich answer of one cell (which must run): the text of a cell that succeeded, the
+    structured content of one that raised (its text is then the error's)."""
     answer = call(box, env, code, language, **args)
-    assert answer["isError"] is False, answer
-    return json.loads(answer["content"][0]["text"])
+    if not answer["isError"]:
+        rich = json.loads(answer["content"][0]["text"])
+        assert rich["error"] is None, rich
+        return rich
+    rich = answer["structuredContent"]
+    assert rich["error"] is not None and answer["content"][0]["text"] == rich["executionError"]
+    return rich
 
 
 def results(answer: dict[str, Any]) -> list[dict[str, Any]]:
@@ -230,3 +236,34 @@ def test_java_kernel_keeps_state_and_answers_rich(env: Env, box: Sandbox) -> Non
     assert results(cell(env, box, "k", "java"))[0]["text/plain"] == "6"
     # The driver's source file, written into the session to start the JVM, is gone.
     assert env.sh(box, "ls -d /tmp/.agentbay-kernel-* 2>/dev/null | wc -l") == "0\n"
+
+
+def test_ipython_display_shows_results(env: Env, box: Sandbox) -> None:
+    # Cells written for Jupyter: IPython's display and wrappers (the session's IPython, or
+    # the kernel's stand-in where it has none) add results rather than print.
+    code = (
+        "from IPython.display import display, HTML, Markdown, Latex\n"
+        "display(HTML('<h1>Hello HTML</h1>'), Markdown('# Hello Markdown'))\n"
+        "display(Latex(r'\\frac{1}{2}'))\n"
+        "class MockChart:\n"
+        "    def _repr_mimebundle_(self, include=None, exclude=None):\n"
+        "        return {'application/vnd.vegalite.v4+json': {'mark': 'bar'}, 'text/plain': 'M'}\n"
+        "display(MockChart())"
+    )
+    answer = cell(env, box, code)
+    assert answer["stdout"] == []
+    html, markdown, latex, chart = results(answer)
+    assert html["text/html"] == "<h1>Hello HTML</h1>" and not html["isMainResult"]
+    assert markdown["text/markdown"] == "# Hello Markdown"
+    assert latex["text/latex"] == "\\frac{1}{2}"
+    assert chart["application/vnd.vegalite.v4+json"] == {"mark": "bar"}
+
+
+def test_javascript_cells_can_run_again(env: Env, box: Sandbox) -> None:
+    needs_program(env, box, "node")
+    again = "const fs = require('fs'); let n = fs.existsSync('/'); n"
+    assert results(cell(env, box, again, "javascript"))[0]["text/plain"] == "true"
+    assert results(cell(env, box, again, "javascript"))[0]["text/plain"] == "true"
+    # A loop's own `let` keeps one binding per iteration.
+    loop = "const fns = []; for (let i = 0; i < 3; i++) fns.push(() => i); fns.map((f) => f())"
+    assert results(cell(env, box, loop, "javascript"))[0]["text/plain"] == "[ 0, 1, 2 ]"

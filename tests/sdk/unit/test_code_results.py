@@ -33,3 +33,10 @@ def test_plain_text_is_stdout() -> None:
     for text in ("hello\n", '{"not": "an answer"}', "[1, 2]"):
         got = EnhancedCodeExecutionResult.from_answer(text)
         assert got.success and got.logs.stdout == [text] and got.result == text
+
+
+def test_a_vega_lite_bundle_is_a_chart() -> None:
+    bundle = {"application/vnd.vegalite.v4+json": {"mark": "bar"}, "text/plain": "M"}
+    text = json.dumps({"result": [json.dumps(bundle)], "stdout": [], "stderr": []})
+    (chart,) = EnhancedCodeExecutionResult.from_answer(text).results
+    assert chart.chart == {"mark": "bar"} and chart.formats() == ["chart", "text"]
