@@ -456,6 +456,9 @@ def _send_error() -> None:
 
 def main() -> None:
     global _count
+    # Programs a cell starts must not hold the event channel: the tool server sees the
+    # kernel's end as the channel's end of file.
+    os.set_inheritable(3, False)
     # The cells' own stdin is /dev/null: the kernel's is its command channel.
     commands = os.fdopen(os.dup(0), "r", encoding="utf-8")
     null = os.open(os.devnull, os.O_RDONLY)

@@ -267,3 +267,13 @@ def test_javascript_cells_can_run_again(env: Env, box: Sandbox) -> None:
     # A loop's own `let` keeps one binding per iteration.
     loop = "const fns = []; for (let i = 0; i < 3; i++) fns.push(() => i); fns.map((f) => f())"
     assert results(cell(env, box, loop, "javascript"))[0]["text/plain"] == "[ 0, 1, 2 ]"
+
+
+def test_a_crash_is_seen_while_a_program_the_kernel_started_lives_on(
+    env: Env, box: Sandbox
+) -> None:
+    cell(env, box, "import subprocess\nchild = subprocess.Popen(['sleep', '60'])")
+    crashed = cell(env, box, "import os\nos._exit(5)", timeout_s=30)
+    assert crashed["error"]["name"] == "KernelDied"
+    # Seen as it happened, not found at the time limit ("after its timeout_s=30 s").
+    assert "ended while running this code (exit code 5)" in crashed["error"]["value"]
