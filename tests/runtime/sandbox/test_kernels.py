@@ -277,3 +277,25 @@ def test_a_crash_is_seen_while_a_program_the_kernel_started_lives_on(
     assert crashed["error"]["name"] == "KernelDied"
     # Seen as it happened, not found at the time limit ("after its timeout_s=30 s").
     assert "ended while running this code (exit code 5)" in crashed["error"]["value"]
+
+
+def test_chart_data_of_scatter_and_pie(env: Env, box: Sandbox) -> None:
+    needs_module(env, box, "matplotlib")
+    code = (
+        "import matplotlib.pyplot as plt\n"
+        "plt.scatter([1, 2], [3, 4], label='pts')\n"
+        "plt.xlabel('x')\n"
+        "plt.show()\n"
+        "plt.pie([1, 3], labels=['a', 'b'])\n"
+        "plt.show()"
+    )
+    scatter, pie = (shown["chart"] for shown in results(cell(env, box, code)))
+    assert scatter == {
+        "type": "scatter",
+        "title": None,
+        "x_label": "x",
+        "y_label": None,
+        "elements": [{"label": "pts", "points": [[1.0, 3.0], [2.0, 4.0]]}],
+    }
+    assert pie["type"] == "pie"
+    assert [(e["label"], e["angle"]) for e in pie["elements"]] == [("a", 90.0), ("b", 270.0)]
