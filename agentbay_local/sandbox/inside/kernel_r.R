@@ -38,6 +38,28 @@ local({
     Encoding(text) <- "UTF-8"
     text
   }
+  # Plots go to PNG files (cairo: no display needed); after each cell the pages drawn are
+  # sent as results (hex: base R has no base64; the tool server re-encodes them).
+  plots <- file.path(tempdir(), "agentbay-plot-%03d.png")
+  open_device <- function() {
+    grDevices::png(plots, width = 640, height = 480, type = "cairo")
+    grDevices::dev.control("enable")
+  }
+  send_plots <- function() {
+    if (grDevices::dev.cur() > 1L) grDevices::dev.off()
+    pages <- list.files(dirname(plots), "^agentbay-plot-[0-9]+[.]png$", full.names = TRUE)
+    for (page in sort(pages)) {
+      bytes <- readBin(page, "raw", file.size(page))
+      unlink(page)
+      if (length(bytes) == 0L) next
+      send(paste0("{\"result\": {\"text/plain\": \"<plot>\", \"image/png;hex\": \"",
+                  paste(as.character(bytes), collapse = ""), "\"}, \"main\": false}"))
+    }
+    open_device()
+  }
+  has_png <- isTRUE(capabilities("cairo"))
+  if (has_png) open_device()
+
   run <- function(code) {
     parsed <- tryCatch(parse(text = code, keep.source = FALSE), error = function(e) e)
     if (inherits(parsed, "error")) {
@@ -82,6 +104,7 @@ local({
     if (length(line) == 0L) break
     count <- count + 1L
     tryCatch(run(from_hex(line)), interrupt = function(i) NULL)
+    if (has_png) tryCatch(send_plots(), error = function(e) NULL)
     send(paste0("{\"done\": ", count, "}"))
   }
 })

@@ -17,6 +17,7 @@ is told that the earlier state is gone.
 
 from __future__ import annotations
 
+import base64
 import codecs
 import contextlib
 import json
@@ -247,6 +248,13 @@ class Kernel:
     ) -> None:
         bundle = event["result"] if isinstance(event["result"], dict) else {}
         result = dict(bundle, isMainResult=bool(event.get("main")))
+        for mime in [key for key in result if key.endswith(";hex")]:
+            # A driver without base64 (R) sends bytes as hex.
+            try:
+                data = bytes.fromhex(str(result.pop(mime)))
+            except ValueError:
+                continue
+            result[mime.removesuffix(";hex")] = base64.b64encode(data).decode("ascii")
         size = len(json.dumps(result))
         if execution.results_bytes + size > MAX_RESULTS_BYTES:
             result = {

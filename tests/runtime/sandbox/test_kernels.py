@@ -7,6 +7,7 @@ A test needing a library the session's image lacks is skipped, naming it.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -217,6 +218,9 @@ def test_r_kernel_keeps_state_and_answers_rich(env: Env, box: Sandbox) -> None:
     stuck = cell(env, box, "while (TRUE) {}", "r", timeout_s=1)
     assert stuck["error"]["name"] == "TimeoutError"
     assert results(cell(env, box, "v", "r"))[0]["text/plain"] == "[1] 1 2 3"
+    # Each page a cell plots is a PNG result (cairo, no display).
+    pages = results(cell(env, box, "hist(c(1, 2, 2, 3))\nplot(v)", "r"))
+    assert [base64.b64decode(page["image/png"])[:4] for page in pages] == [b"\x89PNG"] * 2
 
 
 def test_java_kernel_keeps_state_and_answers_rich(env: Env, box: Sandbox) -> None:
