@@ -628,6 +628,12 @@ def _serve(options: argparse.Namespace) -> int:
     except (RuntimeError, OSError) as exc:
         sock.close()
         return _fail(str(exc))
+    except KeyboardInterrupt:
+        # Ctrl-C while the port already listens but before uvicorn catches signals: a clean
+        # stop (nothing has started a session yet), not a traceback and a killed process.
+        sock.close()
+        print("AgentBay local runtime stopped before it started; no session ran.", file=sys.stderr)
+        return 0
     print(
         f"AgentBay local runtime on http://{options.host}:{options.port} "
         f"(data in {options.data_dir}); point clients at it with "

@@ -59,24 +59,35 @@ def serve_argv(data_dir: Path, port: int, api_key: str, *extra: str) -> list[str
 def wait_until_listening(
     process: subprocess.Popen[Any], port: int, timeout_s: float = 60.0
 ) -> None:
-    """Return once ``port`` accepts connections.
+    """Return once the runtime on ``port`` answers HTTP.
+
+    A port that accepts connections is not enough: the listening socket is bound before the
+    runtime is built, and the kernel queues connections meanwhile.
 
     Raises:
         RuntimeError: the process exited first (with its stderr, when captured) or did not
-            listen within ``timeout_s``.
+            answer within ``timeout_s``.
     """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        if _answers_http(port):
             return
-        except OSError:
-            if process.poll() is not None:
-                output = process.stderr.read() if process.stderr else ""
-                text = output.decode() if isinstance(output, bytes) else output
-                raise RuntimeError(f"serve exited with {process.returncode}: {text}") from None
-            time.sleep(0.05)
-    raise RuntimeError(f"serve did not listen on port {port} within {timeout_s} s")
+        if process.poll() is not None:
+            output = process.stderr.read() if process.stderr else ""
+            text = output.decode() if isinstance(output, bytes) else output
+            raise RuntimeError(f"serve exited with {process.returncode}: {text}")
+        time.sleep(0.05)
+    raise RuntimeError(f"serve did not answer on port {port} within {timeout_s} s")
+
+
+def _answers_http(port: int) -> bool:
+    """Whether something on ``port`` answers an HTTP request within a second."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            return sock.recv(5) == b"HTTP/"
+    except OSError:  # refused, reset or timed out: not ready yet
+        return False
 
 
 def stop_serve(process: subprocess.Popen[Any], timeout_s: float = 60.0) -> int:

@@ -90,7 +90,7 @@ def test_another_user_reads_neither_the_database_nor_a_session_token(served: Ser
         ["cat", str(database)],
         ["cat", f"{database}-wal"],
         ["ls", str(served.data_dir)],
-        ["grep", "-rlF", token, str(served.data_dir)],
+        ["grep", "-rlF", "-e", token, str(served.data_dir)],  # a token may start with "-"
     ):
         attempt = run_as_other_user(argv)
         assert attempt.returncode != 0, (argv, attempt.stdout)

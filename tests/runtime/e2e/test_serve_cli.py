@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +116,38 @@ def test_the_log_shows_sessions_refusals_and_calls_but_no_secret(tmp_path: Path)
     assert calls[tool_request]["duration_ms"] >= 0
     assert any(e["tool"] == "shell" and e["session"] == session_id for e in by_event["tool_call"])
     assert key not in stderr and authcode not in stderr
+
+
+def test_ctrl_c_while_starting_is_a_clean_stop(tmp_path: Path) -> None:
+    # The port listens before the runtime is built; Ctrl-C at moments from then until it
+    # answers requests lands before and inside uvicorn's signal handling: a clean stop each.
+    for round_, delay_s in enumerate((0.0, 0.05, 0.2)):
+        port = free_port()
+        data_dir = tmp_path / f"round{round_}"
+        process = subprocess.Popen(
+            serve_argv(data_dir, port, "k1", "--pool-size", "0"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not _accepts(port):
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                assert time.monotonic() < deadline, "serve never listened"
+                time.sleep(0.01)
+            time.sleep(delay_s)
+        finally:
+            status = stop_serve(process)
+        stderr = process.stderr.read() if process.stderr else ""
+        assert status == 0, (delay_s, stderr)
+        assert "Traceback" not in stderr, stderr
+        assert "stopped" in stderr, stderr
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
