@@ -12,12 +12,11 @@ from __future__ import annotations
 import base64
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agentbay._core.flavour import blocking
 from agentbay._core.session_socket import SessionSocketError
-from agentbay.exceptions import AgentBayError
+from agentbay._types.pty import PtyError, PtyInfo, check_size
 
 if TYPE_CHECKING:
     from agentbay.session import Session
@@ -27,28 +26,8 @@ __all__ = ["Pty", "PtyError", "PtyHandle", "PtyInfo"]
 PTY_TARGET = "PTY_SERVER"
 #: What every terminal's environment gets unless ``envs`` says otherwise (as 0.22).
 DEFAULT_ENVS = {"TERM": "xterm-256color", "LANG": "en_US.UTF-8"}
-MAX_TERMINAL_SIZE = 500
 
 OnData = Callable[[bytes], None]
-
-
-class PtyError(AgentBayError):
-    """A terminal request failed (bad size, unknown terminal, the socket broke...)."""
-
-
-@dataclass(frozen=True)
-class PtyInfo:
-    """A terminal as ``list()`` reports it."""
-
-    pty_session_id: str
-    status: str = "running"
-
-
-def _check_size(cols: int, rows: int) -> None:
-    if not (0 < cols <= MAX_TERMINAL_SIZE and 0 < rows <= MAX_TERMINAL_SIZE):
-        raise PtyError(
-            f"Invalid terminal size: cols={cols}, rows={rows} (must be 1-{MAX_TERMINAL_SIZE})"
-        )
 
 
 class PtyHandle:
@@ -80,7 +59,7 @@ class PtyHandle:
 
     def resize(self, cols: int, rows: int) -> None:
         """Set the terminal's size; its programs get SIGWINCH."""
-        _check_size(cols, rows)
+        check_size(cols, rows)
         params = {"ptySessionId": self.pty_session_id, "cols": cols, "rows": rows}
         self._pty._send({"method": "pty.resize", "params": params})
 
@@ -175,7 +154,7 @@ class Pty:
         """Start a terminal of ``cols`` x ``rows`` running ``shell`` (a command line; a
         login shell when None) in ``cwd`` (the home directory when None) with ``envs``
         added to the session's environment."""
-        _check_size(cols, rows)
+        check_size(cols, rows)
         params: dict[str, Any] = {
             "cols": cols,
             "rows": rows,
