@@ -150,13 +150,15 @@ class SessionSocket:
             except ImportError as exc:  # pragma: no cover - a dependency of the package
                 raise SessionSocketError(f"the websockets package is missing: {exc}") from None
             try:
+                # Entered as a context manager: websockets 17 warns (DeprecationWarning, seen
+                # by users) on a bare connect(); its exit only closes, which close() does.
                 connection = connect(
                     self._url,
                     additional_headers={"X-Access-Token": self._token},
                     open_timeout=CONNECT_TIMEOUT_S,
                     max_size=None,
                     compression=None,
-                )
+                ).__enter__()
             except InvalidStatus as exc:
                 status = exc.response.status_code
                 raise SessionSocketError(

@@ -44,7 +44,9 @@ def session(served: tuple[Api, int]) -> Iterator[dict[str, Any]]:
 
 
 def open_socket(data: dict[str, Any], **options: Any) -> ClientConnection:
-    return connect(data["WsUrl"], additional_headers={"X-Access-Token": data["Token"]}, **options)
+    return connect(  # entered: websockets 17 warns on a bare connect()
+        data["WsUrl"], additional_headers={"X-Access-Token": data["Token"]}, **options
+    ).__enter__()
 
 
 def request(target: str, data: dict[str, Any]) -> tuple[str, str]:
