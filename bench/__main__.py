@@ -50,13 +50,13 @@ from bench.pause import section_pause
 from bench.shared_network import section_shared_network
 from bench.streams import section_streams
 from bench.warm import POOL_SIZE, wait_for_warm_pool
+from tests.support.official import InstallFailed, ensure_official, official_venv
 from tests.support.spawn import free_port, serve_argv, wait_until_listening
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 PLOTS = DOCS / "bench"
 KEY = "akm-bench"
-OFFICIAL_VENV = REPO / ".cache" / "official-sdk-0.9.3"
 CALLS = 300
 #: Samples behind each throughput median (single transfers moved by 30 % between runs).
 TRANSFER_REPEATS = 3
@@ -161,21 +161,14 @@ class AsyncFloor:
 
 
 def official_python() -> Path | None:
-    python = OFFICIAL_VENV / "bin" / "python"
-    if (OFFICIAL_VENV / ".ready").exists():
-        return python
-    print("installing the official client (wuying-agentbay-sdk==0.9.3) for comparison...")
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(OFFICIAL_VENV)], check=True)
-    result = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "wuying-agentbay-sdk==0.9.3"],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        print(f"official client unavailable, comparison skipped: {result.stderr[-300:]}")
+    """The official 0.9.3 client's interpreter, for comparison (None: it cannot be installed)."""
+    if not official_venv("0.9.3").joinpath(".ready").exists():
+        print("installing the official client (wuying-agentbay-sdk==0.9.3) for comparison...")
+    try:
+        return ensure_official("0.9.3")
+    except InstallFailed as exc:
+        print(f"official client unavailable, comparison skipped: {exc}")
         return None
-    (OFFICIAL_VENV / ".ready").touch()
-    return python
 
 
 def import_time(python: str, statement: str, cwd: str) -> float:

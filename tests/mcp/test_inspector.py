@@ -1,8 +1,8 @@
 """Another stock MCP client: the MCP Inspector's CLI mode (npm ``@modelcontextprotocol/inspector``,
 the TypeScript SDK's client) lists and calls the tools over stdio and over HTTP.
 
-It is installed with npm under ``.cache/`` on first use; where node or the registry is not
-there the test is skipped and says so.
+It is installed with npm in the tests' tool cache on first use (once per machine and user);
+where node or the registry is not there the test is skipped and says so.
 """
 
 from __future__ import annotations
@@ -17,18 +17,23 @@ import pytest
 
 from agentbay_local.server import EmbeddedRuntime
 from tests.mcp.conftest import API_KEY, server_argv, server_env
-from tests.support.paths import REPO
+from tests.support.paths import installing, tools_cache
 from tests.support.spawn import free_port, wait_until_listening
 
 VERSION = "2.12.0"
-PREFIX = REPO / ".cache" / f"mcp-inspector-{VERSION}"
+PREFIX = tools_cache() / f"mcp-inspector-{VERSION}"
 
 
 def inspector() -> Path:
     """The inspector's command, installed on first use (skips where npm cannot install it)."""
     binary = PREFIX / "node_modules" / ".bin" / "mcp-inspector"
-    if binary.exists():
-        return binary
+    with installing(PREFIX):
+        if not binary.exists():
+            _install()
+    return binary
+
+
+def _install() -> None:
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
         pytest.skip("node and npm are not installed: the MCP Inspector cannot run here")
@@ -42,7 +47,6 @@ def inspector() -> Path:
     )
     if done.returncode != 0:
         pytest.skip(f"npm could not install the MCP Inspector: {done.stderr[-500:]}")
-    return binary
 
 
 def run(*args: str) -> dict[str, object]:

@@ -1,8 +1,9 @@
 """The official client (PyPI ``wuying-agentbay-sdk``), unchanged, in a virtual environment of
-its own under ``.cache/``: the one place that knows how to make one and run a driver script
-with it.
+its own in the tests' tool cache: the one place that knows how to make one and run a driver
+script with it.
 
-Each version gets ``.cache/official-sdk-<version>`` (reused between runs). Where PyPI cannot be
+Each version (and Python) gets ``official-sdk-<version>-py<X.Y>`` under
+:func:`~tests.support.paths.tools_cache` (made once per machine and user). Where PyPI cannot be
 reached the calling test is skipped and says so. Driver scripts run with the client's own
 interpreter, import nothing of this project but :mod:`loopback_only` (which they import
 first: the client's traffic cannot leave the machine), and write their results as JSON.
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.paths import REPO
+from tests.support.paths import installing, tools_cache
 
 #: Every official client version the tests run: the 0.9 API and today's.
 VERSIONS = ("0.9.3", "0.13.1", "0.15.2", "0.22.3")
@@ -36,17 +37,46 @@ _UNREACHABLE = (
 
 def official_venv(version: str) -> Path:
     """The virtual environment of one official client version."""
-    return REPO / ".cache" / f"official-sdk-{version}"
+    python = f"py{sys.version_info.major}.{sys.version_info.minor}"
+    return tools_cache() / f"official-sdk-{version}-{python}"
+
+
+class InstallFailed(Exception):
+    """An official client version could not be installed (``unreachable``: PyPI could not
+    be reached, rather than the install failing)."""
+
+    def __init__(self, message: str, unreachable: bool) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+def ensure_official(version: str) -> Path:
+    """The interpreter of a virtual environment with ``wuying-agentbay-sdk==version``,
+    installed on first use.
+
+    Raises:
+        InstallFailed: pip could not install it.
+    """
+    venv = official_venv(version)
+    with installing(venv):
+        if not (venv / ".ready").exists():
+            _install(venv, f"wuying-agentbay-sdk=={version}")
+    return venv / "bin" / "python"
 
 
 def official_python(version: str = "0.9.3") -> Path:
-    """The interpreter of a virtual environment with ``wuying-agentbay-sdk==version``,
-    installing it on first use (skips the test where PyPI is unreachable)."""
-    venv = official_venv(version)
+    """:func:`ensure_official` for a test: skips it where PyPI is unreachable, fails it where
+    the install failed otherwise."""
+    try:
+        return ensure_official(version)
+    except InstallFailed as exc:
+        if exc.unreachable:
+            pytest.skip(str(exc))
+        pytest.fail(str(exc))
+
+
+def _install(venv: Path, package: str) -> None:
     python = venv / "bin" / "python"
-    if (venv / ".ready").exists():
-        return python
-    package = f"wuying-agentbay-sdk=={version}"
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
     result = subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", package],
@@ -56,10 +86,11 @@ def official_python(version: str = "0.9.3") -> Path:
     )
     if result.returncode != 0:
         if any(hint in result.stderr for hint in _UNREACHABLE):
-            pytest.skip(f"PyPI is unreachable, cannot install {package}: {result.stderr[-300:]}")
-        pytest.fail(f"installing {package} failed:\n{result.stderr[-2000:]}")
+            raise InstallFailed(
+                f"PyPI is unreachable, cannot install {package}: {result.stderr[-300:]}", True
+            )
+        raise InstallFailed(f"installing {package} failed:\n{result.stderr[-2000:]}", False)
     (venv / ".ready").touch()
-    return python
 
 
 def driver_env(endpoint: str, key: str) -> dict[str, str]:
