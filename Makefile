@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-packages generate lint types freshness test test-rootless test-repeat check demo serve bench docs soak
+.PHONY: help install system-packages images generate lint types freshness test test-rootless test-repeat check demo serve bench docs soak
 
 # Columns as wide as the longest target; a $(VAR) in a description shows its value.
 help: ## list the targets
@@ -50,14 +50,17 @@ types: $(STAMP) ## mypy (strict) on hand-written code and the rendered SDK layer
 freshness: $(STAMP) ## fail if checked-in generated code differs from a fresh generation
 	$(BIN)/python -m generator --check
 
-test: $(SYSTEM) $(STAMP) ## the whole test suite (contract, unit, end to end)
+images: $(STAMP) ## build the built-in images' root filesystems once per machine and user (reused after; the first build takes minutes)
+	$(BIN)/agentbay local image pull
+
+test: $(SYSTEM) $(STAMP) images ## the whole test suite (contract, unit, end to end)
 	$(BIN)/python -m pytest
 
 test-rootless: $(STAMP) ## (as root) the sandbox and end-to-end suites again as an ordinary user
 	.ci/test-rootless
 
 REPEAT ?= 10
-test-repeat: $(SYSTEM) $(STAMP) ## the sandbox and end-to-end suites $(REPEAT) times in a row (flakiness hunt)
+test-repeat: $(SYSTEM) $(STAMP) images ## the sandbox and end-to-end suites $(REPEAT) times in a row (flakiness hunt)
 	@for i in $$(seq 1 $(REPEAT)); do \
 		echo "== run $$i of $(REPEAT)"; \
 		$(BIN)/python -m pytest -q tests/runtime/sandbox tests/runtime/e2e || exit 1; \
@@ -65,7 +68,7 @@ test-repeat: $(SYSTEM) $(STAMP) ## the sandbox and end-to-end suites $(REPEAT) t
 
 check: lint types freshness test ## everything CI checks
 
-demo: $(SYSTEM) $(STAMP) ## the quickstart on the embedded local runtime
+demo: $(SYSTEM) $(STAMP) images ## the quickstart on the embedded local runtime
 	$(BIN)/python examples/quickstart.py
 
 bench: $(STAMP) ## benchmarks (about 12 minutes: 5, then the first build of each built-in image); writes docs/benchmarks.md

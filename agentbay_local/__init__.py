@@ -75,6 +75,13 @@ def start(
                 f"the local runtime cannot isolate sessions here: {problem}. "
                 "Pass isolated=False to run without isolation (unsafe)."
             )
+        from agentbay_local.images.base_builds import BaseImages
+
+        problem = BaseImages().unbuildable()
+        if problem:
+            raise RuntimeError(
+                f"the local runtime's sessions run on images of their own: {problem}"
+            )
     chosen = data_dir or os.environ.get("AGENTBAY_LOCAL_DATA_DIR")
     scratch = chosen is None
     if chosen is None:

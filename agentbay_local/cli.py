@@ -30,6 +30,16 @@ UNISOLATED_WARNING = """\
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"""
 
 
+HOST_ROOT_WARNING = """\
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!! WARNING: sessions run on this machine's own / (--host-root), not on root  !!
+!! filesystems of their own: a session READS THE HOST'S FILES (/etc, /opt,   !!
+!! /usr/local, /var/lib, ...) and runs what the host has installed. Sessions !!
+!! stay in namespaces (their writes stay theirs); use it only where that is  !!
+!! fine, e.g. where the built-in images cannot be built.                     !!
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"""
+
+
 class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
     """``--help`` shows every option's default, unless its text already says it."""
 
@@ -160,6 +170,13 @@ def _parser() -> argparse.ArgumentParser:
         help="run sessions without namespaces where they cannot be created (unsafe)",
     )
     serve.add_argument(
+        "--host-root",
+        action="store_true",
+        help="run isolated sessions on this machine's own / instead of their images' root "
+        "filesystems (sessions then read the host's files; unsafe, for machines where the "
+        "images cannot be built)",
+    )
+    serve.add_argument(
         "--network",
         choices=["egress", "none"],
         default="egress",
@@ -284,13 +301,14 @@ def _image_parser(local_commands: Any, data_dir: Path) -> None:
     pull = image_commands.add_parser(
         "pull",
         formatter_class=_HelpWithDefaults,
-        help="build a built-in image's root filesystem now (else on first use)",
-        description="Build NAME (code_latest, browser_latest, linux_latest) from Debian "
-        "packages with mmdebstrap, as agentbay_local/images/builtin.yaml lists them, into "
-        "this user's image cache (shared by every data dir). Does nothing when it is built "
-        "and current, unless --rebuild.",
+        help="build built-in images' root filesystems now (else on first use)",
+        description="Build each NAME (code_latest, browser_latest, linux_latest; none: "
+        "all of them) from Debian packages with mmdebstrap, as "
+        "agentbay_local/images/builtin.yaml lists them, into this user's image cache "
+        "(shared by every data dir). Does nothing for one that is built and current, "
+        "unless --rebuild.",
     )
-    pull.add_argument("name", metavar="NAME")
+    pull.add_argument("names", nargs="*", metavar="NAME")
     pull.add_argument(
         "--rebuild", action="store_true", help="build it again (newer package versions)"
     )
@@ -367,7 +385,7 @@ def _image(options: argparse.Namespace) -> int:
     try:
         with _terminate_as_interrupt():
             if options.image_command == "pull":
-                cache.pull(options.name, rebuild=options.rebuild, output=_show)
+                _pull(cache, options.names or list(cache.recipes()), options.rebuild)
             elif options.image_command == "import":
                 cache.import_tarball(options.name, options.tarball, output=_show)
             elif options.image_command == "show":
@@ -404,6 +422,22 @@ def _image(options: argparse.Namespace) -> int:
         print(f"agentbay local image {options.image_command}: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _pull(cache: Any, names: list[str], rebuild: bool) -> None:
+    """Build the built-ins ``names`` where needed; say which were reused, and how long the
+    builds took (a first build on this machine takes minutes)."""
+    started = time.monotonic()
+    built: list[str] = []
+    reused: list[str] = []
+    for name in names:
+        before = cache.get(name)
+        image = cache.pull(name, rebuild=rebuild, output=_show)
+        (reused if before is not None and before.tree == image.tree else built).append(name)
+    if reused:
+        print(f"Reused (already built): {', '.join(reused)}")
+    if built:
+        print(f"Built {', '.join(built)} in {time.monotonic() - started:.0f} s")
 
 
 @contextlib.contextmanager
@@ -531,6 +565,45 @@ def _api_keys(options: argparse.Namespace) -> list[str]:
     return keys
 
 
+def _check_base_images() -> int | None:
+    """Say which built-in images ``serve`` builds in the background; fail (exit code 2)
+    where missing ones cannot be built, saying what to install or run."""
+    from agentbay_local.images.base_builds import BaseImages
+    from agentbay_local.images.registry import ImageError
+
+    try:
+        bases = BaseImages()
+        problem = bases.unbuildable()
+        missing = bases.missing()
+    except ImageError as exc:  # a broken manifest
+        return _fail(str(exc))
+    if problem is not None:
+        print(
+            f"agentbay local serve: {problem}\nSessions run on the built-in images' own root "
+            "filesystems. To run them on this machine's / instead (they then read its "
+            "files), pass --host-root.",
+            file=sys.stderr,
+        )
+        return 2
+    outdated = bases.outdated()
+    if outdated:
+        print(
+            f"agentbay local serve: the images {', '.join(outdated)} were built from another "
+            "version of agentbay_local/images/builtin.yaml; sessions run on them as they are "
+            f"until rebuilt: agentbay local image pull {' '.join(outdated)}",
+            file=sys.stderr,
+        )
+    if missing:
+        print(
+            f"agentbay local serve: building the images {', '.join(missing)} (first use on "
+            "this machine, about a minute each; progress in the log); until one is built, "
+            "creating a session of it answers ImageBuilding (retry). Build them ahead of "
+            "time with: agentbay local image pull NAME",
+            file=sys.stderr,
+        )
+    return None
+
+
 def _serve(options: argparse.Namespace) -> int:
     from agentbay_local.protocol.keys import KeyFileError
     from agentbay_local.runtime import Runtime, RuntimeOptions
@@ -554,6 +627,13 @@ def _serve(options: argparse.Namespace) -> int:
     else:
         for note in probe.isolation_notes():
             print(note, file=sys.stderr)
+    on_images = not options.unisolated and not options.host_root
+    if options.host_root and not options.unisolated:
+        print(HOST_ROOT_WARNING, file=sys.stderr)
+    if on_images:
+        failed = _check_base_images()
+        if failed is not None:
+            return failed
     budget = SessionLimits(
         pids=options.session_pids,
         memory_bytes=options.session_memory,
@@ -581,13 +661,14 @@ def _serve(options: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"agentbay local serve: --screen: {exc}", file=sys.stderr)
         return 2
-    advice = missing_programs_advice()
-    if advice:
-        print(f"agentbay local serve: {advice}", file=sys.stderr)
-    from agentbay_local.sessions.browser_option import INSTALL_ADVICE, find_chromium
+    if not on_images:  # sessions run the host's programs
+        advice = missing_programs_advice()
+        if advice:
+            print(f"agentbay local serve: {advice}", file=sys.stderr)
+        from agentbay_local.sessions.browser_option import INSTALL_ADVICE, find_chromium
 
-    if find_chromium() is None:
-        print(f"agentbay local serve: no Chromium found; {INSTALL_ADVICE}.", file=sys.stderr)
+        if find_chromium() is None:
+            print(f"agentbay local serve: no Chromium found; {INSTALL_ADVICE}.", file=sys.stderr)
     try:
         keys = _api_keys(options)
     except KeyFileError as exc:
@@ -598,6 +679,7 @@ def _serve(options: argparse.Namespace) -> int:
         host=options.host,
         port=options.port,
         isolated=not options.unisolated,
+        host_root=options.host_root,
         pool_size=options.pool_size,
         link_port=options.link_port,
         network=network,

@@ -10,7 +10,8 @@ from agentbay.contract import get_logger
 from agentbay_local.contexts.actions import ContextActions
 from agentbay_local.contexts.files import DEFAULT_QUOTA_BYTES
 from agentbay_local.data_dir import lock_data_dir
-from agentbay_local.images.registry import ImageRegistry
+from agentbay_local.images.base_builds import BaseImages
+from agentbay_local.images.registry import ImageError, ImageRegistry
 from agentbay_local.protocol import description as api_description
 from agentbay_local.protocol.address import PublicAddress
 from agentbay_local.protocol.keys import ApiKeys
@@ -19,8 +20,9 @@ from agentbay_local.running import RunningSessions
 from agentbay_local.sandbox import SandboxManager
 from agentbay_local.sandbox.egress import NetworkMode, NetworkPolicy
 from agentbay_local.sandbox.freezer import Freezer
+from agentbay_local.sandbox.image import SandboxImage
 from agentbay_local.sandbox.limits import SessionLimits
-from agentbay_local.sessions.actions import SessionActions, SessionSettings
+from agentbay_local.sessions.actions import DEFAULT_IMAGE, SessionActions, SessionSettings
 from agentbay_local.sessions.browser_option import find_chromium
 from agentbay_local.sessions.browsers import BrowserActions
 from agentbay_local.sessions.desktop import Screen
@@ -46,6 +48,9 @@ class RuntimeOptions:
     host: str = "127.0.0.1"
     port: int = 8790
     isolated: bool = True
+    #: Isolated sessions on the host's own ``/`` instead of their images' root filesystems
+    #: (serve's --host-root: the host's files are readable in sessions).
+    host_root: bool = False
     pool_size: int = 2
     max_sessions: int = 100
     #: Port of the GetLink listener (0: a free port chosen at start).
@@ -80,6 +85,8 @@ class Runtime:
         self.keys = ApiKeys(options.api_keys)
         self.store = Store(options.data_dir / "state.sqlite3")
         self.images = ImageRegistry(options.data_dir)
+        #: The root filesystems sessions run on (None: the host's own, or unisolated).
+        self.bases = BaseImages() if options.isolated and not options.host_root else None
         self.signer = UrlSigner()
         self.running = RunningSessions(self.store)
         self.sandboxes = SandboxManager(
@@ -144,6 +151,7 @@ class Runtime:
             tools=self.tools,
             description=self.description,
             images=self.images,
+            bases=self.bases,
             sandboxes=self.sandboxes,
             contexts=self.contexts,
             browsers=self.browsers,
@@ -195,9 +203,24 @@ class Runtime:
         self.contexts.recover()
         await self.links.start(self.options.host, self.options.link_port)
         self.links.host = self.address.host
-        # Found once, off the event loop (create and InitBrowser ask for it).
-        await asyncio.gather(self.sandboxes.start(), asyncio.to_thread(find_chromium))
+        if self.bases is None:
+            # Found once, off the event loop (creates on the host's / ask for it).
+            await asyncio.gather(self.sandboxes.start(), asyncio.to_thread(find_chromium))
+        else:
+            await self.sandboxes.start(await asyncio.to_thread(self._first_images))
         self.reaper.start()
+
+    def _first_images(self) -> list[SandboxImage]:
+        """Start building the missing built-in images (in the background, progress in the
+        log); the default image's pool starts now if it is built."""
+        assert self.bases is not None
+        building = self.bases.build_missing()
+        if building:
+            log.info("building the images %s in the background", ", ".join(building))
+        try:
+            return [self.bases.sandbox_image(DEFAULT_IMAGE)[0]]
+        except ImageError:
+            return []
 
     async def close(self) -> None:
         """Release every session (uploading what policies ask for) and stop."""
@@ -213,5 +236,7 @@ class Runtime:
         await self.browsers.close()
         self.networks.close()
         await self.sandboxes.close()
+        if self.bases is not None:
+            self.bases.close()
         self.store.close()
         self._lock.close()

@@ -40,6 +40,7 @@ from bench.harness import (
     timed,
     timing,
 )
+from bench.image_roots import section_image_roots
 from bench.images import section_images
 from bench.import_cpu import run as run_python
 from bench.limits import copy_bytes_per_s, http_round_trip_s, spawn_echo_s
@@ -694,6 +695,7 @@ def main() -> None:
         from bench.browser import section_browser  # it imports this module's helpers
 
         section_browser(report, bay)
+        section_image_roots(report)
         section_base_images(report)
         plot(report, medians, scaling)
         bay.close()

@@ -5,12 +5,15 @@ and after a change), in both modes, the four alternating round by round (``git w
 add /tmp/old <commit>`` makes a TREE).
 
 Run as root. The same measurement runs as root and, through ``runuser``, as the ordinary
-user that ``.ci/test-rootless --prepare`` sets up (a copy of this checkout and a venv in its
-home): create -> first command with no pool (every sandbox started from scratch, where the
-user namespace and the in-namespace overlays cost their time) and with a warm pool (what
-``serve`` gives a client), and the idle memory of a session. Rounds alternate between the
-two modes so that machine load hits both alike. Prints the p50s and the rootless/root ratios
-(targets: create -> first command within 1.5x, idle memory the same).
+user that ``.ci/test-rootless --prepare`` sets up (a copy of this checkout, a venv and the
+built-in images in its home): create -> first command with no pool (every sandbox started
+from scratch, where the user namespace and the overlays cost their time) and with a warm
+pool (what ``serve`` gives a client), and the idle memory of a session, each on
+code_latest's own root filesystem and on the host's ``/`` (``serve --host-root``, the
+baseline). Rounds alternate between the two modes so that machine load hits both alike.
+Prints the p50s, the rootless/root ratios (targets: create -> first command within 1.3x,
+idle memory the same) and the image/host ratios; ``make bench`` reports the same
+(``section_image_roots``).
 """
 
 from __future__ import annotations
@@ -40,27 +43,41 @@ def _rss_bytes(pid: int) -> int:
         return 0
 
 
-async def _round(sessions: int) -> dict[str, list[float]]:
-    """One round in this process's mode: samples in seconds, idle memory in bytes."""
-    from agentbay_local.sandbox import SandboxManager
+#: The measured scenarios: the pool, then the root filesystem ("image": code_latest's own;
+#: "host": the host's /, the baseline).
+KEYS = ("cold image", "warm image", "cold host", "warm host")
 
-    results: dict[str, list[float]] = {"cold": [], "warm": [], "idle_rss": []}
+
+async def _round(sessions: int) -> dict[str, list[float]]:
+    """One round in this process's mode: samples in seconds (``KEYS``), idle memory in
+    bytes (``idle_rss <base>``)."""
+    from agentbay_local.images.base_images import BaseImageCache
+    from agentbay_local.sandbox import SandboxManager
+    from agentbay_local.sandbox.image import HOST_ROOT
+
+    bases = {"image": BaseImageCache().sandbox_image("code_latest")[0], "host": HOST_ROOT}
+    results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="agentbay-bench-") as scratch:
-        for pool_size, key in ((0, "cold"), (1, "warm")):
-            manager = SandboxManager(Path(scratch) / key, pool_size=pool_size)
-            await manager.start()
+        for key in KEYS:
+            pool, base = key.split()
+            pool_size, image = (0 if pool == "cold" else 1), bases[base]
+            manager = SandboxManager(Path(scratch) / key.replace(" ", "-"), pool_size=pool_size)
+            await manager.start((image,))
             try:
                 for index in range(sessions):
-                    while len(manager._pool) < pool_size:
+                    while manager.ready_count(image) < pool_size:
                         await asyncio.sleep(0.005)
                     started = time.perf_counter()
-                    sandbox = await manager.create(f"b-{index}", hostname="b", image_id="x")
+                    sandbox = await manager.create(
+                        f"b-{index}", hostname="b", image_id="code_latest", image=image
+                    )
                     answer = await sandbox.call_tool("shell", ECHO, timeout_s=10)
-                    results[key].append(time.perf_counter() - started)
+                    results.setdefault(key, []).append(time.perf_counter() - started)
                     assert answer["isError"] is False, answer
-                    if key == "cold" and index == 0:
+                    if pool == "cold" and index == 0:
                         await asyncio.sleep(0.5)  # idle: nothing runs but the tool server
-                        results["idle_rss"].append(sum(map(_rss_bytes, sandbox.pids())))
+                        rss = sum(map(_rss_bytes, sandbox.pids()))
+                        results.setdefault(f"idle_rss {base}", []).append(rss)
                     await manager.release(f"b-{index}")
             finally:
                 await manager.close()
@@ -133,11 +150,8 @@ def compare(old: Path, new: Path, rounds: int, sessions: int, user: str, python:
     print(f"{os.cpu_count()} CPUs, {rounds} rounds x {sessions}, before {old}, after {new}")
     for mode in ("root", "rootless"):
         before, after = totals[f"{mode} before"], totals[f"{mode} after"]
-        for key, unit, scale in (
-            ("cold", "ms", 1000),
-            ("warm", "ms", 1000),
-            ("idle_rss", "MiB", 1 / 2**20),
-        ):
+        for key in sorted(set(before) & set(after)):  # trees of other versions differ
+            unit, scale = ("MiB", 1 / 2**20) if key.startswith("idle") else ("ms", 1000.0)
             b, a = p50(before[key]) * scale, p50(after[key]) * scale
             print(
                 f"{mode:<9} {key:<9} p50 before {b:7.1f} {unit}  after {a:7.1f} {unit}  "
@@ -162,45 +176,69 @@ def main() -> None:
         return
     if os.geteuid() != 0:
         raise SystemExit("run as root: it measures root mode and, as another user, rootless")
-    if options.python and options.checkout:
-        python, checkout = options.python, options.checkout
-    else:
-        prepared = subprocess.run(
-            [str(REPO / ".ci" / "test-rootless"), "--prepare"],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "AGENTBAY_CI_USER": options.user},
-        )
-        python, checkout = prepared.stdout.split()[-2:]
+    python, checkout = (
+        (options.python, options.checkout)
+        if options.python and options.checkout
+        else prepare(options.user)
+    )
     if options.old is not None:
         old, new = options.old.resolve(), options.new.resolve()
         compare(old, new, options.rounds, options.sessions, options.user, python)
         return
+    totals = measure(options.rounds, options.sessions, options.user, python, checkout)
+    print(f"{sys.platform}, {os.cpu_count()} CPUs, {options.rounds} rounds x {options.sessions}")
+    for line in summary(totals):
+        print("  ".join(line))
+
+
+def prepare(user: str) -> tuple[str, str]:
+    """The ordinary user's interpreter and checkout (``.ci/test-rootless --prepare``: a
+    copy of this checkout, a venv and the built-in images of its own)."""
+    prepared = subprocess.run(
+        [str(REPO / ".ci" / "test-rootless"), "--prepare"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "AGENTBAY_CI_USER": user},
+    )
+    python, checkout = prepared.stdout.split()[-2:]
+    return python, checkout
+
+
+def measure(
+    rounds: int, sessions: int, user: str, python: str, checkout: str
+) -> dict[str, dict[str, list[float]]]:
+    """``rounds`` rounds of ``sessions`` per scenario, root and rootless alternating: the
+    samples by mode, then by ``KEYS`` (and ``idle_rss <base>``)."""
     totals: dict[str, dict[str, list[float]]] = {"root": {}, "rootless": {}}
-    for _ in range(options.rounds):
-        rounds = {
-            "root": asyncio.run(_round(options.sessions)),
-            "rootless": _as_user(options.user, python, checkout, options.sessions),
+    for _ in range(rounds):
+        measured = {
+            "root": asyncio.run(_round(sessions)),
+            "rootless": _as_user(user, python, checkout, sessions),
         }
-        for mode, samples in rounds.items():
+        for mode, samples in measured.items():
             for key, values in samples.items():
                 totals[mode].setdefault(key, []).extend(values)
-    print(f"{sys.platform}, {os.cpu_count()} CPUs, {options.rounds} rounds x {options.sessions}")
-    for key, label in (
-        ("cold", "create -> first command, no pool"),
-        ("warm", "create -> first command, warm pool"),
-    ):
+    return totals
+
+
+def summary(totals: dict[str, dict[str, list[float]]]) -> list[list[str]]:
+    """One row per scenario: p50 root and rootless, their ratio, and for the image rows the
+    image/host ratio of each mode."""
+    rows = []
+    for key in (*KEYS, "idle_rss image", "idle_rss host"):
         root, rootless = p50(totals["root"][key]), p50(totals["rootless"][key])
-        print(
-            f"{label:<38} p50 root {root * 1000:7.1f} ms  rootless {rootless * 1000:7.1f} ms"
-            f"  ratio {rootless / root:.2f} (target <= 1.5)"
-        )
-    root_rss, rootless_rss = p50(totals["root"]["idle_rss"]), p50(totals["rootless"]["idle_rss"])
-    print(
-        f"{'idle session memory (RSS)':<38} p50 root {root_rss / 2**20:7.1f} MiB "
-        f"rootless {rootless_rss / 2**20:7.1f} MiB ratio {rootless_rss / root_rss:.2f}"
-    )
+        unit, scale = ("MiB", 1 / 2**20) if key.startswith("idle") else ("ms", 1000.0)
+        row = [key, f"{root * scale:.1f} {unit}", f"{rootless * scale:.1f} {unit}"]
+        row.append(f"{rootless / root:.2f}")
+        base = key.replace("image", "host")
+        if key != base:
+            host_root, host_rootless = p50(totals["root"][base]), p50(totals["rootless"][base])
+            row.append(f"{root / host_root:.2f} / {rootless / host_rootless:.2f}")
+        else:
+            row.append("-")
+        rows.append(row)
+    return rows
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ One cache serves every data dir of the user (``$XDG_CACHE_HOME/agentbay/images``
     .build-<name>-<id>/  a build under way: its tree is renamed into ``t/`` only when
                          complete; whatever a killed build left is removed by the next one
     .lock-<name>         held while ``<name>`` is built: concurrent first uses build once
+    .use-<tree>          held (shared) by every runtime whose sessions may use the tree: a
+                         rebuild leaves a tree in use in place, the next build of the name
+                         removes it once nobody holds it
 
 ``t/`` (and a build's tree) are 0700: the trees hold setuid files of the cache's owner.
 """
@@ -26,12 +29,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 from agentbay_local.images import manifest, rootfs
-from agentbay_local.images.manifest import ManifestError, Recipe
-from agentbay_local.images.registry import ImageError, check_name, write_atomically
+from agentbay_local.images.manifest import IMAGE_PYTHON, ManifestError, Recipe
+from agentbay_local.images.registry import ImageError, check_name, lockable, write_atomically
 from agentbay_local.images.rootfs import Output, RootfsError
 from agentbay_local.sandbox import userns
+from agentbay_local.sandbox.image import SandboxImage
 
 #: The variable naming another cache directory (tests, or a disk with more room).
 CACHE_ENV = "AGENTBAY_IMAGE_CACHE"
@@ -148,20 +153,43 @@ class BaseImageCache:
         self.trees_dir = self.root / "t"
         chosen = manifest_path or os.environ.get(MANIFEST_ENV)
         self.manifest_path = Path(chosen) if chosen else manifest.BUILTIN_MANIFEST
+        # Parsed files by path, kept while the file is the same (a session's create reads
+        # both; parsing them each time costs more than the rest of a create).
+        self._parsed: dict[Path, tuple[tuple[int, int, int], Any]] = {}
+
+    def _read(self, path: Path, parse: Callable[[Path], Any]) -> Any:
+        """``parse(path)``, again only when the file changed (its inode, size, mtime): a
+        record is replaced by a rename, the manifest by an edit."""
+        info = os.stat(path)
+        stamp = (info.st_ino, info.st_size, info.st_mtime_ns)
+        known = self._parsed.get(path)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        value = parse(path)
+        self._parsed[path] = (stamp, value)
+        return value
 
     # ---- lookups ----
     def recipes(self) -> dict[str, Recipe]:
         """The built-in images' recipes (ImageError when the manifest is broken)."""
         try:
-            return manifest.load(self.manifest_path)
+            return dict(self._read(self.manifest_path, manifest.load))
+        except OSError as exc:
+            raise ImageError(
+                f"cannot read the image manifest {self.manifest_path}: {exc}"
+            ) from None
         except ManifestError as exc:
             raise ImageError(str(exc)) from None
 
     def get(self, name: str) -> BaseImage | None:
         """The recorded image ``name``, or None."""
-        try:
-            with open(self.root / f"{check_name(name)}.json", encoding="utf-8") as handle:
+
+        def parse(path: Path) -> BaseImage:
+            with open(path, encoding="utf-8") as handle:
                 return BaseImage.from_record(json.load(handle))
+
+        try:
+            return self._read(self.root / f"{check_name(name)}.json", parse)  # type: ignore[no-any-return]
         except (FileNotFoundError, ImageError):
             return None
         except (OSError, ValueError, TypeError, KeyError) as exc:
@@ -195,6 +223,63 @@ class BaseImageCache:
                         state = "built" if image.kind == IMPORTED else "not in the manifest"
                         found.append(ImageState(name, image.kind, state, image, None))
         return found
+
+    def sandbox_image(self, name: str, *, outdated: bool = False) -> tuple[SandboxImage, BaseImage]:
+        """What sessions of the base image ``name`` run (its tree at the bottom, its own
+        interpreter for the tool server), and its record. The pool key names the tree, so
+        a rebuild's sessions start on the new one.
+
+        Raises:
+            ImageError: it is not built (the message says how to build it), is outdated
+                (unless ``outdated`` allows a built-in built from another version of the
+                manifest), or cannot run a tool server (no ``python3``).
+        """
+        image = self.get(name)
+        recipe = self.recipes().get(name)
+        if image is None or not self.tree_path(image).is_dir():
+            how = (
+                f"agentbay local image pull {name}"
+                if recipe is not None
+                else f"agentbay local image import {name} TARBALL"
+            )
+            raise ImageError(f"the image {name} is not built on this machine yet: {how}")
+        if recipe is not None and image.source != recipe.digest() and not outdated:
+            raise ImageError(
+                f"the image {name} was built from another version of its manifest: "
+                f"agentbay local image pull {name}"
+            )
+        if not image.python:
+            raise ImageError(
+                f"the image {name} has no {IMAGE_PYTHON}, which runs the session's tool "
+                "server: add Python 3 to its root filesystem and import it again"
+            )
+        if image.rootless != userns.rootless():
+            mode = "an ordinary user" if image.rootless else "root"
+            raise ImageError(
+                f"the image {name} in {self.root} was made by {mode}; rebuild it: "
+                f"agentbay local image pull --rebuild {name}"
+            )
+        tree = self.tree_path(image)
+        return SandboxImage(
+            key=f"{name}@{image.tree}", name=name, tree=tree, python=image.python
+        ), image
+
+    def hold(self, image: BaseImage) -> IO[bytes]:
+        """Mark ``image``'s tree as used by this process until the returned file is closed
+        (a shared lock): a rebuild or removal leaves it in place meanwhile."""
+        handle = open(self.root / f".use-{image.tree}", "ab")  # noqa: SIM115 - the caller's
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        return handle
+
+    def _unused(self, tree: str) -> bool:
+        """Whether no process holds ``tree`` (``hold``); then its use file goes too (a
+        runtime that takes it meanwhile finds the tree gone and reads the record again)."""
+        path = self.root / f".use-{tree}"
+        if not lockable(path, fcntl.LOCK_EX):
+            return False
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return True
 
     # ---- making images ----
     def pull(self, name: str, *, rebuild: bool = False, output: Output | None = None) -> BaseImage:
@@ -275,7 +360,8 @@ class BaseImageCache:
             if image is None:
                 raise ImageError(f"no base image {name!r} in {self.root}")
             os.unlink(self.root / f"{name}.json")
-            self._remove_quietly(self.tree_path(image))
+            if self._unused(image.tree):
+                self._remove_quietly(self.tree_path(image))
             return image
 
     def _make(
@@ -323,9 +409,8 @@ class BaseImageCache:
             except BaseException:
                 self._remove_quietly(self.trees_dir / tree_id)
                 raise
-            if old is not None and old.tree != tree_id:
-                # Phase 2 keeps a tree that running sessions still use (a shared lock of
-                # theirs); today no session runs on one.
+            if old is not None and old.tree != tree_id and self._unused(old.tree):
+                # A tree in use stays until the next build of the name (``_sweep``).
                 self._remove_quietly(self.tree_path(old))
         except RootfsError as exc:
             raise ImageError(f"could not make {name}: {exc}\nNothing was kept.") from None
@@ -351,18 +436,22 @@ class BaseImageCache:
             os.chmod(self.trees_dir, 0o700)
 
     @contextlib.contextmanager
-    def _locked(self, name: str, emit: Output) -> Iterator[None]:
-        """Hold the name's build lock, then clear what killed builds of it left."""
+    def _locked(self, name: str, emit: Output, *, wait: bool = True) -> Iterator[bool]:
+        """Hold the name's build lock, then clear what killed builds of it left; yields
+        whether it holds it (False only without ``wait``, when another process does)."""
         self._prepare_root()
         with open(self.root / f".lock-{name}", "ab") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                if not wait:
+                    yield False
+                    return
                 emit(f"Waiting for another build of {name} to finish\n")
                 fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 self._sweep(name)
-                yield
+                yield True
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -377,12 +466,14 @@ class BaseImageCache:
         if self.trees_dir.is_dir():
             for entry in os.listdir(self.trees_dir):
                 mine = entry.rpartition("-")[0] == name
-                if mine and (current is None or entry != current.tree):
+                if mine and (current is None or entry != current.tree) and self._unused(entry):
                     self._remove_quietly(self.trees_dir / entry)
 
-    def clean(self, name: str) -> None:
-        """Remove what killed builds of ``name`` left (every build does this first)."""
-        with self._locked(name, lambda _text: None):
+    def clean(self, name: str, *, wait: bool = True) -> None:
+        """Remove what killed builds of ``name`` left, and its trees no record names that
+        nobody uses any more (every build does this first); without ``wait``, nothing when
+        a build of it is under way."""
+        with self._locked(name, lambda _text: None, wait=wait):
             pass
 
     @staticmethod

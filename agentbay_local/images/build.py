@@ -17,7 +17,6 @@ import fcntl
 import os
 import posixpath
 import shlex
-import shutil
 import stat
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from agentbay_local.images.base_images import IMPORTED, BaseImageCache
 from agentbay_local.images.imagefile import Copy, Env, Recipe, Run, Step, Workdir, describe, expand
 from agentbay_local.images.registry import (
     MAX_LAYERS,
@@ -33,9 +33,10 @@ from agentbay_local.images.registry import (
     ImageRegistry,
     builtin_images,
     check_name,
+    remove_layer_files,
 )
 from agentbay_local.protocol import description as api_description
-from agentbay_local.sandbox import SandboxManager, layers, layout, probe, userns
+from agentbay_local.sandbox import SandboxManager, layers, layout, probe
 from agentbay_local.sandbox.egress import NetworkPolicy
 from agentbay_local.sandbox.handle import Sandbox
 from agentbay_local.sandbox.image import SandboxImage
@@ -109,24 +110,24 @@ async def build(
     builtins = builtin_images(image_servers)
     if name in image_servers:
         raise ImageError(f"{name!r} is a built-in image; choose another name")
-    base = _resolve_base(registry, recipe.base, builtins)
+    bases = BaseImageCache()
+    base = _resolve_base(registry, recipe.base, builtins, bases)
     registry.check_replaceable(name, sessions_using)  # before the work, and again at the end
     # Not the full trial sandbox of isolation_problem(): the build's own sandbox is one.
     problem = probe.quick_problem()
     if problem:
         raise ImageError(f"images are built in isolated sandboxes, impossible here: {problem}")
-    if userns.rootless():
-        raise ImageError(
-            "user images are built and used as root only, for now (rootless sessions stack "
-            "no image layers yet): run the build and the runtime as root"
-        )
+    if base.builtin in builtins:
+        # Built first where it is not yet (with its progress in the output).
+        await asyncio.to_thread(bases.pull, base.builtin, output=emit)
+    base_image, record = bases.sandbox_image(base.builtin)
     _sweep(registry)
     layer_id = registry.new_layer_id()
     build_dir = registry.builds_dir / layer_id
     build_dir.mkdir(parents=True)
     started = time.monotonic()
     try:
-        with open(build_dir / ".building", "ab") as marker:
+        with open(build_dir / ".building", "ab") as marker, bases.hold(record):
             fcntl.flock(marker, fcntl.LOCK_EX)
             job = _Job(
                 registry,
@@ -135,6 +136,7 @@ async def build(
                 name,
                 recipe,
                 base,
+                base_image,
                 emit,
                 step_timeout_s,
                 network,
@@ -147,15 +149,19 @@ async def build(
     return info
 
 
-def _resolve_base(registry: ImageRegistry, base: str, builtins: list[str]) -> ImageInfo:
-    """The base as an image record (built-ins get an empty stack)."""
-    if base in builtins:
+def _resolve_base(
+    registry: ImageRegistry, base: str, builtins: list[str], bases: BaseImageCache
+) -> ImageInfo:
+    """The base as an image record (built-ins and imported root filesystems get an empty
+    stack)."""
+    imported = bases.get(base) if base and base not in builtins else None
+    if base in builtins or (imported is not None and imported.kind == IMPORTED):
         return ImageInfo(base, base, base, (), (), "", 0, 0.0)
     info = registry.get(base) if base else None
     if info is None:
         raise ImageError(
-            f"unknown base image {base!r}; use a built-in ({', '.join(builtins)}) "
-            "or a user image (agentbay local image list)"
+            f"unknown base image {base!r}; use a built-in ({', '.join(builtins)}), an "
+            "imported one or a user image (agentbay local image list)"
         )
     if len(info.layers) >= MAX_LAYERS:
         raise ImageError(f"the base {base!r} already has {MAX_LAYERS} layers, the most allowed")
@@ -181,7 +187,7 @@ def _sweep(registry: ImageRegistry) -> None:
         building = set(os.listdir(registry.builds_dir)) if registry.builds_dir.is_dir() else set()
         for entry in registry.layers_dir.iterdir():
             if entry.name.startswith(".gone-"):
-                shutil.rmtree(entry, ignore_errors=True)
+                remove_layer_files(entry)
             elif entry.name not in used and entry.name not in building:
                 registry.delete_layer(entry.name)
 
@@ -196,6 +202,8 @@ class _Job:
     name: str
     recipe: Recipe
     base: ImageInfo
+    #: The built-in's root filesystem the base's layers stack on.
+    tree: SandboxImage
     emit: Output
     step_timeout_s: float
     network: NetworkPolicy | None
@@ -212,6 +220,8 @@ async def _build_in(job: _Job) -> ImageInfo:
         layers=tuple(registry.layer_path(layer) for layer in base.layers),
         env=base.env,
         workdir=base.workdir,
+        tree=job.tree.tree,
+        python=job.tree.python,
     )
     layer = registry.layer_path(job.layer_id)
     captured = False

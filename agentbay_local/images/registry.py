@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentbay_local.sandbox import userns
 from agentbay_local.sandbox.image import SandboxImage
 
 #: Tool servers the local runtime implements; a built-in image runs locally if it needs no other.
@@ -176,14 +177,18 @@ class ImageRegistry:
         """Where a layer lives."""
         return self.layers_dir / layer_id
 
-    def sandbox_image(self, info: ImageInfo) -> SandboxImage:
-        """What a sandbox of the image runs (its pool key changes with every rebuild)."""
+    def sandbox_image(self, info: ImageInfo, base: SandboxImage) -> SandboxImage:
+        """What a sandbox of the image runs: its layers on ``base``, the root filesystem of
+        its built-in (see ``base_builds``; its pool key changes with every rebuild of
+        either)."""
         return SandboxImage(
-            key=f"{info.name}@{info.layers[0]}",
+            key=f"{info.name}@{info.layers[0]}@{base.key}",
             name=info.name,
             layers=tuple(self.layer_path(layer) for layer in info.layers),
             env=info.env,
             workdir=info.workdir,
+            tree=base.tree,
+            python=base.python,
         )
 
     # ---- changes ----
@@ -275,7 +280,31 @@ class ImageRegistry:
             return
         doomed = self.layers_dir / f".gone-{layer_id}-{time.monotonic_ns()}"
         os.rename(layer, doomed)
-        shutil.rmtree(doomed, ignore_errors=True)
+        remove_layer_files(doomed)
+
+
+def remove_layer_files(path: Path) -> None:
+    """Delete a layer's directory; rootless, what the runtime's user cannot (files of the
+    sessions' other ids) goes as root of a namespace with their mapping."""
+    shutil.rmtree(path, ignore_errors=True)
+    if os.path.lexists(path) and userns.rootless():
+        userns.remove_as_namespace_root(path)
+
+
+def lockable(path: Path, operation: int) -> bool:
+    """Whether ``flock(operation)`` (``LOCK_SH``: nobody holds it exclusively; ``LOCK_EX``:
+    nobody holds it at all) on ``path`` succeeds now; True when there is no such file. The
+    lock is let go at once."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return True
+    with handle:
+        try:
+            fcntl.flock(handle, operation | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -145,10 +145,14 @@ def mmdebstrap_argv(recipe: Recipe, target: str) -> list[str]:
 def tar_extract_argv(target: Path, source: str = "-") -> list[str]:
     """``tar`` extracting ``source`` (a file, or ``-``) into ``target`` with the numeric
     owners, modes and file capabilities it holds, as the tree's owner (see module doc)."""
+    # From a pipe, tar reads on past the end-of-archive blocks to the writer's end: stopping
+    # there, it left mmdebstrap's last padding unread, and mmdebstrap died of SIGPIPE.
+    drain = ["--ignore-zeros"] if source == "-" else []
     return as_tree_owner(
         [
             "tar",
             "--extract",
+            *drain,
             "--numeric-owner",
             "--same-owner",
             "--same-permissions",

@@ -7,7 +7,6 @@ Images live in a data dir (default: ``AGENTBAY_LOCAL_DATA_DIR``, else the direct
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import os
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from agentbay_local.images import build as image_build
 from agentbay_local.images import imagefile
 from agentbay_local.images.build import BuildError, Output
 from agentbay_local.images.imagefile import ImagefileError
-from agentbay_local.images.registry import ImageError, ImageInfo, ImageRegistry
+from agentbay_local.images.registry import ImageError, ImageInfo, ImageRegistry, lockable
 from agentbay_local.sandbox.egress import NetworkMode, NetworkPolicy
 
 __all__ = [
@@ -57,11 +56,12 @@ def build_image(
 
     Give either ``base`` (a built-in or user image) with ``run`` commands, or an Imagefile
     (``FROM``, ``RUN``, ``COPY``, ``ENV``, ``WORKDIR``; see ``agentbay_local.images.imagefile``).
-    Each step runs in an isolated sandbox of the base; the result is a read-only layer
+    Each step runs in an isolated sandbox of the base (on its built-in's own root
+    filesystem, built first if this user has not yet); the result is a read-only layer
     stacked on the base's. Sessions then use it with ``CreateMcpSession(ImageId=name)``
     (``agentbay.create(CreateSessionParams(image_id=name))``), at once, even on a runtime
-    that is already running. Needs root (isolated sandboxes). Blocks; do not call it from
-    a running event loop's thread.
+    that is already running. Works as root and rootless. Blocks; do not call it from a
+    running event loop's thread.
 
     Args:
         name: the image id, e.g. a cloud custom image id such as ``imgc-07eksy57nw6r759fb``.
@@ -137,15 +137,4 @@ def running_sessions(data_dir: Path, image: str) -> list[str]:
 
 def _runtime_running(data_dir: Path) -> bool:
     """Whether a runtime holds the data dir's lock (see ``runtime._lock_data_dir``)."""
-    try:
-        handle = open(data_dir / "runtime.lock", "rb")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        return False
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        with contextlib.suppress(OSError):
-            fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
+    return not lockable(data_dir / "runtime.lock", fcntl.LOCK_SH)

@@ -12,11 +12,15 @@ class SandboxImage:
 
     Attributes:
         key: identifies the image for the pool; sandboxes are only handed out to sessions
-            of the same key ("" for the built-in images, which all run the host's root).
-        name: the image id sessions ask for ("" for the built-ins).
-        layers: read-only overlay layers stacked on the host's ``/``, newest first.
+            of the same key (it changes with every build of the image).
+        name: the image id sessions ask for ("" for the host's root).
+        layers: read-only overlay layers stacked on ``tree``, newest first.
         env: variables set on top of the session's standard environment, in order.
         workdir: where the session's commands run ("" for the home directory).
+        tree: the root filesystem at the bottom (a base image's, see
+            ``images.base_images``); None for the host's ``/`` (``serve --host-root``).
+        python: the interpreter in ``tree`` the tool server runs on (its path in the
+            session); "" with the host's ``/``, where it runs on the runtime's own.
     """
 
     key: str = ""
@@ -24,7 +28,10 @@ class SandboxImage:
     layers: tuple[Path, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     workdir: str = ""
+    tree: Path | None = None
+    python: str = ""
 
 
-#: The built-in images: the host's root with the standard environment.
+#: The host's root with the standard environment (``serve --host-root``, and sandboxes of
+#: the sandbox tests that need no image).
 HOST_ROOT = SandboxImage()

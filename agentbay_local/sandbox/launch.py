@@ -15,9 +15,10 @@ the session a network namespace of its own (loopback only, brought up by the too
 no route to the host's loopback services, the runtime or other sessions, and every port
 free. The runtime reaches ports inside it through a second socket pair, the port channel
 (see ``inside/network.py``). The tool server starts with the host's interpreter and the
-stdlib-only package ``inside/`` at their host paths, and continues with both at fixed paths
-inside the session (``inside/boot.py``, ``jail.FIXED_ROOT``): nothing of the host's layout
-(a checkout, its venv, the data dir) shows in the session.
+stdlib-only package ``inside/`` at their host paths, and continues on the image's own
+interpreter (the runtime's, at a fixed path, on the host's ``/``) with the package at a
+fixed path inside the session (``inside/boot.py``, ``jail.FIXED_ROOT``): nothing of the
+host's layout (a checkout, its venv, the data dir) shows in the session.
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ def _isolated(
     rlimits: dict[str, int] | None,
     passed: list[int],
     env: dict[str, str],
+    image: SandboxImage,
 ) -> tuple[list[str], dict[str, Any], Path]:
     """The command line, configuration and working directory of an isolated tool server
     (its channel's descriptor goes last on the line); descriptors to pass go to
@@ -174,6 +176,9 @@ def _isolated(
         nested = [sys.executable, "-E", "-s", "-S", "-c", PROCESS_BOUND_BOOT]
         prefix = [*prefix, "--", *nested, str(CODE_DIR.parent), str(bound), "--", prefix[0]]
     python_dir, executable = interpreter()
+    # On an image's own root filesystem only the boot stage runs on the runtime's
+    # interpreter; the tool server then runs on the image's (``boot._become_tool_server``).
+    shown_python = None if image.tree is not None else str(python_dir)
     root = session_dir / "root"
     if overlays is None:
 
@@ -181,7 +186,7 @@ def _isolated(
             passed.append(os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
             return f"/proc/self/fd/{passed[-1]}"
 
-        jail.mount_runtime(str(root), str(CODE_DIR), str(python_dir))
+        jail.mount_runtime(str(root), str(CODE_DIR), shown_python)
         python, code = opened(python_dir), opened(CODE_DIR.parent)
         # The interpreter finds its standard library (and a shared libpython) at its
         # prefix, here a descriptor: no -E, the environment is the runtime's own anyway.
@@ -208,14 +213,14 @@ def _isolated(
         "root": str(root) if overlays is not None else ".",
         "hide": hide,
         "runtime_fds": list(passed),
-        "python_executable": executable,
+        "python_executable": image.python if image.tree is not None else executable,
         "hostname": POOL_HOSTNAME,
         "home": SANDBOX_HOME,
         "own_network": True,
     }
     if overlays is not None:
         config["rootless_root"] = overlays._asdict()
-        config["runtime"] = {"code": str(CODE_DIR), "python": str(python_dir)}
+        config["runtime"] = {"code": str(CODE_DIR), "python": shown_python}
     return argv, config, (root if overlays is None else Path("/"))
 
 
@@ -250,7 +255,7 @@ def start(
     env = {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"}
     try:
         if isolated:
-            argv, config, cwd = _isolated(session_dir, hide, overlays, rlimits, passed, env)
+            argv, config, cwd = _isolated(session_dir, hide, overlays, rlimits, passed, env, image)
             if egress_rules is not None:
                 config["firewall"] = {"program": egress.nft(), "ruleset": egress_rules}
                 config["resolv_conf"] = f"nameserver {egress.NAMESERVER}\n"

@@ -19,7 +19,7 @@ import shutil
 import stat
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from agentbay.contract import get_logger
 from agentbay_local.sandbox.inside import jail, syscalls
@@ -168,10 +168,25 @@ def _make_opaque(upper: Path, name: str, xattr: str, id_base: int = 0) -> None:
 class RootlessRoot(NamedTuple):
     """What a rootless session's tool server mounts (see ``jail.mount_rootless_root``)."""
 
-    #: The top level's overlay: ``lower`` (the skeleton), ``upper``, ``work``.
-    top: dict[str, str]
-    #: One overlay per system directory: ``target``, ``lower``, ``upper``, ``work``.
+    #: The root's overlay: ``lower`` (its read-only layers, topmost first), ``upper``,
+    #: ``work``.
+    top: dict[str, Any]
+    #: One overlay per system directory of the host's ``/``: ``target``, ``lower``,
+    #: ``upper``, ``work`` (none on an image's own root filesystem).
     overlays: list[dict[str, str]]
+
+
+def rootless_image_root(session_dir: Path, lower: Sequence[Path]) -> RootlessRoot:
+    """Lay out a rootless session's root on an image of its own: one overlay of the
+    session's writable layer over ``lower`` (an image's layers, newest first, then its
+    root filesystem). The tree has no submounts, so unlike the host's ``/`` the kernel
+    takes it as a lower layer inside the session's user namespace; its files belong to the
+    ids of the sessions' mapping (``images.rootfs``), so the session's root owns them."""
+    upper, work = writable_dirs(session_dir)
+    for directory in (upper, work, session_dir / "root"):
+        directory.mkdir(parents=True, exist_ok=True)
+    lowers = lower_layers(lower[:-1], lower[-1])
+    return RootlessRoot({"lower": lowers, "upper": str(upper), "work": str(work)}, [])
 
 
 def rootless_overlays(session_dir: Path) -> RootlessRoot:
@@ -216,7 +231,7 @@ def rootless_overlays(session_dir: Path) -> RootlessRoot:
     for name in PRIVATE_DIRS:
         if "/" in name:
             _make_opaque(upper, name, USERNS_OPAQUE_XATTR)
-    top = {"lower": str(root), "upper": str(upper / _TOP), "work": str(work / _TOP)}
+    top = {"lower": [str(root)], "upper": str(upper / _TOP), "work": str(work / _TOP)}
     return RootlessRoot(top, overlays)
 
 

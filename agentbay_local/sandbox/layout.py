@@ -42,12 +42,15 @@ def mount_overlay(
     layers: Sequence[Path] = (),
     host_root: Path = Path("/"),
     id_base: int = 0,
+    *,
+    host_data: bool = True,
 ) -> Path:
     """Mount the session's copy-on-write view at ``session_dir/root``: its writable layer
-    over the image's read-only layers (newest first) over the host's ``/`` (or its view
-    ``host_root``: idmapped, see ``userns.idmapped_root``, or stackable, see
-    ``layers.mount_host_root``). ``id_base`` is the host id of the session's root, which
-    owns the root directory and what ``layers.hide_host_data`` makes."""
+    over the image's read-only layers (newest first) over ``host_root``: an image's root
+    filesystem (``host_data`` False), or the host's ``/`` (its view: idmapped, see
+    ``userns.idmapped_root``, or stackable, see ``layers.mount_host_root``), whose data
+    ``layers.hide_host_data`` keeps out. ``id_base`` is the host id of the session's root,
+    which owns the root directory and what ``hide_host_data`` makes."""
     upper, work = layers_module.writable_dirs(session_dir)
     root = session_dir / "root"
     lower = layers_module.lower_layers(layers, host_root)
@@ -55,7 +58,8 @@ def mount_overlay(
         directory.mkdir(parents=True, exist_ok=True)
     # The upper layer's root lends its owner to the session's "/".
     os.chown(upper, id_base, id_base)
-    layers_module.hide_host_data(upper, layers, id_base)
+    if host_data:
+        layers_module.hide_host_data(upper, layers, id_base)
     jail.mount_overlay(str(root), lower, str(upper), str(work))
     return root
 

@@ -10,7 +10,7 @@ import os
 import secrets
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agentbay.contract import get_logger
@@ -40,10 +40,11 @@ class SandboxManager:
 
     Isolated (the default), each session gets its own PID, mount, UTS, IPC and network
     namespaces (the network: its own loopback, plus outbound NAT as ``network`` allows,
-    see ``egress.py``), a copy-on-write overlay of the host's ``/`` as
-    its root, a reduced capability set and cgroup limits. ``isolated=False`` runs each
-    session's tool server as a plain host process in ``<data_dir>/sessions/<id>/home`` (no
-    isolation at all, the host's network included; the caller must warn the user).
+    see ``egress.py``), a copy-on-write overlay of its image's root filesystem (or of the
+    host's ``/``: ``HOST_ROOT``) as its root, a reduced capability set and cgroup limits.
+    ``isolated=False`` runs each session's tool server as a plain host process in
+    ``<data_dir>/sessions/<id>/home`` (no isolation at all, the host's network included; the
+    caller must warn the user).
 
     ``pool_size`` sandboxes are kept started and waiting, so that ``create`` only has to
     hand one out (rename its directory, set its hostname): for the built-in images from
@@ -125,6 +126,7 @@ class SandboxManager:
         self._handover = threading.Lock()
         self._host_root: Path | None = None  # see layers.mount_host_root
         self._idmapped_root: int | None = None  # see userns.idmapped_root
+        self._idmapped_trees: dict[Path, int] = {}  # image trees, by path
 
     @property
     def cgroup_prefix(self) -> str:
@@ -147,13 +149,16 @@ class SandboxManager:
         return limits.describe(budget, found.version if found else None, own_disks)
 
     # ---- lifecycle ----
-    async def start(self) -> None:
-        """Clean up after a crashed earlier run on this data dir, then fill the pool."""
+    async def start(self, pooled: Sequence[SandboxImage] = (HOST_ROOT,)) -> None:
+        """Clean up after a crashed earlier run on this data dir, then fill the pools of
+        ``pooled`` (the images of the sessions expected first; others get a pool once a
+        session used them)."""
         self._prepare()
         await asyncio.to_thread(self._clean_stale)
-        if self.pool_size:
-            self._pool_images[HOST_ROOT.key] = HOST_ROOT
-        self._refill(HOST_ROOT)
+        for image in pooled:
+            if self.pool_size:
+                self._pool_images[image.key] = image
+            self._refill(image)
         # Tracked like any refill, so a close() meanwhile cancels and waits for them.
         await asyncio.gather(*self._filling_tasks(), return_exceptions=True)
 
@@ -278,6 +283,9 @@ class SandboxManager:
         if self._idmapped_root is not None:
             os.close(self._idmapped_root)
             self._idmapped_root = None
+        for fd in self._idmapped_trees.values():
+            os.close(fd)
+        self._idmapped_trees.clear()
 
     # ---- sessions ----
     async def create(
@@ -353,10 +361,11 @@ class SandboxManager:
 
     def _keep_pool_for(self, image: SandboxImage) -> None:
         """Keep a pool for ``image`` from now on; beyond ``MAX_IMAGE_POOLS`` user images,
-        the pool of the one least recently used goes (its sandboxes hold memory)."""
+        the pool of the one least recently used goes (its sandboxes hold memory). Base
+        images (no layers: the built-ins, the host's ``/``) keep theirs."""
         self._pool_images.pop(image.key, None)
         self._pool_images[image.key] = image  # last = most recently used
-        user_keys = [key for key in self._pool_images if key != HOST_ROOT.key]
+        user_keys = [key for key, known in self._pool_images.items() if known.layers]
         for key in user_keys[: max(0, len(user_keys) - MAX_IMAGE_POOLS)]:
             self._retire(key)
 
@@ -410,9 +419,12 @@ class SandboxManager:
         try:
             overlays = None
             if self.rootless:
-                if image.layers:
-                    raise ValueError("user images need the runtime to run as root (for now)")
-                overlays = layers.rootless_overlays(session_dir)
+                if image.tree is not None:
+                    overlays = layers.rootless_image_root(session_dir, [*image.layers, image.tree])
+                elif image.layers:
+                    raise ValueError("user images on the host's / need the runtime to run as root")
+                else:
+                    overlays = layers.rootless_overlays(session_dir)
             elif self.isolated:
                 if self.own_disks:
                     assert self.limits.disk_bytes is not None
@@ -420,7 +432,9 @@ class SandboxManager:
                     disk.mount(template, session_dir, session_dir / layers.DISK_DIR)
                 lowest = self._lowest(image)
                 base = userns.root_mode_ids().start
-                layout.mount_overlay(session_dir, image.layers, lowest, base)
+                layout.mount_overlay(
+                    session_dir, image.layers, lowest, base, host_data=image.tree is None
+                )
             else:
                 (session_dir / "home").mkdir()
             rlimits = self.limits.rlimits()
@@ -468,9 +482,16 @@ class SandboxManager:
             raise
 
     def _lowest(self, image: SandboxImage) -> Path:
-        """What the image's layers stack on: the host's ``/`` with its owners shifted onto
-        the sessions' ids (``userns.idmapped_root``), or a view of it of the manager's own
-        when the layers need one (``layers.needs_host_root_view``)."""
+        """What the image's layers stack on: its root filesystem, or else the host's ``/``,
+        with the owners shifted onto the sessions' ids (``userns.idmapped_root``); for the
+        host's ``/``, a view of it of the manager's own when the layers need one
+        (``layers.needs_host_root_view``)."""
+        if image.tree is not None:
+            fd = self._idmapped_trees.get(image.tree)
+            if fd is None:
+                fd = userns.idmapped_root(userns.root_mode_ids(), image.tree)
+                self._idmapped_trees[image.tree] = fd
+            return Path(f"/proc/self/fd/{fd}")
         if self._idmapped_root is None:
             self._idmapped_root = userns.idmapped_root(userns.root_mode_ids())
         shifted = Path(f"/proc/self/fd/{self._idmapped_root}")

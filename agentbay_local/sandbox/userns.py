@@ -114,20 +114,21 @@ def new_user_namespace(ids: IdRange) -> int:
             holder.wait()
 
 
-def idmapped_root(ids: IdRange) -> int:
-    """A descriptor of a detached, read-only view of the host's ``/`` (its filesystem only,
-    no submounts) whose owners are shifted into ``ids``: the host's uid 0 is ``ids.start``
-    there, and so the root of a session mapped onto ``ids``."""
+def idmapped_root(ids: IdRange, path: Path = Path("/")) -> int:
+    """A descriptor of a detached, read-only view of the directory ``path`` (the host's
+    ``/``, or an image's root filesystem; its filesystem only, no submounts) whose owners
+    are shifted into ``ids``: uid 0 on disk is ``ids.start`` there, and so the root of a
+    session mapped onto ``ids``."""
     namespace = new_user_namespace(ids)
     try:
-        tree = syscalls.open_tree_clone("/", recursive=False)
+        tree = syscalls.open_tree_clone(str(path), recursive=False)
         try:
             attributes = syscalls.MOUNT_ATTR_IDMAP | syscalls.MOUNT_ATTR_RDONLY
             syscalls.mount_setattr(tree, attributes | syscalls.MOUNT_ATTR_NOSUID, namespace)
         except OSError as exc:
             os.close(tree)
             raise RuntimeError(
-                "root-mode sessions need an idmapped view of the host's root filesystem "
+                f"root-mode sessions need an idmapped view of {path} "
                 f"(Linux 5.12+ and a filesystem that allows it: ext4, xfs, btrfs): {exc}"
             ) from exc
         return tree

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agentbay.contract import SessionSummary, get_logger
+from agentbay_local.images.base_builds import BaseImages, ImageBuilding
+from agentbay_local.images.base_images import BaseImage
 from agentbay_local.images.registry import ImageError, ImageInfo, builtin_images
 from agentbay_local.protocol.envelope import ApiError, invalid
 from agentbay_local.protocol.paging import decode_page_token, encode_page_token
 from agentbay_local.sandbox.image import HOST_ROOT, SandboxImage
 from agentbay_local.sessions import desktop
-from agentbay_local.sessions.browser_option import INSTALL_ADVICE, find_chromium
+from agentbay_local.sessions.browser_option import INSTALL_ADVICE, find_chromium, image_chromium
 from agentbay_local.sessions.browsers import BROWSER_IMAGE
 from agentbay_local.sessions.lifecycle import LifecycleDefaults, policy_at_create
 from agentbay_local.sessions.resource_page import app_instance_id, resource_id
@@ -57,6 +59,8 @@ log = get_logger("agentbay.local.sessions")
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 DEFAULT_IMAGE = "linux_latest"
+#: The tools sessions of an imported root filesystem get: a shell, files and code.
+IMPORTED_TOOLS = "code_latest"
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,7 @@ class SessionActions:
         tools: ToolCalls,
         description: Description,
         images: ImageRegistry,
+        bases: BaseImages | None,
         sandboxes: SandboxManager,
         contexts: ContextActions,
         browsers: BrowserActions,
@@ -124,6 +129,8 @@ class SessionActions:
         self._tools = tools
         self._description = description
         self._images = images
+        #: The base images sessions run on (None: the host's ``/``, ``serve --host-root``).
+        self._bases = bases
         self._sandboxes = sandboxes
         self._contexts = contexts
         self._browsers = browsers
@@ -144,12 +151,29 @@ class SessionActions:
         except ImageError as exc:
             raise ApiError(400, "InvalidImageId.NotFound", str(exc)) from None
 
-    def _sandbox_image(self, image: str) -> tuple[SandboxImage, str]:
-        """What a session of ``image`` runs, and the built-in image whose tools it serves."""
+    def _base_image(self, name: str) -> tuple[SandboxImage, BaseImage | None]:
+        """What a session of the base image ``name`` runs (the host's ``/`` when the
+        runtime runs on it), and the image's record."""
+        if self._bases is None:
+            return HOST_ROOT, None
+        try:
+            return self._bases.sandbox_image(name)
+        except ImageBuilding as exc:
+            raise ApiError(503, "ImageBuilding", f"{exc}.") from None
+        except ImageError as exc:
+            raise ApiError(400, "InvalidImageId.NotBuilt", f"{exc}.") from None
+
+    def _sandbox_image(self, image: str) -> tuple[SandboxImage, str, BaseImage | None]:
+        """What a session of ``image`` runs, the built-in image whose tools it serves, and
+        the record of the base image at its bottom (None on the host's ``/``)."""
         builtins = builtin_images(self._description.image_servers)
         if image in builtins:
-            return HOST_ROOT, image
+            sandbox_image, record = self._base_image(image)
+            return sandbox_image, image, record
         info = self._user_image(image)
+        if info is None and self._imported(image):
+            sandbox_image, record = self._base_image(image)
+            return sandbox_image, IMPORTED_TOOLS, record
         if info is None and image in self._description.image_servers:
             raise ApiError(
                 400,
@@ -157,7 +181,7 @@ class SessionActions:
                 f"The image {image!r} needs the AgentBay cloud; the local runtime runs "
                 f"{', '.join(builtins)} and the user images (agentbay local image list).",
             )
-        if info is None or info.builtin not in builtins:
+        if info is None or (info.builtin not in builtins and not self._imported(info.builtin)):
             raise ApiError(
                 400,
                 "InvalidImageId.NotFound",
@@ -172,14 +196,20 @@ class SessionActions:
                 f"The image {image!r} is a user image; they need isolated sessions "
                 "(the runtime runs --unisolated).",
             )
-        return self._images.sandbox_image(info), info.builtin
+        base, record = self._base_image(info.builtin)
+        tools = IMPORTED_TOOLS if self._imported(info.builtin) else info.builtin
+        return self._images.sandbox_image(info, base), tools, record
+
+    def _imported(self, image: str) -> bool:
+        """Whether ``image`` is an imported root filesystem (``agentbay local image import``)."""
+        return self._bases is not None and self._bases.imported(image)
 
     def _still_registered(self, image: SandboxImage) -> bool:
         """Whether the user image of a new session is still the one it started from (an
         ``image rm`` may have run meanwhile; it refuses only once the session is stored)."""
         with self._images.locked():
             info = self._user_image(image.name)
-        return info is not None and self._images.sandbox_image(info).key == image.key
+        return info is not None and info.layers[0] == image.layers[0].name
 
     def _session_data(self, row: SessionRow) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -206,8 +236,10 @@ class SessionActions:
         if network_id:
             self._networks.check(network_id)
         image = fields.get("ImageId") or DEFAULT_IMAGE
-        sandbox_image, tool_image = self._sandbox_image(image)
-        if tool_image == BROWSER_IMAGE and find_chromium() is None:
+        sandbox_image, tool_image, record = self._sandbox_image(image)
+        # The image's own Chromium; on the host's /, the host's.
+        chromium = image_chromium(record.packages) if record is not None else find_chromium()
+        if tool_image == BROWSER_IMAGE and chromium is None:
             raise ApiError(400, "InvalidImageId.NotFound", f"{INSTALL_ADVICE}.")
         labels = string_labels(fields["Labels"]) if "Labels" in fields else {}
         syncs = self._contexts.parse_persistence(fields.get("PersistenceDataList"))
@@ -238,6 +270,14 @@ class SessionActions:
             )
         except ValueError as exc:  # e.g. an image stack too deep for one overlay mount
             raise ApiError(400, "InvalidImageId.NotFound", str(exc)) from None
+        except RuntimeError as exc:  # e.g. an imported image whose Python cannot serve
+            log.warning("session %s of image %s did not start: %s", session_id, image, exc)
+            last = str(exc).strip().splitlines()[-1] if str(exc).strip() else "no reason"
+            raise ApiError(
+                503,
+                "SessionStartFailed",
+                f"The session's sandbox (image {image}) did not start: {last}",
+            ) from None
         try:
             self._store.add_session(
                 row, [(sync.context_id, sync.path, sync.policy_text) for sync in syncs]
@@ -245,7 +285,7 @@ class SessionActions:
         except Exception:
             await self._sandboxes.release(session_id)
             raise
-        if sandbox_image.name and not self._still_registered(sandbox_image):
+        if sandbox_image.layers and not self._still_registered(sandbox_image):
             self._store.mark_released(session_id)
             await self._sandboxes.release(session_id)
             raise ApiError(400, "InvalidImageId.NotFound", f"The image {image!r} was just removed.")
@@ -260,7 +300,7 @@ class SessionActions:
         if tool_image != image:
             self._running.serve_tools_of(session_id, tool_image)
         await self._contexts.download_at_start(session_id, sandbox, syncs)
-        self._browsers.start_early(session_id, tool_image, sandbox)
+        self._browsers.start_early(session_id, tool_image, sandbox, chromium)
         if self._settings.start_desktop and self._description.image_has_tool(
             tool_image, "get_screen_size"
         ):
@@ -405,9 +445,12 @@ class SessionActions:
         image = fields["ImageId"]
         if image not in self._description.image_servers:
             info = self._user_image(image)
-            if info is None:
+            if info is None and not self._imported(image):
                 raise ApiError(400, "InvalidImageId.NotFound", f"The image {image!r} is not known.")
-            image = info.builtin  # a user image serves the tools of its built-in base
+            # A user image serves the tools of its built-in base, an imported one code's.
+            image = info.builtin if info is not None else image
+            if self._imported(image):
+                image = IMPORTED_TOOLS
         return self._tool_list(image)
 
     def _tool_list(self, image: str) -> str:

@@ -70,10 +70,20 @@ _PROXY_SERVER = re.compile(r"^((https?|socks4|socks5)://)?[A-Za-z0-9._\-\[\]:]+:
 
 @dataclass(frozen=True)
 class Chromium:
-    """The host's Chromium: where it is and its major version (for user agents)."""
+    """A Chromium sessions run: where it is and its major version (for user agents)."""
 
     path: str
     major: int
+
+
+#: Where Debian's chromium package puts the browser in an image's root filesystem.
+IMAGE_CHROMIUM = "/usr/bin/chromium"
+
+
+def image_chromium(packages: dict[str, str]) -> Chromium | None:
+    """An image's Chromium, from its recorded package versions (None when it has none)."""
+    match = re.match(r"(?:\d+:)?(\d+)\.", packages.get("chromium", ""))
+    return Chromium(path=IMAGE_CHROMIUM, major=int(match.group(1))) if match else None
 
 
 @functools.cache

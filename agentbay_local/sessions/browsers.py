@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from agentbay.contract import get_logger
 from agentbay_local.protocol.envelope import ApiError
 from agentbay_local.sessions import browser_option
+from agentbay_local.sessions.browser_option import Chromium
 from agentbay_local.sessions.cdp_link import CdpLink
 
 if TYPE_CHECKING:
@@ -62,12 +63,18 @@ class BrowserActions:
         #: Browsers started ahead of InitBrowser (browser_latest, default options): the
         #: plan's tool arguments and the start under way.
         self._early: dict[str, tuple[dict[str, Any], asyncio.Task[Any]]] = {}
+        #: Each session's Chromium (its image's; the host's on the host's /).
+        self._chromium: dict[str, Chromium] = {}
 
-    def start_early(self, session_id: str, tool_image: str, sandbox: Sandbox) -> None:
-        """Start a new browser_latest session's Chromium with the default options now, in
-        the background: most InitBrowser calls then find it running (Chromium's start is
-        most of a first page's wait). Other options restart it at InitBrowser."""
-        chromium = browser_option.find_chromium()
+    def start_early(
+        self, session_id: str, tool_image: str, sandbox: Sandbox, chromium: Chromium | None
+    ) -> None:
+        """Remember a new session's Chromium (its image's, see ``image_chromium``), and
+        start a browser_latest session's with the default options now, in the background:
+        most InitBrowser calls then find it running (Chromium's start is most of a first
+        page's wait). Other options restart it at InitBrowser."""
+        if chromium is not None:
+            self._chromium[session_id] = chromium
         if tool_image != BROWSER_IMAGE or chromium is None:
             return
         plan = browser_option.launch_plan({}, browser_option.BROWSER_DATA_PATH, chromium)
@@ -91,7 +98,7 @@ class BrowserActions:
                 f"The session's image {row.image_id} has no browser; create the session "
                 f"with image_id={BROWSER_IMAGE!r}.",
             )
-        chromium = await asyncio.to_thread(browser_option.find_chromium)
+        chromium = self._chromium.get(row.id)
         if chromium is None:
             # A 4xx like the other "this session has no browser" answers (an image without
             # one, a browser_latest create here): nothing failed, and a retry cannot help.
@@ -155,6 +162,7 @@ class BrowserActions:
         upload), then close its link. Sessions without a browser cost nothing."""
         browser = self._browsers.pop(session_id, None)
         self._locks.pop(session_id, None)
+        self._chromium.pop(session_id, None)
         early = self._early.pop(session_id, None)
         if early is not None:  # released before any InitBrowser: end the early start first
             await asyncio.gather(early[1], return_exceptions=True)

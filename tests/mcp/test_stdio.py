@@ -19,7 +19,6 @@ from agentbay import AgentBay
 from agentbay_local.server import EmbeddedRuntime
 from tests.mcp.conftest import labelled, server_argv, server_env, wait_for
 from tests.support.pngdecode import decode
-from tests.support.system_parts import needs
 
 
 def params(runtime: EmbeddedRuntime, *extra: str) -> StdioServerParameters:
@@ -100,7 +99,6 @@ def test_each_kind_of_call_and_the_session_is_deleted_after(
     wait_for(lambda: labelled(bay, "stdio-kinds") == [], "the session deleted after the client")
 
 
-@needs("xvfb", "openbox")
 def test_screenshot_is_image_content(runtime: EmbeddedRuntime) -> None:
     async def body(client: Client) -> types.CallToolResult:
         return await client.call_tool("system_screenshot", {})

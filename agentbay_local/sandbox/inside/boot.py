@@ -5,7 +5,8 @@ The runtime starts it from the host's directories (``launch.BOOT``: the host's i
 the package ``inside`` in the checkout); as root, from descriptors of them, since the root
 of the session's user namespace may not look up their host paths. For an isolated
 session it reads the configuration, builds the sandbox (``jail``) and then replaces itself
-(``execve``, same PID) by the interpreter at ``jail.FIXED_PYTHON`` running the code at
+(``execve``, same PID) by the image's own interpreter (``/usr/bin/python3`` of its root
+filesystem; with the host's ``/``, the runtime's at ``jail.FIXED_PYTHON``) running the code at
 ``jail.FIXED_CODE``, which continues in ``toolserver.resume``. So PID 1's command line
 (``/proc/1/cmdline``, which every process of the session can read) names only those fixed
 paths, and nothing of the checkout, its venv or the data dir. Unisolated, it runs the tool
@@ -99,7 +100,7 @@ def _prepare(config: dict[str, Any]) -> tuple[int, int | None]:
         config["root"],
         list(config.get("hide", [])),
         config["hostname"],
-        {"code": runtime["code"], "python": runtime["python"]} if runtime else None,
+        {"code": runtime["code"], "python": runtime.get("python")} if runtime else None,
     )
     _set_rlimits(dict(config.get("rlimits") or {}))
     home = config["home"]
@@ -123,12 +124,16 @@ def _become_tool_server(fd: int, config: dict[str, Any]) -> None:
     os.lseek(config_fd, 0, os.SEEK_SET)
     for inherited in (fd, config_fd):
         os.set_inheritable(inherited, True)
-    executable = f"{jail.FIXED_PYTHON}/{config['python_executable']}"
+    # An absolute path is the image's own interpreter; else the runtime's, at FIXED_PYTHON.
+    executable = os.path.join(jail.FIXED_PYTHON, config["python_executable"])
     argv = [executable, "-E", "-s", "-S", "-c", RESUME, jail.FIXED_ROOT, str(fd), str(config_fd)]
-    # The interpreter may find its shared library by an absolute RUNPATH of the host
-    # (pyenv, a self-built Python): point it at the fixed path; resume() removes it again.
     env = {name: value for name, value in os.environ.items() if name != "PYTHONHOME"}
-    env["LD_LIBRARY_PATH"] = f"{jail.FIXED_PYTHON}/lib"
+    if executable.startswith(jail.FIXED_PYTHON + "/"):
+        # The interpreter may find its shared library by an absolute RUNPATH of the host
+        # (pyenv, a self-built Python): point it at the fixed path; resume() removes it.
+        env["LD_LIBRARY_PATH"] = f"{jail.FIXED_PYTHON}/lib"
+    else:
+        env.pop("LD_LIBRARY_PATH", None)  # the boot stage's, for the host's interpreter
     sys.stderr.flush()
     os.execve(executable, argv, env)
 

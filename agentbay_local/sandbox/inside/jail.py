@@ -17,6 +17,10 @@ import sys
 from . import seccomp
 from . import syscalls as sc
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 # What a root shell in a session needs (the tools run the user's commands as root:
 # package managers chown, switch users and set file capabilities; servers bind ports
 # below 1024): Docker's default set minus NET_RAW (packet sockets), MKNOD (device nodes),
@@ -76,7 +80,7 @@ def enter(
     root: str,
     hide: list[str],
     hostname: str,
-    runtime: dict[str, str] | None = None,
+    runtime: dict[str, str | None] | None = None,
 ) -> None:
     """Build the sandbox's mounts under ``root``, pivot into it and drop privileges.
 
@@ -85,8 +89,9 @@ def enter(
     ``mount_rootless_root`` mounted it. ``hide`` are host paths to cover
     with an empty read-only tmpfs (the runtime's data dir, whose other sessions' upper dirs
     are otherwise readable through the lower layer). ``runtime`` names the host
-    directories of the tool server's code and interpreter (``code``, ``python``): they
-    appear read-only at ``FIXED_CODE`` and ``FIXED_PYTHON`` (see ``mount_runtime``).
+    directories of the tool server's code and interpreter (``code``, ``python``: None on an
+    image's own interpreter): they appear read-only at ``FIXED_CODE`` and ``FIXED_PYTHON``
+    (see ``mount_runtime``).
     """
     # unshare already made the copy private; repeat it so nothing we mount can ever
     # propagate back to the host, whatever the unshare defaults are.
@@ -98,7 +103,7 @@ def enter(
     _mount_sys(root)
     _copy_dangling_config(root)
     if runtime:
-        mount_runtime(root, runtime["code"], runtime["python"])
+        mount_runtime(root, str(runtime["code"]), runtime.get("python"))
     for path in hide:
         target = root + path
         if os.path.isdir(target):
@@ -129,10 +134,10 @@ def _own_working_directory() -> None:
         os.close(tree)
 
 
-def mount_runtime(root: str, code: str, python: str) -> None:
+def mount_runtime(root: str, code: str, python: str | None) -> None:
     """Show the tool server's code (the host directory ``code``, the package ``inside``)
-    and interpreter (its installation prefix ``python``) read-only at ``FIXED_CODE`` and
-    ``FIXED_PYTHON`` under ``root``.
+    and interpreter (its installation prefix ``python``; None when the session runs on an
+    image's own) read-only at ``FIXED_CODE`` and ``FIXED_PYTHON`` under ``root``.
 
     A small read-only tmpfs at ``FIXED_ROOT`` holds the mount points, and each directory
     is an overlay of the host's one over an empty layer (a read-only overlay needs two):
@@ -147,16 +152,18 @@ def mount_runtime(root: str, code: str, python: str) -> None:
         os.mkdir(f"{base}/{name}", 0o755)
     read_only = sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV
     mount_overlay(root + FIXED_CODE, [code, f"{base}/.empty"], flags=read_only)
-    mount_overlay(root + FIXED_PYTHON, [python, f"{base}/.empty"], flags=read_only)
+    if python is not None:
+        mount_overlay(root + FIXED_PYTHON, [python, f"{base}/.empty"], flags=read_only)
     sc.mount(None, base, None, sc.MS_REMOUNT | sc.MS_RDONLY | _SAFE)
 
 
-def mount_rootless_root(root: str, top: dict[str, str], overlays: list[dict[str, str]]) -> int:
+def mount_rootless_root(root: str, top: dict[str, Any], overlays: list[dict[str, str]]) -> int:
     """Rootless (root of a user namespace of its own): mount the session's root at
     ``root`` and each system directory's overlay on it.
 
-    ``top`` is the overlay of the top level (``lower``: the skeleton ``layers`` laid out,
-    ``upper``, ``work``); each of ``overlays`` one of a system directory (``target``,
+    ``top`` is the overlay of the root (``lower``: its layers, topmost first: an image's
+    layers and root filesystem, or the skeleton of the host's top level ``layers`` laid
+    out; ``upper``, ``work``); each of ``overlays`` one of a host system directory (``target``,
     ``lower``, ``upper``, ``work``). A directory whose overlay the kernel refuses (a host
     submount below it, such as a container's bind-mounted /etc/hosts) is shown read-only
     instead, without its submounts; ``/run`` (the host's sockets) is never shown. Returns a
@@ -165,7 +172,7 @@ def mount_rootless_root(root: str, top: dict[str, str], overlays: list[dict[str,
     overlay mount is in root mode.
     """
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
-    mount_overlay(root, [top["lower"]], top["upper"], top["work"], extra=("userxattr",))
+    mount_overlay(root, list(top["lower"]), top["upper"], top["work"], extra=("userxattr",))
     for overlay in overlays:
         target, lower = overlay["target"], overlay["lower"]
         try:

@@ -22,9 +22,6 @@ from agentbay_local.server import EmbeddedRuntime
 from tests.runtime.e2e.api import Api
 from tests.runtime.e2e.conftest import own_runtime
 from tests.support.pngdecode import decode, pixel
-from tests.support.system_parts import needs, skip_unless_installed
-
-skip_unless_installed("xvfb", "openbox", "xterm")
 
 BACKGROUND = (0x2E, 0x5A, 0x88)  # the desktop's colour (inside/desktop.py BACKGROUND_PIXEL)
 RED = (255, 0, 0)
@@ -109,7 +106,6 @@ def test_input_needs_the_url_to_ask_for_it(api: Api, desk: Session) -> None:
     assert bad.status_code == 400
 
 
-@needs("chromium")
 def test_the_page_shows_the_desktop_in_headless_chromium(
     api: Api, desk: Session, red_window: tuple[int, int], tmp_path: Path
 ) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from agentbay import AgentBay, Config
-from agentbay_local.sandbox import userns
 from tests.runtime.e2e.api import LINK_URL
 from tests.runtime.e2e.watch_steps import expected_stream
 from tests.support.message_probes import probe_messages
@@ -48,61 +47,27 @@ def driven(
     endpoint, data_dir, _ = served
     tmp_path = tmp_path_factory.mktemp("official")
     python = official_python("0.9.3")
-    with_images = not userns.rootless()
-    if not with_images:
-        # User images need root for now: the build says so plainly, without a traceback.
-        refused = subprocess.run(
-            [*IMAGE_BUILD, USER_IMAGE, "--from", "linux_latest", "--data-dir", str(data_dir)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert refused.returncode != 0 and "as root" in refused.stderr, refused.stderr
-        assert "Traceback" not in refused.stderr
-    else:
-        # A user image with a cloud custom image id, built through the CLI while serve runs.
-        build = subprocess.run(
-            [
-                *IMAGE_BUILD,
-                USER_IMAGE,
-                "--from",
-                "linux_latest",
-                "--run",
-                "mkdir -p /srv/app && echo hello from the image > /srv/app/greeting",
-                "--data-dir",
-                str(data_dir),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert build.returncode == 0, build.stdout + build.stderr
-        (tmp_path / "Imagefile").write_text(f"FROM {USER_IMAGE}\nWORKDIR /srv/app\n")
-        build = subprocess.run(
-            [
-                *IMAGE_BUILD,
-                USER_IMAGE + "-wd",
-                "-f",
-                str(tmp_path / "Imagefile"),
-                "--data-dir",
-                str(data_dir),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert build.returncode == 0, build.stdout + build.stderr
-    extra = {"AGENTBAY_TEST_USER_IMAGE": USER_IMAGE + "-wd"} if with_images else {}
-    got = run_driver(python, DRIVER, endpoint, KEY, tmp_path, 600, extra)
-    got["with_images"] = with_images
-    return got
+
+    def build(*args: str) -> None:
+        """``agentbay local image build ARGS`` into serve's data dir, while it runs."""
+        argv = [*IMAGE_BUILD, *args, "--data-dir", str(data_dir)]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    # A user image with a cloud custom image id, then one on it.
+    greeting = "mkdir -p /srv/app && echo hello from the image > /srv/app/greeting"
+    build(USER_IMAGE, "--from", "linux_latest", "--run", greeting)
+    (tmp_path / "Imagefile").write_text(f"FROM {USER_IMAGE}\nWORKDIR /srv/app\n")
+    build(USER_IMAGE + "-wd", "-f", str(tmp_path / "Imagefile"))
+    extra = {"AGENTBAY_TEST_USER_IMAGE": USER_IMAGE + "-wd"}
+    return run_driver(python, DRIVER, endpoint, KEY, tmp_path, 600, extra)
 
 
 def test_official_client_main_flows(
     served: tuple[str, Path, subprocess.Popen[str]], driven: dict[str, Any]
 ) -> None:
     endpoint, data_dir, process = served
-    got, with_images = driven, driven["with_images"]
+    got = driven
     assert got["create"] == {"success": True, "error": ""}
     assert got["set_labels"] is True
     assert got["get_labels"] == {"suite": "official", "stage": "two"}
@@ -173,7 +138,7 @@ def test_official_client_main_flows(
     assert got["vpc_read"] == "vpc file"
     assert got["vpc_delete"] is True
 
-    for key in ("user_image", "user_image_vpc") if with_images else ():
+    for key in ("user_image", "user_image_vpc"):
         assert got[f"{key}_create"] == {"success": True, "error": ""}, key
         assert got[f"{key}_command"] == {
             "success": True,
@@ -190,12 +155,11 @@ def test_official_client_main_flows(
     assert not sessions.exists() or not any(sessions.iterdir())
 
 
-@needs("nodejs")
 def test_official_client_runs_javascript(driven: dict[str, Any]) -> None:
     assert driven["javascript"] == {"success": True, "result": "js 1024\n"}
 
 
-@needs("chromium", "libatomic1")  # the driver uses Playwright
+@needs("libatomic1")  # the driver uses Playwright
 def test_official_client_browser_flow(driven: dict[str, Any]) -> None:
     got = driven
     assert "browser_error" not in got, got.get("browser_error")

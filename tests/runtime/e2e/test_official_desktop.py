@@ -7,12 +7,9 @@ from pathlib import Path
 
 from tests.support.official import official_python, run_driver
 from tests.support.spawn import free_port, serve_argv, stop_serve, wait_until_listening
-from tests.support.system_parts import skip_unless_installed
 
 DRIVER = Path(__file__).with_name("official_desktop_driver.py")
 KEY = "akm-official-desktop"
-
-skip_unless_installed("xvfb", "openbox", "xterm")
 
 
 def test_official_client_desktop_flows(tmp_path: Path) -> None:

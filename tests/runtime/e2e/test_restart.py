@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from agentbay_local.sandbox import userns
 from tests.runtime.e2e.api import Api, RpcError
 from tests.runtime.e2e.test_contexts import wait_for_tasks
 from tests.support.spawn import free_port, serve_argv, stop_serve, wait_until_listening
@@ -83,9 +82,6 @@ def test_crash_then_restart(tmp_path: Path) -> None:
         assert stop_serve(second) == 0
 
 
-@pytest.mark.skipif(
-    userns.rootless(), reason="user images need the runtime to run as root, for now"
-)
 def test_user_images_survive_a_restart(tmp_path: Path) -> None:
     from agentbay_local.images import user_images
 

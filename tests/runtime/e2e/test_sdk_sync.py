@@ -16,7 +16,6 @@ from agentbay.exceptions import SessionError
 from agentbay.session import Session
 from agentbay.session_params import CreateSessionParams, ListSessionParams
 from tests.runtime.e2e.api import LINK_URL
-from tests.support.system_parts import needs
 
 
 @pytest.fixture
@@ -109,7 +108,6 @@ def test_command_and_code(session: Session) -> None:
     assert ruby.success is False and "Unsupported language: ruby" in ruby.error_message
 
 
-@needs("nodejs")
 def test_run_code_javascript(session: Session) -> None:
     js = session.code.run_code("console.log('js')", "javascript")
     assert js.success and js.result == "js\n"

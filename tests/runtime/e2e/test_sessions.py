@@ -248,12 +248,37 @@ def _path_without_chromium(directory: Path) -> str:
     return str(directory)
 
 
-def test_without_chromium_the_browser_answers_what_to_install(tmp_path: Path) -> None:
-    """The description's answer: HTTP 400 BrowserUnavailable (no server error) naming the
-    command that installs Chromium; other images and tools work meanwhile."""
+def test_without_chromium_on_the_host_browser_sessions_run_the_images(tmp_path: Path) -> None:
+    """Sessions run their image's Chromium: a host without one serves browser_latest."""
     port = free_port()
     process = subprocess.Popen(
         serve_argv(tmp_path / "data", port, "akm-no-chromium"),
+        env={**os.environ, "PATH": _path_without_chromium(tmp_path / "bin")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until_listening(process, port)
+        api = Api(f"http://127.0.0.1:{port}", "akm-no-chromium")
+        session_id = api.create_session(ImageId="browser_latest")
+        started = api.call("InitBrowser", SessionId=session_id, BrowserOption={})
+        assert started["Port"] > 0
+        command = "readlink /proc/$(pgrep -o -f -- --remote-debugging-port)/exe"
+        assert api.text(session_id, "shell", command=command, timeout_ms=5000).startswith(
+            "/usr/lib/chromium/"
+        )
+        api.call("ReleaseMcpSession", SessionId=session_id)
+    finally:
+        assert stop_serve(process) == 0
+
+
+def test_without_chromium_the_host_root_browser_answers_what_to_install(tmp_path: Path) -> None:
+    """On the host's / (--host-root) the description's answer: HTTP 400 BrowserUnavailable
+    (no server error) naming the command that installs Chromium; other images and tools
+    work meanwhile."""
+    port = free_port()
+    process = subprocess.Popen(
+        serve_argv(tmp_path / "data", port, "akm-no-chromium", "--host-root"),
         env={**os.environ, "PATH": _path_without_chromium(tmp_path / "bin")},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

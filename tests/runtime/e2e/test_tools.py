@@ -7,7 +7,6 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.runtime.e2e.api import Api
-from tests.support.system_parts import needs
 
 
 def test_shell_output_exit_code_and_timeout(api: Api, session_id: str) -> None:
@@ -27,7 +26,6 @@ def test_run_code_python(api: Api, session_id: str) -> None:
     assert broken["isError"] is True
 
 
-@needs("nodejs")
 def test_run_code_javascript(api: Api, session_id: str) -> None:
     out = api.text(
         session_id,

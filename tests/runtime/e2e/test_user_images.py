@@ -19,14 +19,8 @@ from agentbay import AgentBay
 from agentbay.session_params import CreateSessionParams
 from agentbay_local.images import user_images
 from agentbay_local.images.registry import ImageRegistry
-from agentbay_local.sandbox import userns
 from agentbay_local.server import EmbeddedRuntime
 from tests.runtime.e2e.api import Api, RpcError
-
-# Rootless builds refuse (test_official_client checks the refusal's message).
-pytestmark = pytest.mark.skipif(
-    userns.rootless(), reason="user images need the runtime to run as root, for now"
-)
 
 IMAGE = "imgc-07eksy57nw6r759fb"  # a cloud custom image id, mirrored locally
 

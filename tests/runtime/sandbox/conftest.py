@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import pytest
 
 from agentbay_local.sandbox import Sandbox, SandboxManager, probe
+from agentbay_local.sandbox.image import SandboxImage
+from tests.support.base_images import session_image
 
 T = TypeVar("T")
 
@@ -23,13 +25,15 @@ T = TypeVar("T")
 class Env:
     """One manager on one event loop thread, plus helpers to call tools synchronously."""
 
-    def __init__(self, data_dir: Path, **options: Any) -> None:
+    def __init__(self, data_dir: Path, image: SandboxImage | None = None, **options: Any) -> None:
         self.data_dir = data_dir
+        #: What ``session()`` starts: linux_latest's root filesystem unless told otherwise.
+        self.image = image or session_image("linux_latest")
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
         self.manager = SandboxManager(data_dir, **options)
-        self.run(self.manager.start())
+        self.run(self.manager.start((self.image,)))
         self._count = 0
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
@@ -41,7 +45,9 @@ class Env:
         self._count += 1
         session_id = f"{prefix}-{self._count}"
         return self.run(
-            self.manager.create(session_id, hostname=session_id, image_id="linux_latest")
+            self.manager.create(
+                session_id, hostname=session_id, image_id="linux_latest", image=self.image
+            )
         )
 
     def release(self, sandbox: Sandbox) -> None:

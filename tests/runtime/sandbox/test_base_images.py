@@ -33,21 +33,10 @@ from agentbay_local.images.base_images import (
 )
 from agentbay_local.sandbox import userns
 from tests.support import system_parts
+from tests.support.base_images import TINY_BUILD_TIMEOUT_S, tiny_manifest
 
-#: Longest a tiny build may take on a loaded 2-core machine.
-BUILD_TIMEOUT_S = 900.0
-TINY = """\
-debian:
-  suite: bookworm
-  mirror: http://deb.debian.org/debian
-  updates: false
-  path_exclude: [/usr/share/man/*, /usr/share/locale/*, /usr/share/doc/*]
-images:
-  tiny:
-    about: the smallest image a session's tool server runs on
-    variant: essential
-    packages: [python3-minimal]
-"""
+BUILD_TIMEOUT_S = TINY_BUILD_TIMEOUT_S
+TINY = tiny_manifest()
 DPKG_FORMAT = "${binary:Package}\t${Version}\n"
 
 

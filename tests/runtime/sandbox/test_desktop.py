@@ -6,9 +6,6 @@ import json
 from pathlib import Path
 
 from tests.runtime.sandbox.conftest import Env, new_env
-from tests.support.system_parts import skip_unless_installed
-
-skip_unless_installed("xvfb", "openbox", "xterm")
 
 
 def _names(pids: list[int]) -> dict[str, list[int]]:

@@ -30,7 +30,7 @@ from agentbay_local.contexts.actions import download_into_session, upload_from_s
 from agentbay_local.contexts.files import ContextTree
 from agentbay_local.contexts.sync_policy import ExtractRule
 from agentbay_local.images import user_images
-from agentbay_local.sandbox import Sandbox, userns
+from agentbay_local.sandbox import Sandbox
 from agentbay_local.sessions.desktop import read_screenshot
 from tests.runtime.sandbox.conftest import Env
 
@@ -255,7 +255,6 @@ def test_screenshot_urls_never_serve_host_files(env: Env, box: Sandbox, host_dir
     assert SESSION_TEXT in served
 
 
-@pytest.mark.skipif(userns.rootless(), reason="user images are built as root only, for now")
 def test_image_build_copies_never_write_host_files(host_dir: Path, tmp_path: Path) -> None:
     """A RUN step leaves the exchange loop running; the COPY steps after it race it."""
     context = tmp_path / "build"

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from agentbay_local.sandbox import Sandbox, layers
+from agentbay_local.sandbox.image import HOST_ROOT, SandboxImage
 from agentbay_local.sandbox.inside import jail
 from tests.runtime.sandbox.conftest import Env
 from tests.support.paths import REPO
@@ -65,18 +66,29 @@ def _host_paths(*extra: Path) -> list[str]:
     return sorted({str(path) for path in paths} | {os.path.realpath(path) for path in paths})
 
 
-def _assert_nothing_named(outputs: dict[str, str], paths: list[str]) -> None:
+def _assert_nothing_named(
+    outputs: dict[str, str], paths: list[str], image: SandboxImage = HOST_ROOT
+) -> None:
+    """No output names ``paths``; the private directories hold only what the image has
+    (on the host's ``/``: nothing), and the tool server runs on the image's Python (on the
+    host's ``/``: the runtime's, at its fixed path)."""
     for name, text in outputs.items():
         for path in paths:
             assert path not in text, (name, path, text)
     assert outputs["boot"] == ""
-    assert outputs["private"].split() == ["/home:", "/mnt:", "/root:", "/tmp:", "/var/tmp:"]
-    assert outputs["cmdline"].startswith(f"{jail.FIXED_PYTHON}/")
+    expected = []
+    for private in ("/home", "/mnt", "/root", "/tmp", "/var/tmp"):
+        expected.append(f"{private}:")
+        if image.tree is not None:
+            expected += sorted(os.listdir(f"{image.tree}{private}"))
+    assert outputs["private"].split() == expected
+    python = f"{image.python} " if image.tree is not None else f"{jail.FIXED_PYTHON}/"
+    assert outputs["cmdline"].startswith(python)
 
 
 def test_session_names_no_host_path(env: Env, box: Sandbox) -> None:
     outputs = {name: env.sh(box, command) for name, command in PROBES.items()}
-    _assert_nothing_named(outputs, _host_paths(env.data_dir))
+    _assert_nothing_named(outputs, _host_paths(env.data_dir), env.image)
     # The tool server's code and interpreter are where the cmdline says.
     assert f" {jail.FIXED_ROOT} " in outputs["cmdline"]
     tool_server = f"{jail.FIXED_CODE}/toolserver.py"

@@ -1,9 +1,10 @@
-"""Sandboxes of user images: layers stacked on a view of /, the host's data still hidden,
-pools per image, nothing left mounted."""
+"""Sandboxes of user images: layers stacked on their built-in's root filesystem, nothing of
+the host seen, pools per image, nothing left mounted; root and rootless."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
 from collections.abc import Iterator
@@ -14,16 +15,13 @@ import pytest
 from agentbay_local.images import build as image_build
 from agentbay_local.images import imagefile
 from agentbay_local.images.registry import ImageInfo, ImageRegistry
-from agentbay_local.sandbox import Sandbox, egress, layers, layout, userns
+from agentbay_local.sandbox import Sandbox, egress, layers, layout
 from agentbay_local.sandbox.egress import NetworkPolicy
 from agentbay_local.sandbox.image import SandboxImage
 from agentbay_local.sandbox.manager import MAX_IMAGE_POOLS
 from tests.runtime.sandbox.conftest import Env, new_env
+from tests.support.base_images import session_image
 from tests.support.system_parts import skip_unless_installed
-
-pytestmark = pytest.mark.skipif(
-    userns.rootless(), reason="user images need the runtime to run as root, for now"
-)
 
 RUN = "mkdir -p /root/from-image /app && echo layer > /app/f && echo etc > /etc/agentbay-layer"
 
@@ -38,8 +36,12 @@ def image_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, S
     data_dir = tmp_path_factory.mktemp("layers")
     info = _build(data_dir, "imgc-layers", RUN)
     env = new_env(data_dir, pool_size=1)
-    yield env, ImageRegistry(data_dir).sandbox_image(info)
+    yield env, _sandbox_image(data_dir, info)
     env.close()
+
+
+def _sandbox_image(data_dir: Path, info: ImageInfo) -> SandboxImage:
+    return ImageRegistry(data_dir).sandbox_image(info, session_image(info.builtin))
 
 
 def _session(env: Env, image: SandboxImage, name: str) -> Sandbox:
@@ -60,7 +62,9 @@ def test_a_user_image_shows_its_files_and_still_hides_the_hosts(
     box = _session(env, image, "hide-1")
     try:
         assert env.sh(box, "cat /app/f /etc/agentbay-layer") == "layer\netc\n"
-        assert set(env.sh(box, "ls -A /root").split()) == {"from-image"}
+        assert image.tree is not None
+        own = set(os.listdir(image.tree / "root"))  # a fresh Debian's dotfiles
+        assert set(env.sh(box, "ls -A /root").split()) == {"from-image", *own}
         assert (
             env.sh(box, "ls -A /tmp /var/tmp /home /mnt")
             == "/home:\n\n/mnt:\n\n/tmp:\n\n/var/tmp:\n"
@@ -99,7 +103,7 @@ def test_a_rebuilt_image_replaces_the_pool_of_the_old_one(
     env.release(_session(env, old, "old-1"))
     _wait_ready(env, old, 1)
     info = _build(env.data_dir, "imgc-layers", "mkdir /app && echo rebuilt > /app/f")
-    new = ImageRegistry(env.data_dir).sandbox_image(info)
+    new = _sandbox_image(env.data_dir, info)
     assert new.key != old.key and new.name == old.name
     box = _session(env, new, "new-1")
     try:
@@ -113,7 +117,7 @@ def test_a_rebuilt_image_replaces_the_pool_of_the_old_one(
 
 def test_closing_leaves_no_mount_of_the_image_stack(tmp_path: Path) -> None:
     info = _build(tmp_path, "imgc-close", "true")
-    image = ImageRegistry(tmp_path).sandbox_image(info)
+    image = _sandbox_image(tmp_path, info)
     env = new_env(tmp_path, pool_size=1)
     try:
         box = _session(env, image, "close-1")
@@ -147,10 +151,10 @@ def test_pools_are_kept_for_the_most_recently_used_images_only(
     env, _ = image_env
     info = ImageRegistry(env.data_dir).get("imgc-layers")  # as built last (maybe rebuilt)
     assert info is not None
-    stack = ImageRegistry(env.data_dir).sandbox_image(info).layers
+    stack = _sandbox_image(env.data_dir, info)
     # Five images by pool key, one layer stack: what matters here is the key.
     images = [
-        SandboxImage(key=f"recent-{n}", name=f"imgc-recent-{n}", layers=stack)
+        dataclasses.replace(stack, key=f"recent-{n}", name=f"imgc-recent-{n}")
         for n in range(MAX_IMAGE_POOLS + 1)
     ]
     for number, image in enumerate(images):

@@ -68,7 +68,7 @@ def test_release_ends_every_process_and_removes_everything(env: Env) -> None:
 
 def test_pool_hands_out_started_sandboxes(env: Env) -> None:
     deadline = time.monotonic() + 10
-    while env.manager.ready_count() < 1 and time.monotonic() < deadline:
+    while env.manager.ready_count(env.image) < 1 and time.monotonic() < deadline:
         time.sleep(0.01)  # a refill started by an earlier test may still be running
     pooled = [p for p in env.manager.sessions_dir.iterdir() if p.name.startswith("pool-")]
     assert len(pooled) == 1

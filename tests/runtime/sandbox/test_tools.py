@@ -9,7 +9,6 @@ from typing import Any
 
 from agentbay_local.sandbox import Sandbox
 from tests.runtime.sandbox.conftest import Env
-from tests.support.system_parts import needs
 
 # ---- shell ----
 
@@ -98,7 +97,6 @@ def test_run_code_python(env: Env, box: Sandbox) -> None:
     assert env.text(box, "run_code", code="print(6 * 7)", language="python", timeout_s=30) == "42\n"
 
 
-@needs("nodejs")
 def test_run_code_javascript(env: Env, box: Sandbox) -> None:
     code = "console.log([1, 2, 3].map(x => x * 2).join(','))"
     assert env.text(box, "run_code", code=code, language="javascript", timeout_s=30) == "2,4,6\n"
@@ -180,11 +178,6 @@ def test_move_file(env: Env, box: Sandbox) -> None:
     text = env.error(box, "move_file", source="/tmp/t-move/b", destination="/tmp/t-move/c")
     assert text.startswith("Error: EEXIST")
     assert "ENOENT" in env.error(box, "move_file", source="/tmp/t-move/zz", destination="/tmp/q")
-    if env.manager.rootless:
-        # The host's root owns /etc/apt and is not mapped in the session: it stays put.
-        error = env.error(box, "move_file", source="/etc/apt", destination="/root/apt-moved")
-        assert "EACCES" in error
-        return
     # A directory of the image (overlay lower layer): rename gives EXDEV, copy+delete works.
     env.text(box, "move_file", source="/etc/apt", destination="/root/apt-moved")
     assert env.sh(box, "test -d /root/apt-moved && test ! -e /etc/apt && echo ok") == "ok\n"

@@ -47,7 +47,7 @@ def test_the_step_and_the_tests_agree_on_what_is_missing(
     monkeypatch.setenv("PATH", env["PATH"])
     expected = [name for name, part in system_parts.parts().items() if not part.installed()]
     assert listed.stdout.split() == expected
-    assert "make" not in expected and "xvfb" in expected  # the PATH decides, both ways
+    assert "make" not in expected and "slirp4netns" in expected  # the PATH decides, both ways
 
 
 def test_check_fails_naming_what_is_missing(tmp_path: Path) -> None:
@@ -59,10 +59,10 @@ def test_check_fails_naming_what_is_missing(tmp_path: Path) -> None:
         timeout=30,
     )
     assert checked.returncode == 1
-    assert "system packages missing" in checked.stdout and "xvfb" in checked.stdout
+    assert "system packages missing" in checked.stdout and "slirp4netns" in checked.stdout
 
 
 def test_a_skip_names_the_command_that_installs_the_part(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    reason = system_parts.missing_reason("xvfb", "make")
-    assert reason is not None and reason.endswith("apt-get install -y xvfb make")
+    reason = system_parts.missing_reason("slirp4netns", "make")
+    assert reason is not None and reason.endswith("apt-get install -y slirp4netns make")

@@ -19,14 +19,7 @@ NOT_RUN = "(not run by the guide tests)"
 
 #: The system packages (names in .ci/debian-packages.txt) a guide's examples need: where one
 #: is missing, the guide's blocks are skipped with the command that installs it.
-PAGE_NEEDS = {
-    "browser-use.md": ("chromium", "libatomic1"),  # and Playwright's driver
-    "computer-use.md": ("xvfb", "openbox", "xterm"),
-    "code-interpreter.md": ("python3-pandas", "python3-matplotlib"),
-}
-#: Guides whose examples need the runtime to run as root, with the reason they are skipped
-#: otherwise.
-PAGE_NEEDS_ROOT = {"images.md": "user images need the runtime to run as root, for now"}
+PAGE_NEEDS = {"browser-use.md": ("libatomic1",)}  # Playwright's driver (Chromium: the image's)
 
 _FENCE = re.compile(r"^```(?P<info>[^\n`]*)\n(?P<body>.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 _TITLE = re.compile(r'title="(?P<title>[^"]*)"')

@@ -18,8 +18,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from agentbay_local.sandbox import userns
-from tests.sdk.docs.guides import PAGE_NEEDS, PAGE_NEEDS_ROOT, blocks, pages
+from tests.sdk.docs.guides import PAGE_NEEDS, blocks, pages
 from tests.support.system_parts import missing_reason
 
 
@@ -28,8 +27,6 @@ def run_page(page: Path) -> dict[str, dict[str, str]]:
     namespace: dict[str, object] = {"__name__": "__main__"}
     results: dict[str, dict[str, str]] = {}
     lacking = missing_reason(*PAGE_NEEDS.get(page.name, ()))
-    if lacking is None and page.name in PAGE_NEEDS_ROOT and userns.rootless():
-        lacking = f"is skipped: {PAGE_NEEDS_ROOT[page.name]} (run the tests as root)"
     for block in blocks(page):
         reason = block.not_run_reason
         if reason is not None or lacking is not None:
