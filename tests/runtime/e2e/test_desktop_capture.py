@@ -18,9 +18,6 @@ from tests.runtime.e2e.conftest import API_KEY
 from tests.runtime.e2e.test_desktop import desk, start, wait_for, window_of
 from tests.support.official import official_python, run_driver
 from tests.support.pngdecode import decode, pixel
-from tests.support.system_parts import skip_unless_installed
-
-skip_unless_installed("xvfb", "openbox", "xterm")
 
 __all__ = ["desk"]  # the module's shared desktop session (a fixture of test_desktop)
 DRIVER = Path(__file__).with_name("official_capture_driver.py")

@@ -109,8 +109,11 @@ def test_input_needs_the_url_to_ask_for_it(api: Api, desk: Session) -> None:
 def test_the_page_shows_the_desktop_in_headless_chromium(
     api: Api, desk: Session, red_window: tuple[int, int], tmp_path: Path
 ) -> None:
+    # A viewer on this machine, as a user's browser looks at the page (the runtime's
+    # sessions bring their own Chromium; the host need not have one).
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium is not None
+    if chromium is None:
+        pytest.skip("no Chromium on this machine to look at the page with (a viewer only)")
     shot = tmp_path / "page.png"
     subprocess.run(
         [
