@@ -6,6 +6,8 @@ user; where one is missing, the test skips saying so.
 
 from __future__ import annotations
 
+from typing import IO
+
 import pytest
 
 from agentbay_local.images.base_images import BaseImageCache
@@ -34,10 +36,20 @@ images:
 """
 
 
+#: Trees the tests' sandboxes run on, held for the test process (as serve holds them): a
+#: rebuild meanwhile (``make images`` in another checkout) leaves them in place.
+_HELD: dict[str, IO[bytes]] = {}
+
+
 def session_image(name: str = "linux_latest") -> SandboxImage:
-    """What a session of the built-in ``name`` runs (skips the caller where it is not built)."""
+    """What a session of the built-in ``name`` runs, as serve runs it (one built from an
+    older manifest too); skips the caller where it is not built."""
     __tracebackhide__ = True  # the skip is reported at the caller's line
+    cache = BaseImageCache()
     try:
-        return BaseImageCache().sandbox_image(name)[0]
+        image, record = cache.sandbox_image(name, outdated=True)
     except ImageError as exc:
         pytest.skip(f"{exc} (make images builds every built-in)")
+    if record.tree not in _HELD:
+        _HELD[record.tree] = cache.hold(record)
+    return image
