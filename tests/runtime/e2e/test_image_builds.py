@@ -2,8 +2,9 @@
 
 ``agentbay local serve`` on an image cache of the test's own, whose manifest makes
 ``code_latest`` tiny (Debian's essential packages and python3): serve builds it in the
-background, creates answer ``ImageBuilding`` meanwhile, a rebuild by another process serves
-the next session while a running one keeps its tree; where nothing can build the images,
+background, creates answer ``ImageBuilding`` meanwhile; built from an older manifest it
+serves on, and its rebuild by another process serves the next session while a running one
+keeps its tree; where nothing can build the images,
 serve refuses to start, saying what to install, unless told ``--host-root``.
 """
 
@@ -86,8 +87,14 @@ def test_serve_builds_the_images_and_a_rebuild_serves_the_next_session(
         old_tree = cache.tree_path(built)
         assert _inode_seen(api, first) == (old_tree / "etc" / "passwd").stat().st_ino
 
+        # Another version of the manifest: the built tree serves on until it is rebuilt.
+        manifest = Path(cache_env[MANIFEST_ENV])
+        manifest.write_text(manifest.read_text().replace("[python3]", "[python3, file]"))
+        same = api.create_session(ImageId="code_latest")
+        assert _inode_seen(api, same) == (old_tree / "etc" / "passwd").stat().st_ino
+        api.call("ReleaseMcpSession", SessionId=same)
         rebuild = subprocess.run(
-            [sys.executable, "-m", "agentbay.cli", "local", "image", "pull", "--rebuild"],
+            [sys.executable, "-m", "agentbay.cli", "local", "image", "pull"],
             env=cache_env,
             capture_output=True,
             text=True,
@@ -96,9 +103,11 @@ def test_serve_builds_the_images_and_a_rebuild_serves_the_next_session(
         assert rebuild.returncode == 0, rebuild.stdout + rebuild.stderr
         rebuilt = cache.get("code_latest")
         assert rebuilt is not None and rebuilt.tree != built.tree
+        assert "file" in rebuilt.packages
         second = api.create_session(ImageId="code_latest")
         new_inode = (cache.tree_path(rebuilt) / "etc" / "passwd").stat().st_ino
         assert _inode_seen(api, second) == new_inode
+        assert api.text(second, "shell", command="file -b /etc/passwd").startswith("ASCII")
         # The running session keeps its tree: the serve holding it keeps it in place.
         assert old_tree.is_dir()
         assert api.text(first, "shell", command="echo still") == "still\n"
