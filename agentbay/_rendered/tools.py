@@ -232,6 +232,7 @@ def read_file_args(
     path: str,
     offset: int = 0,
     length: int = 0,
+    format: str = "text",
 ) -> dict[str, Any]:
     """Arguments of ``read_file`` (wuying_filesystem): Read a slice of a file;
     FileSystem.read_file calls get_file_info first, then reads in chunks of at most
@@ -241,6 +242,7 @@ def read_file_args(
             "path": path,
             "offset": offset,
             "length": length,
+            "format": format,
         }
     )
 

@@ -9,6 +9,7 @@ lines, ``read_multiple_files`` as ``<path>: <content>`` blocks separated by ``--
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import os
@@ -113,15 +114,19 @@ def write_file(args: dict[str, Any], ctx: object) -> str:
 
 
 def read_file(args: dict[str, Any], ctx: object) -> str:
-    """A byte range of a file as text (``length`` 0 or absent: to the end).
+    """A byte range of a file as text (``length`` 0 or absent: to the end), or with
+    ``format="binary"`` (0.22's ``read_file(format="bytes")``) the exact bytes in base64.
 
-    Range ends are moved to UTF-8 character boundaries: the start skips continuation
+    Text range ends are moved to UTF-8 character boundaries: the start skips continuation
     bytes and the end takes the rest of a character cut in two. Consecutive ranges (the
     SDK reads 51200-byte chunks) therefore concatenate to exactly the file's text.
     """
     path = ta.path(args)
     offset = ta.integer(args, "offset", 0)
     length = ta.integer(args, "length", 0)
+    form = ta.text(args, "format", "text")
+    if form not in ("text", "binary"):
+        raise ta.ToolError("Invalid arguments: 'format' must be 'text' or 'binary'")
     too_large = ta.ToolError(
         f"Error: the requested range of '{path}' is larger than {MAX_READ_BYTES} bytes; "
         "read it in parts with offset and length"
@@ -140,6 +145,8 @@ def read_file(args: dict[str, Any], ctx: object) -> str:
         raise ta.os_error(exc, "open", path) from None
     if not length and len(data) > MAX_READ_BYTES:
         raise too_large
+    if form == "binary":
+        return base64.b64encode(data[:length] if length else data).decode("ascii")
     end = len(data)
     if length:
         end = min(length, len(data))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from typing import Any
@@ -201,6 +202,23 @@ def test_read_file_offsets_are_utf8_safe_at_any_chunk_size(env: Env, box: Sandbo
         assert "".join(parts) == expected, chunk
     assert env.text(box, "read_file", path="/tmp/t-utf8.txt", offset=size + 10, length=5) == ""
     assert "offset" in env.error(box, "read_file", path="/tmp/t-utf8.txt", offset=-1)
+
+
+def test_read_file_binary_answers_the_exact_bytes_in_base64(env: Env, box: Sandbox) -> None:
+    # 0.22's read_file(format="bytes") sends format "binary" and base64-decodes each chunk.
+    text = "é€😀" * 10  # a chunk boundary inside a character is kept as bytes, not moved
+    env.text(box, "write_file", path="/tmp/t-bin.txt", content=text, mode="overwrite")
+    data = text.encode()
+    parts = [
+        base64.b64decode(
+            env.text(box, "read_file", path="/tmp/t-bin.txt", offset=at, length=7, format="binary")
+        )
+        for at in range(0, len(data), 7)
+    ]
+    assert b"".join(parts) == data and all(len(part) == 7 for part in parts[:-1])
+    whole = env.text(box, "read_file", path="/tmp/t-bin.txt", offset=0, length=0, format="binary")
+    assert base64.b64decode(whole) == data
+    assert "format" in env.error(box, "read_file", path="/tmp/t-bin.txt", format="bytes")
 
 
 def test_read_multiple_files_format(env: Env, box: Sandbox) -> None:
