@@ -88,10 +88,14 @@ async def dispatch(runtime: Runtime, action: str, fields: dict[str, Any]) -> Ans
         case "GetAndLoadInternalContext":
             return contexts.internal(fields), {}
         case "GetCdpLink":
-            return runtime.browsers.cdp_link(fields), {}
+            return await runtime.browsers.cdp_link(fields), {}
+        case "GetAdbLink":
+            # The cloud checks the session first: an unknown one answers NotFound (the
+            # official suite expects it), a real one needs the cloud's mobile device.
+            runtime.running.get(fields["SessionId"], any_state=True, status_read=True)
+            raise needs_cloud(action)
         case (
-            "GetAdbLink"
-            | "GetSkillMetaData"
+            "GetSkillMetaData"
             | "ListSkillMetaData"
             | "BindContextSkillAsync"
             | "UnbindContextSkillAsync"

@@ -39,8 +39,10 @@ def iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-#: Where a session's file-transfer context is mapped (0.9.3 sends this path at create).
-FILE_TRANSFER_PATH = "/temp/file-transfer"
+#: Where GetAndLoadInternalContext maps a session's file-transfer context: the cloud's
+#: /tmp/file-transfer, which the official suite lists after an upload into
+#: get_file_transfer_context_path() (0.9.3 names its own context and path at create).
+FILE_TRANSFER_PATH = "/tmp/file-transfer"
 
 
 def _internal_name(session_id: str) -> str:

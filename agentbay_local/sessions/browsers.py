@@ -145,10 +145,16 @@ class BrowserActions:
         url = links.url(links.link(session_id, browser.link.browser_port), "ws")
         return url + browser.path.lstrip("/")
 
-    def cdp_link(self, fields: dict[str, Any]) -> dict[str, str]:
-        """GetCdpLink: the CDP WebSocket URL of a running session's browser."""
+    async def cdp_link(self, fields: dict[str, Any]) -> dict[str, str]:
+        """GetCdpLink: the CDP WebSocket URL of a running session's browser. A browser_latest
+        session's browser runs from the start, as in the cloud (the official suite asks
+        GetCdpLink right after create): without an InitBrowser yet, it is the one started
+        early with the default options."""
         row = self._running.get(fields["SessionId"])
         url = self.endpoint_url(row.id)
+        if url is None and self._running.tool_image(row) == BROWSER_IMAGE:
+            await self.init({"SessionId": row.id})
+            url = self.endpoint_url(row.id)
         if url is None:
             raise ApiError(
                 400,

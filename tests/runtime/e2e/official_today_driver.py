@@ -107,6 +107,12 @@ if hasattr(session.file_system, "upload_file"):
     down = session.file_system.download_file("/tmp/down.txt", str(target))
     record("download", [down.success, failure(down)])
     record("downloaded", target.read_text() if target.exists() else None)
+    if "format" in session.file_system.read_file.__code__.co_varnames:  # 0.22: bytes
+        blob = bytes(range(256)) * 240  # every byte value, two of its 51200-byte chunks
+        local.with_name("blob.bin").write_bytes(blob)
+        session.file_system.upload_file(str(local.with_name("blob.bin")), "/tmp/blob.bin")
+        read = session.file_system.read_file("/tmp/blob.bin", format="bytes")
+        record("read_bytes", [read.success, failure(read), read.content == blob])
 
 # The browser's CDP URL (0.13+ ask GetCdpLink for it).
 try:
@@ -114,6 +120,22 @@ try:
     record("cdp_url", session.browser.get_endpoint_url())
 except Exception as exc:  # reported, not fatal: the other steps still run
     record("browser_error", f"{type(exc).__name__}: {exc}")
+
+# A browser_latest session's CDP link right after create, as the official suite asks it
+# (the low-level client's GetCdpLink, no InitBrowser first).
+if hasattr(client.client, "get_cdp_link"):
+    from agentbay.api.models import GetCdpLinkRequest
+
+    browser = client.create(CreateSessionParams(image_id="browser_latest")).session
+    try:
+        asked = GetCdpLinkRequest(
+            authorization=f"Bearer {client.api_key}", session_id=browser.session_id
+        )
+        record("cdp_link_at_create", client.client.get_cdp_link(asked).body.data.url)
+    except Exception as exc:  # reported, not fatal
+        record("cdp_link_at_create", f"{type(exc).__name__}: {exc}")
+    finally:
+        browser.delete()
 
 # The tools 0.22 added: environment variables, metrics, delete_file.
 if hasattr(session, "env"):

@@ -95,7 +95,7 @@ def test_internal_file_transfer_context(api: Api, session_id: str) -> None:
     )
     assert first == again and len(first) == 1
     assert first[0]["ContextType"] == "file_transfer"
-    assert first[0]["ContextPath"] == "/temp/file-transfer"
+    assert first[0]["ContextPath"] == "/tmp/file-transfer"
     bound = api.call("DescribeSessionContexts", SessionId=session_id)
     assert [b["ContextId"] for b in bound] == [first[0]["ContextId"]]
     api.call("ReleaseMcpSession", SessionId=session_id)

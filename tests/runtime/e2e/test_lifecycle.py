@@ -204,6 +204,14 @@ def test_cloud_only_actions_answer_at_once(
     assert "needs the AgentBay cloud" in answer["Message"]
 
 
+def test_get_adb_link_of_an_unknown_session_is_not_found(api: Api) -> None:
+    # As the cloud answers it (the official suite's test_get_adb_link_with_invalid_session).
+    status_code, answer = api.raw(
+        "GetAdbLink", SessionId="invalid-session-id-12345", Option={"adbkey_pub": "k"}
+    )
+    assert status_code == 400 and answer["Code"] == "InvalidMcpSession.NotFound"
+
+
 def test_cloud_only_images_and_tools_say_so(api: Api, session_id: str) -> None:
     with pytest.raises(RpcError) as mobile:
         api.create_session(ImageId="mobile_latest")

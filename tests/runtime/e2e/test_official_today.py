@@ -85,9 +85,11 @@ def test_official_022_client_today_flows(
     assert got["keep_alive"] == [True, ""]
     assert got["upload"] == [True, ""] and got["uploaded"] == "uploaded by today's client"
     assert got["download"] == [True, ""] and got["downloaded"] == "from the session\n"
+    assert got["read_bytes"] == [True, "", True]  # read_file(format="bytes"): base64 on the wire
     assert "browser_error" not in got, got.get("browser_error")
     assert got["browser_init"] is True
     assert got["cdp_url"].startswith("ws://") and "/devtools/browser/" in got["cdp_url"]
+    assert "/devtools/browser/" in got["cdp_link_at_create"]  # no InitBrowser needed
     assert got["env_set"] == [True, ""] and got["env_seen"] == "set by 0.22\n"
     assert got["env_get"] == {"TODAY_VAR": "set by 0.22"}
     assert got["metrics"] == [True, ""] and got["metrics_mem_used"] > 0

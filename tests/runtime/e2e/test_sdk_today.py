@@ -167,4 +167,4 @@ def test_client_level_pause_and_the_transfer_context_path(bay: AgentBay) -> None
     with bay.create().session as session:
         assert bay.beta_pause(session, timeout=60, poll_interval=0.1).status == "PAUSED"
         assert bay.beta_resume(session, timeout=60, poll_interval=0.1).status == "RUNNING"
-        assert session.file_system.get_file_transfer_context_path() == "/temp/file-transfer"
+        assert session.file_system.get_file_transfer_context_path() == "/tmp/file-transfer"
