@@ -75,11 +75,38 @@ def official_python(version: str = "0.9.3") -> Path:
         pytest.fail(str(exc))
 
 
-def _install(venv: Path, package: str) -> None:
+def ensure_venv(name: str, *packages: str) -> Path:
+    """The interpreter of the tools-cache virtual environment ``name`` (per Python) with
+    ``packages`` installed on first use (a framework integration with the client it pins,
+    the official suite's packages).
+
+    Raises:
+        InstallFailed: pip could not install them.
+    """
+    python = f"py{sys.version_info.major}.{sys.version_info.minor}"
+    venv = tools_cache() / f"{name}-{python}"
+    with installing(venv):
+        if not (venv / ".ready").exists():
+            _install(venv, *packages)
+    return venv / "bin" / "python"
+
+
+def integration_python(package: str) -> Path:
+    """:func:`ensure_venv` of a framework integration (e.g. ``langchain-agentbay-integration``)
+    for a test: skips it where PyPI is unreachable, fails it where the install failed."""
+    try:
+        return ensure_venv(package, package)
+    except InstallFailed as exc:
+        if exc.unreachable:
+            pytest.skip(str(exc))
+        pytest.fail(str(exc))
+
+
+def _install(venv: Path, *packages: str) -> None:
     python = venv / "bin" / "python"
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
     result = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", package],
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *packages],
         capture_output=True,
         text=True,
         timeout=600,
@@ -87,9 +114,9 @@ def _install(venv: Path, package: str) -> None:
     if result.returncode != 0:
         if any(hint in result.stderr for hint in _UNREACHABLE):
             raise InstallFailed(
-                f"PyPI is unreachable, cannot install {package}: {result.stderr[-300:]}", True
+                f"PyPI is unreachable, cannot install {packages}: {result.stderr[-300:]}", True
             )
-        raise InstallFailed(f"installing {package} failed:\n{result.stderr[-2000:]}", False)
+        raise InstallFailed(f"installing {packages} failed:\n{result.stderr[-2000:]}", False)
     (venv / ".ready").touch()
 
 
