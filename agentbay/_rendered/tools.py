@@ -77,6 +77,9 @@ TOOL_SERVERS: Final[dict[str, str]] = {
     "flux_execute_task": "wuying_agent",
     "flux_get_task_status": "wuying_agent",
     "flux_terminate_task": "wuying_agent",
+    "browser_use_execute_task": "wuying_browser",
+    "browser_use_get_task_status": "wuying_browser",
+    "browser_use_terminate_task": "wuying_browser",
     "stopChrome": "wuying_browser",
     "page_use_navigate": "wuying_browser",
     "page_use_screenshot": "wuying_browser",
@@ -855,6 +858,51 @@ def flux_terminate_task_args(
 ) -> dict[str, Any]:
     """Arguments of ``flux_terminate_task`` (wuying_agent): Terminate a running Flux task
     (Agent.terminate_task)."""
+    return _present(
+        {
+            "task_id": task_id,
+        }
+    )
+
+
+def browser_use_execute_task_args(
+    *,
+    task: str,
+    use_vision: bool | _Omit = OMIT,
+    full_page_screenshot: bool | _Omit = OMIT,
+    output_schema: str | _Omit = OMIT,
+) -> dict[str, Any]:
+    """Arguments of ``browser_use_execute_task`` (wuying_browser): Start a natural-language
+    browser task (0.22 Agent.Browser.execute_task); needs the cloud's model."""
+    return _present(
+        {
+            "task": task,
+            "use_vision": use_vision,
+            "full_page_screenshot": full_page_screenshot,
+            "output_schema": output_schema,
+        }
+    )
+
+
+def browser_use_get_task_status_args(
+    *,
+    task_id: str,
+) -> dict[str, Any]:
+    """Arguments of ``browser_use_get_task_status`` (wuying_browser): Return the status of
+    a browser task (0.22 Agent.Browser.get_task_status); needs the cloud's model."""
+    return _present(
+        {
+            "task_id": task_id,
+        }
+    )
+
+
+def browser_use_terminate_task_args(
+    *,
+    task_id: str,
+) -> dict[str, Any]:
+    """Arguments of ``browser_use_terminate_task`` (wuying_browser): Terminate a browser
+    task (0.22 Agent.Browser.terminate_task); needs the cloud's model."""
     return _present(
         {
             "task_id": task_id,

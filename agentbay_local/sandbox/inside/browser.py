@@ -59,6 +59,9 @@ MODEL_TOOLS = frozenset(
         "page_use_observe_async",
         "page_use_get_observe_result",
         "page_use_login",
+        "browser_use_execute_task",
+        "browser_use_get_task_status",
+        "browser_use_terminate_task",
     }
 )
 

@@ -219,6 +219,10 @@ def test_cloud_only_images_and_tools_say_so(api: Api, session_id: str) -> None:
     operator = api.tool(session_id, "page_use_observe_async", context_id=0, instruction="x")
     assert operator["isError"] is True
     assert "needs the AgentBay cloud" in operator["content"][0]["text"]
+    for name in ("browser_use_execute_task", "browser_use_get_task_status"):  # 0.22's agent
+        task = api.tool(session_id, name, task="x", task_id="t-1")
+        assert task["isError"] is True, name
+        assert "needs the AgentBay cloud" in task["content"][0]["text"], name
 
 
 def test_get_cdp_link_needs_a_started_browser(api: Api, session_id: str) -> None:
