@@ -40,10 +40,10 @@ def _tools() -> list[dict[str, Any]]:
     return description()["x-mcp-tools"]  # type: ignore[no-any-return]
 
 
-def test_catalogue_lists_72_distinct_tools() -> None:
+def test_catalogue_lists_75_distinct_tools() -> None:
     names = [tool["name"] for tool in _tools()]
-    assert len(names) == 72  # 0.9.3's 63 and 0.13-0.22's 9
-    assert len(set(names)) == 72
+    assert len(names) == 75  # 0.9.3's 63, 0.13-0.22's 9 and 0.22's browser task agent's 3
+    assert len(set(names)) == 75
 
 
 def test_fields_travel_where_the_clients_put_them() -> None:
