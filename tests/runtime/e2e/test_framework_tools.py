@@ -10,31 +10,19 @@ Each integration runs in its own virtual environment of the tests' tool cache
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
+from agentbay_local.server import EmbeddedRuntime
+from tests.runtime.e2e.conftest import API_KEY
 from tests.support.official import integration_python, run_driver
-from tests.support.spawn import serving
 
 DRIVER = Path(__file__).with_name("framework_tools_driver.py")
-KEY = "akm-framework-tools"
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[str]:
-    """`agentbay local serve` in a child process: its endpoint."""
-    process: subprocess.Popen[str]
-    with serving(tmp_path / "serve", KEY) as (endpoint, process):
-        del process
-        yield endpoint
-
-
-def test_langchain_toolkits(served: str, tmp_path: Path) -> None:
+def test_langchain_toolkits(runtime: EmbeddedRuntime, tmp_path: Path) -> None:
     python = integration_python("langchain-agentbay-integration")
-    got = run_driver(python, DRIVER, served, KEY, tmp_path, 600, {"FRAMEWORK": "langchain"})
+    served = runtime.endpoint
+    got = run_driver(python, DRIVER, served, API_KEY, tmp_path, 600, {"FRAMEWORK": "langchain"})
     answers = {name: json.loads(got[name]) for name in got if name.startswith(("code", "comp"))}
     assert all(answer["success"] for answer in answers.values()), answers
     assert answers["codespace_read_file"]["content"] == "from langchain"
@@ -51,9 +39,10 @@ def test_langchain_toolkits(served: str, tmp_path: Path) -> None:
     assert got["deleted"] == [True, True]
 
 
-def test_llama_index_tools(served: str, tmp_path: Path) -> None:
+def test_llama_index_tools(runtime: EmbeddedRuntime, tmp_path: Path) -> None:
     python = integration_python("llama-index-tools-agentbay")
-    got = run_driver(python, DRIVER, served, KEY, tmp_path, 600, {"FRAMEWORK": "llama_index"})
+    endpoint = runtime.endpoint
+    got = run_driver(python, DRIVER, endpoint, API_KEY, tmp_path, 600, {"FRAMEWORK": "llama_index"})
     assert got["python_run_code"] == "Code executed successfully:\n42"
     assert got["javascript_run_code"] == "Code executed successfully:\n42\n"
     assert got["command_execute"] == "Command executed successfully:\n42\n"
