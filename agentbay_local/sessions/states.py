@@ -75,10 +75,9 @@ class SessionStates:
 
     async def pause(self, fields: dict[str, Any]) -> None:
         """PauseSessionAsync: freeze every process of the session (done before the answer:
-        the first poll sees PAUSED). Pausing a paused session changes nothing."""
+        the first poll sees PAUSED). Pausing a session that is not running fails, a paused
+        one too, as in the cloud (the official suite's test_pause_already_paused_session)."""
         row = self._running.get(fields["SessionId"], any_state=True)
-        if row.status in (PAUSED, PAUSING):
-            return
         if row.status != RUNNING:
             raise _not_now(row, "paused")
         sandbox = self._sandboxes.get(row.id)
@@ -99,10 +98,9 @@ class SessionStates:
 
     async def resume(self, fields: dict[str, Any]) -> None:
         """ResumeSessionAsync: every process continues where it stopped; the idle clock
-        starts again. Resuming a running session changes nothing."""
+        starts again. Resuming a session that is not paused fails, a running one too, as in
+        the cloud (the official suite's test_resume_already_running_session)."""
         row = self._running.get(fields["SessionId"], any_state=True)
-        if row.status in (RUNNING, RESUMING):
-            return
         if row.status != PAUSED:
             raise _not_now(row, "resumed")
         sandbox = self._sandboxes.get(row.id)

@@ -99,7 +99,11 @@ def test_pause_freezes_and_resume_continues(api: Api, session_id: str) -> None:
         api.tool(session_id, "shell", command="echo no", timeout_ms=5000)
     assert paused.value.code == "InvalidMcpSession.Paused"
     assert "paused" in paused.value.answer["Message"]
-    assert api.call("PauseSessionAsync", SessionId=session_id) is None  # already paused
+    # Pausing a paused session fails, as the cloud answers it (the official suite's
+    # test_pause_already_paused_session); so does resuming a running one, below.
+    with pytest.raises(RpcError) as again:
+        api.call("PauseSessionAsync", SessionId=session_id)
+    assert again.value.code == "InvalidMcpSession.Status" and "PAUSED" in str(again.value)
     assert api.call("ResumeSessionAsync", SessionId=session_id) is None
     assert status(api, session_id) == "RUNNING"
     # Files and processes as they were: the sleeper still sleeps.
@@ -110,7 +114,10 @@ def test_pause_freezes_and_resume_continues(api: Api, session_id: str) -> None:
         timeout_ms=5000,
     )
     assert text == "before\nalive\n"
-    assert api.call("ResumeSessionAsync", SessionId=session_id) is None  # already running
+    with pytest.raises(RpcError) as running:
+        api.call("ResumeSessionAsync", SessionId=session_id)
+    assert running.value.code == "InvalidMcpSession.Status"
+    assert "session" in running.value.answer["Message"]
 
 
 def test_a_paused_session_can_be_released(api: Api) -> None:
