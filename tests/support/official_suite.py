@@ -10,7 +10,8 @@ and a fresh data directory (so a test that browses the internet fails inside its
 and nothing leaves the machine). :mod:`loopback_only` is imported first in the suite's
 interpreter (as ``sitecustomize``): a test that names a cloud host fails at once, before a
 packet is sent. The counts (passed, failed, skipped, errors) and pytest's summary lines are
-printed; pytest's whole output goes to ``--output``. What each non-pass means is written in
+printed; pytest's whole output goes to ``--output`` (default ``.cache/official-suite.log``,
+serve's beside it as ``.serve.log``). What each non-pass means is written in
 docs/compatibility.md ("The official clients' own suites").
 """
 
@@ -114,12 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--output",
         type=Path,
-        default=Path("official-suite.log"),
+        default=Path(".cache/official-suite.log"),
         help="where pytest's whole output goes",
     )
     args, pytest_args = parser.parse_known_args(argv)
     if not (args.suite / "tests" / "integration").is_dir():
         parser.error(f"{args.suite} holds no tests/integration")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     return run_suite(args.suite.resolve(), args.client, pytest_args, args.output.resolve())
 
 
