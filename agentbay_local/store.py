@@ -85,6 +85,8 @@ LIVE = (RUNNING, PAUSING, PAUSED, RESUMING, DELETING)
 RELEASED = "RELEASED"
 #: What the clients call a released session (ListSession's Status filter).
 DELETED = "DELETED"
+#: GetSessionDetail's status of a released session, as the cloud answers after a delete.
+FINISH = "FINISH"
 #: The session's sandbox stopped by itself (its tool server died): nothing runs any more,
 #: the session answers GetSession with this status until it is released.
 FAILED = "FAILED"

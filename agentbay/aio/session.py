@@ -409,9 +409,10 @@ class AsyncSession:
 
     # ---- 0.22: status, keep-alive, pause and resume ----
     async def get_status(self) -> SessionStatusResult:
-        """This session's status (GetSessionDetail): RUNNING, PAUSING, PAUSED, RESUMING or
-        DELETING. A session that is gone answers ``success=False``, "not found" in the
-        message. Never raises."""
+        """This session's status (GetSessionDetail): RUNNING, PAUSING, PAUSED, RESUMING,
+        DELETING, or FINISH once deleted (as the cloud answers after a delete). A session the
+        endpoint does not know answers ``success=False``, "not found" in the message. Never
+        raises."""
         try:
             answer = await self.agent_bay.api.call(
                 "GetSessionDetail", {"SessionId": self.session_id}

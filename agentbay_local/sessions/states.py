@@ -3,9 +3,9 @@ status the clients poll (GetSessionDetail, and GetSession's ``Status``).
 
 RUNNING -> PAUSING -> PAUSED -> RESUMING -> RUNNING; any of them -> DELETING -> gone. The
 clients poll until the state they wait for (docs/compatibility.md): PAUSED after a pause,
-RUNNING after a resume, an ``InvalidMcpSession.NotFound`` error after a delete — so a
-session answers that error only once it is really gone, and a deleted session is listed by
-``ListSession(Status=DELETED)`` only.
+RUNNING after a resume, ``FINISH`` (GetSessionDetail) or an ``InvalidMcpSession.NotFound``
+error (GetSession, every other action) after a delete — so a session answers them only once
+it is really gone, and a deleted session is listed by ``ListSession(Status=DELETED)`` only.
 """
 
 from __future__ import annotations
@@ -17,7 +17,16 @@ from agentbay.contract import get_logger
 from agentbay_local.protocol.envelope import ApiError
 from agentbay_local.sandbox.freezer import FreezeError
 from agentbay_local.sessions.resource_page import app_instance_id
-from agentbay_local.store import DELETING, FAILED, PAUSED, PAUSING, RESUMING, RUNNING
+from agentbay_local.store import (
+    DELETING,
+    FAILED,
+    FINISH,
+    PAUSED,
+    PAUSING,
+    RELEASED,
+    RESUMING,
+    RUNNING,
+)
 
 log = get_logger("agentbay.local")
 
@@ -53,16 +62,23 @@ class SessionStates:
         self._deletions: set[asyncio.Task[None]] = set()
 
     def detail(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """GetSessionDetail (SessionId in the query string)."""
-        row = self._running.get(fields["SessionId"], any_state=True, status_read=True)
+        """GetSessionDetail (SessionId in the query string). A released session answers
+        ``FINISH`` (``IsDeleted`` 1), as the cloud does after a delete: the official suite
+        reads that status after ``delete()``, and 0.15+ end their delete poll on it."""
+        stored = self._store.session(fields["SessionId"])
+        if stored is not None and stored.status == RELEASED:
+            row, status, deleted = stored, FINISH, 1
+        else:
+            row = self._running.get(fields["SessionId"], any_state=True, status_read=True)
+            status, deleted = row.status, 0
         return {
             "Id": row.id,
-            "Status": row.status,
+            "Status": status,
             "ImageId": row.image_id,
             "ImageType": "User" if row.image_id.startswith("imgc-") else "System",
             "AppInstanceId": app_instance_id(row.id),
             "PolicyId": row.policy_id,
-            "IsDeleted": 0,
+            "IsDeleted": deleted,
             "RegionId": "local",
         }
 

@@ -21,7 +21,7 @@ from tests.runtime.e2e.conftest import API_KEY
 
 
 def status(api: Api, session_id: str) -> str:
-    """GetSessionDetail's status, or the error code once the session is gone."""
+    """GetSessionDetail's status (FINISH once the session is gone), or the error code."""
     try:
         return str(api.call("GetSessionDetail", SessionId=session_id)["Status"])
     except RpcError as exc:
@@ -71,8 +71,8 @@ def test_detail_list_and_delete_async(api: Api, runtime: EmbeddedRuntime) -> Non
 
     assert api.call("DeleteSessionAsync", SessionId=sid) is None
     first = status(api, sid)
-    assert first in ("DELETING", "InvalidMcpSession.NotFound")
-    wait_for(api, sid, "InvalidMcpSession.NotFound", 60)
+    assert first in ("DELETING", "FINISH")
+    wait_for(api, sid, "FINISH", 60)  # the cloud's status of a deleted session
     # Gone means gone: the upload the policy asks for happened before, the sandbox is no more.
     assert context_files(api, context_id) == {"f"}
     assert not (runtime.data_dir / "sessions" / sid).exists()
@@ -124,7 +124,7 @@ def test_a_paused_session_can_be_released(api: Api) -> None:
     sid = api.create_session()
     api.call("PauseSessionAsync", SessionId=sid)
     api.call("ReleaseMcpSession", SessionId=sid)
-    assert status(api, sid) == "InvalidMcpSession.NotFound"
+    assert status(api, sid) == "FINISH"
 
 
 def test_idle_release_uploads_contexts_and_spares_paused_sessions(api: Api) -> None:
@@ -133,12 +133,12 @@ def test_idle_release_uploads_contexts_and_spares_paused_sessions(api: Api) -> N
     paused = api.create_session(Timeout=2)
     write_data(api, idle, "g")
     api.call("PauseSessionAsync", SessionId=paused)
-    wait_for(api, idle, "InvalidMcpSession.NotFound", 60)
+    wait_for(api, idle, "FINISH", 60)
     assert context_files(api, context_id) == {"g"}  # synced as on delete
     # Paused for longer than its idle timeout, and still there; once resumed, it idles out.
     assert status(api, paused) == "PAUSED"
     api.call("ResumeSessionAsync", SessionId=paused)
-    wait_for(api, paused, "InvalidMcpSession.NotFound", 60)
+    wait_for(api, paused, "FINISH", 60)
     api.call("DeleteContext", Id=context_id)
 
 
@@ -151,8 +151,8 @@ def test_keep_alive_and_activity_hold_off_the_idle_release(api: Api) -> None:
         api.text(busy, "shell", command="true", timeout_ms=5000)
         time.sleep(0.5)
     assert status(api, kept) == "RUNNING" and status(api, busy) == "RUNNING"
-    wait_for(api, kept, "InvalidMcpSession.NotFound", 60)
-    wait_for(api, busy, "InvalidMcpSession.NotFound", 60)
+    wait_for(api, kept, "FINISH", 60)
+    wait_for(api, busy, "FINISH", 60)
     with pytest.raises(RpcError) as gone:
         api.call("RefreshSessionIdleTime", SessionId=kept)
     assert gone.value.code == "InvalidMcpSession.NotFound"
@@ -185,10 +185,10 @@ def test_maximum_run_time_ends_even_a_busy_session(short_lived: Api) -> None:
         refreshed, _ = api.raw("RefreshSessionIdleTime", SessionId=busy)  # 400 once released
         assert refreshed in (200, 400)
         time.sleep(0.2)
-    wait_for(api, busy, "InvalidMcpSession.NotFound", 60)  # DELETING until really gone
+    wait_for(api, busy, "FINISH", 60)  # DELETING until really gone
     assert status(api, manual) == "RUNNING"  # released only by its client
     api.call("DeleteSessionAsync", SessionId=manual)
-    wait_for(api, manual, "InvalidMcpSession.NotFound", 60)
+    wait_for(api, manual, "FINISH", 60)
 
 
 @pytest.mark.parametrize(
