@@ -55,9 +55,12 @@ async def _round(sessions: int) -> dict[str, list[float]]:
     from agentbay_local.sandbox import SandboxManager
     from agentbay_local.sandbox.image import HOST_ROOT
 
-    bases = {"image": BaseImageCache().sandbox_image("code_latest")[0], "host": HOST_ROOT}
+    cache = BaseImageCache()
+    # As serve runs it (one of an older manifest too), held while measured.
+    image, record = cache.sandbox_image("code_latest", outdated=True)
+    bases = {"image": image, "host": HOST_ROOT}
     results: dict[str, list[float]] = {}
-    with tempfile.TemporaryDirectory(prefix="agentbay-bench-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="agentbay-bench-") as scratch, cache.hold(record):
         for key in KEYS:
             pool, base = key.split()
             pool_size, image = (0 if pool == "cold" else 1), bases[base]
