@@ -32,6 +32,8 @@ from bench.harness import p50
 
 REPO = Path(__file__).resolve().parent.parent
 ECHO = {"command": "echo ok", "timeout_ms": 5000}
+#: Longest wait for the pool to hand a sandbox out (a failing start is logged, not raised).
+POOL_WAIT_S = 60.0
 
 
 def _rss_bytes(pid: int) -> int:
@@ -68,7 +70,10 @@ async def _round(sessions: int) -> dict[str, list[float]]:
             await manager.start((image,))
             try:
                 for index in range(sessions):
+                    deadline = time.monotonic() + POOL_WAIT_S
                     while manager.ready_count(image) < pool_size:
+                        if time.monotonic() > deadline:
+                            raise SystemExit(f"no pooled sandbox of {key} within {POOL_WAIT_S} s")
                         await asyncio.sleep(0.005)
                     started = time.perf_counter()
                     sandbox = await manager.create(
