@@ -192,14 +192,11 @@ class _Capture:
         return data
 
 
-def run(reaper: Reaper, argv: Sequence[str], env: Mapping[str, str], timeout_s: float) -> RunResult:
-    """Run a command to completion or timeout and capture stdout and stderr.
-
-    The call ends when the command's process exits, not when its output pipes close:
-    background children (``sleep 100 &``) keep the pipes open but must not make the call
-    hang. Whatever they write after that is lost. On timeout the whole process group is
-    killed.
-    """
+def spawn_piped(
+    reaper: Reaper, argv: Sequence[str], env: Mapping[str, str]
+) -> tuple[int, int, int]:
+    """Start a command with its stdout and stderr on pipes: its pid and the pipes' read ends
+    (the caller closes them). Nothing is left open if it cannot start (``OSError``)."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     try:
@@ -210,6 +207,18 @@ def run(reaper: Reaper, argv: Sequence[str], env: Mapping[str, str], timeout_s: 
         raise
     os.close(out_w)
     os.close(err_w)
+    return pid, out_r, err_r
+
+
+def run(reaper: Reaper, argv: Sequence[str], env: Mapping[str, str], timeout_s: float) -> RunResult:
+    """Run a command to completion or timeout and capture stdout and stderr.
+
+    The call ends when the command's process exits, not when its output pipes close:
+    background children (``sleep 100 &``) keep the pipes open but must not make the call
+    hang. Whatever they write after that is lost. On timeout the whole process group is
+    killed.
+    """
+    pid, out_r, err_r = spawn_piped(reaper, argv, env)
     captures = {out_r: _Capture(out_r), err_r: _Capture(err_r)}
     exit_fd = _pidfd(pid)
     deadline = time.monotonic() + timeout_s

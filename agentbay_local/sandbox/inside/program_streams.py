@@ -201,17 +201,8 @@ def _stream(
     target: str,
     started: Callable[[int], None],
 ) -> procs.RunResult:
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    try:
-        pid = reaper.spawn(argv, env, out_w, err_w)
-    except OSError:
-        for fd in (out_r, out_w, err_r, err_w):
-            os.close(fd)
-        raise
+    pid, out_r, err_r = procs.spawn_piped(reaper, argv, env)
     started(pid)
-    os.close(out_w)
-    os.close(err_w)
     names = {out_r: "stdout", err_r: "stderr"}
     decoders = {fd: codecs.getincrementaldecoder("utf-8")("replace") for fd in names}
     tails = {fd: bytearray() for fd in names}
