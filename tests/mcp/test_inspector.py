@@ -19,6 +19,7 @@ from agentbay_local.server import EmbeddedRuntime
 from tests.mcp.conftest import API_KEY, server_argv, server_env
 from tests.support.paths import installing, tools_cache
 from tests.support.spawn import free_port, wait_until_listening
+from tests.support.system_parts import install_command
 
 VERSION = "2.12.0"
 PREFIX = tools_cache() / f"mcp-inspector-{VERSION}"
@@ -36,7 +37,10 @@ def inspector() -> Path:
 def _install() -> None:
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
-        pytest.skip("node and npm are not installed: the MCP Inspector cannot run here")
+        pytest.skip(
+            "the MCP Inspector needs node and npm (not installed; a test tool, not one of the "
+            f"project's parts); to install: {install_command(['nodejs', 'npm'])}"
+        )
     PREFIX.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
         [npm, "install", "--no-audit", "--no-fund", f"@modelcontextprotocol/inspector@{VERSION}"],
