@@ -61,7 +61,8 @@ def langchain_tools() -> None:
         call("computer_click_mouse", x=100, y=120, button="left")
         call("computer_input_text", text="hello")
         call("computer_press_keys", keys=["Escape"], hold=False)
-        call("computer_screenshot", file_path="/tmp/lc-screen.png")
+        # Beside the results (the test's own directory): a fixed /tmp path is another user's.
+        call("computer_screenshot", file_path=str(RESULTS.with_name("lc-screen.png")))
     finally:
         results["deleted"] = [bay.delete(code).success, bay.delete(desktop).success]
 
