@@ -1,9 +1,11 @@
 """Context actions: the named stores, their files, and syncing them into and out of sessions.
 
-A session syncs a context at a mount path M (``PersistenceDataList``). Context file paths of
-such a mapping are relative to M: ``/a.txt`` in the context is ``M/a.txt`` in the session.
-A ``SyncContext`` whose ``Path`` lies outside every mapping of that context (the official
-client's file transfer) uses the path as both the context file path and the session path.
+A session syncs a context at a mount path M (``PersistenceDataList``). As in the cloud, a
+context keeps each file under its path in the session: ``M/a.txt`` in the session is
+``M/a.txt`` in the context (``DescribeContextFiles`` of ``M`` lists it; the official clients'
+file transfer and browser extensions put files at the session path they want them at), and a
+session mounting M gets the context's files below M. A white list (paths relative to M)
+chooses what is uploaded and downloaded.
 """
 
 from __future__ import annotations
@@ -112,16 +114,18 @@ def download_into_session(
     session_path: str,
     rule: ExtractRule | None,
     scratch: Path,
+    keep: Keep | None = None,
 ) -> None:
-    """One download task (blocking): ``key`` of the context is copied to the session's
-    ``session_path`` by descriptor, and its archives unpacked there when ``rule`` says so."""
+    """One download task (blocking): what ``keep`` admits of ``key`` of the context is
+    copied to the session's ``session_path`` by descriptor, and its archives unpacked there
+    when ``rule`` says so."""
     target = _session_path(session_path)
     with sandbox.files() as session:
-        tree.copy_into(key, target, session)
+        tree.copy_into(key, target, session, keep)
         stored = tree.stored_path(key)
         if rule is not None and stored is not None:
             scratch.mkdir(parents=True, exist_ok=True)
-            unpack_into_session(stored, target, session, rule, scratch)
+            unpack_into_session(stored, target, session, rule, scratch, keep)
 
 
 class ContextActions:
@@ -304,33 +308,32 @@ class ContextActions:
             return
         tree = self.tree(spec.context_id)
         mount = PurePosixPath(spec.path)
-        mapped = True
-        if path is None or PurePosixPath(path) == mount:
-            key, session_path = PurePosixPath("."), spec.path
-        elif PurePosixPath(path).is_relative_to(mount) and not spec.transfers_files:
-            key, session_path = clean_key(str(PurePosixPath(path).relative_to(mount))), path
-        else:  # file transfer: the path is both the context file path and the session path
-            key, session_path, mapped = clean_key(path), path, False
-        policy = spec if mapped else SyncSpec(spec.context_id, path or spec.path)
-        within = key if mapped else PurePosixPath(".")
+        session_path = path or spec.path
+        # The path is the context file path too (the cloud's layout, see the module's doc).
+        key = clean_key(session_path)
+        target = PurePosixPath(session_path)
+        # A path below a mapping with a policy syncs under that policy; a mapping without
+        # one (file transfer) and a path outside every mapping move that path alone.
+        mapped = target == mount or (target.is_relative_to(mount) and not spec.transfers_files)
+        policy = spec if mapped else SyncSpec(spec.context_id, session_path)
+        within = clean_key(str(target.relative_to(mount))) if mapped else PurePosixPath(".")
+        keep = lambda rel, is_dir: policy.admits(within / rel, is_dir)  # noqa: E731
         scratch = self._data_dir / "tmp"
 
         def upload() -> None:
-            keep = lambda rel, is_dir: policy.admits(within / rel, is_dir)  # noqa: E731
             merge = not policy.mirrors_deletions()
             upload_from_session(sandbox, session_path, tree, key, keep, merge=merge)
 
         def download() -> None:
-            download_into_session(sandbox, tree, key, session_path, policy.extract_rule(), scratch)
+            rule = policy.extract_rule()
+            download_into_session(sandbox, tree, key, session_path, rule, scratch, keep)
 
         work = upload if mode == "upload" else download
         # Downloading nothing (a new context, such as every create's file-transfer one) is
         # one mkdir: cheaper on the loop than a worker thread's hop (~2 ms on a busy machine,
         # inside create -> first command).
         empty = mode == "download" and policy.extract_rule() is None and not tree.holds(key)
-        await self._run_task(
-            session_id, spec.context_id, path or spec.path, mode, work, inline=empty
-        )
+        await self._run_task(session_id, spec.context_id, session_path, mode, work, inline=empty)
 
     # ---- actions ----
     def get(self, fields: dict[str, Any]) -> dict[str, str]:

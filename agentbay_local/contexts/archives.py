@@ -19,7 +19,7 @@ from typing import IO
 
 from agentbay_local.contexts.files import ContextPathError, clean_key
 from agentbay_local.contexts.sync_policy import ExtractRule
-from agentbay_local.sandbox.session_files import SessionRoot, copy_tree
+from agentbay_local.sandbox.session_files import Keep, SessionRoot, copy_tree
 
 #: Suffixes recognised as archives, longest first so ``.tar.gz`` wins over ``.gz``.
 ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tbz2", ".txz", ".tar", ".zip")
@@ -123,24 +123,30 @@ def unpack_into_session(
     session: SessionRoot,
     rule: ExtractRule,
     scratch: Path,
+    keep: Keep | None = None,
 ) -> None:
     """Unpack every archive of a downloaded context tree where the download put it.
 
-    ``source`` is the stored file or folder that was copied to ``session_path``. Each archive
+    ``source`` is the stored file or folder that was copied to ``session_path``, ``keep``
+    what of it was copied (paths relative to ``source``; only those archives). Each archive
     is unpacked on the host into ``scratch`` first (so nothing in it can touch the session
     before it is checked), then copied in like any other download: by descriptor, so no
     link of the session leads it elsewhere.
     """
     base = PurePosixPath(session_path)
+    chosen = keep or (lambda _rel, _is_dir: True)
     if source.is_file() and not source.is_symlink():
-        found = [(source, base)]
+        found = [(source, base)] if chosen(PurePosixPath("."), False) else []
     else:
-        found = [
-            (Path(folder) / name, base / os.path.relpath(folder, source) / name)
-            for folder, _, files in os.walk(source)
-            for name in files
-            if not (Path(folder) / name).is_symlink()
-        ]
+        found = []
+        for here, below, files in os.walk(source):
+            rel = PurePosixPath(os.path.relpath(here, source))
+            below[:] = [name for name in below if chosen(rel / name, True)]
+            found += [
+                (Path(here) / name, base / rel / name)
+                for name in files
+                if chosen(rel / name, False) and not (Path(here) / name).is_symlink()
+            ]
     for archive, in_session in found:
         stem = archive_stem(archive.name)
         if stem is None:

@@ -238,13 +238,21 @@ class ContextTree:
             return None
         return self.current / key
 
-    def copy_into(self, key: PurePosixPath, session_path: str, session: SessionRoot) -> None:
+    def copy_into(
+        self,
+        key: PurePosixPath,
+        session_path: str,
+        session: SessionRoot,
+        keep: Keep | None = None,
+    ) -> None:
         """Copy the ``key`` subtree of the live version to ``session_path`` of a session.
 
-        Every target is resolved by descriptor, as the session resolves it: no link the
-        session made (or swaps in while the copy runs) leads the copy out of the session.
-        Existing files are replaced; others are kept.
+        ``keep`` chooses what is copied (paths relative to ``key``). Every target is
+        resolved by descriptor, as the session resolves it: no link the session made (or
+        swaps in while the copy runs) leads the copy out of the session. Existing files are
+        replaced; others are kept.
         """
+        keep = keep or _keep_all
         if not self.holds(key):
             os.close(session.make_folders(session_path))
             return
@@ -254,12 +262,13 @@ class ContextTree:
                     assert folder is not None  # held: nothing changes it but us
                     info = lstat_at(folder, key.name)
                     if info is not None and not stat.S_ISDIR(info.st_mode):
-                        with session.parent_of(session_path, create=True) as (target, name):
-                            copy_entry_at(folder, key.name, target, name, owner=session.owner)
+                        if keep(PurePosixPath("."), False):
+                            with session.parent_of(session_path, create=True) as (target, name):
+                                copy_entry_at(folder, key.name, target, name, owner=session.owner)
                         return
             source = open_beneath(version, str(key), _FOLDER_FLAGS)
         try:
-            copy_tree(source, session.folder_maker(session_path), owner=session.owner)
+            copy_tree(source, session.folder_maker(session_path), keep, owner=session.owner)
         finally:
             os.close(source)
 

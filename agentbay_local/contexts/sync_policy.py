@@ -80,7 +80,7 @@ class SyncSpec:
     def white_lists(self) -> list[WhiteList]:
         """``bwList.whiteLists``; no list (or an empty one) admits the whole mount.
 
-        Parsed once: ``admits`` asks for them for every file of an upload.
+        Parsed once: ``admits`` asks for them for every file of a sync.
         """
         raw = self._section("bwList").get("whiteLists")
         entries = [e for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
@@ -98,7 +98,9 @@ class SyncSpec:
         return lists or [WhiteList(_ALL)]
 
     def admits(self, rel: PurePosixPath, is_dir: bool) -> bool:
-        """Whether a path relative to the mount is uploaded into the context."""
+        """Whether a path relative to the mount is synced (uploaded into the context, or
+        downloaded into the session: the cloud's browser extensions choose which of a
+        context's extensions a session gets by white list, with uploads off)."""
         return any(entry.admits(rel, is_dir) for entry in self.white_lists)
 
     def mirrors_deletions(self) -> bool:

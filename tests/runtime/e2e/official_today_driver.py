@@ -165,7 +165,7 @@ if hasattr(session.context, "bind"):
     shell(session, "mkdir -p /tmp/bound && echo one > /tmp/bound/one.txt")
     synced = session.context.sync(context_id=context_id, path="/tmp/bound", mode="upload")
     record("sync_upload", synced.success)
-    before = client.context.list_files(context_id, "/")
+    before = client.context.list_files(context_id, "/tmp/bound")  # the cloud's file paths
     record("files_before_clear", sorted(entry.file_name for entry in before.entries))
     cleared = client.context.clear(context_id, timeout=30, poll_interval=0.1)
     record("clear", [cleared.success, failure(cleared), getattr(cleared, "status", "")])

@@ -89,8 +89,16 @@ def test_session_start_download_and_sync_upload(api: Api) -> None:
             "f.txt 640 regular file",
             "link 777 symbolic link",
         ]
-        files = api.call("DescribeContextFiles", ContextId=context["Id"], ParentFolderPath="/a")
+        # As in the cloud, the context keeps the files under their paths in the session.
+        files = api.call(
+            "DescribeContextFiles", ContextId=context["Id"], ParentFolderPath="/root/data/a"
+        )
         assert {f["FileName"] for f in files} == {"empty", "f.txt", "link"}
+        assert {f["FilePath"] for f in files} == {
+            "/root/data/a/empty",
+            "/root/data/a/f.txt",
+            "/root/data/a/link",
+        }
     finally:
         api.call("ReleaseMcpSession", SessionId=second)
         api.call("DeleteContext", Id=context["Id"])
@@ -98,7 +106,9 @@ def test_session_start_download_and_sync_upload(api: Api) -> None:
 
 def test_a_session_link_cannot_redirect_a_download_to_the_host(api: Api) -> None:
     context = api.call("GetContext", Name=f"esc-{uuid.uuid4().hex[:8]}", AllowCreate=True)
-    url = api.call("GetContextFileUploadUrl", ContextId=context["Id"], FilePath="/agentbay-escape")
+    url = api.call(
+        "GetContextFileUploadUrl", ContextId=context["Id"], FilePath="/root/esc/agentbay-escape"
+    )
     assert httpx.put(url["Url"], content=b"x", timeout=30).status_code == 200
     session = api.create_session()
     try:
@@ -114,7 +124,7 @@ def test_a_session_link_cannot_redirect_a_download_to_the_host(api: Api) -> None
         assert task["status"] == "Success"
         # The session's own link was followed inside the session: the file is in the
         # session's /etc, and the host's /etc is untouched.
-        inside = "/etc/agentbay-escape/agentbay-escape"
+        inside = "/etc/agentbay-escape"
         assert api.text(session, "shell", command=f"cat {inside}", timeout_ms=3000) == "x"
         assert not os.path.exists("/etc/agentbay-escape")
     finally:
@@ -172,7 +182,7 @@ def test_a_missing_context_fails_only_its_own_download(api: Api) -> None:
     """As in the cloud: the session is created, the missing context's download task is
     Failed naming the context, and the other mappings proceed as usual."""
     context = api.call("GetContext", Name=f"ok-{uuid.uuid4().hex[:8]}", AllowCreate=True)
-    url = api.call("GetContextFileUploadUrl", ContextId=context["Id"], FilePath="/k.txt")
+    url = api.call("GetContextFileUploadUrl", ContextId=context["Id"], FilePath="/root/ok/k.txt")
     assert httpx.put(url["Url"], content=b"kept", timeout=30).status_code == 200
     ghost = "ctx-" + uuid.uuid4().hex[:16]
     syncs = [

@@ -55,7 +55,7 @@ def test_bind_downloads_now_and_uploads_at_release(api: Api) -> None:
     write = "mkdir -p /root/out && echo out > /root/out/o"
     api.text(sid, "shell", command=write, timeout_ms=5000)
     api.call("ReleaseMcpSession", SessionId=sid)
-    assert files(api, target) == {"o"}
+    assert files(api, target, "/root/out") == {"o"}
     for context_id in (source, target):
         api.call("DeleteContext", Id=context_id)
 

@@ -54,7 +54,8 @@ def write_data(api: Api, session_id: str, name: str) -> None:
 
 
 def context_files(api: Api, context_id: str) -> set[str]:
-    files = api.call("DescribeContextFiles", ContextId=context_id, ParentFolderPath="/")
+    """The names of the files the context holds under /root/data (their session paths)."""
+    files = api.call("DescribeContextFiles", ContextId=context_id, ParentFolderPath="/root/data")
     return {item["FileName"] for item in files}
 
 

@@ -127,8 +127,8 @@ def test_contexts_bound_listed_and_cleared(bay: AgentBay) -> None:
         ]
         assert session.fs.write("/tmp/bound/one.txt", "1").success
         assert asyncio.run(session.context.sync()).success
-        files = bay.context.list_files(context.id, "/")
-        assert [entry.file_name for entry in files.entries] == ["one.txt"]
+        files = bay.context.list_files(context.id, "/tmp/bound")  # as the cloud keeps it
+        assert [entry.file_path for entry in files.entries] == ["/tmp/bound/one.txt"]
         assert session.file_system.rm("/tmp/seed.txt").success
         assert session.fs.read("/tmp/seed.txt").success is False
         refused = session.file_system.delete("/tmp")

@@ -60,6 +60,8 @@ def tree(session: Session) -> list[str]:
 
 
 def put(bay: AgentBay, context: Context, path: str, data: bytes) -> None:
+    """Store ``data`` at ``path`` of the context (its path in a session mounting it, as in
+    the cloud)."""
     url = bay.context.get_file_upload_url(context.id, path)
     assert url.success, url.error_message
     assert httpx.put(url.url, content=data, timeout=30).status_code == 200
@@ -90,6 +92,22 @@ def test_white_lists_and_their_excludes_choose_what_is_uploaded(
         assert tree(second) == ["keep", "keep/a.txt", "keep/sub", "keep/sub/b.txt", "settings.json"]
     finally:
         second.delete()
+
+
+def test_white_lists_choose_what_is_downloaded_and_the_mount_what_is_seen(
+    bay: AgentBay, context: Context
+) -> None:
+    """The cloud's browser extensions pick a context's extensions by white list with uploads
+    off; a session gets only the context's files below its mount, at their own paths."""
+    put(bay, context, f"{MOUNT}/keep/a.txt", b"a")
+    put(bay, context, f"{MOUNT}/other.txt", b"o")
+    put(bay, context, "/elsewhere/x.txt", b"x")
+    session = start(bay, context, SyncPolicy(bw_list=BWList(white_lists=[WhiteList("keep")])))
+    try:
+        assert tree(session) == ["keep", "keep/a.txt"]
+        assert shell(session, "test -e /elsewhere || echo absent").strip() == "absent"
+    finally:
+        session.delete()
 
 
 @pytest.mark.parametrize("mirror", [True, False], ids=["syncLocalFile", "keepContextFiles"])
@@ -138,8 +156,8 @@ def tar_gz_bytes(members: dict[str, bytes], link: tuple[str, str] | None = None)
 def test_archives_are_unpacked_into_a_folder_named_after_them(
     bay: AgentBay, context: Context
 ) -> None:
-    put(bay, context, "/bundle.zip", zip_bytes({"a.txt": b"A", "deep/b.txt": b"B"}))
-    put(bay, context, "/data/set.tar.gz", tar_gz_bytes({"rows.csv": b"1,2\n"}))
+    put(bay, context, f"{MOUNT}/bundle.zip", zip_bytes({"a.txt": b"A", "deep/b.txt": b"B"}))
+    put(bay, context, f"{MOUNT}/data/set.tar.gz", tar_gz_bytes({"rows.csv": b"1,2\n"}))
     session = start(bay, context, SyncPolicy())
     try:
         assert tree(session) == [
@@ -158,7 +176,7 @@ def test_archives_are_unpacked_into_a_folder_named_after_them(
 
 
 def test_extract_to_current_folder_keeping_the_archive(bay: AgentBay, context: Context) -> None:
-    put(bay, context, "/in/pack.tgz", tar_gz_bytes({"x.txt": b"X"}))
+    put(bay, context, f"{MOUNT}/in/pack.tgz", tar_gz_bytes({"x.txt": b"X"}))
     policy = SyncPolicy(
         extract_policy=ExtractPolicy(delete_src_file=False, extract_current_folder=True)
     )
@@ -170,7 +188,7 @@ def test_extract_to_current_folder_keeping_the_archive(bay: AgentBay, context: C
 
 
 def test_extract_false_leaves_archives_alone(bay: AgentBay, context: Context) -> None:
-    put(bay, context, "/pack.zip", zip_bytes({"x.txt": b"X"}))
+    put(bay, context, f"{MOUNT}/pack.zip", zip_bytes({"x.txt": b"X"}))
     session = start(bay, context, SyncPolicy(extract_policy=ExtractPolicy(extract=False)))
     try:
         assert tree(session) == ["pack.zip"]
@@ -183,10 +201,10 @@ def test_hostile_archives_stay_inside_the_session(bay: AgentBay, context: Contex
     put(
         bay,
         context,
-        "/evil.zip",
+        f"{MOUNT}/evil.zip",
         zip_bytes({f"../../../../../../tmp/{marker}": b"out", f"/tmp/{marker}": b"abs"}),
     )
-    put(bay, context, "/evil.tar.gz", tar_gz_bytes({"ok.txt": b"ok"}, link=("etc", "/etc")))
+    put(bay, context, f"{MOUNT}/evil.tar.gz", tar_gz_bytes({"ok.txt": b"ok"}, link=("etc", "/etc")))
     session = start(bay, context, SyncPolicy())
     try:
         assert not Path(f"/tmp/{marker}").exists()
@@ -199,7 +217,7 @@ def test_hostile_archives_stay_inside_the_session(bay: AgentBay, context: Contex
 def test_a_corrupt_archive_fails_the_download_with_a_reason(
     bay: AgentBay, context: Context
 ) -> None:
-    put(bay, context, "/broken.zip", b"PK\x03\x04 this is not a zip file")
+    put(bay, context, f"{MOUNT}/broken.zip", b"PK\x03\x04 this is not a zip file")
     session = start(bay, context, SyncPolicy())
     try:
         statuses = session.context.info().context_status_data
