@@ -1,6 +1,7 @@
-"""Runs the OFFICIAL 0.22.3 client against a local runtime: the inline captures
+"""Runs an OFFICIAL client (0.22.3, or 0.15.2) against a local runtime: the inline captures
 (``screenshot``, ``long_screenshot``) of a linux_latest desktop, as its call_mcp_tool sends
-them and its beta_take_screenshot reads them.
+them and its beta_take_screenshot reads them (JPEG too: 0.15.2's sends it without the
+cloud's LinkUrl, which 0.22.3's wants).
 
 Executed by tests/runtime/e2e/test_desktop_capture.py with the client's own interpreter; it
 imports nothing of this project but loopback_only. Results go to the JSON file named by the
@@ -38,8 +39,9 @@ results["screenshot"] = [
 long = session.call_mcp_tool("long_screenshot", {"format": "png", "max_screens": 2})
 results["long_screenshot"] = [long.success, long.error_message]
 try:
-    session.computer.beta_take_screenshot()
-    results["beta_take_screenshot"] = "succeeded"
+    jpeg = session.computer.beta_take_screenshot(format="jpg")
+    results["beta_take_screenshot"] = [jpeg.success, jpeg.format, jpeg.width, jpeg.height]
+    results["jpeg_head"] = base64.b64encode(jpeg.data[:60]).decode()
 except Exception as exc:
     results["beta_take_screenshot"] = str(exc)
 session.delete()

@@ -1,10 +1,14 @@
-"""The desktop's in-session encoders without an X server: key names and PNG screenshots."""
+"""The desktop's in-session encoders without an X server: key names, PNG screenshots, the
+JPEG encoder's absence."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, cast
+
 import pytest
 
-from agentbay_local.sandbox.inside import keysyms, png
+from agentbay_local.sandbox.inside import capture_tools, keysyms, png
 from agentbay_local.sandbox.inside.tool_args import ToolError
 from tests.support.pngdecode import decode, pixel
 
@@ -62,3 +66,18 @@ def test_png_of_an_x_image_decodes_to_its_pixels() -> None:
 def test_a_short_image_is_refused() -> None:
     with pytest.raises(ValueError, match="not a 4x4"):
         png.rgb_from_bgrx(b"\0" * 12, 4, 4)
+
+
+class _NoEncoder:
+    """A tool server context whose session PATH has no JPEG encoder."""
+
+    def __init__(self, folder: str) -> None:
+        self.env = {"PATH": folder}
+
+
+def test_jpeg_without_the_image_encoder_is_a_clear_error(tmp_path: Path) -> None:
+    ctx = cast(Any, _NoEncoder(str(tmp_path)))
+    with pytest.raises(ToolError, match=r"needs the image.s JPEG encoder \(cjpeg"):
+        capture_tools.screenshot({"format": "jpg"}, ctx)
+    with pytest.raises(ToolError, match="must be png or jpeg"):
+        capture_tools.screenshot({"format": "gif"}, ctx)
