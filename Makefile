@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# The suites wait on sandboxes (start-up, processes, networks) far more than they compute, so
+# they run in parallel pytest workers, a test module to a worker (its module fixtures stay
+# together). TEST_JOBS=1 runs them one by one.
+TEST_JOBS ?= 4
+PARALLEL := -n $(TEST_JOBS) --dist loadfile
 
 .DEFAULT_GOAL := help
 .PHONY: help install system-packages images generate lint types freshness test test-rootless test-repeat check demo serve bench docs soak
@@ -53,17 +58,17 @@ freshness: $(STAMP) ## fail if checked-in generated code differs from a fresh ge
 images: $(STAMP) ## build the built-in images' root filesystems once per machine and user (reused after; the first build takes minutes)
 	$(BIN)/agentbay local image pull
 
-test: $(SYSTEM) $(STAMP) images ## the whole test suite (contract, unit, end to end)
-	$(BIN)/python -m pytest
+test: $(SYSTEM) $(STAMP) images ## the whole test suite (contract, unit, end to end; TEST_JOBS workers)
+	$(BIN)/python -m pytest $(PARALLEL)
 
 test-rootless: $(STAMP) ## (as root) the sandbox and end-to-end suites again as an ordinary user
-	.ci/test-rootless
+	.ci/test-rootless $(PARALLEL)
 
 REPEAT ?= 10
 test-repeat: $(SYSTEM) $(STAMP) images ## the sandbox and end-to-end suites $(REPEAT) times in a row (flakiness hunt)
 	@for i in $$(seq 1 $(REPEAT)); do \
 		echo "== run $$i of $(REPEAT)"; \
-		$(BIN)/python -m pytest -q tests/runtime/sandbox tests/runtime/e2e || exit 1; \
+		$(BIN)/python -m pytest -q $(PARALLEL) tests/runtime/sandbox tests/runtime/e2e || exit 1; \
 	done
 
 check: lint types freshness test ## everything CI checks
