@@ -212,6 +212,13 @@ def _parser() -> argparse.ArgumentParser:
         help="start the desktop of linux_latest sessions at creation, not at the first "
         "desktop tool call",
     )
+    serve.add_argument(
+        "--link-url",
+        action="store_true",
+        help="answer LinkUrl, the cloud's direct tool channel: 0.15+ clients then call tools "
+        "by POST <LinkUrl>/callTool, and 0.22's beta_take_screenshot works while its "
+        "screenshot() refuses (as on such cloud sessions)",
+    )
     from agentbay_local.sessions.lifecycle import LifecycleDefaults
 
     serve.add_argument(
@@ -687,6 +694,7 @@ def _serve(options: argparse.Namespace) -> int:
         max_sessions=options.max_sessions,
         screen=screen,
         start_desktop=options.start_desktop,
+        link_url=options.link_url,
         live_view_control=options.live_view_control,
         context_quota_bytes=options.context_quota,
         limits=budget,

@@ -67,6 +67,9 @@ class RuntimeOptions:
     #: What each session may use (serve's --session-* flags).
     limits: SessionLimits = field(default_factory=SessionLimits)
     start_desktop: bool = False  # start each desktop session's display at creation
+    #: Answer ``LinkUrl`` (serve's --link-url): 0.15+ clients then call every tool by
+    #: ``POST <LinkUrl>/callTool``, the cloud's direct channel (see docs/compatibility.md).
+    link_url: bool = False
     #: What live view URLs (ResourceUrl) may control: "none" (view only), "mouse", "keyboard".
     live_view_control: Control = "none"
     #: Idle timeout and maximum run time of sessions whose client sets none.
@@ -143,6 +146,7 @@ class Runtime:
                 isolated=options.isolated,
                 max_sessions=options.max_sessions,
                 start_desktop=options.start_desktop,
+                link_url=options.link_url,
                 limits=options.limits,
                 lifecycle=options.lifecycle,
             ),

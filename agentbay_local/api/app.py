@@ -17,10 +17,11 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from agentbay.contract import get_logger
-from agentbay_local.api.rpc import RpcEndpoint
+from agentbay_local.api.rpc import RpcEndpoint, read_body
 from agentbay_local.contexts.files import ContextPathError, ContextQuotaError, clean_key
 from agentbay_local.protocol.envelope import ApiError, encode, new_request_id
 from agentbay_local.runtime import Runtime
+from agentbay_local.sandbox.answers import ToolAnswer
 from agentbay_local.sessions import desktop, live_view
 from agentbay_local.sessions.resource_page import PAGE_PATH
 
@@ -86,6 +87,18 @@ def build_app(runtime: Runtime) -> RuntimeApp:
     """The ASGI application serving ``runtime``."""
     rpc = RpcEndpoint(runtime)
 
+    async def call_by_token(
+        session_id: str, tool: str, server: str, args: Any, *, reads_today: bool
+    ) -> ToolAnswer:
+        """One tool call of a direct route (the session found by its token), checked as
+        CallMcpTool checks it."""
+        known = runtime.description.tools.get(tool)
+        if known is not None and server and known.server != server:
+            raise ApiError(
+                400, "InvalidParameter.server", f"{tool} belongs to server {known.server}."
+            )
+        return await runtime.tools.call(session_id, tool, args, reads_today=reads_today)
+
     async def call_tool(request: Request) -> Response:
         """GET /callTool: the VPC route (token instead of API key; isError in the data)."""
         query = request.query_params
@@ -94,18 +107,53 @@ def build_app(runtime: Runtime) -> RuntimeApp:
             return _json({"code": 401, "message": "invalid or expired token", "data": None}, 401)
         try:
             args = json.loads(query.get("args") or "{}")
-            tool = query.get("tool", "")
-            known = runtime.description.tools.get(tool)
-            if known is not None and query.get("server") and known.server != query["server"]:
-                raise ApiError(
-                    400, "InvalidParameter.server", f"{tool} belongs to server {known.server}."
-                )
-            answer = await runtime.tools.call(session.id, tool, args)
+            tool, server = query.get("tool", ""), query.get("server", "")
+            answer = await call_by_token(session.id, tool, server, args, reads_today=False)
         except ValueError as exc:
             return _json({"code": 400, "message": f"args is not JSON: {exc}", "data": None}, 400)
         except ApiError as error:
             return _json({"code": error.status, "message": error.message, "data": None}, 400)
         return _json({"code": 200, "message": "", "data": answer})
+
+    async def call_tool_link(request: Request) -> Response:
+        """POST /callTool: the LinkUrl route of 0.15+ clients (``serve --link-url``). A JSON
+        body ``{tool, args, server, token, requestId}`` with the token also in
+        ``X-Access-Token``; the tool's answer is ``data.result``. Its callers read answers as
+        0.13+ do (as CallMcpTool with AutoGenSession): shell's JSON, run_code's kernel. A
+        refusal of the call itself (a paused session, bad arguments) is an ``isError``
+        result with its code and message, which the clients report (an HTTP error they
+        would report by its status alone)."""
+        try:
+            body = json.loads(
+                await read_body(request.scope, request.receive, runtime.options.max_body_bytes)
+            )
+        except ApiError as error:
+            return _json({"code": error.status, "message": error.message, "data": None}, 413)
+        except ValueError as exc:
+            return _json(
+                {"code": 400, "message": f"the body is not JSON: {exc}", "data": None}, 400
+            )
+        if not isinstance(body, dict):
+            return _json(
+                {"code": 400, "message": "the body must be a JSON object", "data": None}, 400
+            )
+        token = request.headers.get("x-access-token") or str(body.get("token") or "")
+        session = runtime.store.session_by_token(token)
+        if session is None or body.get("token", token) != token:
+            return _json({"code": 401, "message": "invalid or expired token", "data": None}, 401)
+        request_id = str(body.get("requestId") or new_request_id())
+        tool, server = str(body.get("tool") or ""), str(body.get("server") or "")
+        try:
+            args = body.get("args", {})
+            if isinstance(args, str):  # an args JSON text, as the VPC route takes it
+                args = json.loads(args or "{}")
+            answer = await call_by_token(session.id, tool, server, args, reads_today=True)
+        except ValueError as exc:
+            answer = ToolAnswer.error(f"InvalidParameter.Args: args is not JSON: {exc}")
+        except ApiError as error:
+            answer = ToolAnswer.error(f"{error.code}: {error.message}")
+        result = {"code": 200, "message": "", "requestId": request_id}
+        return _json({**result, "data": {"result": answer.value}})
 
     def _signed_key(request: Request, method: str) -> tuple[str, Any]:
         context_id = request.path_params["context_id"]
@@ -193,6 +241,7 @@ def build_app(runtime: Runtime) -> RuntimeApp:
         routes=[
             Route("/", rpc, methods=["POST"]),  # other methods: 405
             Route("/callTool", call_tool, methods=["GET"]),
+            Route("/callTool", call_tool_link, methods=["POST"]),
             Route(PAGE_PATH, runtime.page.handle, methods=["GET"]),
             Route(live_view.FRAME_PATH, runtime.page.frame, methods=["GET"]),
             Route(live_view.INPUT_PATH, runtime.page.input, methods=["POST"]),

@@ -71,6 +71,7 @@ class SessionSettings:
         isolated: sessions run in sandboxes (user images need it).
         max_sessions: how many may run at once (``--max-sessions``).
         start_desktop: start each desktop session's display at creation.
+        link_url: answer ``LinkUrl`` (``--link-url``): the tool route of 0.15+ clients.
         limits: what each session may use (for the log; the sandbox manager applies them).
         lifecycle: the idle timeout and maximum run time of sessions whose client sets
             none (``--session-idle-timeout``, ``--session-max-runtime``).
@@ -80,6 +81,7 @@ class SessionSettings:
     max_sessions: int
     start_desktop: bool
     limits: SessionLimits
+    link_url: bool = False
     lifecycle: LifecycleDefaults = field(default_factory=LifecycleDefaults)
 
 
@@ -228,6 +230,9 @@ class SessionActions:
         }
         if row.vpc:
             data.update(NetworkInterfaceIp=self._address.host, HttpPort=str(self._address.port))
+        if self._settings.link_url:
+            # 0.15+ then POST every tool call to <LinkUrl>/callTool with the Token.
+            data["LinkUrl"] = self._address.base_url
         return data
 
     async def create(self, fields: dict[str, Any]) -> dict[str, Any]:

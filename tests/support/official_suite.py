@@ -1,5 +1,5 @@
 """The official client's own integration suite against a local runtime, for acceptance:
-``.ci/official-suite SUITE_DIR [--client VERSION] [pytest arguments...]``.
+``.ci/official-suite SUITE_DIR [--client VERSION] [--serve-arg=FLAG] [pytest arguments...]``.
 
 SUITE_DIR is the ``python/`` folder of a checkout of the official SDK's repository (the one
 holding ``tests/integration``); its code is never copied into this project. The suite runs
@@ -51,8 +51,11 @@ def fence_dir(into: Path) -> Path:
     return into
 
 
-def run_suite(suite: Path, version: str, pytest_args: list[str], output: Path) -> int:
-    """Run the suite against a fresh local runtime; pytest's exit status."""
+def run_suite(
+    suite: Path, version: str, pytest_args: list[str], output: Path, serve_args: list[str]
+) -> int:
+    """Run the suite against a fresh local runtime (``serve_args``: more flags of serve);
+    pytest's exit status."""
     python = suite_python(version)
     key = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory(prefix="official-suite-") as scratch:
@@ -62,7 +65,7 @@ def run_suite(suite: Path, version: str, pytest_args: list[str], output: Path) -
         # serve's own output goes to a file: a pipe nobody reads would fill in a long run.
         with output.with_suffix(".serve.log").open("w") as serve_log:
             serve = subprocess.Popen(
-                serve_argv(data_dir, port, key, "--network", "none"),
+                serve_argv(data_dir, port, key, "--network", "none", *serve_args),
                 stdout=serve_log,
                 stderr=subprocess.STDOUT,
             )
@@ -118,11 +121,20 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(".cache/official-suite.log"),
         help="where pytest's whole output goes",
     )
+    parser.add_argument(
+        "--serve-arg",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        help="one more flag of agentbay local serve, e.g. --serve-arg=--link-url (repeatable)",
+    )
     args, pytest_args = parser.parse_known_args(argv)
     if not (args.suite / "tests" / "integration").is_dir():
         parser.error(f"{args.suite} holds no tests/integration")
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    return run_suite(args.suite.resolve(), args.client, pytest_args, args.output.resolve())
+    return run_suite(
+        args.suite.resolve(), args.client, pytest_args, args.output.resolve(), args.serve_arg
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,10 @@ from .bind_context_skill_request import BindContextSkillRequest
 from .bind_contexts_request import BindContextsRequest
 from .call_mcp_tool_request import CallMcpToolRequest
 from .call_mcp_tool_response import CallMcpToolResponse
+from .call_tool_link_request import CallToolLinkRequest
+from .call_tool_link_request_args import CallToolLinkRequestArgs
+from .call_tool_link_response import CallToolLinkResponse
+from .call_tool_link_response_data_type_0 import CallToolLinkResponseDataType0
 from .call_tool_response import CallToolResponse
 from .clear_context_request import ClearContextRequest
 from .context import Context
@@ -87,6 +91,10 @@ __all__ = (
     "BindContextsRequest",
     "CallMcpToolRequest",
     "CallMcpToolResponse",
+    "CallToolLinkRequest",
+    "CallToolLinkRequestArgs",
+    "CallToolLinkResponse",
+    "CallToolLinkResponseDataType0",
     "CallToolResponse",
     "ClearContextRequest",
     "Context",

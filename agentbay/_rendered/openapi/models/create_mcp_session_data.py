@@ -38,6 +38,9 @@ class CreateMcpSessionData:
     tool_list: str | Unset = UNSET
     """ The session's tools as a JSON array string of ListMcpTools entries; clients take the stream targets (the
     servers of run_code and get_file_change) from it. """
+    link_url: str | Unset = UNSET
+    """ The direct tool channel (`POST <LinkUrl>/callTool`), which 0.15+ use for every tool call when present; the
+    local runtime answers it with `serve --link-url`. """
     vpc_resource: bool | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -63,6 +66,8 @@ class CreateMcpSessionData:
         ws_url = self.ws_url
 
         tool_list = self.tool_list
+
+        link_url = self.link_url
 
         vpc_resource = self.vpc_resource
 
@@ -91,6 +96,8 @@ class CreateMcpSessionData:
             field_dict["WsUrl"] = ws_url
         if tool_list is not UNSET:
             field_dict["ToolList"] = tool_list
+        if link_url is not UNSET:
+            field_dict["LinkUrl"] = link_url
         if vpc_resource is not UNSET:
             field_dict["VpcResource"] = vpc_resource
 
@@ -121,6 +128,8 @@ class CreateMcpSessionData:
 
         tool_list = d.pop("ToolList", UNSET)
 
+        link_url = d.pop("LinkUrl", UNSET)
+
         vpc_resource = d.pop("VpcResource", UNSET)
 
         create_mcp_session_data = cls(
@@ -135,6 +144,7 @@ class CreateMcpSessionData:
             token=token,
             ws_url=ws_url,
             tool_list=tool_list,
+            link_url=link_url,
             vpc_resource=vpc_resource,
         )
 

@@ -28,6 +28,8 @@ class GetSessionData:
     """ As CreateMcpSession answers it. """
     tool_list: str | Unset = UNSET
     """ As CreateMcpSession answers it. """
+    link_url: str | Unset = UNSET
+    """ As CreateMcpSession answers it. """
     network_interface_ip: str | Unset = UNSET
     http_port: str | Unset = UNSET
     success: bool | Unset = UNSET
@@ -51,6 +53,8 @@ class GetSessionData:
         ws_url = self.ws_url
 
         tool_list = self.tool_list
+
+        link_url = self.link_url
 
         network_interface_ip = self.network_interface_ip
 
@@ -79,6 +83,8 @@ class GetSessionData:
             field_dict["WsUrl"] = ws_url
         if tool_list is not UNSET:
             field_dict["ToolList"] = tool_list
+        if link_url is not UNSET:
+            field_dict["LinkUrl"] = link_url
         if network_interface_ip is not UNSET:
             field_dict["NetworkInterfaceIp"] = network_interface_ip
         if http_port is not UNSET:
@@ -109,6 +115,8 @@ class GetSessionData:
 
         tool_list = d.pop("ToolList", UNSET)
 
+        link_url = d.pop("LinkUrl", UNSET)
+
         network_interface_ip = d.pop("NetworkInterfaceIp", UNSET)
 
         http_port = d.pop("HttpPort", UNSET)
@@ -127,6 +135,7 @@ class GetSessionData:
             token=token,
             ws_url=ws_url,
             tool_list=tool_list,
+            link_url=link_url,
             network_interface_ip=network_interface_ip,
             http_port=http_port,
             success=success,
