@@ -8,7 +8,10 @@ import base64
 import concurrent.futures
 import json
 import struct
+import uuid
+import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,10 +29,13 @@ from agentbay.browser import (
     ObserveOptions,
 )
 from agentbay.exceptions import BrowserError
+from agentbay.extension import ExtensionsService
 from agentbay.session import Session
 from agentbay.session_params import BrowserContext, CreateSessionParams
 from tests.runtime.e2e.api import Api, RpcError
 from tests.runtime.e2e.browser_pages import (
+    EXTENSION_MANIFEST,
+    EXTENSION_SCRIPT,
     PROXIED_HOST,
     install_extension,
     serve_pages,
@@ -296,6 +302,17 @@ def test_option_extension_content_script(dressed_page: Any) -> None:
     assert dressed_page.evaluate("document.documentElement.dataset.agentbayExtension") == "loaded"
 
 
+def extension_mark(session: Session, playwright: Any) -> Any:
+    """What the test extension's content script marked on a page served in the session."""
+    port = serve_pages(session, {"index.html": INDEX})
+    browser = playwright.chromium.connect_over_cdp(session.browser.get_endpoint_url())
+    try:
+        page = open_page(browser, f"http://127.0.0.1:{port}/")
+        return page.evaluate("document.documentElement.dataset.agentbayExtension")
+    finally:
+        browser.close()
+
+
 def test_extension_written_after_create_is_loaded_by_initialize(
     bay: AgentBay, playwright: Any
 ) -> None:
@@ -304,14 +321,39 @@ def test_extension_written_after_create_is_loaded_by_initialize(
     session = created.session
     try:
         install_extension(session)  # after create: the browser may already be running
-        port = serve_pages(session, {"index.html": INDEX})
         assert session.browser.initialize(BrowserOption())
-        browser = playwright.chromium.connect_over_cdp(session.browser.get_endpoint_url())
-        page = open_page(browser, f"http://127.0.0.1:{port}/")
-        assert page.evaluate("document.documentElement.dataset.agentbayExtension") == "loaded"
-        browser.close()
+        assert extension_mark(session, playwright) == "loaded"
     finally:
         bay.delete(session)
+
+
+def test_extensions_service_zips_reach_the_browser(
+    bay: AgentBay, playwright: Any, tmp_path: Path
+) -> None:
+    """0.22's extension flow through this SDK: each ZIP in a context at
+    /tmp/extensions/<id>.zip, the chosen one (not the other) unpacked into the session's
+    /tmp/extensions/<id>/ at create, and loaded by the browser."""
+    service = ExtensionsService(bay, f"extensions-{uuid.uuid4().hex[:8]}")
+    zips = {"marked": tmp_path / "marked.zip", "other": tmp_path / "other.zip"}
+    for name, path in zips.items():
+        with zipfile.ZipFile(path, "w") as bundle:
+            bundle.writestr("manifest.json", json.dumps({**EXTENSION_MANIFEST, "name": name}))
+            bundle.writestr("content.js", EXTENSION_SCRIPT)
+    chosen, other = (service.create(str(path)) for path in zips.values())
+    profile = bay.context.get(f"profile-{uuid.uuid4().hex[:8]}", create=True).context
+    option = service.create_extension_option([chosen.id])
+    session = browser_session(
+        bay, BrowserOption(), browser_context=BrowserContext(profile.id, extension_option=option)
+    )
+    try:
+        listed = session.command.execute_command("ls -A /tmp/extensions", 5000)
+        assert listed.output.split() == [chosen.id.removesuffix(".zip")]
+        assert extension_mark(session, playwright) == "loaded"
+    finally:
+        bay.delete(session)
+        assert {e.id for e in service.list()} == {chosen.id, other.id}  # the context keeps both
+        service.cleanup()
+        bay.context.delete(profile)
 
 
 def test_option_proxy_with_credentials(dressed_page: Any) -> None:
