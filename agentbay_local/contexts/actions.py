@@ -232,6 +232,8 @@ class ContextActions:
             path = item.get("Path")
             if not isinstance(path, str) or not path.startswith("/"):
                 raise invalid("PersistenceDataList", "every item needs an absolute Path")
+            if ".." in PurePosixPath(path).parts:
+                raise invalid("PersistenceDataList", f"the Path {path!r} contains '..'")
             text = item.get("Policy") or ""
             try:
                 policy = json.loads(text) if text else {}
@@ -309,8 +311,15 @@ class ContextActions:
         tree = self.tree(spec.context_id)
         mount = PurePosixPath(spec.path)
         session_path = path or spec.path
-        # The path is the context file path too (the cloud's layout, see the module's doc).
-        key = clean_key(session_path)
+        try:
+            # The path is the context file path too (the cloud's layout, see the module's
+            # doc); one with ``..`` fails its task, saying so.
+            key = clean_key(session_path)
+            clean_key(spec.path)
+        except ContextPathError as exc:
+            seq = self._store.add_task(session_id, spec.context_id, session_path, mode)
+            self._store.update_task(seq, "Failed", f"{type(exc).__name__}: {exc}")
+            return
         target = PurePosixPath(session_path)
         # A path below a mapping with a policy syncs under that policy; a mapping without
         # one (file transfer) and a path outside every mapping move that path alone.
@@ -486,6 +495,8 @@ class ContextActions:
             specs = [SyncSpec(context_id, path or "/")]
         if path and not path.startswith("/"):
             raise invalid("Path", "must be an absolute path")
+        if path and ".." in PurePosixPath(path).parts:
+            raise invalid("Path", f"{path!r} contains '..'")
         if path and context_id:
             mounted = [s for s in specs if PurePosixPath(path).is_relative_to(s.path)]
             specs = mounted[:1] or specs[:1]

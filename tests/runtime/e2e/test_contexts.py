@@ -208,3 +208,24 @@ def test_a_missing_context_fails_only_its_own_download(api: Api) -> None:
     finally:
         api.call("ReleaseMcpSession", SessionId=session)
         api.call("DeleteContext", Id=context["Id"])
+
+
+def test_paths_with_dot_dot_are_refused_before_anything_syncs(api: Api) -> None:
+    context = api.call("GetContext", Name=f"dots-{uuid.uuid4().hex[:8]}", AllowCreate=True)
+    try:
+        with pytest.raises(RpcError) as refused:
+            api.create_session(
+                PersistenceDataList=[{"ContextId": context["Id"], "Path": "/root/../etc"}]
+            )
+        assert refused.value.code == "InvalidParameter.PersistenceDataList"
+        session = api.create_session()
+        try:
+            with pytest.raises(RpcError) as refused:
+                api.call(
+                    "SyncContext", SessionId=session, ContextId=context["Id"], Path="/tmp/../etc"
+                )
+            assert refused.value.code == "InvalidParameter.Path"
+        finally:
+            api.call("ReleaseMcpSession", SessionId=session)
+    finally:
+        api.call("DeleteContext", Id=context["Id"])
