@@ -182,6 +182,14 @@ def test_concurrent_first_uses_build_once_with_the_versions_dpkg_reports(
     assert os.listdir(tree / "dev") == []
     assert not (tree / "etc/resolv.conf").exists() and not (tree / "etc/hostname").exists()
     assert "force-unsafe-io" not in (tree / "etc/dpkg/dpkg.cfg.d/99mmdebstrap").read_text()
+    # The build's stand-ins are gone (dpkg under eatmydata, py3compile in the background):
+    # the real programs are back, and what py3compile compiled is there.
+    diversions = _in_tree(tree, "dpkg-divert", "--list")
+    assert "dpkg.distrib" not in diversions and "py3compile" not in diversions, diversions
+    assert not (tree / "usr/bin/dpkg.distrib").exists()
+    assert (tree / "usr/bin/py3compile").read_text().startswith("#! /usr/bin/python3")
+    assert not (tree / "var/lib/agentbay-py3compile").exists()
+    assert list((tree / "usr/share/python3/debpython/__pycache__").glob("*.cpython-*.pyc"))
     assert (cache_dir / "t").stat().st_mode & 0o077 == 0  # setuid files: the owner's only
 
     listing = subprocess.run(
