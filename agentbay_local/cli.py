@@ -319,6 +319,13 @@ def _image_parser(local_commands: Any, data_dir: Path) -> None:
     pull.add_argument(
         "--rebuild", action="store_true", help="build it again (newer package versions)"
     )
+    pull.add_argument(
+        "--skip-unbuildable",
+        action="store_true",
+        help="where this machine cannot build images (no mmdebstrap), say so and what "
+        "installs it, and exit 0 rather than 2 (make images: the tests that need the images "
+        "then skip); a build that fails still fails",
+    )
     imported = image_commands.add_parser(
         "import",
         formatter_class=_HelpWithDefaults,
@@ -392,7 +399,12 @@ def _image(options: argparse.Namespace) -> int:
     try:
         with _terminate_as_interrupt():
             if options.image_command == "pull":
-                _pull(cache, options.names or list(cache.recipes()), options.rebuild)
+                _pull(
+                    cache,
+                    options.names or list(cache.recipes()),
+                    options.rebuild,
+                    options.skip_unbuildable,
+                )
             elif options.image_command == "import":
                 cache.import_tarball(options.name, options.tarball, output=_show)
             elif options.image_command == "show":
@@ -431,20 +443,39 @@ def _image(options: argparse.Namespace) -> int:
     return 0
 
 
-def _pull(cache: Any, names: list[str], rebuild: bool) -> None:
+def _pull(cache: Any, names: list[str], rebuild: bool, skip_unbuildable: bool) -> None:
     """Build the built-ins ``names`` where needed; say which were reused, and how long the
-    builds took (a first build on this machine takes minutes)."""
+    builds took (a first build on this machine takes minutes). With ``skip_unbuildable``,
+    those this machine cannot build are named with what installs the builder, not raised."""
+    from agentbay_local.images.base_images import NoBuilderHere
+
     started = time.monotonic()
     built: list[str] = []
     reused: list[str] = []
+    unbuildable: list[str] = []
+    problem = ""
     for name in names:
         before = cache.get(name)
-        image = cache.pull(name, rebuild=rebuild, output=_show)
+        try:
+            image = cache.pull(name, rebuild=rebuild, output=_show)
+        except NoBuilderHere as exc:
+            if not skip_unbuildable:
+                raise
+            unbuildable.append(name)
+            problem = exc.problem  # the same for every name: said once
+            continue
         (reused if before is not None and before.tree == image.tree else built).append(name)
     if reused:
         print(f"Reused (already built): {', '.join(reused)}")
     if built:
         print(f"Built {', '.join(built)} in {time.monotonic() - started:.0f} s")
+    if unbuildable:
+        print(
+            f"Not built now: {', '.join(unbuildable)}; this machine cannot build images: {problem}."
+            "\nSessions of them cannot start until they are built (creating one answers "
+            "InvalidImageId.NotBuilt).",
+            file=sys.stderr,
+        )
 
 
 @contextlib.contextmanager
@@ -637,10 +668,6 @@ def _serve(options: argparse.Namespace) -> int:
     on_images = not options.unisolated and not options.host_root
     if options.host_root and not options.unisolated:
         print(HOST_ROOT_WARNING, file=sys.stderr)
-    if on_images:
-        failed = _check_base_images()
-        if failed is not None:
-            return failed
     budget = SessionLimits(
         pids=options.session_pids,
         memory_bytes=options.session_memory,
@@ -705,6 +732,7 @@ def _serve(options: argparse.Namespace) -> int:
     )
     runtime_log.configure(options.log_level, options.log_format, secrets=keys)
     # Everything that can fail is tried before the runtime says it is running: the port,
+    # the images (after what the command line and the key file got wrong: said first),
     # then the data dir (its lock).
     try:
         sock = bind_listener(options.host, options.port)
@@ -714,6 +742,10 @@ def _serve(options: argparse.Namespace) -> int:
             "Is another runtime running there? Stop it or choose another --port."
         )
     try:
+        failed = _check_base_images() if on_images else None
+        if failed is not None:
+            sock.close()
+            return failed
         runtime = Runtime(runtime_options)
     except (RuntimeError, OSError) as exc:
         sock.close()

@@ -47,6 +47,15 @@ BUILTIN = "built-in"
 IMPORTED = "imported"
 
 
+class NoBuilderHere(ImageError):
+    """A built-in image that this machine cannot build (or rebuild) for want of a builder;
+    ``problem`` (``rootfs.builder_problem``) says what to install or run."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"cannot build {name}: {problem}")
+        self.problem = problem
+
+
 def default_cache_dir() -> Path:
     """Where this user's base images are kept unless ``AGENTBAY_IMAGE_CACHE`` says."""
     chosen = os.environ.get(CACHE_ENV)
@@ -288,8 +297,8 @@ class BaseImageCache:
         one build and all get its result.
 
         Raises:
-            ImageError: not a built-in image, or it cannot be built here (the message says
-                what to install or run), or the build failed (nothing was kept).
+            NoBuilderHere: it cannot be built here (the message says what to install or run).
+            ImageError: not a built-in image, or the build failed (nothing was kept).
         """
         emit = output or (lambda _text: None)
         recipes = self.recipes()
@@ -305,7 +314,7 @@ class BaseImageCache:
             return current
         problem = rootfs.builder_problem()
         if problem:
-            raise ImageError(f"cannot build {name}: {problem}")
+            raise NoBuilderHere(name, problem)
         with self._locked(name, emit):
             # Another process may have built it while this one waited for the lock.
             current = self.get(name)

@@ -240,14 +240,16 @@ class SessionActions:
         network_id = fields.get("NetworkId") or ""
         if network_id:
             self._networks.check(network_id)
+        # The request's own fields first: malformed ones are refused as such, whatever
+        # state the image is in (not built yet, say).
+        labels = string_labels(fields["Labels"]) if "Labels" in fields else {}
+        syncs = self._contexts.parse_persistence(fields.get("PersistenceDataList"))
         image = fields.get("ImageId") or DEFAULT_IMAGE
         sandbox_image, tool_image, record = self._sandbox_image(image)
         # The image's own Chromium; on the host's /, the host's.
         chromium = image_chromium(record.packages) if record is not None else find_chromium()
         if tool_image == BROWSER_IMAGE and chromium is None:
             raise ApiError(400, "InvalidImageId.NotFound", f"{INSTALL_ADVICE}.")
-        labels = string_labels(fields["Labels"]) if "Labels" in fields else {}
-        syncs = self._contexts.parse_persistence(fields.get("PersistenceDataList"))
         if len(self._store.live_sessions({})) >= self._settings.max_sessions:
             raise ApiError(
                 400,

@@ -357,12 +357,18 @@ def test_without_mmdebstrap_pull_says_what_to_install(cache_env: dict[str, str])
     assert not (Path(cache_env[CACHE_ENV]) / "tiny.json").exists()
 
 
-def test_an_unreachable_archive_says_what_to_do(cache_env: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("flags", [(), ("--skip-unbuildable",)], ids=["plain", "skip-unbuildable"])
+def test_an_unreachable_archive_says_what_to_do(
+    cache_env: dict[str, str], tmp_path: Path, flags: tuple[str, ...]
+) -> None:
+    """A build that fails fails, whatever ``--skip-unbuildable`` (``make images``) says:
+    only a machine without a builder is skipped."""
     _needs_builder()
     # A closed port of this machine's loopback stands in for an archive out of reach.
     manifest = tmp_path / "unreachable.yaml"
     manifest.write_text(TINY.replace("http://deb.debian.org/debian", "http://127.0.0.1:9/debian"))
-    pull = _Output(_image_command(dict(cache_env, **{MANIFEST_ENV: str(manifest)}), "pull", "tiny"))
+    env = dict(cache_env, **{MANIFEST_ENV: str(manifest)})
+    pull = _Output(_image_command(env, "pull", *flags, "tiny"))
     assert pull.finish(300) == 2, pull.text
     assert "could not be reached (http://127.0.0.1:9/debian)" in pull.text
     assert "AGENTBAY_DEBIAN_MIRROR" in pull.text and "image import NAME TARBALL" in pull.text
