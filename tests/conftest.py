@@ -1,4 +1,6 @@
-"""Suite-wide safety: no sandbox mount may outlive the tests that made it.
+"""Suite-wide: no sandbox mount may outlive the tests that made it, and a test that fails
+only because this machine can neither find nor build the built-in images skips instead,
+naming the command that installs the builder (``tests.support.base_images``).
 
 pytest deletes old temporary directories with rmtree; a session overlay (lowerdir=/) left
 mounted under one (a runtime that crashed in a test) would be walked through the overlay.
@@ -13,7 +15,7 @@ from __future__ import annotations
 import getpass
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -58,3 +60,36 @@ def _detach_this_runs_mounts(tmp_path_factory: pytest.TempPathFactory) -> Iterat
     """After the whole run, detach whatever sandbox mounts it left under its directory."""
     yield
     _detach(tmp_path_factory.getbasetemp())
+
+
+#: How many refusals for want of the images the runtime had logged when a test started.
+_REFUSALS_BEFORE = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    from tests.support.base_images import refusals, watch_refusals
+
+    watch_refusals()
+    item.stash[_REFUSALS_BEFORE] = refusals()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Report a test (or its fixtures' setup) that failed for want of the built-in images
+    as skipped, with the reason and the command that installs what builds them. Only
+    there: where the images can be had, or the failure has nothing to do with them (its
+    text does not say so, nor did the runtime refuse a request so meanwhile), it stands."""
+    report = yield
+    if report.failed and report.when in ("setup", "call"):
+        from tests.support.base_images import failed_for_want_of_images, refusals
+
+        refused = refusals() > item.stash.get(_REFUSALS_BEFORE, refusals())
+        reason = failed_for_want_of_images(report.longreprtext, refused)
+        if reason is not None:
+            path, line, _ = item.location
+            report.outcome = "skipped"
+            report.longrepr = (path, (line or 0) + 1, f"Skipped: {reason}")
+    return report

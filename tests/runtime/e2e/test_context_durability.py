@@ -21,7 +21,9 @@ from tests.support.spawn import free_port, serve_argv, stop_serve, wait_until_li
 def serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], Api]:
     port = free_port()
     process = subprocess.Popen(
-        serve_argv(data_dir, port, "k"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        serve_argv(data_dir, port, "k"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,  # a few warnings at most; why, should serve refuse to start
     )
     wait_until_listening(process, port)
     return process, Api(f"http://127.0.0.1:{port}", "k")

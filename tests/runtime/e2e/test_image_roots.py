@@ -25,6 +25,7 @@ from agentbay_local.images.rootfs import as_tree_owner
 from agentbay_local.sandbox import egress
 from agentbay_local.server import EmbeddedRuntime
 from tests.runtime.e2e.api import Api
+from tests.support.base_images import built_record
 
 #: Where a host keeps what a session must never see (configuration, installed software,
 #: databases' data).
@@ -80,8 +81,7 @@ def test_a_builtin_session_sees_its_image_not_the_host(
     api: Api, markers: list[str], image: str
 ) -> None:
     cache = BaseImageCache()
-    record = cache.get(image)
-    assert record is not None, f"{image} is not built (make images)"
+    record = built_record(image)
     host_only = _host_only(cache.tree_path(record), markers)
     assert len(host_only) >= 1
     session_id = api.create_session(ImageId=image)
@@ -130,8 +130,7 @@ def test_an_imported_root_filesystem_runs_a_session(
     becomes a base image: a session runs on it with code_latest's tools, and a user image
     builds on it."""
     cache = BaseImageCache()
-    record = cache.get("code_latest")
-    assert record is not None
+    record = built_record("code_latest")
     tree = cache.tree_path(record)
     tarball = tmp_path / "rootfs.tar"
     extra = tmp_path / "extra"

@@ -50,7 +50,9 @@ def bay(interactive: EmbeddedRuntime) -> Iterator[AgentBay]:
 
 @pytest.fixture(scope="module")
 def desk(bay: AgentBay) -> Iterator[Session]:
-    session = bay.create(CreateSessionParams(image_id="linux_latest")).session
+    created = bay.create(CreateSessionParams(image_id="linux_latest"))
+    assert created.success, created.error_message
+    session = created.session
     yield session
     session.delete()
 

@@ -140,7 +140,7 @@ def test_ctrl_c_while_starting_is_a_clean_stop(tmp_path: Path) -> None:
         finally:
             status = stop_serve(process)
         stderr = process.stderr.read() if process.stderr else ""
-        assert status == 0, (delay_s, stderr)
+        assert status == 0, f"Ctrl-C {delay_s} s after listening: {stderr}"
         assert "Traceback" not in stderr, stderr
         assert "stopped" in stderr, stderr
 

@@ -4,7 +4,8 @@
 namespace per page, in a scratch working directory, and writes ``{block: {"status", "output"}}``
 (status ``passed``, ``failed`` with the traceback as output, ``not_run`` with the reason, or
 ``skipped`` where the page needs a system package this machine lacks, with the command that
-installs it).
+installs it; so too a block, and the rest of its page, that failed for want of the built-in
+images, which this machine can neither find nor build: ``tests.support.base_images``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import traceback
 from pathlib import Path
 
 from tests.sdk.docs.guides import PAGE_NEEDS, blocks, pages
+from tests.support.base_images import failed_for_want_of_images, refusals, watch_refusals
 from tests.support.system_parts import missing_reason
 
 
@@ -38,6 +40,7 @@ def run_page(page: Path) -> dict[str, dict[str, str]]:
                 results[block.name] = {"status": "skipped", "output": f"{page.name} {lacking}"}
             continue
         output = io.StringIO()
+        refused_before = refusals()
         # stderr is a real file: an example that starts a process (the MCP guide's server)
         # hands it on by descriptor, as a reader's terminal is.
         with tempfile.TemporaryFile("w+", encoding="utf-8") as errors:
@@ -47,10 +50,14 @@ def run_page(page: Path) -> dict[str, dict[str, str]]:
                     exec(code, namespace)
             except BaseException:  # a block's failure is reported, not raised
                 errors.seek(0)
-                results[block.name] = {
-                    "status": "failed",
-                    "output": output.getvalue() + errors.read() + traceback.format_exc(),
-                }
+                text = output.getvalue() + errors.read() + traceback.format_exc()
+                no_images = failed_for_want_of_images(text, refusals() > refused_before)
+                if no_images is not None:
+                    # The page's later blocks build on this one's session: skipped too.
+                    lacking = no_images
+                    results[block.name] = {"status": "skipped", "output": f"{page.name} {lacking}"}
+                else:
+                    results[block.name] = {"status": "failed", "output": text}
             else:
                 errors.seek(0)
                 text = output.getvalue() + errors.read()
@@ -61,6 +68,7 @@ def run_page(page: Path) -> dict[str, dict[str, str]]:
 def main() -> int:
     """Run every page and write the results where ``argv[1]`` says."""
     destination = Path(sys.argv[1]).resolve()
+    watch_refusals()
     results: dict[str, dict[str, str]] = {}
     with tempfile.TemporaryDirectory(prefix="agentbay-guides-") as scratch:
         os.chdir(scratch)  # files the examples write on this machine land here
