@@ -25,6 +25,7 @@ from agentbay_local.images.rootfs import as_tree_owner
 from agentbay_local.sandbox import egress
 from agentbay_local.server import EmbeddedRuntime
 from tests.runtime.e2e.api import Api
+from tests.support import system_parts
 from tests.support.base_images import built_record
 
 #: Where a host keeps what a session must never see (configuration, installed software,
@@ -185,6 +186,7 @@ def test_apt_get_installs_packages_in_a_build_and_in_a_session(
     """Debian's package registry (the one address besides loopback these tests reach): a
     RUN step installs a small package into a user image, and a session of it installs one
     with apt-get itself, in its own root filesystem and package database."""
+    system_parts.skip_unless_installed("slirp4netns", "nftables")  # the skip names the command
     problem = egress.egress_problem()
     if problem:
         pytest.skip(f"sessions have no outbound network here: {problem}")
