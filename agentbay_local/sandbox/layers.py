@@ -173,7 +173,7 @@ class RootlessRoot(NamedTuple):
     top: dict[str, Any]
     #: One overlay per system directory of the host's ``/``: ``target``, ``lower``,
     #: ``upper``, ``work`` (none on an image's own root filesystem).
-    overlays: list[dict[str, str]]
+    overlays: list[dict[str, Any]]
 
 
 def rootless_image_root(session_dir: Path, lower: Sequence[Path]) -> RootlessRoot:
@@ -206,7 +206,7 @@ def rootless_overlays(session_dir: Path) -> RootlessRoot:
     root = session_dir / "root"
     for directory in (upper, work, root, upper / _TOP, work / _TOP):
         directory.mkdir(parents=True, exist_ok=True)
-    overlays: list[dict[str, str]] = []
+    overlays: list[dict[str, Any]] = []
     empty_top = {name for name in PRIVATE_DIRS if "/" not in name} | {"run"}
     for name in sorted(SYSTEM_ENTRIES):
         host = Path("/") / name
@@ -226,6 +226,12 @@ def rootless_overlays(session_dir: Path) -> RootlessRoot:
                     "lower": str(host),
                     "upper": str(upper / name),
                     "work": str(work / name),
+                    # What stays the session's own if the kernel refuses this overlay.
+                    "private": [
+                        private[len(name) + 1 :]
+                        for private in PRIVATE_DIRS
+                        if private.startswith(name + "/")
+                    ],
                 }
             )
     for name in PRIVATE_DIRS:

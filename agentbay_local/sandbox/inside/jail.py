@@ -157,16 +157,19 @@ def mount_runtime(root: str, code: str, python: str | None) -> None:
     sc.mount(None, base, None, sc.MS_REMOUNT | sc.MS_RDONLY | _SAFE)
 
 
-def mount_rootless_root(root: str, top: dict[str, Any], overlays: list[dict[str, str]]) -> int:
+def mount_rootless_root(root: str, top: dict[str, Any], overlays: list[dict[str, Any]]) -> int:
     """Rootless (root of a user namespace of its own): mount the session's root at
     ``root`` and each system directory's overlay on it.
 
     ``top`` is the overlay of the root (``lower``: its layers, topmost first: an image's
     layers and root filesystem, or the skeleton of the host's top level ``layers`` laid
     out; ``upper``, ``work``); each of ``overlays`` one of a host system directory (``target``,
-    ``lower``, ``upper``, ``work``). A directory whose overlay the kernel refuses (a host
-    submount below it, such as a container's bind-mounted /etc/hosts) is shown read-only
-    instead, without its submounts; ``/run`` (the host's sockets) is never shown. Returns a
+    ``lower``, ``upper``, ``work``, ``private``). A directory whose overlay the kernel
+    refuses (a host submount below it, which the session's namespace may not uncover: a
+    container's bind-mounted /etc/hosts, Docker's mounts in /var/lib/docker, a build's
+    /proc under /var/tmp) is shown read-only instead, submounts and all, each directory of
+    its ``private`` (``tmp`` of ``/var``) covered by an empty one of the session's writable
+    layer; ``/run`` (the host's sockets) is never shown. Returns a
     descriptor of a copy of this tree taken before any sandbox mount (``/proc``, ``/dev``,
     the tool server's code) exists: the runtime's view of the session's files, as the host
     overlay mount is in root mode.
@@ -179,10 +182,27 @@ def mount_rootless_root(root: str, top: dict[str, Any], overlays: list[dict[str,
             mount_overlay(target, [lower], overlay["upper"], overlay["work"], extra=("userxattr",))
         except OSError as exc:
             print(f"toolserver: {lower} is read-only in this session: {exc}", file=sys.stderr)
-            sc.mount(lower, target, None, sc.MS_BIND)
-            flags = sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV
-            sc.mount(None, target, None, flags)
+            _bind_read_only(lower, target)
+            for name in overlay.get("private", ()):
+                own = f"{overlay['upper']}/{name}"
+                os.makedirs(own, exist_ok=True)
+                os.chmod(own, 0o1777)
+                sc.mount(own, f"{target}/{name}", None, sc.MS_BIND)
     return sc.open_tree_clone(root)
+
+
+def _bind_read_only(source: str, target: str) -> None:
+    """Show ``source`` at ``target`` read-only, its submounts too. A bind without them is
+    refused inside a user namespace when ``source`` has submounts of a more privileged
+    namespace (they would uncover what lies beneath), so the copy takes them all, each
+    made read-only, without setuid or devices."""
+    tree = sc.open_tree_clone(source, recursive=True)
+    try:
+        attributes = sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV
+        sc.mount_setattr(tree, attributes, recursive=True)
+        sc.move_mount(tree, target)
+    finally:
+        os.close(tree)
 
 
 def mount_overlay(

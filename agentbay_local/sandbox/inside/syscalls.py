@@ -146,15 +146,16 @@ class _MountAttr(ctypes.Structure):
     ]
 
 
-def mount_setattr(fd: int, attr_set: int, userns_fd: int = 0) -> None:
-    """mount_setattr(2) on the detached mount ``fd``: set ``attr_set`` (``MOUNT_ATTR_*``);
-    with ``MOUNT_ATTR_IDMAP``, map its ids through the user namespace ``userns_fd``."""
+def mount_setattr(fd: int, attr_set: int, userns_fd: int = 0, *, recursive: bool = False) -> None:
+    """mount_setattr(2) on the detached mount ``fd``: set ``attr_set`` (``MOUNT_ATTR_*``),
+    on its submounts too when ``recursive``; with ``MOUNT_ATTR_IDMAP``, map its ids through
+    the user namespace ``userns_fd``."""
     attr = _MountAttr(attr_set, 0, 0, userns_fd)
     result = _libc.syscall(
         _SYS_MOUNT_SETATTR,
         ctypes.c_int(fd),
         b"",
-        ctypes.c_uint(_AT_EMPTY_PATH),
+        ctypes.c_uint(_AT_EMPTY_PATH | (_AT_RECURSIVE if recursive else 0)),
         ctypes.byref(attr),
         ctypes.c_size_t(ctypes.sizeof(attr)),
     )
