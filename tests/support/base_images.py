@@ -141,8 +141,10 @@ _REFUSALS: list[_Refusals] = []
 def watch_refusals() -> None:
     """Where the images cannot be had, start counting the refusals of this process's
     runtimes for want of them (their info lines; nothing changes where images can be had)."""
+    if _REFUSALS or images_problem() is None:  # (asked before every test: cached answers)
+        return
     words = _builder_words()
-    if words is None or images_problem() is None or _REFUSALS:
+    if words is None:
         return
     handler = _Refusals(words)
     logger = logging.getLogger(RUNTIME_LOGGER)
