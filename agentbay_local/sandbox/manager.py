@@ -530,7 +530,11 @@ class SandboxManager:
         if self._closed or image.key not in self._pool_images:
             return
         filling = self._filling.setdefault(image.key, set())
-        missing = self.pool_size - len(self._pool.get(image.key, ())) - len(filling)
+        # A finished start is in the pool already (or failed) but stays in ``filling``
+        # until the loop runs its done callback: counted, a create in between left the pool
+        # empty for good.
+        starting = sum(1 for task in filling if not task.done())
+        missing = self.pool_size - len(self._pool.get(image.key, ())) - starting
         for _ in range(max(0, missing)):
             task = asyncio.get_running_loop().create_task(self._fill_one(image))
             filling.add(task)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -77,6 +78,29 @@ def test_pool_hands_out_started_sandboxes(env: Env) -> None:
     assert not pooled[0].exists()  # renamed, not copied
     assert env.sh(box, "hostname") == f"{box.session_id}\n"
     env.release(box)
+
+
+def test_the_pool_refills_after_every_create(tmp_path: Path) -> None:
+    """A create made as soon as a refill has put its sandbox in the pool (before the loop
+    tidied the refill's task away) still starts the next refill: the pool of one never
+    stays empty (``python -m bench.rootless`` waited for it in vain)."""
+    env = new_env(tmp_path, pool_size=1)
+
+    async def creates() -> None:
+        for index in range(8):
+            deadline = time.monotonic() + 60
+            while env.manager.ready_count(env.image) < 1:
+                assert time.monotonic() < deadline, f"the pool stayed empty after {index} creates"
+                await asyncio.sleep(0.001)
+            box = await env.manager.create(
+                f"refill-{index}", hostname="r", image_id="linux_latest", image=env.image
+            )
+            await env.manager.release(box.session_id)
+
+    try:
+        env.run(creates(), timeout=600)
+    finally:
+        env.close()
 
 
 def test_dead_tool_server_answers_that_it_stopped(env: Env) -> None:
