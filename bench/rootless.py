@@ -201,9 +201,9 @@ def main() -> None:
 
 def prepare(user: str) -> tuple[str, str]:
     """The ordinary user's interpreter and checkout (``.ci/test-rootless --prepare``: a
-    copy of this checkout, a venv and the built-in images of its own)."""
+    copy of this checkout, a venv and code_latest built in its own cache)."""
     prepared = subprocess.run(
-        [str(REPO / ".ci" / "test-rootless"), "--prepare"],
+        [str(REPO / ".ci" / "test-rootless"), "--prepare", "code_latest"],  # all it runs
         capture_output=True,
         text=True,
         check=True,
