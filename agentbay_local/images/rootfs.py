@@ -51,6 +51,8 @@ Output = Callable[[str], None]
 
 #: Runs a rootless mmdebstrap so that its namespaced processes end with it (``guardian``).
 GUARDIAN = Path(__file__).with_name("guardian.py")
+#: Links a new tree's files to identical ones of other trees (``share_identical_files``).
+SHARE_FILES = Path(__file__).with_name("share_files.py")
 #: Files the customize hook leaves at the tree's top for the builder (removed afterwards).
 PACKAGES_FILE = ".agentbay-packages"
 PYTHON_FILE = ".agentbay-python"
@@ -379,6 +381,28 @@ def remove_tree(path: Path) -> None:
     userns.remove_as_namespace_root(path)  # the sessions' mapping owns every file of a tree
     if os.path.lexists(path):
         raise RootfsError(f"cannot delete {path} (see the log for why)")
+
+
+def share_identical_files(tree: Path, others: Sequence[Path]) -> tuple[int, int]:
+    """Replace the files of the unpublished ``tree`` that other trees hold identically
+    (bytes, owners, mode, time, attributes) by hard links to theirs (``share_files``);
+    the count and bytes now shared.
+
+    Raises:
+        RootfsError: the sharing failed (the tree is as it was, or partly linked: either
+            way whole).
+    """
+    if not others:
+        return 0, 0
+    text = _run_quietly(
+        as_tree_owner([sys.executable, "-I", "-S", str(SHARE_FILES), str(tree), *map(str, others)]),
+        f"cannot share files of {tree}",
+    )
+    try:
+        files, shared = (int(word) for word in text.split()[-2:])
+    except ValueError:
+        raise RootfsError(f"cannot share files of {tree}: it said {text!r}") from None
+    return files, shared
 
 
 def tree_size(path: Path) -> int:

@@ -208,6 +208,42 @@ def test_concurrent_first_uses_build_once_with_the_versions_dpkg_reports(
     assert [state.state for state in _cache(cache_env).states()] == ["tree missing"]
 
 
+def test_images_share_identical_files_and_a_session_writes_only_its_own(
+    cache_env: dict[str, str], tmp_path: Path
+) -> None:
+    _needs_builder()
+    from tests.runtime.sandbox.conftest import Env
+
+    # A second image extending the first (python3: a session's tool server runs on it).
+    manifest = TINY + "  tiny2:\n    about: tiny and python3\n    extends: tiny\n"
+    Path(cache_env[MANIFEST_ENV]).write_text(manifest + "    packages: [python3]\n")
+    cache = _cache(cache_env)
+    said: list[str] = []
+    first, second = cache.pull("tiny"), cache.pull("tiny2", output=said.append)
+    assert any(line.startswith("Shared ") for line in said), said
+    one, two = cache.tree_path(first), cache.tree_path(second)
+    # A file both got from the same package is one inode; what differs is not shared.
+    dpkg = [os.lstat(tree / "usr/bin/dpkg") for tree in (one, two)]
+    assert dpkg[0].st_ino == dpkg[1].st_ino and dpkg[0].st_nlink >= 2
+    status = [os.lstat(tree / "var/lib/dpkg/status") for tree in (one, two)]
+    assert status[0].st_ino != status[1].st_ino
+    assert second.packages == rootfs.read_dpkg_status(two)
+    before = (one / "usr/bin/dpkg").read_bytes()
+
+    # A session's writes to a shared file land in its own layer, never in either tree.
+    env = Env(tmp_path / "data", image=cache.sandbox_image("tiny2")[0])
+    try:
+        box = env.session()
+        env.sh(box, "echo changed >> /usr/bin/dpkg && chmod 600 /usr/bin/dpkg")
+        assert env.sh(box, "tail -c 8 /usr/bin/dpkg; stat -c %a /usr/bin/dpkg") == "changed\n600\n"
+    finally:
+        env.close()
+    for tree in (one, two):
+        info = os.lstat(tree / "usr/bin/dpkg")
+        assert (info.st_ino, info.st_mode) == (dpkg[0].st_ino, dpkg[0].st_mode)
+        assert (tree / "usr/bin/dpkg").read_bytes() == before
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["term", "kill"])
 def test_an_interrupted_build_leaves_nothing(cache_env: dict[str, str], stop: int) -> None:
     _needs_builder()
