@@ -182,7 +182,9 @@ class Freezer:
         deadline = time.monotonic() + DEADLINE_S
         while True:
             inside = {int(pid) for pid in procs.read_text().split()}
-            outside = [pid for pid in sandbox.pids() if pid not in inside]
+            # An exited child whose parent is already frozen stays a zombie until the thaw:
+            # it runs nothing, and the kernel no longer moves it.
+            outside = [pid for pid in sandbox.pids() if pid not in inside and not _ended(pid)]
             if not outside:
                 break
             for pid in outside:
@@ -234,11 +236,20 @@ class Freezer:
                 raise FreezeError(f"processes kept appearing: {new}")
 
 
-def _running(pid: int) -> bool:
-    """Whether a process exists and is not stopped (its state in /proc/PID/stat)."""
+def _state(pid: int) -> str | None:
+    """A process's state letter (``/proc/PID/stat``), None when it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return False
-    state = stat.rpartition(")")[2].split()[0]
-    return state not in ("T", "t", "Z", "X")
+        return None
+    return stat.rpartition(")")[2].split()[0]
+
+
+def _running(pid: int) -> bool:
+    """Whether a process exists and is not stopped."""
+    return _state(pid) not in (None, "T", "t", "Z", "X")
+
+
+def _ended(pid: int) -> bool:
+    """Whether a process is gone or only a zombie (exited, not yet reaped)."""
+    return _state(pid) in (None, "Z", "X")

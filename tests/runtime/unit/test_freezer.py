@@ -108,3 +108,47 @@ def test_a_failed_freeze_leaves_nothing_frozen(tree: tuple[Tree, Path]) -> None:
     while counts(folder) == before:
         assert time.monotonic() < deadline, "processes stayed stopped"
         time.sleep(0.01)
+
+
+#: A parent whose child has exited and is never reaped (a zombie), counting every 10 ms: as
+#: a shell's finished command is when the shell is frozen before it could wait for it.
+WITH_ZOMBIE = """
+import os, sys, time
+if os.fork() == 0:
+    os._exit(0)
+n = 0
+while True:
+    n += 1
+    with open(sys.argv[1] + ".parent", "w") as out:
+        out.write(str(n))
+    time.sleep(0.01)
+"""
+
+
+@pytest.mark.parametrize("method", methods())
+def test_a_zombie_of_the_session_does_not_fail_the_freeze(method: str, tmp_path: Path) -> None:
+    process = subprocess.Popen([sys.executable, "-c", WITH_ZOMBIE, str(tmp_path / "n")])
+    sandbox = Tree(process)
+    freezer = Freezer() if method == "cgroup1" else Freezer(v1_parent=None)
+    session = f"test-{os.getpid()}-zombie-{method}"
+    try:
+        deadline = time.monotonic() + 30
+        while not any(_is_zombie(pid) for pid in sandbox.pids()):
+            assert time.monotonic() < deadline, "the child never became a zombie"
+            time.sleep(0.01)
+        assert freezer.freeze(session, sandbox) == method
+        frozen = (tmp_path / "n.parent").read_text()
+        time.sleep(0.3)  # the window in which a running counter would count 30 more
+        assert (tmp_path / "n.parent").read_text() == frozen, "the parent ran while frozen"
+    finally:
+        freezer.thaw(session, sandbox)
+        procs.kill_all(sandbox.pids())
+        process.wait(timeout=10)
+        freezer.forget(session)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return False
