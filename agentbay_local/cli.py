@@ -643,6 +643,15 @@ def _check_base_images() -> int | None:
 
 
 def _serve(options: argparse.Namespace) -> int:
+    from agentbay_local.server import stop_signals_held
+
+    # From here on a Ctrl-C is a stop at the next step, wherever it lands (``_serve_held``).
+    with stop_signals_held() as received:
+        return _serve_held(options, received)
+
+
+def _serve_held(options: argparse.Namespace, received: list[int]) -> int:
+    """``serve``, with Ctrl-C and SIGTERM recorded in ``received`` rather than raised."""
     from agentbay_local.protocol.keys import KeyFileError
     from agentbay_local.runtime import Runtime, RuntimeOptions
     from agentbay_local.sandbox import SandboxManager, probe
@@ -750,9 +759,7 @@ def _serve(options: argparse.Namespace) -> int:
     except (RuntimeError, OSError) as exc:
         sock.close()
         return _fail(str(exc))
-    except KeyboardInterrupt:
-        # Ctrl-C while the port already listens but before uvicorn catches signals: a clean
-        # stop (nothing has started a session yet), not a traceback and a killed process.
+    if received:  # Ctrl-C before the runtime could serve: nothing has started a session
         sock.close()
         print("AgentBay local runtime stopped before it started; no session ran.", file=sys.stderr)
         return 0
@@ -762,9 +769,9 @@ def _serve(options: argparse.Namespace) -> int:
         f"AGENTBAY_ENDPOINT=http://{options.host}:{options.port}",
         file=sys.stderr,
     )
-    # uvicorn shuts down gracefully (every session released), then re-raises the signal.
-    with contextlib.suppress(KeyboardInterrupt):
-        serve_foreground(runtime, sock, log_level=options.log_level)
+    # uvicorn shuts down gracefully (every session released) for a signal received now or
+    # before it caught them.
+    serve_foreground(runtime, sock, received, log_level=options.log_level)
     print("AgentBay local runtime stopped; every session was released.", file=sys.stderr)
     return 0
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import shutil
+import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +40,8 @@ def bind_listener(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(runtime: Runtime, log_level: str) -> uvicorn.Server:
-    config = uvicorn.Config(
+def _config(runtime: Runtime, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
         build_app(runtime),
         log_level=log_level,
         lifespan="on",
@@ -49,13 +51,59 @@ def _server(runtime: Runtime, log_level: str) -> uvicorn.Server:
         # Nothing sits in front of the runtime: X-Forwarded-* would only be spoofable.
         proxy_headers=False,
     )
-    return uvicorn.Server(config)
 
 
-def serve_foreground(runtime: Runtime, sock: socket.socket, log_level: str = "info") -> None:
-    """Serve ``runtime`` on ``sock`` (from ``bind_listener``) until Ctrl-C / SIGTERM; every
-    session is released on the way out."""
-    server = _server(runtime, log_level)
+#: The signals that stop a foreground runtime (Ctrl-C, a service manager's stop).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def stop_signals_held() -> Iterator[list[int]]:
+    """While the block runs, Ctrl-C and SIGTERM are recorded in the list it gets, not raised.
+
+    Python's own handler raises KeyboardInterrupt wherever the main thread happens to be;
+    inside a finalizer (an asyncio transport's ``__del__``) it is printed and dropped, and
+    the runtime would serve on after the user asked it to stop. Recorded, a stop is seen
+    wherever it came: before the server starts, or handed to it (``serve_foreground``).
+    """
+    received: list[int] = []
+    previous = {number: signal.signal(number, _record_into(received)) for number in STOP_SIGNALS}
+    try:
+        yield received
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _record_into(received: list[int]) -> Callable[[int, object], None]:
+    def record(number: int, _frame: object) -> None:
+        received.append(number)
+
+    return record
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which also stops for the signals recorded before it caught them."""
+
+    def __init__(self, config: uvicorn.Config, received: list[int]) -> None:
+        super().__init__(config)
+        self._received = received
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        with super().capture_signals():
+            for number in list(self._received):
+                self.handle_exit(number, None)
+            yield
+
+
+def serve_foreground(
+    runtime: Runtime, sock: socket.socket, received: list[int], log_level: str = "info"
+) -> None:
+    """Serve ``runtime`` on ``sock`` (from ``bind_listener``) until Ctrl-C / SIGTERM, those
+    ``received`` already (``stop_signals_held``) included; every session is released on the
+    way out."""
+    server = _Server(_config(runtime, log_level), received)
     asyncio.run(server.serve(sockets=[sock]))
 
 
@@ -91,7 +139,7 @@ def start_in_thread(options: RuntimeOptions, *, remove_data_dir: bool = False) -
     sock = bind_listener(options.host, options.port)
     options.port = sock.getsockname()[1]
     runtime = Runtime(options)
-    server = _server(runtime, "warning")
+    server = uvicorn.Server(_config(runtime, "warning"))
     failure: list[BaseException] = []
 
     def run() -> None:
