@@ -40,6 +40,9 @@ _EXPORTS: dict[str, str] = {
     "ListSessionParams": "agentbay.session_params",
     "LifecyclePolicy": "agentbay.session_params",
     "ContextSync": "agentbay.context_sync",
+    "BetaContextMount": "agentbay.context_mount",
+    "BetaContextMountAccessMode": "agentbay.context_mount",
+    "BetaContextMountStrategy": "agentbay.context_mount",
     "SyncPolicy": "agentbay.context_sync",
     "UploadPolicy": "agentbay.context_sync",
     "UploadStrategy": "agentbay.context_sync",
@@ -91,6 +94,9 @@ __all__ = [
     "AsyncSession",
     "AuthenticationError",
     "BWList",
+    "BetaContextMount",
+    "BetaContextMountAccessMode",
+    "BetaContextMountStrategy",
     "BetaNetwork",
     "BetaNetworkService",
     "Code",
@@ -165,6 +171,11 @@ if TYPE_CHECKING:
     from agentbay.computer.computer import Computer
     from agentbay.config import Config
     from agentbay.context_manager import ContextManager
+    from agentbay.context_mount import (
+        BetaContextMount,
+        BetaContextMountAccessMode,
+        BetaContextMountStrategy,
+    )
     from agentbay.context_sync import (
         BWList,
         ContextSync,

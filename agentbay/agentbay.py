@@ -202,10 +202,13 @@ class AgentBay:
     def _create(self, params: CreateSessionParams) -> SessionResult:
         from agentbay._rendered.openapi.models import CreateMcpSessionData
         from agentbay._types.response import SessionResult
+        from agentbay.context_mount import BetaContextMount
         from agentbay.context_sync import persistence_data_list
         from agentbay.session import Session
 
-        syncs: list[ContextSync] = list(params.context_syncs or [])
+        # 0.22.3's order: the syncs, the mounts, then the browser's context.
+        syncs: list[ContextSync | BetaContextMount] = list(params.context_syncs or [])
+        syncs.extend(params.beta_context_mounts)
         if params.browser_context is not None:
             syncs.append(_browser_context_sync(params.browser_context))
         fields: dict[str, Any] = {"VpcResource": bool(params.is_vpc)}

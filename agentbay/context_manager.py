@@ -21,6 +21,7 @@ from agentbay.exceptions import AgentBayError
 from agentbay.logger import get_logger
 
 if TYPE_CHECKING:
+    from agentbay.context_mount import BetaContextMount
     from agentbay.context_sync import ContextSync
     from agentbay.session import Session
 
@@ -107,13 +108,17 @@ class ContextManager:
         )
 
     # ---- contexts bound to the running session (0.22) ----
-    def bind(self, *contexts: ContextSync, wait_for_completion: bool = True) -> ContextBindResult:
-        """Bind contexts to this running session (BindContexts): each is downloaded to its
-        path now, as at create, and uploaded as its policy says. With
-        ``wait_for_completion`` this returns once they are listed and their downloads
-        finished (or failed: see ``info``). Never raises for API failures.
+    def bind(
+        self, *contexts: ContextSync | BetaContextMount, wait_for_completion: bool = True
+    ) -> ContextBindResult:
+        """Bind contexts to this running session (BindContexts): each ``ContextSync`` is
+        downloaded to its path now, as at create, and uploaded as its policy says; each
+        ``BetaContextMount`` is mounted at its path (0.22's beta direct mount). With
+        ``wait_for_completion`` this returns once the synced ones are listed and their
+        downloads finished (or failed: see ``info``); mounts are not waited for, as in
+        0.22. Never raises for API failures.
         """
-        from agentbay.context_sync import persistence_data_list
+        from agentbay.context_sync import ContextSync, persistence_data_list
 
         if not contexts:
             return ContextBindResult(error_message="No contexts provided")
@@ -127,8 +132,9 @@ class ContextManager:
             return ContextBindResult(error_message=f"Failed to bind contexts: {exc}")
         if not answer.success:
             return ContextBindResult(request_id=answer.request_id, error_message=answer.error_text)
-        if wait_for_completion:
-            self._wait_for_bound(contexts)
+        syncs = tuple(c for c in contexts if isinstance(c, ContextSync))
+        if wait_for_completion and syncs:
+            self._wait_for_bound(syncs)
         return ContextBindResult(request_id=answer.request_id, success=True)
 
     def _wait_for_bound(self, contexts: tuple[ContextSync, ...]) -> None:

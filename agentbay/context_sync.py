@@ -11,7 +11,10 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentbay.context_mount import BetaContextMount
 
 __all__ = [
     "BWList",
@@ -248,12 +251,22 @@ def policy_json(policy: SyncPolicy) -> str:
     return json.dumps(policy.__dict__(), ensure_ascii=False)
 
 
-def persistence_data_list(syncs: Iterable[ContextSync]) -> str:
-    """The ``PersistenceDataList`` form field: compact JSON, ``Policy`` only when set."""
+def persistence_data_list(syncs: Iterable[ContextSync | BetaContextMount]) -> str:
+    """The ``PersistenceDataList`` form field: compact JSON, ``Policy`` only when set; a
+    ``BetaContextMount`` is an entry of ``Type`` ``mount`` with its ``MountConfig``."""
+    from agentbay.context_mount import BetaContextMount
+
     items = []
     for sync in syncs:
-        item: dict[str, str] = {"ContextId": sync.context_id, "Path": sync.path}
-        if sync.policy is not None:
+        item: dict[str, Any] = {"ContextId": sync.context_id, "Path": sync.path}
+        if isinstance(sync, BetaContextMount):
+            item["Type"] = "mount"
+            item["MountConfig"] = {
+                "AccessMode": sync.access_mode.value,
+                "StorageMode": sync.strategy.value,
+                "SourcePath": sync.source_path,
+            }
+        elif sync.policy is not None:
             item["Policy"] = policy_json(sync.policy)
         items.append(item)
     return json.dumps(items, separators=(",", ":"), ensure_ascii=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agentbay._types.extension import EXTENSIONS_BASE_PATH, ExtensionOption
 from agentbay._types.extra_configs import ExtraConfigs
+from agentbay.context_mount import BetaContextMount
 from agentbay.context_sync import (
     BWList,
     ContextSync,
@@ -91,6 +92,7 @@ class CreateSessionParams:
     ``lifecycle_policy`` (0.22, minutes) and the older ``idle_release_timeout`` (seconds)
     set when the session is released by itself; without either the server's defaults apply.
     ``beta_network_id`` (0.22) names a network (``agent_bay.beta_network``) it joins.
+    ``beta_context_mounts`` (0.22) mounts contexts directly (``BetaContextMount``).
     """
 
     def __init__(
@@ -106,6 +108,7 @@ class CreateSessionParams:
         idle_release_timeout: int | None = None,
         lifecycle_policy: LifecyclePolicy | None = None,
         beta_network_id: str | None = None,
+        beta_context_mounts: list[BetaContextMount] | None = None,
     ) -> None:
         if lifecycle_policy is not None and idle_release_timeout is not None:
             raise ValueError(
@@ -133,6 +136,8 @@ class CreateSessionParams:
         self.extra_configs = extra_configs
         #: The network the session joins (0.22; ``agent_bay.beta_network``).
         self.beta_network_id = beta_network_id
+        #: Contexts mounted directly (0.22's beta direct-mount persistence).
+        self.beta_context_mounts = list(beta_context_mounts or [])
 
 
 class ListSessionParams:

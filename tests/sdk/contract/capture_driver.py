@@ -71,6 +71,25 @@ step(
         agentbay.ContextSync.new("ctx-1", "/tmp/bound"), wait_for_completion=False
     ),
 )
+mount_params = getattr(agentbay, "BetaContextMount", None)
+if mount_params is not None:  # 0.22.3: direct-mount persistence
+    access = agentbay.BetaContextMountAccessMode
+    strategy = agentbay.BetaContextMountStrategy
+    step(
+        "bind_mount",
+        lambda: session.context.bind(
+            mount_params(context_id="ctx-1", path="/mnt/data"),
+            agentbay.ContextSync.new("ctx-2", "/tmp/synced"),
+            mount_params(
+                context_id="ctx-3",
+                path="/mnt/ro",
+                access_mode=access.READ_ONLY,
+                strategy=strategy.PERFORMANCE,
+                source_path="sub/dir",
+            ),
+            wait_for_completion=False,
+        ),
+    )
 step("network", lambda: client.beta_network.get_network_bind_token())
 step("network_describe", lambda: client.beta_network.describe("net-rec-1"))
 step("skills", lambda: client.beta_skills.get_metadata())
@@ -99,5 +118,20 @@ if lifecycle is not None:
     )
 step("create_idle_seconds", lambda: create(idle_release_timeout=90))
 step("create_network", lambda: create(beta_network_id="net-rec-1"))
+if mount_params is not None:
+    step(
+        "create_mounts",
+        lambda: create(
+            beta_context_mounts=[
+                mount_params(context_id="ctx-1", path="/mnt/data"),
+                mount_params(
+                    context_id="ctx-3",
+                    path="/mnt/ro",
+                    access_mode=access.READ_ONLY,
+                    source_path="sub",
+                ),
+            ],
+        ),
+    )
 step("list_deleted", lambda: client.list(status="DELETED"))
 Path(sys.argv[1]).write_text(json.dumps(results, indent=1))

@@ -18,7 +18,16 @@ from typing import Any
 
 import pytest
 
-from agentbay import AgentBay, Config, ContextSync, CreateSessionParams, LifecyclePolicy
+from agentbay import (
+    AgentBay,
+    BetaContextMount,
+    BetaContextMountAccessMode,
+    BetaContextMountStrategy,
+    Config,
+    ContextSync,
+    CreateSessionParams,
+    LifecyclePolicy,
+)
 from tests.sdk.contract.record import KEY, Recorder
 from tests.sdk.contract.wire import load_captures
 
@@ -85,6 +94,18 @@ def ours() -> Iterator[list[dict[str, Any]]]:
             bay.context.get_clear_status("ctx-1")
             session.context.list_bindings()
             session.context.bind(ContextSync("ctx-1", "/tmp/bound"), wait_for_completion=False)
+            session.context.bind(
+                BetaContextMount(context_id="ctx-1", path="/mnt/data"),
+                ContextSync.new("ctx-2", "/tmp/synced"),
+                BetaContextMount(
+                    context_id="ctx-3",
+                    path="/mnt/ro",
+                    access_mode=BetaContextMountAccessMode.READ_ONLY,
+                    strategy=BetaContextMountStrategy.PERFORMANCE,
+                    source_path="sub/dir",
+                ),
+                wait_for_completion=False,
+            )
             bay.beta_network.get_network_bind_token()
             bay.beta_network.describe("net-rec-1")
             policy = LifecyclePolicy(idle_release_timeout=7, max_runtime=60)
@@ -92,6 +113,13 @@ def ours() -> Iterator[list[dict[str, Any]]]:
             bay.create(CreateSessionParams(lifecycle_policy=LifecyclePolicy(manual_release=True)))
             bay.create(CreateSessionParams(idle_release_timeout=90))
             bay.create(CreateSessionParams(beta_network_id="net-rec-1"))
+            mounts = [
+                BetaContextMount.new("ctx-1", "/mnt/data"),
+                BetaContextMount.new(
+                    "ctx-3", "/mnt/ro", BetaContextMountAccessMode.READ_ONLY, source_path="sub"
+                ),
+            ]
+            bay.create(CreateSessionParams(beta_context_mounts=mounts))
             bay.list(status="DELETED")
     finally:
         server.shutdown()

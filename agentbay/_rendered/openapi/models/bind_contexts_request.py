@@ -16,7 +16,7 @@ class BindContextsRequest:
     authorization: str
     """ `Bearer <api key>`. """
     persistence_data_list: str
-    """ Compact JSON array of `{"ContextId", "Path", "Policy"?}`, as in CreateMcpSession. """
+    """ Compact JSON array of `{"ContextId", "Path", "Policy"?}` or of direct mounts, as in CreateMcpSession. """
     session_id: str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 

@@ -28,7 +28,9 @@ class CreateMcpSessionRequest:
     mcp_policy_id: str | Unset = UNSET
     persistence_data_list: str | Unset = UNSET
     """ Compact JSON array of `{"ContextId", "Path", "Policy"?}`; `Policy` is itself a JSON
-    string (a SyncPolicy).
+    string (a SyncPolicy). A direct mount (0.22's BetaContextMount) is
+    `{"ContextId", "Path", "Type": "mount", "MountConfig": {"AccessMode", "StorageMode",
+    "SourcePath"}}`.
      """
     session_id: str | Unset = UNSET
     """ Accepted; not sent by the 0.9.3 client. """
