@@ -72,6 +72,20 @@ def _missing_context(context_id: str) -> str:
 MAX_NAME_LENGTH = 255
 
 
+def mount_unsupported(context_id: str) -> ApiError:
+    """The answer to a direct mount (0.22's ``BetaContextMount``, an entry of ``Type``
+    ``mount``): refused whole, before anything starts. Taking it as a sync would break
+    what a mount promises (writes kept at once, shared with other sessions, READ_ONLY,
+    ``SourcePath``), so nothing of the request is done."""
+    return ApiError(
+        400,
+        "Unsupported.ContextMount",
+        f"Direct context mounts (BetaContextMount, context {context_id}) are not available "
+        "in the local runtime; nothing was created or bound. Sync the context instead "
+        "(ContextSync: downloaded at create or bind, uploaded by its policy and at release).",
+    )
+
+
 def check_name(name: str) -> None:
     """Refuse a context name the cloud refuses: empty, too long, control characters (NUL
     included), ``/``, or ``.``/``..`` (a name is one path component in the cloud's store)."""
@@ -229,6 +243,8 @@ class ContextActions:
         for item in value:
             if not isinstance(item, dict) or not isinstance(item.get("ContextId"), str):
                 raise invalid("PersistenceDataList", "every item needs a ContextId string")
+            if item.get("Type") == "mount":
+                raise mount_unsupported(item["ContextId"])
             path = item.get("Path")
             if not isinstance(path, str) or not path.startswith("/"):
                 raise invalid("PersistenceDataList", "every item needs an absolute Path")
