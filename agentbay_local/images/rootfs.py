@@ -69,8 +69,11 @@ _DPKG_CONFIG = "etc/dpkg/dpkg.cfg.d/99mmdebstrap"
 _TAR_EXCLUDES = ("--anchored", "--exclude=./dev/*", "--exclude=dev/*")
 
 #: mmdebstrap's own hooks that run dpkg under eatmydata (no fsync at all, postinsts' too:
-#: ``force-unsafe-io`` spares only the unpacked files'); used where mmdebstrap ships them.
+#: ``force-unsafe-io`` spares only the unpacked files'); used where mmdebstrap ships them
+#: and the host has what they run (``dpkg-architecture``, of dpkg-dev: a fresh machine lacks
+#: it, and the hooks fail the build there).
 _EATMYDATA_HOOKS = Path("/usr/share/mmdebstrap/hooks/eatmydata")
+_EATMYDATA_NEEDS = "dpkg-architecture"
 #: Byte-compiling is most of what configuring the packages costs: every Python package's
 #: postinst runs ``py3compile``, one file after the other, while dpkg waits. During the build
 #: a stand-in (dpkg's diversion puts the real one aside) starts it in the background instead,
@@ -173,7 +176,7 @@ def mmdebstrap_argv(recipe: Recipe, target: str) -> list[str]:
         # Before eatmydata's customize hook puts dpkg back: py3compile runs ``dpkg -L``.
         f"--customize-hook={_AWAIT_PY3COMPILE}",
     ]
-    if _EATMYDATA_HOOKS.is_dir():
+    if _EATMYDATA_HOOKS.is_dir() and shutil.which(_EATMYDATA_NEEDS) is not None:
         argv.append(f"--hook-directory={_EATMYDATA_HOOKS}")
     argv += [
         # Asked of the tree's own dpkg and interpreter, as a session would see them.
