@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from agentbay_local.images.base_images import CACHE_ENV
 from bench.harness import p50
 
 REPO = Path(__file__).resolve().parent.parent
@@ -94,12 +95,19 @@ async def _round(sessions: int) -> dict[str, list[float]]:
 
 def _as_user(user: str, python: str, checkout: str, sessions: int) -> dict[str, list[float]]:
     argv = ["runuser", "-u", user, "--", python, "-m", "bench.rootless", "--child"]
+    # runuser keeps the environment: root's choice of image cache is no place for the
+    # user's images (its trees are root's, closed to the user); the user's own cache is.
+    env = {key: value for key, value in os.environ.items() if key not in _OWN_CACHE}
     output = subprocess.run(
-        [*argv, str(sessions)], cwd=checkout, capture_output=True, text=True, timeout=600
+        [*argv, str(sessions)], cwd=checkout, env=env, capture_output=True, text=True, timeout=600
     )
     if output.returncode != 0:
         raise SystemExit(f"the rootless round failed: {output.stderr[-2000:]}")
     return dict(json.loads(output.stdout.splitlines()[-1]))
+
+
+#: Variables naming root's image cache, which the rootless rounds must not inherit.
+_OWN_CACHE = (CACHE_ENV, "XDG_CACHE_HOME")
 
 
 def _child(tree: Path, sessions: int, python: str, user: str | None) -> dict[str, list[float]]:
@@ -110,7 +118,14 @@ def _child(tree: Path, sessions: int, python: str, user: str | None) -> dict[str
     output = subprocess.run(
         argv,
         cwd=tree,
-        env={**os.environ, "PYTHONPATH": str(tree)},
+        env={
+            **{
+                key: value
+                for key, value in os.environ.items()
+                if user is None or key not in _OWN_CACHE
+            },
+            "PYTHONPATH": str(tree),
+        },
         capture_output=True,
         text=True,
         timeout=600,
