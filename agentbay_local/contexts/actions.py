@@ -12,22 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import time
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from agentbay.contract import Context as WireContext
-from agentbay.contract import FileUrlData, InternalContext
+from agentbay.contract import FileUrlData, InternalContext, get_logger
 from agentbay_local.contexts.archives import ArchiveError, unpack_into_session
 from agentbay_local.contexts.files import ContextPathError, ContextTree, clean_key
 from agentbay_local.contexts.sync_policy import ExtractRule, SyncSpec
 from agentbay_local.protocol.envelope import ApiError, invalid, missing
 from agentbay_local.protocol.paging import decode_page_token, encode_page_token
-from agentbay_local.sandbox.session_files import Keep
+from agentbay_local.sandbox.context_mount import mount_into_session
+from agentbay_local.sandbox.session_files import Keep, make_folders_at
 from agentbay_local.store import ContextRow, Store
+
+log = get_logger("agentbay.local.contexts")
 
 if TYPE_CHECKING:
     from agentbay_local.protocol.address import PublicAddress
@@ -70,20 +75,6 @@ def _missing_context(context_id: str) -> str:
 
 #: Longest context name, in characters (the cloud's console limit).
 MAX_NAME_LENGTH = 255
-
-
-def mount_unsupported(context_id: str) -> ApiError:
-    """The answer to a direct mount (0.22's ``BetaContextMount``, an entry of ``Type``
-    ``mount``): refused whole, before anything starts. Taking it as a sync would break
-    what a mount promises (writes kept at once, shared with other sessions, READ_ONLY,
-    ``SourcePath``), so nothing of the request is done."""
-    return ApiError(
-        400,
-        "Unsupported.ContextMount",
-        f"Direct context mounts (BetaContextMount, context {context_id}) are not available "
-        "in the local runtime; nothing was created or bound. Sync the context instead "
-        "(ContextSync: downloaded at create or bind, uploaded by its policy and at release).",
-    )
 
 
 def check_name(name: str) -> None:
@@ -142,6 +133,39 @@ def download_into_session(
             unpack_into_session(stored, target, session, rule, scratch, keep)
 
 
+@dataclass(frozen=True)
+class MountSpec:
+    """One direct mount (0.22's BetaContextMount): the folder ``source`` of a context at
+    ``path`` of a session."""
+
+    context_id: str
+    path: str
+    source: PurePosixPath
+    read_only: bool
+
+
+def _mount_one(sandbox: Sandbox, live: Path, spec: MountSpec) -> None:
+    """Make the mount's folders (its source in the live directory, without following links;
+    its path in the session, as the session resolves it) and mount it."""
+    assert sandbox.pid is not None
+    try:
+        folder = os.open(live, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            made = make_folders_at(folder, spec.source, replace=False)
+            if sandbox.root_owner is not None:
+                os.fchown(made, *sandbox.root_owner)
+            os.close(made)
+        finally:
+            os.close(folder)
+        with sandbox.files() as session:
+            os.close(session.make_folders(spec.path))
+        mount_into_session(sandbox.pid, live, str(spec.source), spec.path, read_only=spec.read_only)
+    except OSError as exc:  # a link or file in the way (never followed), or the kernel's no
+        raise ApiError(
+            400, "InvalidParameter.PersistenceDataList", f"cannot mount {spec.path}: {exc}"
+        ) from None
+
+
 class ContextActions:
     """Context actions of one runtime."""
 
@@ -168,6 +192,9 @@ class ContextActions:
         self._url_lifetime_s = url_lifetime_s
         self._locks: dict[str, asyncio.Lock] = {}
         self._background: set[asyncio.Task[None]] = set()
+        #: Direct mounts: the sessions mounting each context, the contexts of each session.
+        self._mounted: dict[str, set[str]] = {}
+        self._session_mounts: dict[str, set[str]] = {}
 
     # ---- helpers ----
     def tree(self, context_id: str) -> ContextTree:
@@ -200,7 +227,15 @@ class ContextActions:
         root = self._data_dir / "contexts"
         if root.exists():
             for child in root.iterdir():
-                ContextTree(child).recover()
+                tree = ContextTree(child, self.quota_bytes)
+                tree.recover()
+                if tree.live.is_dir():  # mounted when an earlier run ended
+                    try:
+                        tree.publish_live()
+                    except OSError as exc:
+                        log.warning(
+                            "context %s: mounted writes kept unpublished: %s", child.name, exc
+                        )
 
     # ---- a session's internal contexts ----
     def internal(self, fields: dict[str, Any]) -> list[dict[str, Any]]:
@@ -244,7 +279,7 @@ class ContextActions:
             if not isinstance(item, dict) or not isinstance(item.get("ContextId"), str):
                 raise invalid("PersistenceDataList", "every item needs a ContextId string")
             if item.get("Type") == "mount":
-                raise mount_unsupported(item["ContextId"])
+                continue  # parse_mounts
             path = item.get("Path")
             if not isinstance(path, str) or not path.startswith("/"):
                 raise invalid("PersistenceDataList", "every item needs an absolute Path")
@@ -259,6 +294,74 @@ class ContextActions:
                 raise invalid("PersistenceDataList", "a Policy must be a JSON object")
             specs.append(SyncSpec(item["ContextId"], path, text, policy))
         return specs
+
+    def parse_mounts(self, value: Any) -> list[MountSpec]:
+        """The direct mounts (``Type`` ``mount``) of a ``PersistenceDataList`` that
+        ``parse_persistence`` validated."""
+        mounts = []
+        for item in value or []:
+            if item.get("Type") != "mount":
+                continue
+            config = item.get("MountConfig") or {}
+            if not isinstance(config, dict):
+                raise invalid("PersistenceDataList", "a MountConfig must be a JSON object")
+            access = config.get("AccessMode") or "readWrite"
+            if access not in ("readWrite", "readOnly"):
+                raise invalid(
+                    "PersistenceDataList", f"AccessMode is readWrite or readOnly, not {access!r}"
+                )
+            source = config.get("SourcePath") or ""
+            try:
+                key = clean_key(source) if isinstance(source, str) else None
+            except ContextPathError as exc:
+                raise invalid("PersistenceDataList", f"the SourcePath {source!r}: {exc}") from None
+            if key is None:
+                raise invalid("PersistenceDataList", "a SourcePath must be a string")
+            mounts.append(MountSpec(item["ContextId"], item["Path"], key, access == "readOnly"))
+        for spec in mounts:
+            self.existing(spec.context_id)
+        return mounts
+
+    async def mount_at(self, session_id: str, sandbox: Sandbox, mounts: list[MountSpec]) -> None:
+        """Mount each context's live directory (``ContextTree.open_live``) at its path of
+        the session: what the session writes there is in the live directory at once, which
+        every session mounting the context shares; it becomes the context's version when the
+        last of them is released (``unmount_at_release``)."""
+        if mounts and (not sandbox.isolated or sandbox.pid is None):
+            raise ApiError(
+                400,
+                "Unsupported.ContextMount",
+                "Direct context mounts need an isolated session (not serve --unisolated).",
+            )
+        for spec in mounts:
+            async with self.lock(spec.context_id):
+                tree = self.tree(spec.context_id)
+                live = await asyncio.to_thread(tree.open_live, sandbox.root_owner)
+                self._mounted.setdefault(spec.context_id, set()).add(session_id)
+                self._session_mounts.setdefault(session_id, set()).add(spec.context_id)
+                await asyncio.to_thread(_mount_one, sandbox, live, spec)
+
+    async def unmount_at_release(self, session_id: str) -> None:
+        """After a session's processes (and so its mounts) are gone: each context it was the
+        last to mount gets the live directory as its new version."""
+        for context_id in sorted(self._session_mounts.pop(session_id, set())):
+            holders = self._mounted.get(context_id, set())
+            holders.discard(session_id)
+            if holders:
+                continue
+            self._mounted.pop(context_id, None)
+            if self._store.context(context_id) is None:
+                continue  # deleted meanwhile: nothing to keep
+            async with self.lock(context_id):
+                try:
+                    await asyncio.to_thread(self.tree(context_id).publish_live)
+                except OSError as exc:
+                    log.warning(
+                        "context %s: the mounted writes were not stored (%s); they stay in "
+                        "its live directory for the next mount",
+                        context_id,
+                        exc,
+                    )
 
     async def _run_task(
         self,
@@ -468,10 +571,12 @@ class ContextActions:
         if sandbox is None:
             raise ApiError(400, "InvalidMcpSession.NotFound", f"The session {row.id} is released.")
         syncs = self.parse_persistence(fields["PersistenceDataList"])
+        mounts = self.parse_mounts(fields["PersistenceDataList"])
         for spec in syncs:
             self.existing(spec.context_id)
         for spec in syncs:
             self._store.add_session_context(row.id, spec.context_id, spec.path, spec.policy_text)
+        await self.mount_at(row.id, sandbox, mounts)
         await self.download_at_start(row.id, sandbox, syncs)
 
     def bindings(self, fields: dict[str, Any]) -> list[dict[str, str]]:

@@ -4,6 +4,9 @@ Layout of one context ``<root>/<context id>/``::
 
     current -> v-<hex>      symlink to the live version (replaced atomically with os.replace)
     v-<hex>/...             a version: the context's files under their context paths
+    live/...                while sessions mount the context directly (BetaContextMount):
+                            a copy of the version they write to, published as a new
+                            version when the last of them is released (see ``open_live``)
     tmp/                    partial writes (temporary file + rename into a version)
     trash/                  deleted entries, freed in the background
 
@@ -41,6 +44,8 @@ _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 #: What a stored link in the way of a key makes the kernel answer (never followed).
 _NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EXDEV)
 
+#: The directory of a context that sessions mounting it write to.
+LIVE = "live"
 #: The most one context holds unless the runtime is told otherwise (serve --context-quota).
 DEFAULT_QUOTA_BYTES = 1024**3
 
@@ -131,7 +136,7 @@ class ContextTree:
             return
         live = os.readlink(self.root / "current") if (self.root / "current").is_symlink() else None
         for child in self.root.iterdir():
-            if child.name == "current" or child.name == live:
+            if child.name in ("current", LIVE) or child.name == live:
                 continue
             if child.is_symlink() or child.is_file():
                 child.unlink()
@@ -216,6 +221,71 @@ class ContextTree:
             shutil.rmtree(new, ignore_errors=True)
             raise
         shutil.rmtree(old, ignore_errors=True)
+
+    # ---- direct mounts ----
+    @property
+    def live(self) -> Path:
+        """The directory sessions mounting the context write to (see ``open_live``)."""
+        return self.root / LIVE
+
+    def open_live(self, owner: tuple[int, int] | None) -> Path:
+        """The live directory, made from the live version when there is none.
+
+        The stored versions share files by hard links and are replaced whole, so a session
+        cannot write into one: sessions mounting the context share this copy instead,
+        owned by ``owner`` (the sessions' root), and ``publish_live`` makes it a version.
+        A live directory left by a crash is kept: it holds the newest writes.
+        """
+        if self.live.is_dir():
+            return self.live
+        building = self.root / f"building-{secrets.token_hex(4)}"  # recover removes it
+        building.mkdir(parents=True)
+        target = os.open(building, _FOLDER_FLAGS | os.O_NOFOLLOW)
+        try:
+            if (self.root / "current").is_symlink():
+                with self._version() as version:
+                    copy_tree(version, host_folder_maker(target, PurePosixPath(".")), owner=owner)
+            os.fchmod(target, 0o755)
+            if owner is not None:
+                os.fchown(target, *owner)
+        finally:
+            os.close(target)
+        os.rename(building, self.live)
+        _fsync_dir(self.root)
+        return self.live
+
+    def publish_live(self) -> None:
+        """Publish the live directory as the context's new version and remove it.
+
+        What is stored keeps no setuid/setgid bit, device or FIFO and belongs to the
+        runtime's user, as for any upload (``session_files.copy_tree``); links are stored
+        as links, never followed. Over the quota, nothing is published and the live
+        directory stays (the next mount shows it, nothing written is lost):
+        ``ContextQuotaError``.
+        """
+        old = self.current
+        new = self._new_version()
+        try:
+            source = os.open(self.live, _FOLDER_FLAGS | os.O_NOFOLLOW)
+            target = os.open(new, _FOLDER_FLAGS | os.O_NOFOLLOW)
+            try:
+                copy_tree(source, host_folder_maker(target, PurePosixPath(".")))
+            finally:
+                os.close(source)
+                os.close(target)
+            if self.quota_bytes is not None:
+                size = tree_bytes(new)
+                if size > self.quota_bytes:
+                    raise self.over_quota(size, "what the sessions mounting it wrote")
+            self._publish(new)
+        except BaseException:
+            shutil.rmtree(new, ignore_errors=True)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+        trash = self.root / "trash"
+        trash.mkdir(exist_ok=True)
+        os.rename(self.live, trash / secrets.token_hex(8))
+        self.empty_trash()
 
     def holds(self, key: PurePosixPath) -> bool:
         """Whether the live version has anything (a file, folder or link) at ``key``.

@@ -244,6 +244,7 @@ class SessionActions:
         # state the image is in (not built yet, say).
         labels = string_labels(fields["Labels"]) if "Labels" in fields else {}
         syncs = self._contexts.parse_persistence(fields.get("PersistenceDataList"))
+        mounts = self._contexts.parse_mounts(fields.get("PersistenceDataList"))
         image = fields.get("ImageId") or DEFAULT_IMAGE
         sandbox_image, tool_image, record = self._sandbox_image(image)
         # The image's own Chromium; on the host's /, the host's.
@@ -306,6 +307,11 @@ class SessionActions:
         self._running.used_now(session_id)
         if tool_image != image:
             self._running.serve_tools_of(session_id, tool_image)
+        try:
+            await self._contexts.mount_at(session_id, sandbox, mounts)
+        except ApiError:
+            await self.end(session_id, RUNNING, reason="refused")
+            raise
         await self._contexts.download_at_start(session_id, sandbox, syncs)
         self._browsers.start_early(session_id, tool_image, sandbox, chromium)
         if self._settings.start_desktop and self._description.image_has_tool(
@@ -358,6 +364,7 @@ class SessionActions:
             await self._sandboxes.release(session_id)
             await asyncio.to_thread(self._freezer.forget, session_id)
             await self._contexts.drop_internal(session_id)
+            await self._contexts.unmount_at_release(session_id)
             self._store.mark_released(session_id)
             self._running.forget(session_id)
         finally:

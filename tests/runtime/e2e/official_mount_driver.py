@@ -1,6 +1,6 @@
 """Runs the OFFICIAL client 0.22.3's direct context mounts (BetaContextMount) against the
 runtime: at create (CreateSessionParams(beta_context_mounts=...)) and on a running session
-(session.context.bind, a mount beside a sync). The local runtime refuses them whole.
+(session.context.bind, a read-only mount beside a sync).
 
 Executed by tests/runtime/e2e/test_context_mounts.py with the client's own interpreter; it
 imports nothing of this project but loopback_only. The results go to the JSON file named by
@@ -29,32 +29,22 @@ from agentbay import (  # the official client
 results: dict[str, Any] = {}
 bay = AgentBay()
 context = bay.context.get(f"mount-{Path.cwd().name[-8:]}", create=True).context
-before = len(bay.list().session_ids)
 mounted = bay.create(
     CreateSessionParams(beta_context_mounts=[BetaContextMount(context.id, "/mnt/data")])
 )
 results["create_success"] = mounted.success
-results["create_error"] = mounted.error_message
-results["sessions_added"] = len(bay.list().session_ids) - before
-
 session = bay.create(CreateSessionParams()).session
 try:
-    # 0.22.3's bind reads a refusal in an HTTP 200 answer and raises on an HTTP 4xx one
-    # (the runtime's, as for every refused request).
-    try:
-        bound = session.context.bind(
-            ContextSync.new(context.id, "/tmp/synced"),
-            BetaContextMount(
-                context.id, "/mnt/ro", access_mode=BetaContextMountAccessMode.READ_ONLY
-            ),
-        )
-        results["bind_success"] = bound.success
-        results["bind_error"] = bound.error_message
-    except Exception as exc:  # the client's ClientException
-        results["bind_success"] = False
-        results["bind_error"] = str(exc)
-    results["bindings"] = [b.context_id for b in session.context.list_bindings().bindings]
+    bound = session.context.bind(
+        ContextSync.new(context.id, "/tmp/synced"),
+        BetaContextMount(context.id, "/mnt/ro", access_mode=BetaContextMountAccessMode.READ_ONLY),
+    )
+    results["bind_success"] = bound.success
+    mounted.session.file_system.write_file("/mnt/data/o.txt", "official")
+    results["seen_by_other"] = session.file_system.read_file("/mnt/ro/o.txt").content
+    results["read_only_write"] = session.file_system.write_file("/mnt/ro/p.txt", "x").success
 finally:
     session.delete()
+    mounted.session.delete()
     bay.context.delete(context)
 Path(sys.argv[1]).write_text(json.dumps(results))

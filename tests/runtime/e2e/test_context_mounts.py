@@ -1,8 +1,8 @@
 """Direct context mounts (0.22's BetaContextMount, ``PersistenceDataList`` entries of
-``Type`` ``mount``): the local runtime refuses them whole, at create and at BindContexts,
-with ``Unsupported.ContextMount``; nothing is created or bound (a mount taken as a sync
-would break its promises: writes kept at once and shared, READ_ONLY, SourcePath). Through
-the wire, our SDK (sync and async) and the official client 0.22.3."""
+``Type`` ``mount``) over real HTTP, through our SDK (sync and async) and the official
+client 0.22.3: two sessions share what one writes at once, READ_ONLY refuses writes,
+``SourcePath`` picks a folder, the context holds the writes after the last release, and
+a hostile session's links and setuid files neither leave the context nor work elsewhere."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from agentbay import (
@@ -28,79 +29,159 @@ from tests.runtime.e2e.conftest import API_KEY
 from tests.support.official import official_python, run_driver
 
 DRIVER = Path(__file__).with_name("official_mount_driver.py")
-REFUSAL = "Direct context mounts (BetaContextMount"
 
 
-def mount_entry(context_id: str, path: str, access: str = "readWrite") -> dict[str, object]:
+def mount_entry(
+    context_id: str, path: str, access: str = "readWrite", source: str = ""
+) -> dict[str, object]:
     """A mount as 0.22.3 sends it."""
-    config = {"AccessMode": access, "StorageMode": "standard", "SourcePath": ""}
+    config = {"AccessMode": access, "StorageMode": "standard", "SourcePath": source}
     return {"ContextId": context_id, "Path": path, "Type": "mount", "MountConfig": config}
+
+
+def stored(api: Api, context_id: str, path: str) -> bytes | None:
+    """A file of the context as stored (None: not there)."""
+    url = api.call("GetContextFileDownloadUrl", ContextId=context_id, FilePath=path)["Url"]
+    got = httpx.get(url, timeout=30)
+    return got.content if got.status_code == 200 else None
+
+
+def sh(api: Api, session_id: str, command: str) -> dict[str, object]:
+    """A shell command's stdout, stderr and exit code."""
+    data = api.tool(session_id, "shell", command=command, timeout_ms=10000)
+    result = data.get("structuredContent") or {}
+    assert isinstance(result, dict)
+    return result
 
 
 @pytest.fixture
 def context_id(api: Api) -> Iterator[str]:
     made = api.call("GetContext", Name=f"mount-{uuid.uuid4().hex[:8]}", AllowCreate=True)
     yield str(made["Id"])
-    api.call("DeleteContext", Id=made["Id"])
+    api.raw("DeleteContext", Id=made["Id"])
 
 
-def test_create_with_a_mount_is_refused_and_starts_nothing(api: Api, context_id: str) -> None:
-    before = api.call("ListSession")
-    with pytest.raises(RpcError) as refused:
-        api.create_session(PersistenceDataList=[mount_entry(context_id, "/mnt/data")])
-    assert refused.value.code == "Unsupported.ContextMount"
-    message = refused.value.answer["Message"]
-    assert REFUSAL in message and context_id in message
-    assert api.call("ListSession") == before
+def test_two_sessions_share_a_mount_and_the_context_keeps_it(api: Api, context_id: str) -> None:
+    first = api.create_session(PersistenceDataList=[mount_entry(context_id, "/mnt/data")])
+    second = api.create_session()
+    api.call(
+        "BindContexts",
+        SessionId=second,
+        PersistenceDataList=[mount_entry(context_id, "/mnt/shared")],
+    )
+    sh(api, first, "mkdir -p /mnt/data/d && echo one > /mnt/data/d/f")
+    assert sh(api, second, "cat /mnt/shared/d/f")["stdout"] == "one\n"  # no sync, at once
+    sh(api, second, "echo two >> /mnt/shared/d/f")
+    assert sh(api, first, "cat /mnt/data/d/f")["stdout"] == "one\ntwo\n"
+    api.call("ReleaseMcpSession", SessionId=first)
+    assert sh(api, second, "cat /mnt/shared/d/f")["stdout"] == "one\ntwo\n"
+    api.call("ReleaseMcpSession", SessionId=second)
+    assert stored(api, context_id, "/d/f") == b"one\ntwo\n"  # published at the last release
+    third = api.create_session(PersistenceDataList=[mount_entry(context_id, "/srv", source="d")])
+    assert sh(api, third, "cat /srv/f")["stdout"] == "one\ntwo\n"
+    api.call("ReleaseMcpSession", SessionId=third)
 
 
-def test_bind_with_a_mount_binds_nothing(api: Api, session_id: str, context_id: str) -> None:
+def test_read_only_refuses_writes(api: Api, context_id: str) -> None:
+    writer = api.create_session(PersistenceDataList=[mount_entry(context_id, "/mnt/w")])
+    sh(api, writer, "echo kept > /mnt/w/k")
+    reader = api.create_session(PersistenceDataList=[mount_entry(context_id, "/mnt/r", "readOnly")])
+    assert sh(api, reader, "cat /mnt/r/k")["stdout"] == "kept\n"
+    refused = sh(api, reader, "echo x > /mnt/r/k; rm -f /mnt/r/k; umount /mnt/r; cat /mnt/r/k")
+    assert "Read-only file system" in str(refused["stderr"])
+    assert refused["stdout"] == "kept\n"
+    for sid in (writer, reader):
+        api.call("ReleaseMcpSession", SessionId=sid)
+    assert stored(api, context_id, "/k") == b"kept\n"
+
+
+def test_a_hostile_session_plants_nothing_usable(api: Api, context_id: str) -> None:
+    hostile = api.create_session(PersistenceDataList=[mount_entry(context_id, "/mnt/c")])
+    sh(
+        api,
+        hostile,
+        "cp /usr/bin/id /mnt/c/sid && chmod 4755 /mnt/c/sid; ln -s /etc /mnt/c/etc;"
+        " ln -s / /mnt/c/up; mkdir -p /mnt/c/real",
+    )
+    other = api.create_session()
+    # Its links: a SourcePath through them is refused (never followed on the host) ...
     with pytest.raises(RpcError) as refused:
         api.call(
             "BindContexts",
-            SessionId=session_id,
-            PersistenceDataList=[
-                {"ContextId": context_id, "Path": "/root/synced"},
-                mount_entry(context_id, "/mnt/ro", "readOnly"),
-            ],
+            SessionId=other,
+            PersistenceDataList=[mount_entry(context_id, "/mnt/x", source="up/etc")],
         )
-    assert refused.value.code == "Unsupported.ContextMount"
-    assert api.call("DescribeSessionContexts", SessionId=session_id) == []
+    assert refused.value.code == "InvalidParameter.PersistenceDataList"
+    # ... and its setuid file runs as whoever runs it in another session (nosuid).
+    api.call("BindContexts", SessionId=other, PersistenceDataList=[mount_entry(context_id, "/m")])
+    who = sh(api, other, "setpriv --reuid=65534 --regid=65534 --clear-groups /m/sid -u")
+    assert who["stdout"] == "65534\n"
+    # A mount path through the session's own link stays in the session.
+    sh(api, other, "ln -s /etc /mnt/via")
+    api.call(
+        "BindContexts",
+        SessionId=other,
+        PersistenceDataList=[mount_entry(context_id, "/mnt/via/ctx", "readOnly", "real")],
+    )
+    assert sh(api, other, "test -d /etc/ctx && echo in-session")["stdout"] == "in-session\n"
+    for sid in (hostile, other):
+        api.call("ReleaseMcpSession", SessionId=sid)
+    # Stored: links as links, the setuid bit gone.
+    listing = {
+        f["FileName"]: f
+        for f in api.call("DescribeContextFiles", ContextId=context_id, ParentFolderPath="/")
+    }
+    assert {"sid", "etc", "up", "real"} <= set(listing)
 
 
-def test_our_sdk_reports_the_refusal(bay: AgentBay, context_id: str) -> None:
-    mount = BetaContextMount(context_id, "/mnt/data")
-    created = bay.create(CreateSessionParams(beta_context_mounts=[mount]))
-    assert not created.success and REFUSAL in created.error_message
-    session = bay.create().session
-    assert session is not None
-    try:
-        read_only = BetaContextMountAccessMode.READ_ONLY
-        bound = session.context.bind(
-            ContextSync.new(context_id, "/tmp/synced"),
-            BetaContextMount.new(context_id, "/mnt/ro", read_only),
-        )
-        assert not bound.success and "Unsupported.ContextMount" in bound.error_message
-        assert session.context.list_bindings().bindings == []
-    finally:
-        session.delete()
+def test_a_mount_of_a_missing_context_is_refused(api: Api) -> None:
+    before = api.call("ListSession")
+    with pytest.raises(RpcError) as refused:
+        api.create_session(PersistenceDataList=[mount_entry("ctx-none-0000", "/mnt/data")])
+    assert refused.value.code == "InvalidContext.NotFound"
+    assert api.call("ListSession") == before
 
 
-def test_our_async_sdk_reports_the_refusal(runtime: EmbeddedRuntime, context_id: str) -> None:
-    async def run() -> tuple[bool, str]:
+def test_our_sdk_mounts(bay: AgentBay, context_id: str) -> None:
+    first = bay.create(
+        CreateSessionParams(beta_context_mounts=[BetaContextMount(context_id, "/mnt/data")])
+    ).session
+    second = bay.create().session
+    assert first is not None and second is not None
+    read_only = BetaContextMountAccessMode.READ_ONLY
+    bound = second.context.bind(
+        ContextSync.new(context_id, "/tmp/synced"),
+        BetaContextMount.new(context_id, "/mnt/ro", read_only),
+    )
+    assert bound.success, bound.error_message
+    assert first.file_system.write_file("/mnt/data/a.txt", "from sdk").success
+    assert second.file_system.read_file("/mnt/ro/a.txt").content == "from sdk"
+    assert not second.file_system.write_file("/mnt/ro/b.txt", "no").success
+    first.delete()
+    second.delete()
+
+
+def test_our_async_sdk_mounts(runtime: EmbeddedRuntime, context_id: str) -> None:
+    async def run() -> str:
         cfg = Config(endpoint=runtime.endpoint, timeout_ms=60000)
         async with AsyncAgentBay(api_key=API_KEY, cfg=cfg) as bay:
             mount = BetaContextMount(context_id, "/mnt/data")
-            created = await bay.create(CreateSessionParams(beta_context_mounts=[mount]))
-            return created.success, created.error_message
+            session = (await bay.create(CreateSessionParams(beta_context_mounts=[mount]))).session
+            assert session is not None
+            await session.file_system.write_file("/mnt/data/x", "async")
+            await session.delete()
+            other = (await bay.create(CreateSessionParams(beta_context_mounts=[mount]))).session
+            assert other is not None
+            text = (await other.file_system.read_file("/mnt/data/x")).content
+            await other.delete()
+            return str(text)
 
-    success, message = asyncio.run(run())
-    assert not success and REFUSAL in message
+    assert asyncio.run(run()) == "async"
 
 
-def test_official_0223_client_gets_the_refusal(runtime: EmbeddedRuntime, tmp_path: Path) -> None:
+def test_official_0223_client_mounts(runtime: EmbeddedRuntime, tmp_path: Path) -> None:
     got = run_driver(official_python("0.22.3"), DRIVER, runtime.endpoint, API_KEY, tmp_path, 300)
-    assert got["create_success"] is False and REFUSAL in got["create_error"]
-    assert got["sessions_added"] == 0
-    assert got["bind_success"] is False and "Unsupported.ContextMount" in got["bind_error"]
-    assert got["bindings"] == []
+    assert got["create_success"] is True, got
+    assert got["bind_success"] is True, got
+    assert got["seen_by_other"] == "official"
+    assert got["read_only_write"] is False

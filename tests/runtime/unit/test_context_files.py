@@ -8,7 +8,12 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from agentbay_local.contexts.files import WRITEBACK_BYTES, ContextPathError, ContextTree
+from agentbay_local.contexts.files import (
+    WRITEBACK_BYTES,
+    ContextPathError,
+    ContextQuotaError,
+    ContextTree,
+)
 from agentbay_local.sandbox.session_files import SessionRoot
 
 
@@ -95,3 +100,34 @@ def test_links_a_session_stored_are_kept_but_never_followed(tmp_path: Path) -> N
     with SessionRoot(os.open(other, os.O_PATH | os.O_DIRECTORY)) as session:
         tree.copy_into(PurePosixPath("file"), "/got", session)
     assert os.readlink(other / "got") == str(host / "f")
+
+
+def test_a_live_directory_is_published_as_a_version_without_setuid(tmp_path: Path) -> None:
+    tree = ContextTree(tmp_path / "ctx")
+    writer = tree.open_writer(PurePosixPath("kept.txt"))
+    writer.write(b"before")
+    writer.commit()
+    live = tree.open_live(None)
+    assert (live / "kept.txt").read_bytes() == b"before"  # a copy of the version
+    (live / "kept.txt").write_bytes(b"after")  # a session's write, in place
+    (live / "tool").write_bytes(b"#!")
+    os.chmod(live / "tool", 0o4755)
+    os.symlink("/etc", live / "etc")
+    assert read_stored(tree, "kept.txt") == b"before"  # the store is untouched meanwhile
+    tree.publish_live()
+    assert not tree.live.exists()
+    assert read_stored(tree, "kept.txt") == b"after"
+    assert os.stat(tree.current / "tool").st_mode & 0o7777 == 0o755
+    assert os.readlink(tree.current / "etc") == "/etc"
+
+
+def test_a_live_directory_over_the_quota_is_kept_unpublished(tmp_path: Path) -> None:
+    tree = ContextTree(tmp_path / "ctx", quota_bytes=10)
+    live = tree.open_live(None)
+    (live / "big").write_bytes(b"x" * 11)
+    with pytest.raises(ContextQuotaError, match="over its quota"):
+        tree.publish_live()
+    assert (tree.live / "big").read_bytes() == b"x" * 11  # nothing lost
+    assert list(tree.current.iterdir()) == []
+    tree.recover()
+    assert tree.live.is_dir()  # a crash's recovery keeps it too
