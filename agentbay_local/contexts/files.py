@@ -130,6 +130,14 @@ class ContextTree:
         os.replace(tmp_link, self.root / "current")
         _fsync_dir(self.root)
 
+    def _publish_within_quota(self, version: Path, what: str) -> None:
+        """Publish a built version unless it is over the quota (``ContextQuotaError``)."""
+        if self.quota_bytes is not None:
+            size = tree_bytes(version)
+            if size > self.quota_bytes:
+                raise self.over_quota(size, what)
+        self._publish(version)
+
     def recover(self) -> None:
         """Delete versions and partial files a crash left behind."""
         if not self.root.exists():
@@ -212,11 +220,7 @@ class ContextTree:
                 _store_from_session(source, source_path, new_fd, keys_under, keep)
             finally:
                 os.close(new_fd)
-            if self.quota_bytes is not None:
-                size = tree_bytes(new)
-                if size > self.quota_bytes:
-                    raise self.over_quota(size, "this upload")
-            self._publish(new)
+            self._publish_within_quota(new, "this upload")
         except BaseException:
             shutil.rmtree(new, ignore_errors=True)
             raise
@@ -273,11 +277,7 @@ class ContextTree:
             finally:
                 os.close(source)
                 os.close(target)
-            if self.quota_bytes is not None:
-                size = tree_bytes(new)
-                if size > self.quota_bytes:
-                    raise self.over_quota(size, "what the sessions mounting it wrote")
-            self._publish(new)
+            self._publish_within_quota(new, "what the sessions mounting it wrote")
         except BaseException:
             shutil.rmtree(new, ignore_errors=True)
             raise
