@@ -510,17 +510,20 @@ class ContextActions:
         self._store.rename_context(row.id, name)
 
     async def delete(self, fields: dict[str, Any]) -> None:
-        """DeleteContext: the context and all its files; refused while a session syncs it
-        (its next upload would be lost) unless ``Force``."""
+        """DeleteContext: the context and all its files; refused while a session syncs or
+        mounts it (its next upload, or what it writes to the mount, would be lost) unless
+        ``Force``."""
         row = self.existing(fields["Id"], "Id")
-        syncing = self._store.sessions_syncing(row.id)
+        syncing = sorted(
+            set(self._store.sessions_syncing(row.id)) | self._mounted.get(row.id, set())
+        )
         if syncing and not fields.get("Force"):
             raise ApiError(
                 400,
                 "InvalidContext.InUse",
-                f"The context {row.id} is synced by the running session(s) {', '.join(syncing)}:"
-                " deleting it would lose their next upload. Delete those sessions first, or"
-                " delete the context with force=True.",
+                f"The context {row.id} is synced or mounted by the running session(s) "
+                f"{', '.join(syncing)}: deleting it would lose what they write. Delete those"
+                " sessions first, or delete the context with force=True.",
             )
         async with self.lock(row.id):
             self._store.delete_context(row.id)

@@ -185,3 +185,12 @@ def test_official_0223_client_mounts(runtime: EmbeddedRuntime, tmp_path: Path) -
     assert got["bind_success"] is True, got
     assert got["seen_by_other"] == "official"
     assert got["read_only_write"] is False
+
+
+def test_a_mounted_context_is_not_deleted_by_accident(api: Api, context_id: str) -> None:
+    sid = api.create_session(PersistenceDataList=[mount_entry(context_id, "/mnt/data")])
+    with pytest.raises(RpcError) as refused:
+        api.call("DeleteContext", Id=context_id)
+    assert refused.value.code == "InvalidContext.InUse"
+    assert sid in refused.value.answer["Message"]
+    api.call("ReleaseMcpSession", SessionId=sid)
