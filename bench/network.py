@@ -84,7 +84,10 @@ def client(endpoint: str) -> AgentBay:
 def create_and_run(bay: AgentBay) -> float:
     """Seconds from CreateMcpSession to the first command's answer (release not counted)."""
     start = time.perf_counter()
-    session = bay.create().session
+    created = bay.create()
+    if not created.success or created.session is None:
+        raise SystemExit(f"create failed: {created.error_message}")
+    session = created.session
     session.command.execute_command("echo ready", 30000)
     elapsed = time.perf_counter() - start
     session.delete()
