@@ -28,6 +28,9 @@ PTY_TARGET = "PTY_SERVER"
 DEFAULT_ENVS = {"TERM": "xterm-256color", "LANG": "en_US.UTF-8"}
 
 OnData = Callable[[bytes], None]
+#: Output kept for terminals not attached here yet, bytes of base64 text in all: a program's
+#: first output can come before the caller got the answer to create and attached the handle.
+EARLY_OUTPUT_LIMIT = 8 * 1024 * 1024
 
 
 class PtyHandle:
@@ -104,6 +107,10 @@ class Pty:
         self.session = session
         self._handles: dict[str, PtyHandle] = {}
         self._subscribed = False
+        # Pushes come on the socket's reader thread; attaching happens on the caller's.
+        self._routing = threading.Lock()
+        self._early: dict[str, list[dict[str, Any]]] = {}
+        self._early_size = 0
 
     def _socket(self) -> Any:
         try:
@@ -116,9 +123,28 @@ class Pty:
         return sock
 
     def _route(self, data: dict[str, Any]) -> None:
-        handle = self._handles.get(str(data.get("ptySessionId")))
-        if handle is not None:
+        pty_session_id = str(data.get("ptySessionId"))
+        with self._routing:
+            handle = self._handles.get(pty_session_id)
+            if handle is None:
+                self._keep_early(pty_session_id, data)
+                return
             handle._push(data)
+
+    def _keep_early(self, pty_session_id: str, data: dict[str, Any]) -> None:
+        """Keep a push for a terminal not attached yet; the oldest terminals' pushes go
+        first beyond ``EARLY_OUTPUT_LIMIT`` (a terminal ``disconnect``-ed here, say)."""
+        size = len(str(data.get("data", "")))
+        self._early.setdefault(pty_session_id, []).append(data)
+        self._early_size += size
+        while self._early_size > EARLY_OUTPUT_LIMIT and len(self._early) > 1:
+            oldest = next(iter(self._early))
+            self._early_size -= sum(len(str(d.get("data", ""))) for d in self._early.pop(oldest))
+
+    def _take_early(self, pty_session_id: str) -> list[dict[str, Any]]:
+        kept = self._early.pop(pty_session_id, [])
+        self._early_size -= sum(len(str(d.get("data", ""))) for d in kept)
+        return kept
 
     async def _call(self, data: dict[str, Any], timeout_s: float = 30.0) -> dict[str, Any]:
         sock = self._socket()
@@ -136,9 +162,16 @@ class Pty:
         except SessionSocketError as exc:
             raise PtyError(str(exc)) from None
 
-    def _attach(self, pty_session_id: str, on_data: OnData | None) -> PtyHandle:
+    def _attach(self, pty_session_id: str, on_data: OnData | None, *, early: bool) -> PtyHandle:
+        """Route the terminal's pushes to a new handle: with ``early``, those that came
+        before first, in order (a new terminal's first output); else they are dropped
+        (``pty.connect`` sends the backlog again)."""
         handle = PtyHandle(self, pty_session_id, on_data)
-        self._handles[pty_session_id] = handle
+        with self._routing:
+            self._handles[pty_session_id] = handle
+            for data in self._take_early(pty_session_id):
+                if early:
+                    handle._push(data)
         return handle
 
     async def create(
@@ -168,12 +201,12 @@ class Pty:
         pty_session_id = result.get("ptySessionId")
         if not isinstance(pty_session_id, str) or not pty_session_id:
             raise PtyError(f"pty.create answered no ptySessionId: {result}")
-        return self._attach(pty_session_id, on_data)
+        return self._attach(pty_session_id, on_data, early=True)
 
     async def connect(self, pty_session_id: str, on_data: OnData | None = None) -> PtyHandle:
         """Attach to a running (or ended) terminal: its newest output (up to 1 MiB) comes
         first, then its output as it comes."""
-        handle = self._attach(pty_session_id, on_data)
+        handle = self._attach(pty_session_id, on_data, early=False)
         params = {"ptySessionId": pty_session_id}
         try:
             await self._call({"method": "pty.connect", "params": params})

@@ -34,6 +34,33 @@ class Screen:
             return self.cond.wait_for(lambda: text.encode() in self.data, timeout_s)
 
 
+def test_a_terminals_first_output_waits_for_a_late_handle(
+    bay: AgentBay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a loaded machine the caller may attach the new terminal's handle well after the
+    server began sending its output (it holds it 50 ms): none of it is lost."""
+    from agentbay.pty import Pty
+
+    answered = Pty._call
+
+    def slow_caller(self: Pty, data: dict, timeout_s: float = 30.0) -> dict:  # type: ignore[type-arg]
+        result = answered(self, data, timeout_s)
+        if data.get("method") == "pty.create":
+            time.sleep(1.0)  # the caller's thread held up after the answer came
+        return result
+
+    monkeypatch.setattr(Pty, "_call", slow_caller)
+    with bay.create(CreateSessionParams(image_id="code_latest")).session as session:
+        flood = Screen()
+        bulk = session.pty.create(
+            shell="stty raw -echo; head -c 3000000 /dev/zero; echo; echo done",
+            on_data=flood.on_data,
+        )
+        assert bulk.wait(60) == 0
+        assert flood.data.count(b"\0") == 3_000_000
+        assert flood.data.rstrip().endswith(b"done")
+
+
 def test_terminals(bay: AgentBay) -> None:
     with bay.create(CreateSessionParams(image_id="code_latest")).session as session:
         screen = Screen()
