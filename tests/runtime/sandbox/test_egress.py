@@ -51,7 +51,8 @@ class Internet:
 
 
 def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+    done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10)
+    assert done.returncode == 0, f"ip {' '.join(args)}: exit {done.returncode}: {done.stderr}"
 
 
 @pytest.fixture(scope="module")
