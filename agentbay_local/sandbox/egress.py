@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Literal
 
 from agentbay_local.sandbox import networks
-from agentbay_local.sandbox.host_programs import find_program
+from agentbay_local.sandbox.host_programs import find_program, unshare_binary
 
 #: The gateway slirp4netns maps to the host's 127.0.0.1 (when host loopback is on).
 GATEWAY = "10.0.2.2"
@@ -174,6 +174,24 @@ def ruleset(policy: NetworkPolicy, denied: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _private_mounts_prefix() -> list[str]:
+    """As root, what starts slirp4netns in a mount namespace of its own with every mount
+    private.
+
+    slirp4netns's sandbox makes its mount namespace in the namespace it starts in and then
+    detaches its old root. Started in the host's, that unmount propagates to the host's
+    shared mounts and takes their children along: every named network namespace under
+    ``/run/netns``, a container engine's mounts. Rootless, its namespaces are below the
+    user's own user namespace, whose mounts never propagate back.
+    """
+    if os.geteuid() != 0:
+        return []
+    unshare = unshare_binary()
+    if unshare is None:
+        raise RuntimeError("the util-linux 'unshare' program is not installed")
+    return [unshare, "--mount", "--propagation", "private", "--"]
+
+
 def start_slirp(
     pid: int, policy: NetworkPolicy, log_path: Path
 ) -> tuple[subprocess.Popen[bytes], int]:
@@ -190,6 +208,7 @@ def start_slirp(
     exit_read, exit_write = os.pipe()
     ready_read, ready_write = os.pipe()
     argv = [
+        *_private_mounts_prefix(),
         program,
         "--configure",
         "--mtu=65520",
