@@ -192,6 +192,8 @@ class ContextActions:
         self._url_lifetime_s = url_lifetime_s
         self._locks: dict[str, asyncio.Lock] = {}
         self._background: set[asyncio.Task[None]] = set()
+        #: SyncContext tasks still running, by session: its release waits for them.
+        self._syncing: dict[str, set[asyncio.Task[None]]] = {}
         #: Direct mounts: the sessions mounting each context, the contexts of each session.
         self._mounted: dict[str, set[str]] = {}
         self._session_mounts: dict[str, set[str]] = {}
@@ -201,11 +203,43 @@ class ContextActions:
         """The on-disk store of a context."""
         return ContextTree(self._data_dir / "contexts" / context_id, self.quota_bytes)
 
-    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run ``work`` after the answer went out (a reference is kept until it is done)."""
         task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
+
+    def _sync_in_background(self, session_id: str, work: Coroutine[Any, Any, None]) -> None:
+        """Run a sync task of ``session_id`` after the answer, known to its release."""
+        running = self._syncing.setdefault(session_id, set())
+        task = self._in_background(work)
+        running.add(task)
+
+        def done(task: asyncio.Task[None]) -> None:
+            running.discard(task)
+            if not running and self._syncing.get(session_id) is running:
+                del self._syncing[session_id]
+
+        task.add_done_callback(done)
+
+    async def finish_syncs(self, session_id: str) -> None:
+        """Wait for the session's SyncContext tasks still running.
+
+        Its release must not end the files they copy: a client that releases right after
+        SyncContext, without polling GetContextInfo until the task ended, would lose the
+        upload it asked for (it would fail on a session that is gone). Each task is one copy
+        of finite work, as the uploads at release are.
+        """
+        if session_id in self._syncing:
+            log.info(
+                "session %s: release waits for %d context sync(s) still running",
+                session_id,
+                len(self._syncing[session_id]),
+                extra={"event": "release_waits_for_syncs", "session": session_id},
+            )
+        while running := self._syncing.get(session_id):
+            await asyncio.wait(set(running))
 
     def lock(self, context_id: str) -> asyncio.Lock:
         """Serialises writers of one context, so syncs never interleave partial trees."""
@@ -625,8 +659,8 @@ class ContextActions:
             mounted = [s for s in specs if PurePosixPath(path).is_relative_to(s.path)]
             specs = mounted[:1] or specs[:1]
         for spec in specs:
-            self._in_background(
-                self._sync_one(row.id, sandbox, spec, path if context_id else None, mode)
+            self._sync_in_background(
+                row.id, self._sync_one(row.id, sandbox, spec, path if context_id else None, mode)
             )
 
     def list_files(self, fields: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -333,14 +333,16 @@ class SessionActions:
         return self._session_data(row)
 
     async def release(self, fields: dict[str, Any]) -> None:
-        """ReleaseMcpSession: upload what the policies ask for, then end every process (a
-        session already being deleted is left to that deletion)."""
+        """ReleaseMcpSession: let the context syncs still running finish, upload what the
+        policies ask for, then end every process (a session already being deleted is left
+        to that deletion)."""
         row = self._running.get(fields["SessionId"], any_state=True)
         await self.end(row.id, row.status)
 
     async def end(self, session_id: str, status: str, *, reason: str = "deleted") -> None:
-        """Release a session that was in ``status``: thaw it if it was paused, upload its
-        contexts as the policies ask, end every process, forget it. Runs once per session
+        """Release a session that was in ``status``: thaw it if it was paused, let its
+        running context syncs finish, upload its contexts as the policies ask, end every
+        process, forget it. Runs once per session
         however many callers ask at the same time (the others return at once).
 
         ``reason`` says why, in the log: deleted by a client, idle, or the runtime's shutdown.
@@ -356,6 +358,7 @@ class SessionActions:
             if sandbox is not None and status in (PAUSING, PAUSED, RESUMING):
                 await asyncio.to_thread(self._freezer.thaw, session_id, sandbox)
             await self._browsers.stop_for_release(session_id, sandbox)
+            await self._contexts.finish_syncs(session_id)
             if sandbox is not None:
                 await self._contexts.upload_at_release(session_id, sandbox)
             self._links.close_session(session_id)
