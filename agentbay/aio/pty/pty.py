@@ -201,7 +201,13 @@ class Pty:
         pty_session_id = result.get("ptySessionId")
         if not isinstance(pty_session_id, str) or not pty_session_id:
             raise PtyError(f"pty.create answered no ptySessionId: {result}")
-        return self._attach(pty_session_id, on_data, early=True)
+        handle = self._attach(pty_session_id, on_data, early=True)
+        # The server holds a new terminal's output until the client names the terminal in a
+        # request (the official client attaches late and drops what came before; this SDK
+        # keeps it): a resize to the size asked for names it at once, and is no change (the
+        # kernel sends SIGWINCH only when the size changes).
+        await handle.resize(cols, rows)
+        return handle
 
     async def connect(self, pty_session_id: str, on_data: OnData | None = None) -> PtyHandle:
         """Attach to a running (or ended) terminal: its newest output (up to 1 MiB) comes

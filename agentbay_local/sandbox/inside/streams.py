@@ -218,7 +218,8 @@ class Streams:
     def _pty_create(
         self, conn: Connection, request: str, target: str, params: dict[str, Any]
     ) -> None:
-        # Created, then answered: the terminal's output is held until after the answer.
+        # Created, then answered: the terminal's output is held until the client names it
+        # in a request (so it has the terminal's handle), or for a while (terminals.py).
         terminal = self.terminals.create_for(conn, target, params)
         conn.send(request, target, {"result": {"ptySessionId": terminal.id}})
 
@@ -238,6 +239,7 @@ class Streams:
         self, conn: Connection, request: str, target: str, params: dict[str, Any]
     ) -> None:
         terminal = self.terminals.get(params.get("ptySessionId"))
+        self.terminals.heard_from(conn, target, terminal)
         terminal.kill()
         conn.send(request, target, {"result": {"ptySessionId": terminal.id, "killed": True}})
 
@@ -247,6 +249,7 @@ class Streams:
         terminal_id = params.get("ptySessionId")
         try:
             terminal = self.terminals.get(terminal_id)
+            self.terminals.heard_from(conn, target, terminal)
             data = params.get("data")
             if not isinstance(data, str):
                 raise terminals.TerminalError("data must be a string")
@@ -269,6 +272,7 @@ class Streams:
         terminal_id = params.get("ptySessionId")
         try:
             terminal = self.terminals.get(terminal_id)
+            self.terminals.heard_from(conn, target, terminal)
             terminal.resize(terminals.size(params, "cols", 80), terminals.size(params, "rows", 24))
         except terminals.TerminalError as exc:
             error = {"eventType": "pty.error", "ptySessionId": terminal_id, "error": str(exc)}
@@ -385,6 +389,12 @@ class _ConnectionTerminals(terminals.Terminals):
         terminal.attach(self._push_of(conn, target), backlog=True)
         if terminal.exit_code is not None:
             self.forget(terminal)  # its exit is on the way to this connection
+
+    def heard_from(self, conn: Connection, target: str, terminal: terminals.Terminal) -> None:
+        """``conn`` named ``terminal`` in a request: it holds the terminal's handle."""
+        push = self._pushers.get((id(conn), target))
+        if push is not None:
+            terminal.heard_from(push)
 
     def detach_all_of(self, conn: Connection) -> None:
         for key in [key for key in self._pushers if key[0] == id(conn)]:

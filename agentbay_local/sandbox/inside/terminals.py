@@ -38,9 +38,16 @@ if TYPE_CHECKING:
 
 #: Output of a terminal kept for the next connect (the newest bytes win).
 BACKLOG_BYTES = 1024 * 1024
-#: Output of a terminal starts this long after the answer to create/connect (the official
-#: client registers the terminal's handle only once that answer reached its caller).
-ATTACH_DELAY_S = 0.05
+#: Output of a terminal newly attached to a connection is held until that connection names
+#: the terminal in a request (input, resize, kill: its handle exists), or this long after
+#: the answer to create/connect at the most. The official client (0.22.3) registers the
+#: terminal's handle only once that answer reached its caller, drops output for a terminal
+#: it has no handle of, and sends nothing by itself after creating one; on a loaded machine
+#: its caller took longer than the 50 ms this once was.
+ATTACH_HOLD_S = 1.0
+#: Output held for one connection at the most: beyond it the terminal's program waits (its
+#: writes block, as for a connection that does not read) until the hold ends.
+HELD_BYTES = 2 * 1024 * 1024
 #: Largest batch of output in one push.
 BATCH_BYTES = 256 * 1024
 #: Terminals one session may have running.
@@ -76,7 +83,8 @@ def size(params: Mapping[str, Any], name: str, default: int) -> int:
 
 
 class _Attachment:
-    """One connection's view of a terminal: output held until it may start, then pushed."""
+    """One connection's view of a terminal: output held until the connection is heard from
+    (or ``ATTACH_HOLD_S`` passed), then pushed."""
 
     def __init__(self, push: Push) -> None:
         self.push = push
@@ -96,6 +104,8 @@ class Terminal:
         #: Set once the program ended and its exit was recorded.
         self.ended = threading.Event()
         self._lock = threading.Lock()
+        #: Notified when a hold ends (a pump waiting for room in a held output goes on).
+        self._hold_ended = threading.Condition(self._lock)
         self._attached: list[_Attachment] = []
         self._backlog = bytearray()
 
@@ -109,13 +119,16 @@ class Terminal:
         }
 
     def deliver(self, chunk: bytes) -> None:
-        """Hand ``chunk`` to every attached connection and the backlog (pump thread)."""
+        """Hand ``chunk`` to every attached connection and the backlog (pump thread); while
+        a connection's held output is full, wait for its hold to end (``ATTACH_HOLD_S`` at
+        the most)."""
         with self._lock:
+            self._hold_ended.wait_for(self._room_held, ATTACH_HOLD_S)
             self._backlog += chunk
             del self._backlog[: max(0, len(self._backlog) - BACKLOG_BYTES)]
             data: dict[str, Any] | None = None
             for attachment in list(self._attached):
-                if attachment.held is not None:  # for ATTACH_DELAY_S only: kept whole
+                if attachment.held is not None:  # until its connection was heard from
                     attachment.held += chunk
                     continue
                 data = data or self._output_data(chunk)
@@ -135,10 +148,13 @@ class Terminal:
                     attachment.push(self._exit_data())
                     self._attached.remove(attachment)
 
+    def _room_held(self) -> bool:
+        return all(len(item.held or b"") < HELD_BYTES for item in self._attached)
+
     def attach(self, push: Push, *, backlog: bool) -> None:
-        """Attach a connection (again: its earlier attachment ends): after
-        ``ATTACH_DELAY_S``, the backlog (if asked) and what was written meanwhile are pushed
-        to it, then the output as it comes."""
+        """Attach a connection (again: its earlier attachment ends): once it is heard from
+        (``heard_from``), or after ``ATTACH_HOLD_S``, the backlog (if asked) and what was
+        written meanwhile are pushed to it, then the output as it comes."""
         attachment = _Attachment(push)
         with self._lock:
             assert attachment.held is not None
@@ -146,25 +162,38 @@ class Terminal:
                 attachment.held += self._backlog
             self._attached = [item for item in self._attached if item.push is not push]
             self._attached.append(attachment)
-        timer = threading.Timer(ATTACH_DELAY_S, self._release, (attachment,))
+        timer = threading.Timer(ATTACH_HOLD_S, self._release, (attachment,))
         timer.daemon = True
         timer.start()
 
+    def heard_from(self, push: Push) -> None:
+        """The connection of ``push`` named this terminal in a request: it has the
+        terminal's handle, so what was held for it goes now."""
+        with self._lock:
+            for attachment in self._attached:
+                if attachment.push is push and attachment.held is not None:
+                    self._release_locked(attachment)
+                    return
+
     def _release(self, attachment: _Attachment) -> None:
         with self._lock:
-            if attachment not in self._attached:  # replaced by a newer attach meanwhile
-                return
-            held, attachment.held = attachment.held or b"", None
-            alive = True
-            for start in range(0, len(held), BATCH_BYTES):
-                if not attachment.push(self._output_data(bytes(held[start : start + BATCH_BYTES]))):
-                    alive = False
-                    break
-            if alive and self.exit_code is not None:
-                attachment.push(self._exit_data())
+            if attachment in self._attached and attachment.held is not None:
+                self._release_locked(attachment)
+
+    def _release_locked(self, attachment: _Attachment) -> None:
+        """End the hold of an attachment (``_lock`` held): its output goes out, in order."""
+        held, attachment.held = attachment.held or b"", None
+        self._hold_ended.notify_all()
+        alive = True
+        for start in range(0, len(held), BATCH_BYTES):
+            if not attachment.push(self._output_data(bytes(held[start : start + BATCH_BYTES]))):
                 alive = False
-            if not alive and attachment in self._attached:
-                self._attached.remove(attachment)
+                break
+        if alive and self.exit_code is not None:
+            attachment.push(self._exit_data())
+            alive = False
+        if not alive and attachment in self._attached:
+            self._attached.remove(attachment)
 
     def detach(self, push: Push) -> None:
         """Stop pushing to a connection (it closed)."""

@@ -59,7 +59,29 @@ assert created.success, created.error_message
 session = created.session
 record("has_ws_url", session.ws_url.startswith("ws://"))
 
+
 # ---- terminals ----
+class LateHandles(dict):  # type: ignore[type-arg]
+    """The client's table of terminal handles, each entry made 0.4 s late: the caller's
+    thread held up after the answer to pty.create/connect, as on a loaded machine (the
+    client drops output of a terminal it has no handle of; the server once held a new
+    terminal's output only 50 ms)."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        time.sleep(0.4)
+        super().__setitem__(key, value)
+
+
+session.pty._handles = LateHandles(session.pty._handles)
+# A quick command: the client sends nothing about it after the answer.
+quick_screen = Screen()
+quick = session.pty.create(shell="echo quick-first-output", on_data=quick_screen.on_data)
+record("pty_late_handle_output", quick_screen.wait_for("quick-first-output"))
+try:
+    record("pty_late_handle_exit", quick.wait(timeout_s=15))
+except TimeoutError:
+    record("pty_late_handle_exit", None)
+
 screen = Screen()
 term = session.pty.create(cols=100, rows=30, envs={"GREETING": "hello"}, on_data=screen.on_data)
 term.send_input(b"echo $GREETING-$((6*7)) $TERM; stty size\n")

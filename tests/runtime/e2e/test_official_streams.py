@@ -18,6 +18,8 @@ def test_official_client_streams(tmp_path: Path) -> None:
     with serving(tmp_path / "serve", KEY) as (endpoint, _process):
         got = run_driver(python, DRIVER, endpoint, KEY, tmp_path, timeout_s=300)
     assert got["has_ws_url"]
+    # Its handles made late (the caller held up after each answer): nothing is lost.
+    assert got["pty_late_handle_output"] and got["pty_late_handle_exit"] == 0, got
     assert got["pty_echo"] and got["pty_size"], got
     assert got["pty_winch"], got
     assert got["pty_python_repl"], got

@@ -13,6 +13,7 @@ import pytest
 from agentbay import AgentBay, AsyncAgentBay, Config
 from agentbay.pty import PtyError
 from agentbay.session_params import CreateSessionParams
+from agentbay_local.sandbox.inside import terminals
 from agentbay_local.server import EmbeddedRuntime
 from tests.runtime.e2e.conftest import API_KEY, own_runtime
 
@@ -38,7 +39,8 @@ def test_a_terminals_first_output_waits_for_a_late_handle(
     bay: AgentBay, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On a loaded machine the caller may attach the new terminal's handle well after the
-    server began sending its output (it holds it 50 ms): none of it is lost."""
+    server began sending its output (it holds it ``ATTACH_HOLD_S`` at the most): none of it
+    is lost."""
     from agentbay.pty import Pty
 
     answered = Pty._call
@@ -46,7 +48,8 @@ def test_a_terminals_first_output_waits_for_a_late_handle(
     def slow_caller(self: Pty, data: dict, timeout_s: float = 30.0) -> dict:  # type: ignore[type-arg]
         result = answered(self, data, timeout_s)
         if data.get("method") == "pty.create":
-            time.sleep(1.0)  # the caller's thread held up after the answer came
+            # The caller's thread held up after the answer came, past the server's hold.
+            time.sleep(terminals.ATTACH_HOLD_S + 1.0)
         return result
 
     monkeypatch.setattr(Pty, "_call", slow_caller)
