@@ -28,6 +28,7 @@ from agentbay_local.contexts.files import ContextPathError, ContextTree, clean_k
 from agentbay_local.contexts.sync_policy import ExtractRule, SyncSpec
 from agentbay_local.protocol.envelope import ApiError, invalid, missing
 from agentbay_local.protocol.paging import decode_page_token, encode_page_token
+from agentbay_local.sandbox import disk
 from agentbay_local.sandbox.context_mount import mount_into_session
 from agentbay_local.sandbox.session_files import Keep, make_folders_at
 from agentbay_local.store import ContextRow, Store
@@ -183,6 +184,9 @@ class ContextActions:
     ) -> None:
         #: The most each context may hold (serve's --context-quota; None: no quota).
         self.quota_bytes = quota_bytes
+        #: Where the runtime can mount filesystems (root, loop devices), a context's live
+        #: copy for direct mounts is one of the quota's size (``ContextTree.disks``).
+        self._disks = data_dir / "disks" if disk.problem() is None else None
         self._data_dir = data_dir
         self._store = store
         self._running = running
@@ -201,7 +205,7 @@ class ContextActions:
     # ---- helpers ----
     def tree(self, context_id: str) -> ContextTree:
         """The on-disk store of a context."""
-        return ContextTree(self._data_dir / "contexts" / context_id, self.quota_bytes)
+        return ContextTree(self._data_dir / "contexts" / context_id, self.quota_bytes, self._disks)
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run ``work`` after the answer went out (a reference is kept until it is done)."""
@@ -261,12 +265,12 @@ class ContextActions:
         root = self._data_dir / "contexts"
         if root.exists():
             for child in root.iterdir():
-                tree = ContextTree(child, self.quota_bytes)
+                tree = self.tree(child.name)
                 tree.recover()
                 if tree.live.is_dir():  # mounted when an earlier run ended
                     try:
                         tree.publish_live()
-                    except OSError as exc:
+                    except (OSError, disk.DiskError) as exc:
                         log.warning(
                             "context %s: mounted writes kept unpublished: %s", child.name, exc
                         )
@@ -370,7 +374,14 @@ class ContextActions:
         for spec in mounts:
             async with self.lock(spec.context_id):
                 tree = self.tree(spec.context_id)
-                live = await asyncio.to_thread(tree.open_live, sandbox.root_owner)
+                try:
+                    live = await asyncio.to_thread(tree.open_live, sandbox.root_owner)
+                except (OSError, disk.DiskError) as exc:
+                    raise ApiError(
+                        400,
+                        "InvalidParameter.PersistenceDataList",
+                        f"cannot mount the context {spec.context_id}: {exc}",
+                    ) from None
                 self._mounted.setdefault(spec.context_id, set()).add(session_id)
                 self._session_mounts.setdefault(session_id, set()).add(spec.context_id)
                 await asyncio.to_thread(_mount_one, sandbox, live, spec)
@@ -389,7 +400,7 @@ class ContextActions:
             async with self.lock(context_id):
                 try:
                     await asyncio.to_thread(self.tree(context_id).publish_live)
-                except OSError as exc:
+                except (OSError, disk.DiskError) as exc:
                     log.warning(
                         "context %s: the mounted writes were not stored (%s); they stay in "
                         "its live directory for the next mount",

@@ -7,6 +7,9 @@ Layout of one context ``<root>/<context id>/``::
     live/...                while sessions mount the context directly (BetaContextMount):
                             a copy of the version they write to, published as a new
                             version when the last of them is released (see ``open_live``)
+    live.img                where the runtime can (root, loop devices): the filesystem
+                            image of the quota's size that is mounted at ``live/``, so the
+                            kernel stops writes past the quota (``ENOSPC``)
     tmp/                    partial writes (temporary file + rename into a version)
     trash/                  deleted entries, freed in the background
 
@@ -28,6 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from agentbay_local.sandbox import disk
 from agentbay_local.sandbox.session_files import (
     Keep,
     SessionRoot,
@@ -46,6 +50,10 @@ _NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EXDEV)
 
 #: The directory of a context that sessions mounting it write to.
 LIVE = "live"
+#: The filesystem image mounted at ``LIVE`` (where the runtime can mount one).
+LIVE_IMAGE = "live.img"
+#: Its name while the live version is copied into it.
+BUILDING_IMAGE = "live.building.img"
 #: The most one context holds unless the runtime is told otherwise (serve --context-quota).
 DEFAULT_QUOTA_BYTES = 1024**3
 
@@ -96,11 +104,20 @@ class FileEntry:
 
 
 class ContextTree:
-    """The on-disk store of one context, holding at most ``quota_bytes`` (None: no quota)."""
+    """The on-disk store of one context, holding at most ``quota_bytes`` (None: no quota).
 
-    def __init__(self, root: Path, quota_bytes: int | None = None) -> None:
+    With ``disks`` (where ``sandbox.disk`` keeps its filesystem templates; root with loop
+    devices only) and a quota, the live directory of direct mounts is a filesystem of the
+    quota's size of its own, so sessions writing to it get ``ENOSPC`` at the quota instead
+    of filling the data dir's filesystem.
+    """
+
+    def __init__(
+        self, root: Path, quota_bytes: int | None = None, disks: Path | None = None
+    ) -> None:
         self.root = root
         self.quota_bytes = quota_bytes
+        self.disks = disks if quota_bytes is not None else None
 
     def over_quota(self, size: int, what: str) -> ContextQuotaError:
         """The error for a write that would make the context ``size`` bytes."""
@@ -142,9 +159,11 @@ class ContextTree:
         """Delete versions and partial files a crash left behind."""
         if not self.root.exists():
             return
+        if (self.root / BUILDING_IMAGE).exists():  # a live filesystem not made yet
+            self._drop_partial_live()
         live = os.readlink(self.root / "current") if (self.root / "current").is_symlink() else None
         for child in self.root.iterdir():
-            if child.name in ("current", LIVE) or child.name == live:
+            if child.name in ("current", LIVE, LIVE_IMAGE) or child.name == live:
                 continue
             if child.is_symlink() or child.is_file():
                 child.unlink()
@@ -152,7 +171,9 @@ class ContextTree:
                 shutil.rmtree(child, ignore_errors=True)
 
     def delete(self) -> None:
-        """Remove the whole context from disk."""
+        """Remove the whole context from disk (a live filesystem is detached first: the
+        sessions still mounting it keep it until they are released)."""
+        disk.detach(self.live)
         shutil.rmtree(self.root, ignore_errors=True)
 
     @contextlib.contextmanager
@@ -238,13 +259,68 @@ class ContextTree:
         The stored versions share files by hard links and are replaced whole, so a session
         cannot write into one: sessions mounting the context share this copy instead,
         owned by ``owner`` (the sessions' root), and ``publish_live`` makes it a version.
-        A live directory left by a crash is kept: it holds the newest writes.
+        With ``disks``, the copy is a filesystem of the quota's size of its own. A live
+        directory left by a crash is kept (and its filesystem mounted again): it holds the
+        newest writes.
         """
         if self.live.is_dir():
+            self._mount_live_image()
+            return self.live
+        if self.disks is not None:
+            self._build_live_filesystem(owner)
             return self.live
         building = self.root / f"building-{secrets.token_hex(4)}"  # recover removes it
         building.mkdir(parents=True)
-        target = os.open(building, _FOLDER_FLAGS | os.O_NOFOLLOW)
+        try:
+            self._copy_current_into(building, owner)
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+        os.rename(building, self.live)
+        _fsync_dir(self.root)
+        return self.live
+
+    def _build_live_filesystem(self, owner: tuple[int, int] | None) -> None:
+        """Make ``live`` a new filesystem of the quota's size holding the live version.
+
+        Mounted once, where it stays: a sandbox starting meanwhile copies the runtime's
+        mounts and holds them until it drops the host's tree, so a filesystem unmounted here
+        may still be active there, unwritten, and must never be mounted a second time. The
+        image is ``BUILDING_IMAGE`` until the copy is complete (``recover`` drops such a
+        live directory), then ``LIVE_IMAGE``.
+        """
+        assert self.disks is not None and self.quota_bytes is not None
+        image = self.root / BUILDING_IMAGE
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            disk.make_image(disk.template(self.disks, self.quota_bytes), image)
+            disk.mount_image(image, self.live)
+            (self.live / "lost+found").rmdir()  # mkfs's, not the context's
+            self._copy_current_into(self.live, owner)
+            os.rename(image, self.root / LIVE_IMAGE)
+            _fsync_dir(self.root)
+        except BaseException as exc:
+            self._drop_partial_live()
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                raise OSError(
+                    errno.ENOSPC,
+                    f"the context ({_mib(tree_bytes(self.current))}) does not fit a mount's "
+                    f"filesystem of its quota ({_mib(self.quota_bytes)}, less the "
+                    "filesystem's own metadata); raise serve --context-quota",
+                ) from None
+            raise
+
+    def _drop_partial_live(self) -> None:
+        """Remove a live filesystem whose copy never completed (nothing was written to it
+        yet: no session mounts it before it is complete)."""
+        disk.detach(self.live)
+        with contextlib.suppress(OSError):
+            self.live.rmdir()
+        (self.root / BUILDING_IMAGE).unlink(missing_ok=True)
+
+    def _copy_current_into(self, folder: Path, owner: tuple[int, int] | None) -> None:
+        """Copy the live version into ``folder``, everything owned by ``owner``."""
+        target = os.open(folder, _FOLDER_FLAGS | os.O_NOFOLLOW)
         try:
             if (self.root / "current").is_symlink():
                 with self._version() as version:
@@ -254,9 +330,14 @@ class ContextTree:
                 os.fchown(target, *owner)
         finally:
             os.close(target)
-        os.rename(building, self.live)
-        _fsync_dir(self.root)
-        return self.live
+
+    def _mount_live_image(self) -> None:
+        """Mount the live filesystem image at ``live`` unless it is mounted (after a
+        crash or a reboot the image holds the live copy, and ``live`` is an empty folder:
+        publishing that would lose every mounted write)."""
+        image = self.root / LIVE_IMAGE
+        if image.exists() and not os.path.ismount(self.live):
+            disk.mount_image(image, self.live)
 
     def publish_live(self) -> None:
         """Publish the live directory as the context's new version and remove it.
@@ -265,8 +346,14 @@ class ContextTree:
         runtime's user, as for any upload (``session_files.copy_tree``); links are stored
         as links, never followed. Over the quota, nothing is published and the live
         directory stays (the next mount shows it, nothing written is lost):
-        ``ContextQuotaError``.
+        ``ContextQuotaError``. The size is checked before anything is copied: a sparse
+        file a session made (``truncate -s 1T``) is never written out in full.
         """
+        self._mount_live_image()
+        if self.quota_bytes is not None:
+            size = tree_bytes(self.live)
+            if size > self.quota_bytes:
+                raise self.over_quota(size, "what the sessions mounting it wrote")
         old = self.current
         new = self._new_version()
         try:
@@ -284,7 +371,9 @@ class ContextTree:
         shutil.rmtree(old, ignore_errors=True)
         trash = self.root / "trash"
         trash.mkdir(exist_ok=True)
+        disk.detach(self.live)
         os.rename(self.live, trash / secrets.token_hex(8))
+        (self.root / LIVE_IMAGE).unlink(missing_ok=True)
         self.empty_trash()
 
     def holds(self, key: PurePosixPath) -> bool:

@@ -95,7 +95,18 @@ def template(directory: Path, size_bytes: int) -> Path:
 def mount(image_template: Path, session_dir: Path, target: Path) -> None:
     """Give the session its own copy of the template, mounted at ``target``."""
     image = session_dir / "disk.img"
+    make_image(image_template, image)
+    mount_image(image, target)
+
+
+def make_image(image_template: Path, image: Path) -> None:
+    """A new filesystem image at ``image``: a sparse copy of the template."""
     _sparse_copy(image_template, image)
+
+
+def mount_image(image: Path, target: Path) -> None:
+    """Mount the filesystem image ``image`` at ``target`` (``nosuid,nodev``) through a
+    loop device that goes when the filesystem is unmounted."""
     target.mkdir(parents=True, exist_ok=True)
     with open(image, "r+b") as backing:
         device, loop = _attach(backing.fileno())
@@ -104,11 +115,18 @@ def mount(image_template: Path, session_dir: Path, target: Path) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             fcntl.ioctl(loop, _LOOP_CLR_FD)
-        raise DiskError(f"mounting the session's disk failed: {exc}") from exc
+        raise DiskError(f"mounting the filesystem {image.name} failed: {exc}") from exc
     finally:
         # Auto-clear detaches the device at its last close: from now on the mount holds
         # it, so it goes when the filesystem is unmounted.
         os.close(loop)
+
+
+def detach(target: Path) -> None:
+    """Unmount what is mounted at ``target``, if anything (lazily: other mount namespaces
+    holding a clone of it keep it until they let it go; its loop device goes then)."""
+    if os.path.ismount(target):
+        syscalls.umount2(target, syscalls.MNT_DETACH)
 
 
 def _sparse_copy(source: Path, target: Path) -> None:

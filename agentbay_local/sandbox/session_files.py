@@ -378,12 +378,14 @@ def _copy_content(source: BinaryIO | int | bytes, fd: int) -> int:
         return written
     if isinstance(source, int):
         total = 0
-        with contextlib.suppress(OSError):  # no sendfile between these files: reads below
+        try:
             while sent := os.sendfile(fd, source, None, 1 << 30):
                 total += sent
             return total
-        if total:
-            raise OSError(errno.EIO, "the copy failed part way")
+        except OSError as exc:  # no sendfile between these files (reads below), or a failure
+            if total:  # its own errno: ENOSPC says the target's filesystem is full
+                reason = exc.strerror or "the copy failed"
+                raise OSError(exc.errno or errno.EIO, f"{reason} part way") from None
         with os.fdopen(os.dup(source), "rb") as handle:
             return _copy_content(handle, fd)
     total = 0

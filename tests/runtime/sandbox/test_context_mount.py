@@ -2,7 +2,9 @@
 (sandbox/context_mount.py), tried for real: two sessions share what one writes, a
 read-only mount refuses writes and cannot be remounted or unmounted by the session, a
 setuid file a session plants is inert in another session (nosuid), and links a session
-plants lead neither the mount's source nor its target out of where they belong."""
+plants lead neither the mount's source nor its target out of where they belong; a live
+copy on a filesystem of the quota's size (root) survives a restart that left it unmounted,
+and one whose copy never completed is dropped, not published."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from agentbay_local.contexts.files import BUILDING_IMAGE, LIVE_IMAGE, ContextTree
+from agentbay_local.sandbox import disk
 from agentbay_local.sandbox.context_mount import mount_into_session
 from tests.runtime.sandbox.conftest import Env
 
@@ -98,3 +102,52 @@ def test_planted_links_lead_nowhere_else(env: Env, tmp_path: Path) -> None:
         ]["stdout"]
     )
     env.release(a)
+
+
+MIB = 1024**2
+
+
+def live_filesystems(tmp_path: Path, quota: int = 8 * MIB) -> ContextTree:
+    """A context whose live copy is a filesystem of its own (root with loop devices)."""
+    problem = disk.problem()
+    if problem is not None:
+        pytest.skip(f"live filesystems need loop devices: {problem}")
+    return ContextTree(tmp_path / "ctx", quota, tmp_path / "disks")
+
+
+def test_a_live_filesystem_left_unmounted_is_published_whole(tmp_path: Path) -> None:
+    tree = live_filesystems(tmp_path)
+    live = tree.open_live(None)
+    assert os.path.ismount(live) and os.listdir(live) == []  # no lost+found
+    (live / "kept.txt").write_text("mounted write\n")
+    disk.detach(live)  # as a reboot leaves it: the image, and an empty folder
+    assert not (live / "kept.txt").exists()
+    tree.recover()
+    tree.publish_live()  # mounts the image again first: nothing lost
+    assert (tree.current / "kept.txt").read_text() == "mounted write\n"
+    assert not live.exists() and not (tree.root / LIVE_IMAGE).exists()
+    assert not os.path.ismount(live)
+
+
+def test_a_live_filesystem_never_completed_is_dropped(tmp_path: Path) -> None:
+    tree = live_filesystems(tmp_path)
+    (tree.current / "stored.txt").write_text("stored\n")
+    live = tree.open_live(None)
+    # As a crash while copying leaves it: the image still under its building name.
+    os.rename(tree.root / LIVE_IMAGE, tree.root / BUILDING_IMAGE)
+    (live / "stored.txt").unlink()
+    tree.recover()
+    assert not live.exists() and not (tree.root / BUILDING_IMAGE).exists()
+    assert (tree.current / "stored.txt").read_text() == "stored\n"
+    assert (tree.open_live(None) / "stored.txt").read_text() == "stored\n"  # made anew
+    tree.delete()
+    assert not os.path.ismount(live)
+
+
+def test_a_context_too_full_for_its_filesystem_is_refused(tmp_path: Path) -> None:
+    tree = live_filesystems(tmp_path, quota=2 * MIB)
+    (tree.current / "big.bin").write_bytes(b"x" * (2 * MIB - 1024))  # within the quota
+    with pytest.raises(OSError, match="does not fit a mount's filesystem"):
+        tree.open_live(None)
+    assert not tree.live.exists() and not (tree.root / BUILDING_IMAGE).exists()
+    assert (tree.current / "big.bin").stat().st_size == 2 * MIB - 1024
