@@ -143,6 +143,26 @@ class MountSpec:
     path: str
     source: PurePosixPath
     read_only: bool
+    #: How the cloud backs the mount (a hint the local runtime keeps to list it back).
+    storage_mode: str = "standard"
+
+    def binding(self, name: str, bound_at: float) -> dict[str, Any]:
+        """The mount as DescribeSessionContexts lists it (``SessionContextBinding``): the
+        fields 0.22.3 reads (no sync ``Policy``), ``Type`` and ``MountConfig`` as bound."""
+        config = {
+            "AccessMode": "readOnly" if self.read_only else "readWrite",
+            "StorageMode": self.storage_mode,
+            "SourcePath": "" if self.source == PurePosixPath(".") else str(self.source),
+        }
+        return {
+            "ContextId": self.context_id,
+            "ContextName": name,
+            "Path": self.path,
+            "Policy": "",
+            "BindTime": iso(bound_at),
+            "Type": "mount",
+            "MountConfig": config,
+        }
 
 
 def _mount_one(sandbox: Sandbox, live: Path, spec: MountSpec) -> None:
@@ -200,7 +220,7 @@ class ContextActions:
         self._syncing: dict[str, set[asyncio.Task[None]]] = {}
         #: Direct mounts: the sessions mounting each context, the contexts of each session.
         self._mounted: dict[str, set[str]] = {}
-        self._session_mounts: dict[str, set[str]] = {}
+        self._session_mounts: dict[str, list[tuple[MountSpec, float]]] = {}
 
     # ---- helpers ----
     def tree(self, context_id: str) -> ContextTree:
@@ -355,7 +375,12 @@ class ContextActions:
                 raise invalid("PersistenceDataList", f"the SourcePath {source!r}: {exc}") from None
             if key is None:
                 raise invalid("PersistenceDataList", "a SourcePath must be a string")
-            mounts.append(MountSpec(item["ContextId"], item["Path"], key, access == "readOnly"))
+            storage = config.get("StorageMode") or "standard"
+            if not isinstance(storage, str):
+                raise invalid("PersistenceDataList", "a StorageMode must be a string")
+            mounts.append(
+                MountSpec(item["ContextId"], item["Path"], key, access == "readOnly", storage)
+            )
         for spec in mounts:
             self.existing(spec.context_id)
         return mounts
@@ -383,13 +408,15 @@ class ContextActions:
                         f"cannot mount the context {spec.context_id}: {exc}",
                     ) from None
                 self._mounted.setdefault(spec.context_id, set()).add(session_id)
-                self._session_mounts.setdefault(session_id, set()).add(spec.context_id)
+                mounted = (spec, time.time())
+                self._session_mounts.setdefault(session_id, []).append(mounted)
                 await asyncio.to_thread(_mount_one, sandbox, live, spec)
 
     async def unmount_at_release(self, session_id: str) -> None:
         """After a session's processes (and so its mounts) are gone: each context it was the
         last to mount gets the live directory as its new version."""
-        for context_id in sorted(self._session_mounts.pop(session_id, set())):
+        mounts = self._session_mounts.pop(session_id, [])
+        for context_id in sorted({spec.context_id for spec, _ in mounts}):
             holders = self._mounted.get(context_id, set())
             holders.discard(session_id)
             if holders:
@@ -627,10 +654,11 @@ class ContextActions:
         await self.mount_at(row.id, sandbox, mounts)
         await self.download_at_start(row.id, sandbox, syncs)
 
-    def bindings(self, fields: dict[str, Any]) -> list[dict[str, str]]:
-        """DescribeSessionContexts: the contexts a session syncs, at create or bound since."""
+    def bindings(self, fields: dict[str, Any]) -> list[dict[str, Any]]:
+        """DescribeSessionContexts: the contexts a session syncs and those it mounts
+        directly (``Type`` ``mount``), at create or bound since."""
         row = self._running.get(fields["SessionId"])
-        found = []
+        found: list[dict[str, Any]] = []
         for context_id, path, policy_text in self._store.session_contexts(row.id):
             context = self._store.context(context_id)
             found.append(
@@ -641,6 +669,9 @@ class ContextActions:
                     "Policy": policy_text,
                 }
             )
+        for spec, bound_at in self._session_mounts.get(row.id, []):
+            context = self._store.context(spec.context_id)
+            found.append(spec.binding(context.name if context else "", bound_at))
         return found
 
     def sync(self, fields: dict[str, Any]) -> None:

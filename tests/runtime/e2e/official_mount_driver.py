@@ -43,6 +43,11 @@ try:
     mounted.session.file_system.write_file("/mnt/data/o.txt", "official")
     results["seen_by_other"] = session.file_system.read_file("/mnt/ro/o.txt").content
     results["read_only_write"] = session.file_system.write_file("/mnt/ro/p.txt", "x").success
+    listed = session.context.list_bindings()
+    results["bindings"] = [
+        {"context_id": b.context_id, "path": b.path, "policy": b.policy, "bind_time": b.bind_time}
+        for b in listed.bindings
+    ]
 finally:
     session.delete()
     mounted.session.delete()

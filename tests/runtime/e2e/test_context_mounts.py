@@ -185,6 +185,47 @@ def test_official_0223_client_mounts(runtime: EmbeddedRuntime, tmp_path: Path) -
     assert got["bind_success"] is True, got
     assert got["seen_by_other"] == "official"
     assert got["read_only_write"] is False
+    # list_bindings: the sync and the read-only mount, as 0.22.3 reads them.
+    by_path = {b["path"]: b for b in got["bindings"]}
+    assert set(by_path) == {"/tmp/synced", "/mnt/ro"}, got["bindings"]
+    assert by_path["/mnt/ro"]["policy"] == "" and by_path["/mnt/ro"]["bind_time"]
+
+
+def test_describe_session_contexts_lists_mounts(api: Api, bay: AgentBay, context_id: str) -> None:
+    sid = api.create_session(
+        PersistenceDataList=[
+            mount_entry(context_id, "/mnt/data"),
+            {"ContextId": context_id, "Path": "/tmp/synced"},
+        ]
+    )
+    api.call(
+        "BindContexts",
+        SessionId=sid,
+        PersistenceDataList=[mount_entry(context_id, "/mnt/ro", "readOnly", "sub/dir")],
+    )
+    listed = api.call("DescribeSessionContexts", SessionId=sid)
+    by_path = {entry["Path"]: entry for entry in listed}
+    assert set(by_path) == {"/mnt/data", "/tmp/synced", "/mnt/ro"}, listed
+    name = api.call("GetContext", ContextId=context_id)["Name"]
+    ro = by_path["/mnt/ro"]
+    assert ro["ContextId"] == context_id and ro["ContextName"] == name
+    assert ro["Type"] == "mount" and ro["Policy"] == ""
+    assert ro["MountConfig"] == {
+        "AccessMode": "readOnly",
+        "StorageMode": "standard",
+        "SourcePath": "sub/dir",
+    }
+    assert by_path["/mnt/data"]["MountConfig"]["AccessMode"] == "readWrite"
+    assert by_path["/mnt/data"]["BindTime"].endswith("Z")
+    assert "Type" not in by_path["/tmp/synced"]
+    # Our SDK's list_bindings (0.22's shape) sees them too; a released session lists none.
+    session = bay.get(sid).session
+    assert session is not None
+    paths = {b.path for b in session.context.list_bindings().bindings}
+    assert paths == {"/mnt/data", "/tmp/synced", "/mnt/ro"}
+    api.call("ReleaseMcpSession", SessionId=sid)
+    status, answer = api.raw("DescribeSessionContexts", SessionId=sid)
+    assert status == 400 or answer.get("Data") == [], answer
 
 
 def test_a_mounted_context_is_not_deleted_by_accident(api: Api, context_id: str) -> None:

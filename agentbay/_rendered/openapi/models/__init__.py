@@ -15,6 +15,8 @@ from .clear_context_request import ClearContextRequest
 from .context import Context
 from .context_file import ContextFile
 from .context_file_request import ContextFileRequest
+from .context_mount_config import ContextMountConfig
+from .context_mount_config_access_mode import ContextMountConfigAccessMode
 from .create_mcp_session_data import CreateMcpSessionData
 from .create_mcp_session_request import CreateMcpSessionRequest
 from .create_mcp_session_response import CreateMcpSessionResponse
@@ -100,6 +102,8 @@ __all__ = (
     "Context",
     "ContextFile",
     "ContextFileRequest",
+    "ContextMountConfig",
+    "ContextMountConfigAccessMode",
     "CreateMcpSessionData",
     "CreateMcpSessionRequest",
     "CreateMcpSessionResponse",

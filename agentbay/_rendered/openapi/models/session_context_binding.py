@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+if TYPE_CHECKING:
+    from ..models.context_mount_config import ContextMountConfig
+
+
 T = TypeVar("T", bound="SessionContextBinding")
 
 
 @_attrs_define
 class SessionContextBinding:
+    """A context of a session: synced (ContextSync, with its `Policy`) or mounted directly
+    (0.22's BetaContextMount: `Type` `mount`, its `MountConfig`, an empty `Policy`).
+    0.22.3 reads ContextId, ContextName, Path, Policy and BindTime.
+
+    """
+
     context_id: str | Unset = UNSET
     context_name: str | Unset = UNSET
     path: str | Unset = UNSET
     policy: str | Unset = UNSET
     bind_time: str | Unset = UNSET
+    type_: str | Unset = UNSET
+    """ `mount` for a direct mount; absent for a synced context. """
+    mount_config: ContextMountConfig | Unset = UNSET
+    """ A direct mount's settings, as bound. """
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -32,6 +46,12 @@ class SessionContextBinding:
         policy = self.policy
 
         bind_time = self.bind_time
+
+        type_ = self.type_
+
+        mount_config: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.mount_config, Unset):
+            mount_config = self.mount_config.to_dict()
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -46,11 +66,17 @@ class SessionContextBinding:
             field_dict["Policy"] = policy
         if bind_time is not UNSET:
             field_dict["BindTime"] = bind_time
+        if type_ is not UNSET:
+            field_dict["Type"] = type_
+        if mount_config is not UNSET:
+            field_dict["MountConfig"] = mount_config
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.context_mount_config import ContextMountConfig  # noqa: PLC0415
+
         d = dict(src_dict)
         context_id = d.pop("ContextId", UNSET)
 
@@ -62,12 +88,23 @@ class SessionContextBinding:
 
         bind_time = d.pop("BindTime", UNSET)
 
+        type_ = d.pop("Type", UNSET)
+
+        _mount_config = d.pop("MountConfig", UNSET)
+        mount_config: ContextMountConfig | Unset
+        if isinstance(_mount_config, Unset):
+            mount_config = UNSET
+        else:
+            mount_config = ContextMountConfig.from_dict(_mount_config)
+
         session_context_binding = cls(
             context_id=context_id,
             context_name=context_name,
             path=path,
             policy=policy,
             bind_time=bind_time,
+            type_=type_,
+            mount_config=mount_config,
         )
 
         session_context_binding.additional_properties = d
