@@ -171,6 +171,7 @@ def build_app(runtime: Runtime) -> RuntimeApp:
             runtime.contexts.existing(context_id)
             tree = runtime.contexts.tree(context_id)
             async with runtime.contexts.lock(context_id):
+                runtime.contexts.refuse_if_mounted(context_id, "this upload")
                 writer = await asyncio.to_thread(tree.open_writer, key)
                 try:
                     declared = request.headers.get("content-length", "")

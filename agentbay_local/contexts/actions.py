@@ -11,6 +11,7 @@ chooses what is uploaded and downloaded.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import secrets
@@ -385,6 +386,68 @@ class ContextActions:
             self.existing(spec.context_id)
         return mounts
 
+    # ---- what a direct mount excludes ----
+    # While sessions mount a context, its content is their shared live copy, which becomes
+    # the context's version at the last release: anything written to the stored version
+    # meanwhile (an upload from a session or by URL, a file deleted, a clear) would be
+    # replaced by it then, so each is refused at once, saying why; nothing is lost.
+    def _mounting(self, context_id: str) -> list[str]:
+        """The running sessions that mount ``context_id`` directly."""
+        return sorted(self._mounted.get(context_id, set()))
+
+    def refuse_if_mounted(self, context_id: str, what: str) -> None:
+        """``InvalidContext.InUse`` when sessions mount the context: ``what`` (e.g. "this
+        upload") would be replaced by their mounted copy at their release."""
+        mounting = self._mounting(context_id)
+        if mounting:
+            raise ApiError(400, "InvalidContext.InUse", self._mounted_message(context_id, what))
+
+    def _mounted_message(self, context_id: str, what: str) -> str:
+        return (
+            f"The context {context_id} is mounted by the running session(s) "
+            f"{', '.join(self._mounting(context_id))}: their mounted copy becomes the "
+            f"context's content when they are released, so {what} would be lost then; "
+            "nothing was changed. Write through the mount, or after they are released."
+        )
+
+    def check_mount_conflicts(self, syncs: list[SyncSpec], mounts: list[MountSpec]) -> None:
+        """Refuse, before anything starts, a sync uploaded at release (its policy's
+        autoUpload) of a context that is mounted (by a running session or in the same
+        request), and a mount of a context a running session will upload so."""
+        mounted_here = {spec.context_id for spec in mounts}
+        for spec in syncs:
+            if spec.uploads_at_release and spec.context_id in mounted_here:
+                raise invalid(
+                    "PersistenceDataList",
+                    f"the context {spec.context_id} is both mounted and synced with an upload"
+                    " at release; the mounted copy would replace that upload (mount it, or"
+                    " sync it, not both; a sync with autoUpload false may go with a mount)",
+                )
+            if spec.uploads_at_release:
+                self.refuse_if_mounted(spec.context_id, "the upload of this sync at release")
+        for context_id in sorted(mounted_here):
+            uploading = self._sessions_uploading(context_id)
+            if uploading:
+                raise ApiError(
+                    400,
+                    "InvalidContext.InUse",
+                    f"The context {context_id} is synced by the running session(s) "
+                    f"{', '.join(uploading)}, which upload it at their release: that upload "
+                    "would be replaced by the mounted copy, or replace it. Mount it after "
+                    "they are released, or sync it here too.",
+                )
+
+    def _sessions_uploading(self, context_id: str) -> list[str]:
+        """The running sessions whose release uploads ``context_id``."""
+        found = []
+        for session_id in self._store.sessions_syncing(context_id):
+            for cid, path, text in self._store.session_contexts(session_id):
+                spec = SyncSpec(cid, path, text, json.loads(text) if text else {})
+                if cid == context_id and spec.uploads_at_release:
+                    found.append(session_id)
+                    break
+        return found
+
     async def mount_at(self, session_id: str, sandbox: Sandbox, mounts: list[MountSpec]) -> None:
         """Mount each context's live directory (``ContextTree.open_live``) at its path of
         the session: what the session writes there is in the live directory at once, which
@@ -482,9 +545,7 @@ class ContextActions:
         """Upload the mappings whose policy asks for it before the session goes away."""
         for context_id, path, policy_text in self._store.session_contexts(session_id):
             spec = SyncSpec(context_id, path, policy_text, json.loads(policy_text or "{}"))
-            if spec.transfers_files:
-                continue  # a file-transfer mapping is never uploaded automatically
-            if spec.wants("uploadPolicy", "autoUpload", True):
+            if spec.uploads_at_release:  # (a file-transfer mapping never is)
                 await self._sync_one(session_id, sandbox, spec, None, "upload")
 
     def _report_missing(self, session_id: str, context_id: str, path: str, mode: str) -> None:
@@ -521,6 +582,9 @@ class ContextActions:
         scratch = self._data_dir / "tmp"
 
         def upload() -> None:
+            if self._mounting(spec.context_id):  # mounted since SyncContext was answered
+                message = self._mounted_message(spec.context_id, "this upload")
+                raise OSError(errno.EBUSY, message)
             merge = not policy.mirrors_deletions()
             upload_from_session(sandbox, session_path, tree, key, keep, merge=merge)
 
@@ -635,6 +699,7 @@ class ContextActions:
         ``available`` again when this answers, which 0.13+ poll GetContext for)."""
         row = self.existing(fields["Id"], "Id")
         async with self.lock(row.id):
+            self.refuse_if_mounted(row.id, "clearing it")
             await asyncio.to_thread(self.tree(row.id).delete)
         self._store.touch_context(row.id)
 
@@ -649,6 +714,7 @@ class ContextActions:
         mounts = self.parse_mounts(fields["PersistenceDataList"])
         for spec in syncs:
             self.existing(spec.context_id)
+        self.check_mount_conflicts(syncs, mounts)
         for spec in syncs:
             self._store.add_session_context(row.id, spec.context_id, spec.path, spec.policy_text)
         await self.mount_at(row.id, sandbox, mounts)
@@ -700,6 +766,8 @@ class ContextActions:
         if path and context_id:
             mounted = [s for s in specs if PurePosixPath(path).is_relative_to(s.path)]
             specs = mounted[:1] or specs[:1]
+        if mode == "upload" and context_id:  # (of every context: the mounted ones' tasks fail)
+            self.refuse_if_mounted(context_id, "this upload")
         for spec in specs:
             self._sync_in_background(
                 row.id, self._sync_one(row.id, sandbox, spec, path if context_id else None, mode)
@@ -734,6 +802,7 @@ class ContextActions:
         key = self._key(fields["FilePath"], "FilePath")
         tree = self.tree(row.id)
         async with self.lock(row.id):
+            self.refuse_if_mounted(row.id, "deleting this file")
             found = await asyncio.to_thread(tree.delete_file, key)
         if not found:
             raise ApiError(

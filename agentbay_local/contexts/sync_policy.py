@@ -68,6 +68,11 @@ class SyncSpec:
         """
         return not self.policy_text
 
+    @property
+    def uploads_at_release(self) -> bool:
+        """Whether the session's release uploads this mapping (its policy's autoUpload)."""
+        return not self.transfers_files and self.wants("uploadPolicy", "autoUpload", True)
+
     def _section(self, name: str) -> dict[str, Any]:
         part = self.policy.get(name)
         return part if isinstance(part, dict) else {}

@@ -245,6 +245,7 @@ class SessionActions:
         labels = string_labels(fields["Labels"]) if "Labels" in fields else {}
         syncs = self._contexts.parse_persistence(fields.get("PersistenceDataList"))
         mounts = self._contexts.parse_mounts(fields.get("PersistenceDataList"))
+        self._contexts.check_mount_conflicts(syncs, mounts)
         image = fields.get("ImageId") or DEFAULT_IMAGE
         sandbox_image, tool_image, record = self._sandbox_image(image)
         # The image's own Chromium; on the host's /, the host's.

@@ -2,11 +2,14 @@
 ``Type`` ``mount``) over real HTTP, through our SDK (sync and async) and the official
 client 0.22.3: two sessions share what one writes at once, READ_ONLY refuses writes,
 ``SourcePath`` picks a folder, the context holds the writes after the last release, and
-a hostile session's links and setuid files neither leave the context nor work elsewhere."""
+a hostile session's links and setuid files neither leave the context nor work elsewhere;
+DescribeSessionContexts lists mounts; while a context is mounted, whatever would write its
+stored copy (and be replaced by the mounted copy at the release) is refused at once."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -235,3 +238,88 @@ def test_a_mounted_context_is_not_deleted_by_accident(api: Api, context_id: str)
     assert refused.value.code == "InvalidContext.InUse"
     assert sid in refused.value.answer["Message"]
     api.call("ReleaseMcpSession", SessionId=sid)
+
+
+UPLOADING = json.dumps({"uploadPolicy": {"autoUpload": True}})
+KEEP_LOCAL = json.dumps({"uploadPolicy": {"autoUpload": False}})
+
+
+def refused_in_use(call: object) -> str:
+    """The message of an ``InvalidContext.InUse`` refusal ``call`` raised."""
+    with pytest.raises(RpcError) as refused:
+        assert callable(call)
+        call()
+    assert refused.value.code == "InvalidContext.InUse", refused.value.answer
+    return str(refused.value.answer["Message"])
+
+
+def put(api: Api, context_id: str, path: str, data: bytes) -> httpx.Response:
+    url = api.call("GetContextFileUploadUrl", ContextId=context_id, FilePath=path)["Url"]
+    return httpx.put(url, content=data, timeout=30)
+
+
+def test_writes_to_a_mounted_context_are_refused_at_once(api: Api, context_id: str) -> None:
+    assert put(api, context_id, "/before.txt", b"stored\n").status_code == 200
+    mounting = api.create_session(PersistenceDataList=[mount_entry(context_id, "/mnt/data")])
+    other = api.create_session()
+    sh(api, other, "mkdir -p /up && echo from-sync > /up/s.txt")
+    sh(api, mounting, "echo mounted > /mnt/data/m.txt")
+    # An upload from a session, by URL, a file deleted, a clear: each would be replaced by
+    # the mounted copy at the release, so each is refused, naming the mounting session.
+    message = refused_in_use(
+        lambda: api.call(
+            "SyncContext", SessionId=other, ContextId=context_id, Path="/up", Mode="upload"
+        )
+    )
+    assert mounting in message and "nothing was changed" in message
+    refused = put(api, context_id, "/before.txt", b"replaced\n")
+    assert refused.status_code == 400 and "InvalidContext.InUse" in refused.text
+    refused_in_use(
+        lambda: api.call("DeleteContextFile", ContextId=context_id, FilePath="/before.txt")
+    )
+    refused_in_use(lambda: api.call("ClearContext", Id=context_id))
+    # A sync uploaded at release is refused before anything starts (no session made) ...
+    before = api.call("ListSession")
+    sync = {"ContextId": context_id, "Path": "/tmp/s", "Policy": UPLOADING}
+    refused_in_use(lambda: api.create_session(PersistenceDataList=[sync]))
+    assert api.call("ListSession") == before
+    refused_in_use(lambda: api.call("BindContexts", SessionId=other, PersistenceDataList=[sync]))
+    # ... a sync that keeps its changes local may go with the mount, and reads the context.
+    local = {"ContextId": context_id, "Path": "/tmp/local", "Policy": KEEP_LOCAL}
+    api.call("BindContexts", SessionId=other, PersistenceDataList=[local])
+    api.call("ReleaseMcpSession", SessionId=mounting)
+    # Released: the mounted writes are the context's, what came before is kept, nothing
+    # of the refused writes is there, and the context takes writes again.
+    assert stored(api, context_id, "/m.txt") == b"mounted\n"
+    assert stored(api, context_id, "/before.txt") == b"stored\n"
+    assert stored(api, context_id, "/up/s.txt") is None
+    assert put(api, context_id, "/after.txt", b"ok").status_code == 200
+    api.call("SyncContext", SessionId=other, ContextId=context_id, Path="/up", Mode="upload")
+    api.call("ReleaseMcpSession", SessionId=other)
+
+
+def test_a_mount_and_an_uploading_sync_of_one_context_exclude_each_other(
+    api: Api, context_id: str
+) -> None:
+    syncing = api.create_session(
+        PersistenceDataList=[{"ContextId": context_id, "Path": "/tmp/s", "Policy": UPLOADING}]
+    )
+    # Its release uploads the context: a mount of it now would lose that upload or this one.
+    message = refused_in_use(
+        lambda: api.create_session(PersistenceDataList=[mount_entry(context_id, "/mnt/data")])
+    )
+    assert syncing in message
+    with pytest.raises(RpcError) as both:
+        api.call(
+            "BindContexts",
+            SessionId=syncing,
+            PersistenceDataList=[
+                mount_entry(context_id, "/mnt/data"),
+                {"ContextId": context_id, "Path": "/tmp/t", "Policy": UPLOADING},
+            ],
+        )
+    assert both.value.code == "InvalidParameter.PersistenceDataList"
+    assert "both mounted and synced" in str(both.value.answer["Message"])
+    api.call("ReleaseMcpSession", SessionId=syncing)
+    mounting = api.create_session(PersistenceDataList=[mount_entry(context_id, "/mnt/data")])
+    api.call("ReleaseMcpSession", SessionId=mounting)
