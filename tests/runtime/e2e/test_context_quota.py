@@ -113,7 +113,9 @@ def test_writes_into_a_mount_stop_at_the_quota(small: Api, data_dir: Path) -> No
         assert wrote["stdout"].strip().isdigit(), wrote
         size = int(wrote["stdout"])
         store = data_dir / "contexts" / context
+        os.sync()  # the session's writes reach the image file
         on_host = disk_usage([store])  # the live copy and its image, while mounted
+        print(f"mounted: {size} bytes written, the context's store {on_host} bytes on the host")
         if kernel_limit:
             assert "No space left on device" in wrote["stderr"], wrote
             assert 0 < size < QUOTA
