@@ -88,8 +88,10 @@ term.send_input(b"echo $GREETING-$((6*7)) $TERM; stty size\n")
 record("pty_echo", screen.wait_for("hello-42 xterm-256color"))
 record("pty_size", screen.wait_for("30 100"))
 term.send_input(b"trap 'echo WINCHED $(stty size)' WINCH\n")
-term.send_input(b"echo trap-set\n")
-screen.wait_for("trap-set\r\n")
+# The output of a command after the trap, not the terminal's echo of the typed line (that
+# comes as soon as the line arrives, maybe before the trap is set): the resize waits for it.
+term.send_input(b"echo trap-set-$((40+2))\n")
+screen.wait_for("trap-set-42")
 term.resize(120, 40)
 record("pty_winch", screen.wait_for("WINCHED 40 120"))
 term.send_input(b"python3 -q\n")
