@@ -2,7 +2,8 @@
 ``.ci/official-suite SUITE_DIR [--client VERSION] [--serve-arg=FLAG] [pytest arguments...]``.
 
 SUITE_DIR is the ``python/`` folder of a checkout of the official SDK's repository (the one
-holding ``tests/integration``); its code is never copied into this project. The suite runs
+holding ``tests/integration``); its code is never copied into this project, and its own
+``agentbay/`` source is never imported (:func:`pytest_argv`). The suite runs
 unchanged with the client ``wuying-agentbay-sdk==VERSION`` (default 0.22.3) and the packages
 the suite imports, in a virtual environment of the tests' tool cache (``official-suite-<version>``),
 against ``agentbay local serve --network none`` on a free loopback port with a generated key
@@ -51,6 +52,30 @@ def fence_dir(into: Path) -> Path:
     return into
 
 
+def pytest_argv(python: Path, pytest_args: list[str]) -> list[str]:
+    """The suite's pytest command, run in SUITE_DIR, where the checkout's own ``agentbay/``
+    sits beside ``tests/``: ``-P`` keeps the working folder off ``sys.path`` and
+    ``--import-mode=append`` puts the folder pytest adds for ``tests`` (a package) after
+    site-packages, so ``import agentbay`` is the client of the venv, not the checkout's
+    source (with it, the suite ran the checkout's 0.15.0 whatever ``--client`` said)."""
+    return [
+        str(python),
+        "-P",
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "--import-mode=append",
+        "-o",
+        "addopts=",
+        "-rA",
+        "-v",
+        f"--timeout={TEST_TIMEOUT_S}",
+        "--continue-on-collection-errors",
+        *(pytest_args or ["tests/integration/_sync"]),
+    ]
+
+
 def run_suite(
     suite: Path, version: str, pytest_args: list[str], output: Path, serve_args: list[str]
 ) -> int:
@@ -75,20 +100,7 @@ def run_suite(
                 env = {**driver_env(endpoint, key), "PYTHONPATH": str(fence), "NO_COLOR": "1"}
                 with output.open("w") as out:
                     run = subprocess.run(
-                        [
-                            str(python),
-                            "-m",
-                            "pytest",
-                            "-p",
-                            "no:cacheprovider",
-                            "-o",
-                            "addopts=",
-                            "-rA",
-                            "-v",
-                            f"--timeout={TEST_TIMEOUT_S}",
-                            "--continue-on-collection-errors",
-                            *(pytest_args or ["tests/integration/_sync"]),
-                        ],
+                        pytest_argv(python, pytest_args),
                         cwd=suite,
                         env=env,
                         stdout=out,
