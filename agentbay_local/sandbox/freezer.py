@@ -34,6 +34,9 @@ _CGROUP_ROOT = Path("/sys/fs/cgroup")
 PREFIX = "agentbay-freeze-"
 #: How long a freeze or thaw may take before it is reported as failed.
 DEADLINE_S = 5.0
+#: How long the first round of SIGSTOPs may take to stop what it signalled before every
+#: process is continued and stopped again (doubling each round; see ``_stop_all``).
+STOP_ROUND_S = 0.05
 
 
 class Frozen(Protocol):
@@ -217,23 +220,46 @@ class Freezer:
 
     # ---- signals ----
     def _stop_all(self, session_id: str, sandbox: Frozen) -> None:
-        stopped = self._stopped.setdefault(session_id, set())
+        """SIGSTOP every process of the session, in rounds.
+
+        A process waiting for its vfork child (``sh`` starts its commands so) stops only
+        once that child ran exec or exited; a child stopped before that holds its parent
+        forever (state D in ``kernel_clone``: the rootless pause of a terminal's ``while``
+        loop failed so, one time in ten). So a round that has not stopped everything in its
+        time continues every process and starts again, with twice the time.
+        """
         deadline = time.monotonic() + DEADLINE_S
+        round_s = STOP_ROUND_S
+        while True:
+            running = self._stop_round(session_id, sandbox, time.monotonic() + round_s)
+            if not running:
+                return
+            if time.monotonic() > deadline:
+                raise FreezeError(f"processes do not stop: {running}")
+            for pid in self._stopped.pop(session_id, set()):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGCONT)
+            round_s = min(2 * round_s, max(0.0, deadline - time.monotonic()))
+
+    def _stop_round(self, session_id: str, sandbox: Frozen, until: float) -> list[int]:
+        """One round of ``_stop_all``: the processes still running at ``until`` (none:
+        every process of the session is stopped)."""
+        stopped = self._stopped.setdefault(session_id, set())
         while True:
             new = [pid for pid in sandbox.pids() if pid not in stopped]
             if not new:
-                return
+                return []
             for pid in new:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGSTOP)
                 stopped.add(pid)
             # SIGSTOP is delivered asynchronously: list again only once these have stopped.
-            while any(_running(pid) for pid in new):
-                if time.monotonic() > deadline:
-                    raise FreezeError(f"processes do not stop: {new}")
+            while running := [pid for pid in new if _running(pid)]:
+                if time.monotonic() > until:
+                    return running
                 time.sleep(0.0005)
-            if time.monotonic() > deadline:
-                raise FreezeError(f"processes kept appearing: {new}")
+            if time.monotonic() > until:
+                return new  # processes kept appearing
 
 
 def _state(pid: int) -> str | None:

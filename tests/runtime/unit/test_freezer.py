@@ -152,3 +152,33 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
     except OSError:
         return False
+
+
+def test_a_shell_starting_commands_is_stopped(tmp_path: Path) -> None:
+    """``sh`` (dash) starts each command with vfork: a child stopped before its exec held its
+    parent unstoppable (state D), and the pause failed "processes do not stop" (the rootless
+    pause of a terminal's loop, one time in ten). Many pauses of a shell that does nothing
+    but start commands: each one stops every process."""
+    loops = "for i in 1 2 3; do while :; do /bin/true; done & done; wait"
+    process = subprocess.Popen(["/bin/sh", "-c", loops])
+    sandbox = Tree(process)
+    freezer = Freezer(v1_parent=None)
+    session = f"test-{os.getpid()}-vfork"
+    try:
+        for _ in range(30):
+            assert freezer.freeze(session, sandbox) == "signals"
+            assert not [pid for pid in sandbox.pids() if _running(pid)]
+            freezer.thaw(session, sandbox)
+    finally:
+        freezer.thaw(session, sandbox)
+        procs.kill_all(sandbox.pids())
+        process.wait(timeout=10)
+        freezer.forget(session)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state not in ("T", "t", "Z", "X")
