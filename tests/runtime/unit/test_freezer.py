@@ -3,6 +3,7 @@ before the freeze included) and continues after the thaw, by each method this ma
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -58,6 +59,26 @@ def tree(tmp_path: Path) -> Iterator[tuple[Tree, Path]]:
     process.wait(timeout=10)
 
 
+@contextlib.contextmanager
+def ended_after(freezer: Freezer, session: str, sandbox: Tree) -> Iterator[None]:
+    """Whatever the test did, the tree is thawed, ended and forgotten on leaving."""
+    try:
+        yield
+    finally:
+        freezer.thaw(session, sandbox)
+        procs.kill_all(sandbox.pids())
+        sandbox.process.wait(timeout=10)
+        freezer.forget(session)
+
+
+def _state(pid: int) -> str | None:
+    """A process's state letter, None when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return None
+
+
 def counts(folder: Path) -> tuple[int, int]:
     return tuple(int((folder / f"n.{who}").read_text() or 0) for who in ("parent", "child"))  # type: ignore[return-value]
 
@@ -76,7 +97,7 @@ def test_freeze_stops_every_process_and_thaw_continues_them(
     sandbox, folder = tree
     freezer = Freezer() if method == "cgroup1" else Freezer(v1_parent=None)
     session = f"test-{os.getpid()}-{method}"
-    try:
+    with ended_after(freezer, session, sandbox):
         assert freezer.freeze(session, sandbox) == method
         frozen = counts(folder)
         time.sleep(0.3)  # the window in which a running counter would count 30 more
@@ -86,11 +107,6 @@ def test_freeze_stops_every_process_and_thaw_continues_them(
         while not all(after > before for after, before in zip(counts(folder), frozen, strict=True)):
             assert time.monotonic() < deadline, "a process did not continue"
             time.sleep(0.01)
-    finally:
-        freezer.thaw(session, sandbox)
-        procs.kill_all(sandbox.pids())
-        sandbox.process.wait(timeout=10)
-        freezer.forget(session)
 
 
 def test_a_failed_freeze_leaves_nothing_frozen(tree: tuple[Tree, Path]) -> None:
@@ -131,27 +147,15 @@ def test_a_zombie_of_the_session_does_not_fail_the_freeze(method: str, tmp_path:
     sandbox = Tree(process)
     freezer = Freezer() if method == "cgroup1" else Freezer(v1_parent=None)
     session = f"test-{os.getpid()}-zombie-{method}"
-    try:
+    with ended_after(freezer, session, sandbox):
         deadline = time.monotonic() + 30
-        while not any(_is_zombie(pid) for pid in sandbox.pids()):
+        while not any(_state(pid) == "Z" for pid in sandbox.pids()):
             assert time.monotonic() < deadline, "the child never became a zombie"
             time.sleep(0.01)
         assert freezer.freeze(session, sandbox) == method
         frozen = (tmp_path / "n.parent").read_text()
         time.sleep(0.3)  # the window in which a running counter would count 30 more
         assert (tmp_path / "n.parent").read_text() == frozen, "the parent ran while frozen"
-    finally:
-        freezer.thaw(session, sandbox)
-        procs.kill_all(sandbox.pids())
-        process.wait(timeout=10)
-        freezer.forget(session)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
-    except OSError:
-        return False
 
 
 def test_a_shell_starting_commands_is_stopped(tmp_path: Path) -> None:
@@ -164,21 +168,9 @@ def test_a_shell_starting_commands_is_stopped(tmp_path: Path) -> None:
     sandbox = Tree(process)
     freezer = Freezer(v1_parent=None)
     session = f"test-{os.getpid()}-vfork"
-    try:
+    with ended_after(freezer, session, sandbox):
         for _ in range(30):
             assert freezer.freeze(session, sandbox) == "signals"
-            assert not [pid for pid in sandbox.pids() if _running(pid)]
+            states = {_state(pid) for pid in sandbox.pids()}
+            assert states <= {"T", "t", "Z", "X", None}, states
             freezer.thaw(session, sandbox)
-    finally:
-        freezer.thaw(session, sandbox)
-        procs.kill_all(sandbox.pids())
-        process.wait(timeout=10)
-        freezer.forget(session)
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state not in ("T", "t", "Z", "X")
