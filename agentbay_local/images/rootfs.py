@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from agentbay_local.images import byte_compile
 from agentbay_local.images.manifest import (
     IMAGE_PYTHON,
     MIRROR_ENV,
@@ -74,42 +75,6 @@ _TAR_EXCLUDES = ("--anchored", "--exclude=./dev/*", "--exclude=dev/*")
 #: it, and the hooks fail the build there).
 _EATMYDATA_HOOKS = Path("/usr/share/mmdebstrap/hooks/eatmydata")
 _EATMYDATA_NEEDS = "dpkg-architecture"
-#: Byte-compiling is most of what configuring the packages costs: every Python package's
-#: postinst runs ``py3compile``, one file after the other, while dpkg waits. During the build
-#: a stand-in (dpkg's diversion puts the real one aside) starts it in the background instead,
-#: one package at a time (a lock), so that it runs on the other core beside dpkg's
-#: unpacking; ``_AWAIT_PY3COMPILE`` waits for every one at the end, fails the build if one
-#: failed, and puts the real ``py3compile`` back. The files are those ``py3compile`` itself
-#: writes: only when it runs changes.
-_PY3COMPILE_JOBS = "/var/lib/agentbay-py3compile"
-_DEFER_PY3COMPILE = f"""set -e
-chroot "$1" dpkg-divert --quiet --local --rename --divert /usr/bin/py3compile.real \\
-    --add /usr/bin/py3compile
-mkdir -p "$1{_PY3COMPILE_JOBS}"
-cat > "$1/usr/bin/py3compile" <<'SHIM'
-#!/bin/sh
-job=$(mktemp {_PY3COMPILE_JOBS}/job.XXXXXX)
-(flock {_PY3COMPILE_JOBS}/lock /usr/bin/py3compile.real "$@" >"$job.log" 2>&1
- echo $? >"$job.rc") </dev/null >/dev/null 2>&1 &
-SHIM
-chmod 755 "$1/usr/bin/py3compile"
-"""
-_AWAIT_PY3COMPILE = f"""set -e
-jobs="$1{_PY3COMPILE_JOBS}"
-polls=0
-for job in "$jobs"/job.*; do
-    case "$job" in *.log|*.rc|*"job.*") continue ;; esac
-    while [ ! -s "$job.rc" ]; do
-        polls=$((polls + 1))
-        [ "$polls" -lt 36000 ] || {{ echo "byte-compiling took over an hour" >&2; exit 1; }}
-        sleep 0.1
-    done
-    [ "$(cat "$job.rc")" = 0 ] || {{ cat "$job.log" >&2; exit 1; }}
-done
-rm "$1/usr/bin/py3compile"
-chroot "$1" dpkg-divert --quiet --local --rename --remove /usr/bin/py3compile
-rm -r "$jobs"
-"""
 
 INSTALL_MMDEBSTRAP = (
     "install mmdebstrap (as root: apt-get install mmdebstrap uidmap), or make a root "
@@ -172,9 +137,9 @@ def mmdebstrap_argv(recipe: Recipe, target: str) -> list[str]:
     argv += [f"--dpkgopt=path-exclude={pattern}" for pattern in recipe.path_exclude]
     argv += [f"--dpkgopt=path-include={pattern}" for pattern in recipe.path_include]
     argv += [
-        f"--essential-hook={_DEFER_PY3COMPILE}",
+        f"--essential-hook={byte_compile.DEFER}",
         # Before eatmydata's customize hook puts dpkg back: py3compile runs ``dpkg -L``.
-        f"--customize-hook={_AWAIT_PY3COMPILE}",
+        f"--customize-hook={byte_compile.AWAIT}",
     ]
     if _EATMYDATA_HOOKS.is_dir() and shutil.which(_EATMYDATA_NEEDS) is not None:
         argv.append(f"--hook-directory={_EATMYDATA_HOOKS}")
