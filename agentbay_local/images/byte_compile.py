@@ -19,8 +19,9 @@ report, and only the files ``py3compile`` itself writes are written.
 
 ``DEFER`` is an mmdebstrap ``--essential-hook`` (before the remaining packages are
 installed); ``AWAIT`` a ``--customize-hook`` that must run before the one that puts dpkg
-back from under eatmydata (the jobs run ``dpkg -L``): it stops the early compiler, waits for every job, fails
-the build if one failed, and puts the real ``py3compile`` back. Both take the tree as $1.
+back from under eatmydata (the jobs run ``dpkg -L``): it stops the early compiler, waits
+for every job, fails the build if one failed, and puts the real ``py3compile`` back. Both
+take the tree as $1.
 """
 
 from __future__ import annotations
