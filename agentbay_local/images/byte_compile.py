@@ -31,6 +31,13 @@ JOBS = "/var/lib/agentbay-py3compile"
 #: Longest ``AWAIT`` waits for one job (polls of 0.1 s): a compile that hangs fails the build.
 _AWAIT_POLLS = 36000
 
+
+def _compiled_mark(arguments: str) -> str:
+    """The shell word naming the file that says ``py3compile ARGUMENTS`` (a shell
+    expansion) succeeded early: the early compiler writes it, the stand-in looks for it."""
+    return f"\"{JOBS}/compiled/$(printf '%s' \"{arguments}\" | tr ' /' '_%')\""
+
+
 #: Inside the tree: runs each unpacked package's postinst ``py3compile -p ...`` line until
 #: ``$JOBS/stop`` appears (the packages left are the postinsts' own runs'). A line that uses
 #: the shell (variables, substitutions) is left to the postinst. It starts once the real
@@ -52,7 +59,7 @@ while [ ! -e {JOBS}/stop ]; do
         sed -n 's/^[[:space:]]*py3compile \(-p [^$`;|&<>(){{}}\\]*\)$/\1/p' "$script" |
         while read -r arguments; do
             if flock {JOBS}/lock sh -c "exec /usr/bin/py3compile.real $arguments"; then
-                touch "{JOBS}/compiled/$(printf '%s' "$arguments" | tr ' /' '_%')"
+                touch {_compiled_mark("$arguments")}
             fi
         done
         finished="$finished$package "
@@ -68,7 +75,7 @@ mkdir -p "$1{JOBS}/compiled"
 cat > "$1/usr/bin/py3compile" <<'SHIM'
 #!/bin/sh
 job=$(mktemp {JOBS}/job.XXXXXX)
-if [ -e "{JOBS}/compiled/$(printf '%s' "$*" | tr ' /' '_%')" ]; then
+if [ -e {_compiled_mark("$*")} ]; then
     echo 0 >"$job.rc"
     exit 0
 fi

@@ -262,7 +262,7 @@ class Freezer:
                 return new  # processes kept appearing
 
 
-def _state(pid: int) -> str | None:
+def process_state(pid: int) -> str | None:
     """A process's state letter (``/proc/PID/stat``), None when it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -273,9 +273,9 @@ def _state(pid: int) -> str | None:
 
 def _running(pid: int) -> bool:
     """Whether a process exists and is not stopped."""
-    return _state(pid) not in (None, "T", "t", "Z", "X")
+    return process_state(pid) not in (None, "T", "t", "Z", "X")
 
 
 def _ended(pid: int) -> bool:
     """Whether a process is gone or only a zombie (exited, not yet reaped)."""
-    return _state(pid) in (None, "Z", "X")
+    return process_state(pid) in (None, "Z", "X")

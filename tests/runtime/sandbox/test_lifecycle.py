@@ -15,17 +15,14 @@ from pathlib import Path
 import pytest
 
 from agentbay_local.sandbox import Sandbox, SandboxManager, egress, layout, probe
+from agentbay_local.sandbox.freezer import process_state
 from tests.runtime.sandbox.conftest import Env, new_env
 from tests.support.paths import REPO
 
 
 def _alive(pid: int) -> bool:
     """True if the PID runs (zombies count as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):  # gone before the open, or the read
-        return False
+    return process_state(pid) not in (None, "Z")
 
 
 def _mounts_under(path: Path) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agentbay_local.sandbox.freezer import FreezeError, Freezer
+from agentbay_local.sandbox.freezer import FreezeError, Freezer, process_state
 from agentbay_local.sandbox.inside import procs
 
 #: A parent that forks a child; both count in files every 10 ms.
@@ -69,14 +69,6 @@ def ended_after(freezer: Freezer, session: str, sandbox: Tree) -> Iterator[None]
         procs.kill_all(sandbox.pids())
         sandbox.process.wait(timeout=10)
         freezer.forget(session)
-
-
-def _state(pid: int) -> str | None:
-    """A process's state letter, None when it is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return None
 
 
 def counts(folder: Path) -> tuple[int, int]:
@@ -149,7 +141,7 @@ def test_a_zombie_of_the_session_does_not_fail_the_freeze(method: str, tmp_path:
     session = f"test-{os.getpid()}-zombie-{method}"
     with ended_after(freezer, session, sandbox):
         deadline = time.monotonic() + 30
-        while not any(_state(pid) == "Z" for pid in sandbox.pids()):
+        while not any(process_state(pid) == "Z" for pid in sandbox.pids()):
             assert time.monotonic() < deadline, "the child never became a zombie"
             time.sleep(0.01)
         assert freezer.freeze(session, sandbox) == method
@@ -171,6 +163,6 @@ def test_a_shell_starting_commands_is_stopped(tmp_path: Path) -> None:
     with ended_after(freezer, session, sandbox):
         for _ in range(30):
             assert freezer.freeze(session, sandbox) == "signals"
-            states = {_state(pid) for pid in sandbox.pids()}
+            states = {process_state(pid) for pid in sandbox.pids()}
             assert states <= {"T", "t", "Z", "X", None}, states
             freezer.thaw(session, sandbox)
